@@ -1,0 +1,116 @@
+# Developer and CI entry points. `make help` lists them.
+#
+# Virtualenvs are rebuilt only when pyproject.toml changes (stamp files), so re-runs are fast.
+
+SHELL := /bin/bash
+
+PYTHON ?= $(or $(shell command -v python3.11),python3)
+PYTHON312 ?= $(or $(lastword $(sort $(wildcard /root/.pyenv/versions/3.12.*/bin/python3.12))),$(shell command -v python3.12),python3.12)
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+VENV := .venv
+VENV312 := .venv-py312
+STAMP := $(VENV)/.installed.stamp
+STAMP312 := $(VENV312)/.installed.stamp
+
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/preconditions
+MARIADB_URL ?= mysql://root@127.0.0.1:3306/preconditions
+
+# Run pytest with the given interpreter; exit code 5 ("no tests collected") is a failure here.
+define run_pytest
+$(1) -m pytest $(PYTEST_ARGS) || { rc=$$?; \
+  if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5); tests are expected under tests/." >&2; fi; \
+  exit $$rc; }
+endef
+
+.PHONY: help venv test lint demo test-postgres test-mariadb test-py312-django61 docs bench clean
+
+help:
+	@echo "make demo                 run the example project on 127.0.0.1:$(PORT)"
+	@echo "make test                 run the tests on SQLite (extra args: PYTEST_ARGS='-k name')"
+	@echo "make lint                 ruff check, ruff format --check, mypy"
+	@echo "make test-postgres        run the tests on PostgreSQL (127.0.0.1:5432)"
+	@echo "make test-mariadb         run the tests on MariaDB (127.0.0.1:3306)"
+	@echo "make test-py312-django61  run the tests on Python 3.12 with Django 6.1"
+	@echo "make docs                 build the docs with mkdocs --strict"
+	@echo "make bench                run benchmarks/run.py"
+	@echo "make clean                remove virtualenvs, caches and build output"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,lint]'
+	touch $@
+
+test: venv
+	env -u DATABASE_URL $(call run_pytest,$(VENV)/bin/python)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+demo:
+	@if [ -f example_project/manage.py ]; then \
+	  $(MAKE) --no-print-directory venv && \
+	  cd example_project && \
+	  ../$(VENV)/bin/python manage.py migrate && \
+	  if ../$(VENV)/bin/python manage.py help load_demo_data >/dev/null 2>&1; then \
+	    ../$(VENV)/bin/python manage.py load_demo_data; \
+	  elif [ -n "$$(find . -path '*/fixtures/demo.json' -print -quit)" ]; then \
+	    ../$(VENV)/bin/python manage.py loaddata demo; \
+	  fi && \
+	  ../$(VENV)/bin/python manage.py runserver 127.0.0.1:$(PORT); \
+	else \
+	  echo "The example project arrives with issue 5"; \
+	fi
+
+test-postgres: venv
+	.ci/services.sh postgres
+	DATABASE_URL=$(POSTGRES_URL) $(call run_pytest,$(VENV)/bin/python)
+
+$(VENV)/.mysqlclient.stamp: $(STAMP)
+	.ci/system-packages.sh libmariadb-dev pkg-config
+	$(VENV)/bin/python -m pip install --quiet 'mysqlclient>=2.2.1'
+	touch $@
+
+test-mariadb: venv $(VENV)/.mysqlclient.stamp
+	.ci/services.sh mariadb
+	DATABASE_URL=$(MARIADB_URL) $(call run_pytest,$(VENV)/bin/python)
+
+$(STAMP312): pyproject.toml
+	test -x $(VENV312)/bin/python || $(PYTHON312) -m venv $(VENV312)
+	$(VENV312)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV312)/bin/python -m pip install --quiet -e '.[test]' 'Django>=6.1,<6.2'
+	touch $@
+
+test-py312-django61: $(STAMP312)
+	env -u DATABASE_URL $(call run_pytest,$(VENV312)/bin/python)
+
+$(VENV)/.docs.stamp: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
+docs:
+	@if [ -f mkdocs.yml ]; then \
+	  $(MAKE) --no-print-directory $(VENV)/.docs.stamp && \
+	  NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict; \
+	else \
+	  echo "No mkdocs.yml: nothing to build."; \
+	fi
+
+bench:
+	@if [ -f benchmarks/run.py ]; then \
+	  $(MAKE) --no-print-directory venv && \
+	  $(VENV)/bin/python benchmarks/run.py; \
+	else \
+	  echo "No benchmarks yet (benchmarks/run.py does not exist)."; \
+	fi
+
+clean:
+	rm -rf $(VENV) $(VENV312) build dist site *.egg-info htmlcov .coverage .coverage.* \
+	  .pytest_cache .mypy_cache .ruff_cache tests/.test-db.sqlite3 tests/test.sqlite3
+	find . -name __pycache__ -type d -not -path './.git/*' -prune -exec rm -rf {} +

@@ -1,0 +1,36 @@
+"""The few places where we lean on Django behaviour that is not documented public API.
+
+Each is isolated here and pinned by ``tests/test_compat.py``, which fails loudly when a Django
+release changes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import DatabaseError
+from django.db.models.deletion import Collector
+from django.http import HttpRequest, HttpResponse
+from django.utils.log import log_response as _django_log_response
+
+
+def is_zero_row_update(exc: BaseException) -> bool:
+    """Whether ``exc`` is Django's own "Forced update did not affect any rows." error.
+
+    ``Model.save(force_update=True)`` (and ``update_fields=…``) raise a bare ``DatabaseError``
+    of Django's making, not wrapping a driver error, when the UPDATE matched no row. Under a
+    compare-and-swap save that means the version (or the row) changed.
+    """
+    return type(exc) is DatabaseError and exc.__cause__ is None
+
+
+def can_fast_delete(instance: Any, using: str) -> bool:
+    """Whether Django would delete ``instance`` with a single DELETE (no cascades, no
+    delete signals, no parents): the case where our compare-and-swap DELETE needs no
+    extra statement."""
+    return bool(Collector(using=using, origin=instance).can_fast_delete(instance))
+
+
+def log_response(message: str, *args: Any, request: HttpRequest, response: HttpResponse) -> None:
+    """Log a 4xx the way Django logs its own 412s (``django.request``, warning level)."""
+    _django_log_response(message, *args, response=response, request=request)

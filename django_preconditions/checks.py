@@ -1,0 +1,250 @@
+"""System checks for the ``PRECONDITIONS`` settings block and for versioned models.
+
+Every id is listed in docs/checks.md with its fix; each has a test in tests/test_checks.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from . import defaults
+
+_BLOCK = "PRECONDITIONS"
+
+
+def _is_method_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset)) and all(
+        isinstance(item, str) and item.upper() in defaults.PROTECTABLE_METHODS for item in value
+    )
+
+
+def _is_header_list(value: Any) -> bool:
+    acceptable = {name.lower() for name in defaults.ACCEPTABLE_HEADERS}
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) > 0
+        and all(isinstance(item, str) and item.lower() in acceptable for item in value)
+    )
+
+
+def _is_error_format(value: Any) -> bool:
+    if callable(value) or value in defaults.ERROR_FORMATS:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        return callable(import_string(value))
+    except ImportError:
+        return False
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_documentation_url(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+# key (lower case) → (validator, what is expected, check id when used at the top level)
+_VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+    "methods": (
+        _is_method_list,
+        f"a list of HTTP methods among {', '.join(defaults.PROTECTABLE_METHODS)} "
+        "(GET, HEAD and OPTIONS never require preconditions)",
+        "preconditions.E003",
+    ),
+    "required_headers": (
+        _is_header_list,
+        'a non-empty list among "If-Match" and "If-Unmodified-Since"; any one of them satisfies '
+        "the requirement",
+        "preconditions.E004",
+    ),
+    "allow_wildcard": (_is_bool, "True or False", "preconditions.E005"),
+    "weak_if_match": (_is_bool, "True or False", "preconditions.E006"),
+    "error_format": (
+        _is_error_format,
+        '"problem", "json", "drf", or the dotted path of a callable (request, error) -> '
+        "HttpResponse",
+        "preconditions.E007",
+    ),
+    "include_current_etag": (_is_bool, "True or False", "preconditions.E008"),
+    "documentation_url": (
+        _is_documentation_url,
+        'None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"',
+        "preconditions.E009",
+    ),
+}
+
+
+def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
+    """Validate ``settings.PRECONDITIONS`` (E001 to E015)."""
+    block = getattr(settings, _BLOCK, None)
+    if block is None:
+        return []
+    if not isinstance(block, Mapping):
+        return [
+            Error(
+                f"{_BLOCK} must be a dict, not {type(block).__name__}.",
+                hint=f'Write {_BLOCK} = {{"METHODS": ["PUT", "PATCH", "DELETE"]}} or remove it '
+                "to use the defaults.",
+                id="preconditions.E001",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for key in block:
+        if key not in defaults.SETTING_KEYS:
+            errors.append(
+                Error(
+                    f"{_BLOCK} has an unknown key {key!r}.",
+                    hint=f"Known keys: {', '.join(sorted(defaults.SETTING_KEYS))}.",
+                    id="preconditions.E002",
+                )
+            )
+    for name, (is_valid, expected, check_id) in _VALUE_RULES.items():
+        key = name.upper()
+        if key in block and not is_valid(block[key]):
+            errors.append(
+                Error(
+                    f"{_BLOCK}[{key!r}] is {block[key]!r}.",
+                    hint=f"Set it to {expected}.",
+                    id=check_id,
+                )
+            )
+    if "VIEWS" in block:
+        errors.extend(_check_views(block["VIEWS"]))
+    return errors
+
+
+def _check_views(views: Any) -> list[CheckMessage]:
+    if not isinstance(views, Mapping) or not all(
+        isinstance(key, str) and isinstance(entry, Mapping) for key, entry in views.items()
+    ):
+        return [
+            Error(
+                f"{_BLOCK}['VIEWS'] must map view keys (URL name, view dotted path or route) "
+                "to dicts.",
+                hint='e.g. {"notes:detail": {"methods": ["PUT", "DELETE"], "model": '
+                '"notes.Note", "lookup_url_kwarg": "pk"}}',
+                id="preconditions.E010",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for view_key, entry in views.items():
+        where = f"{_BLOCK}['VIEWS'][{view_key!r}]"
+        for key in entry:
+            if key not in defaults.VIEW_KEYS:
+                errors.append(
+                    Error(
+                        f"{where} has an unknown key {key!r}.",
+                        hint=f"Known keys: {', '.join(sorted(defaults.VIEW_KEYS))}.",
+                        id="preconditions.E011",
+                    )
+                )
+        for name, (is_valid, expected, _top_level_id) in _VALUE_RULES.items():
+            if name in entry and not is_valid(entry[name]):
+                errors.append(
+                    Error(
+                        f"{where}[{name!r}] is {entry[name]!r}.",
+                        hint=f"Set it to {expected}.",
+                        id="preconditions.E012",
+                    )
+                )
+        errors.extend(_check_view_model(where, entry))
+    return errors
+
+
+def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage]:
+    from .models import VersionedModel
+
+    has_model = "model" in entry
+    has_kwarg = "lookup_url_kwarg" in entry
+    if has_model != has_kwarg:
+        return [
+            Error(
+                f"{where} gives {'model' if has_model else 'lookup_url_kwarg'} without "
+                f"{'lookup_url_kwarg' if has_model else 'model'}.",
+                hint='Give both, e.g. "model": "notes.Note", "lookup_url_kwarg": "pk", so the '
+                "current version can be read before the view runs; or neither, to require the "
+                "headers only.",
+                id="preconditions.E015",
+            )
+        ]
+    if not has_model:
+        return []
+    label = entry["model"]
+    try:
+        model = apps.get_model(label) if isinstance(label, str) else None
+    except (LookupError, ValueError):
+        model = None
+    if model is None:
+        return [
+            Error(
+                f"{where}['model'] is {label!r}, which is not an installed model.",
+                hint='Use "app_label.ModelName" of a model in INSTALLED_APPS.',
+                id="preconditions.E013",
+            )
+        ]
+    if not issubclass(model, VersionedModel):
+        return [
+            Error(
+                f"{where}['model'] is {label!r}, which is not a VersionedModel.",
+                hint="Inherit from django_preconditions.models.VersionedModel so the model has "
+                "a version token to compare.",
+                id="preconditions.E014",
+            )
+        ]
+    return []
+
+
+def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E020: a base manager that would disable compare-and-swap; W001: a default manager
+    whose ``update()`` does not change versions."""
+    from .models import BASE_MANAGER_NAME, VersionedBaseManager, VersionedModel, VersionedQuerySet
+
+    messages: list[CheckMessage] = []
+    for model in apps.get_models():
+        if not issubclass(model, VersionedModel):
+            continue
+        if not isinstance(model._base_manager, VersionedBaseManager):
+            messages.append(
+                Error(
+                    f"{model._meta.label} uses base manager {type(model._base_manager).__name__}"
+                    ", so its saves cannot be compare-and-swap writes.",
+                    hint=f"Remove Meta.base_manager_name, or set it to {BASE_MANAGER_NAME!r}, or "
+                    "make that manager subclass django_preconditions.models.VersionedBaseManager.",
+                    obj=model,
+                    id="preconditions.E020",
+                )
+            )
+        if not isinstance(model._default_manager.all(), VersionedQuerySet):
+            messages.append(
+                Warning(
+                    f"{model._meta.label}'s default manager does not return a VersionedQuerySet: "
+                    "its update() and bulk_update() leave version tokens unchanged, so clients "
+                    "holding old ETags would not notice those writes.",
+                    hint="Build the manager from VersionedQuerySet, e.g. "
+                    "objects = MyQuerySet.as_manager() with MyQuerySet(VersionedQuerySet), or "
+                    "call .bump_versions() after bulk writes.",
+                    obj=model,
+                    id="preconditions.W001",
+                )
+            )
+    return messages
+
+
+def register_checks() -> None:
+    register(Tags.compatibility)(check_settings_block)
+    register(Tags.models)(check_versioned_models)

@@ -1,0 +1,70 @@
+"""Typed access to the ``PRECONDITIONS`` settings block.
+
+Each property reads ``django.conf.settings`` on every access, so ``override_settings`` just
+works (the django-cors-headers pattern). Values are validated by the system checks in
+``checks.py``; the properties only normalise them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+
+from . import defaults
+
+
+class Settings:
+    """The ``PRECONDITIONS`` block with its defaults filled in."""
+
+    @property
+    def block(self) -> Mapping[str, Any]:
+        value = getattr(settings, "PRECONDITIONS", None)
+        return value if isinstance(value, Mapping) else {}
+
+    def _get(self, key: str, default: Any) -> Any:
+        return self.block.get(key, default)
+
+    @property
+    def METHODS(self) -> frozenset[str]:
+        return frozenset(method.upper() for method in self._get("METHODS", defaults.METHODS))
+
+    @property
+    def REQUIRED_HEADERS(self) -> tuple[str, ...]:
+        return normalise_headers(self._get("REQUIRED_HEADERS", defaults.REQUIRED_HEADERS))
+
+    @property
+    def ALLOW_WILDCARD(self) -> bool:
+        return bool(self._get("ALLOW_WILDCARD", defaults.ALLOW_WILDCARD))
+
+    @property
+    def WEAK_IF_MATCH(self) -> bool:
+        return bool(self._get("WEAK_IF_MATCH", defaults.WEAK_IF_MATCH))
+
+    @property
+    def ERROR_FORMAT(self) -> Any:
+        return self._get("ERROR_FORMAT", defaults.ERROR_FORMAT)
+
+    @property
+    def INCLUDE_CURRENT_ETAG(self) -> bool:
+        return bool(self._get("INCLUDE_CURRENT_ETAG", defaults.INCLUDE_CURRENT_ETAG))
+
+    @property
+    def DOCUMENTATION_URL(self) -> str | None:
+        value = self._get("DOCUMENTATION_URL", defaults.DOCUMENTATION_URL)
+        return str(value) if value else None
+
+    @property
+    def VIEWS(self) -> Mapping[str, Mapping[str, Any]]:
+        value = self._get("VIEWS", defaults.VIEWS)
+        return value if isinstance(value, Mapping) else {}
+
+
+def normalise_headers(names: Any) -> tuple[str, ...]:
+    """Canonical spelling of accepted header names (``if-match`` → ``If-Match``)."""
+    canonical = {name.lower(): name for name in defaults.ACCEPTABLE_HEADERS}
+    return tuple(canonical.get(str(name).lower(), str(name)) for name in names)
+
+
+conf = Settings()

@@ -1,0 +1,240 @@
+"""View decorators.
+
+``condition``, ``etag`` and ``last_modified`` are drop-in replacements for Django's
+decorators of the same names: change the import, keep the behaviour — except that a
+malformed ``If-Match`` is answered 400 instead of being ignored (CONFORMANCE rule 5), entity-tag
+lists are split only on commas outside quotes (rule 2), and ``If-Unmodified-Since`` is ignored
+for a resource without a modification date (rule 25).
+
+:func:`require_preconditions` protects a view over a
+:class:`~django_preconditions.models.VersionedModel`: unsafe methods must be conditional
+(428), stale requests get 412 before the view runs, and the view's own ``save()``/``delete()``
+of the object is an atomic compare-and-swap.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from functools import wraps
+from inspect import iscoroutinefunction
+from typing import Any, TypeVar, cast
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.http import http_date, quote_etag
+
+from .conditions import IGNORED_METHODS
+from .enforcement import Enforcer, Snapshot
+from .models import VersionedModel
+
+__all__ = ["condition", "etag", "last_modified", "require_preconditions"]
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+ETagFunc = Callable[..., str | None]
+LastModifiedFunc = Callable[..., datetime.datetime | None]
+
+
+def _epoch(value: datetime.datetime | None) -> int | None:
+    """As Django's ``condition``: naive datetimes are taken as UTC."""
+    if not value:
+        return None
+    if not timezone.is_aware(value):
+        value = timezone.make_aware(value, datetime.timezone.utc)
+    return int(value.timestamp())
+
+
+def condition(
+    etag_func: ETagFunc | None = None, last_modified_func: LastModifiedFunc | None = None
+) -> Callable[[_View], _View]:
+    """Drop-in for ``django.views.decorators.http.condition``.
+
+    Evaluates the preconditions the client sent against the values of ``etag_func`` and
+    ``last_modified_func`` (both called with the view's arguments) and answers 304/412 as
+    Django does, with the RFC fixes listed in the module docstring. It does not *require*
+    preconditions and compares ``If-Match`` strongly, as Django does: see
+    :func:`require_preconditions` for that.
+    """
+
+    def decorator(func: _View) -> _View:
+        enforcer = Enforcer(func, weak_if_match=False, methods=(), required_headers=())
+
+        def snapshot_for(request: HttpRequest, *args: Any, **kwargs: Any) -> Snapshot:
+            modified = (
+                _epoch(last_modified_func(request, *args, **kwargs)) if last_modified_func else None
+            )
+            tag = etag_func(request, *args, **kwargs) if etag_func else None
+            return Snapshot.of_validators(quote_etag(tag) if tag is not None else None, modified)
+
+        def before(request: HttpRequest, snapshot: Snapshot) -> HttpResponse | None:
+            if request.method in IGNORED_METHODS:
+                return None
+            policy = enforcer.policy(request)
+            decision = enforcer.decide(request, snapshot, policy)
+            # Drop-in: evaluate only, never require (no 428).
+            return enforcer.refusal(request, decision, snapshot, policy)
+
+        def after(request: HttpRequest, response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
+            # As Django: validators only on GET/HEAD, never overriding the view's own.
+            if request.method in ("GET", "HEAD"):
+                if snapshot.last_modified and not response.has_header("Last-Modified"):
+                    response.headers["Last-Modified"] = http_date(snapshot.last_modified)
+                if snapshot.etag:
+                    response.headers.setdefault("ETag", snapshot.etag)
+            return response
+
+        if iscoroutinefunction(func):
+
+            async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                snapshot = await sync_to_async(snapshot_for)(request, *args, **kwargs)
+                response = before(request, snapshot)
+                if response is None:
+                    response = await func(request, *args, **kwargs)
+                return after(request, response, snapshot)
+
+            return wraps(func)(_async_view)  # type: ignore[return-value]
+
+        def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            snapshot = snapshot_for(request, *args, **kwargs)
+            response = before(request, snapshot)
+            if response is None:
+                response = func(request, *args, **kwargs)
+            return after(request, response, snapshot)
+
+        return wraps(func)(_view)  # type: ignore[return-value]
+
+    return decorator
+
+
+def etag(etag_func: ETagFunc) -> Callable[[_View], _View]:
+    """Drop-in for ``django.views.decorators.http.etag``."""
+    return condition(etag_func=etag_func)
+
+
+def last_modified(last_modified_func: LastModifiedFunc) -> Callable[[_View], _View]:
+    """Drop-in for ``django.views.decorators.http.last_modified``."""
+    return condition(last_modified_func=last_modified_func)
+
+
+def _mark_protected(view: Callable[..., Any]) -> Any:  # returns the view, typed by callers
+    """Mark a view as enforcing preconditions itself, so the middleware and the audit know
+    (and do not evaluate it twice)."""
+    view.preconditions_protected = True  # type: ignore[attr-defined]
+    return view
+
+
+QuerySetSource = (
+    type[models.Model] | models.QuerySet[Any] | Callable[[HttpRequest], models.QuerySet[Any]]
+)
+
+
+def _queryset(source: QuerySetSource, request: HttpRequest) -> models.QuerySet[Any]:
+    if isinstance(source, type) and issubclass(source, models.Model):
+        return source._default_manager.all()
+    if isinstance(source, models.QuerySet):
+        return source.all()
+    return cast("Callable[[HttpRequest], models.QuerySet[Any]]", source)(request)
+
+
+def require_preconditions(
+    model: QuerySetSource,
+    *,
+    lookup_url_kwarg: str = "pk",
+    lookup_field: str = "pk",
+    methods: Iterable[str] | None = None,
+    required_headers: Iterable[str] | None = None,
+    allow_wildcard: bool | None = None,
+    weak_if_match: bool | None = None,
+    error_format: str | Callable[..., Any] | None = None,
+    include_current_etag: bool | None = None,
+    allow_create: bool = False,
+) -> Callable[[_View], _View]:
+    """Protect a function view over one object of a :class:`VersionedModel`.
+
+    ``model`` is the model, a queryset, or a callable taking the request and returning the
+    queryset the caller may see (objects outside it get 404, never 412 — rule 13). The object is
+    ``queryset.get(<lookup_field>=kwargs[<lookup_url_kwarg>])``; it is available to the view as
+    ``request.preconditions.instance`` (use it rather than fetching again).
+
+    The other arguments override the ``PRECONDITIONS`` settings for this view. With
+    ``allow_create=True``, ``PUT`` to an absent object reaches the view when it carries
+    ``If-None-Match: *`` (create-only, rules 26 and 31).
+
+    Put authentication and permission decorators *outside* this one, so that 401/403 come
+    before 412/428 (rule 12).
+    """
+    overrides = {
+        "methods": tuple(methods) if methods is not None else None,
+        "required_headers": tuple(required_headers) if required_headers is not None else None,
+        "allow_wildcard": allow_wildcard,
+        "weak_if_match": weak_if_match,
+        "error_format": error_format,
+        "include_current_etag": include_current_etag,
+    }
+
+    def load(request: HttpRequest, kwargs: dict[str, Any]) -> VersionedModel | None:
+        if lookup_url_kwarg not in kwargs:
+            raise ImproperlyConfigured(
+                f"require_preconditions(lookup_url_kwarg={lookup_url_kwarg!r}): the URL pattern "
+                f"passes {sorted(kwargs)!r}. Name the keyword argument that identifies the object."
+            )
+        queryset = _queryset(model, request)
+        try:
+            instance = queryset.get(**{lookup_field: kwargs[lookup_url_kwarg]})
+        except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):
+            return None
+        if not isinstance(instance, VersionedModel):
+            raise ImproperlyConfigured(
+                f"require_preconditions needs a VersionedModel; {type(instance).__name__} is not "
+                "one. Inherit from django_preconditions.models.VersionedModel."
+            )
+        return instance
+
+    def decorator(func: _View) -> _View:
+        enforcer = Enforcer(func, **overrides)
+
+        def prepare(
+            request: HttpRequest, instance: VersionedModel | None
+        ) -> tuple[HttpResponse | None, Any, Any, Any]:
+            policy = enforcer.policy(request)
+            if instance is None:
+                if not (allow_create and request.method == "PUT"):
+                    return enforcer.not_found(request, policy), None, None, None
+                snapshot = Snapshot.absent()
+            else:
+                snapshot = Snapshot.of_instance(instance)
+            decision = enforcer.decide(request, snapshot, policy)
+            return enforcer.refusal(request, decision, snapshot, policy), snapshot, policy, decision
+
+        if iscoroutinefunction(func):
+
+            async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                if request.method in IGNORED_METHODS:
+                    return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
+                instance = await sync_to_async(load)(request, kwargs)
+                refused, snapshot, policy, decision = prepare(request, instance)
+                if refused is not None:
+                    return refused
+                return await enforcer.arun(
+                    request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
+                )
+
+            return cast("_View", _mark_protected(wraps(func)(_async_view)))
+
+        def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in IGNORED_METHODS:
+                return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+            instance = load(request, kwargs)
+            refused, snapshot, policy, decision = prepare(request, instance)
+            if refused is not None:
+                return refused
+            return enforcer.run(
+                request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
+            )
+
+        return cast("_View", _mark_protected(wraps(func)(_view)))
+
+    return decorator

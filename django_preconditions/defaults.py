@@ -1,0 +1,45 @@
+"""Default values of the ``PRECONDITIONS`` settings block (see docs/settings.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+METHODS: Final = ("PUT", "PATCH", "DELETE")
+REQUIRED_HEADERS: Final = ("If-Match", "If-Unmodified-Since")
+ALLOW_WILDCARD: Final = False
+WEAK_IF_MATCH: Final = True
+ERROR_FORMAT: Final = "problem"
+INCLUDE_CURRENT_ETAG: Final = True
+DOCUMENTATION_URL: Final[str | None] = None
+VIEWS: Final[dict[str, dict[str, Any]]] = {}
+
+#: The keys of the block and of each ``VIEWS`` entry; anything else is a typo (checks E002/E011).
+SETTING_KEYS: Final = frozenset(
+    {
+        "METHODS",
+        "REQUIRED_HEADERS",
+        "ALLOW_WILDCARD",
+        "WEAK_IF_MATCH",
+        "ERROR_FORMAT",
+        "INCLUDE_CURRENT_ETAG",
+        "DOCUMENTATION_URL",
+        "VIEWS",
+    }
+)
+VIEW_KEYS: Final = frozenset(
+    {
+        "methods",
+        "required_headers",
+        "allow_wildcard",
+        "weak_if_match",
+        "error_format",
+        "include_current_etag",
+        "model",
+        "lookup_url_kwarg",
+        "lookup_field",
+    }
+)
+ERROR_FORMATS: Final = ("problem", "json", "drf")
+ACCEPTABLE_HEADERS: Final = ("If-Match", "If-Unmodified-Since")
+#: Methods whose preconditions a policy may require (never GET/HEAD/OPTIONS: rule 32).
+PROTECTABLE_METHODS: Final = ("POST", "PUT", "PATCH", "DELETE")

@@ -1,0 +1,44 @@
+"""Exceptions raised by the package.
+
+`VersionConflict` is what a compare-and-swap write raises when the row no longer carries
+the version the writer expected; every adapter turns it into 412 Precondition Failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VersionConflict(Exception):
+    """The stored version is no longer the one the write expected (or the row is gone).
+
+    ``reason`` is ``"stale"`` (another write changed the row first), ``"deleted"`` (the row
+    no longer exists) or ``"database"`` (the database reported a concurrency conflict such as
+    a serialization failure); the original database error, if any, is ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: type[Any] | None = None,
+        pk: Any = None,
+        expected_version: str | None = None,
+        reason: str = "stale",
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.pk = pk
+        self.expected_version = expected_version
+        self.reason = reason
+
+
+class MalformedHeader(ValueError):
+    """A conditional request header that does not follow its RFC 9110 grammar."""
+
+    def __init__(self, header: str, value: str, problem: str, expected: str) -> None:
+        super().__init__(f"Malformed {header} header: {problem}")
+        self.header = header
+        self.value = value
+        self.problem = problem
+        self.expected = expected

@@ -1,0 +1,148 @@
+"""Parsing of the conditional request headers (RFC 9110 §8.8.3, §13.1).
+
+Pure functions over strings. Entity-tag lists are scanned once, left to right, with a
+regular expression that cannot backtrack more than linearly, so a 100 KB header or a list of
+10,000 tags costs milliseconds (CONFORMANCE rule 8). Unlike ``django.utils.http.parse_etags``,
+which splits on every comma and silently drops what it cannot parse, a malformed list raises
+:class:`~django_preconditions.exceptions.MalformedHeader` (rules 2 and 5).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from django.utils.http import parse_http_date_safe
+
+from .exceptions import MalformedHeader
+
+__all__ = [
+    "WILDCARD",
+    "EntityTag",
+    "EntityTagList",
+    "format_entity_tag",
+    "parse_entity_tag",
+    "parse_entity_tag_list",
+    "parse_http_date",
+]
+
+WILDCARD: Final = "*"
+Wildcard = Literal["*"]
+
+# etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3). Header values reach Django decoded as
+# latin-1, so obs-text is \x80-\xff.
+_ETAGC = r"[\x21\x23-\x7e\x80-\xff]"
+_OWS = r"[ \t]*"
+# One list element (possibly empty, RFC 9110 §5.6.1.2) and the separator after it. Whitespace
+# after a tag is only allowed once a tag matched, so a run of blanks cannot be split two ways.
+_ELEMENT = re.compile(rf'{_OWS}(?:(W/)?"({_ETAGC}*)"{_OWS})?(,|\Z)')
+_SINGLE_TAG = re.compile(rf'{_OWS}(W/)?"({_ETAGC}*)"{_OWS}\Z')
+# No HTTP-date is longer than 29 characters; anything much longer is not one.
+_MAX_DATE_LENGTH: Final = 64
+_SHOWN_VALUE_LENGTH: Final = 120
+
+IF_MATCH_FORM: Final = (
+    'a comma-separated list of quoted entity-tags such as "abc" or W/"abc", or * alone'
+)
+
+
+@dataclass(frozen=True)
+class EntityTag:
+    """An entity-tag: ``opaque`` is the text between the quotes."""
+
+    opaque: str
+    weak: bool = False
+
+    def __str__(self) -> str:
+        return format_entity_tag(self.opaque, weak=self.weak)
+
+    def strong_match(self, other: EntityTag) -> bool:
+        """RFC 9110 §8.8.3.2: both strong and identical."""
+        return not self.weak and not other.weak and self.opaque == other.opaque
+
+    def weak_match(self, other: EntityTag) -> bool:
+        """RFC 9110 §8.8.3.2: identical opaque tags, whatever their weakness."""
+        return self.opaque == other.opaque
+
+
+EntityTagList = tuple[EntityTag, ...]
+
+
+def format_entity_tag(opaque: str, *, weak: bool = False) -> str:
+    """The header form of a tag: ``"abc"`` or ``W/"abc"``."""
+    return f'{"W/" if weak else ""}"{opaque}"'
+
+
+def _shown(value: str) -> str:
+    if len(value) <= _SHOWN_VALUE_LENGTH:
+        return value
+    return value[:_SHOWN_VALUE_LENGTH] + f"… ({len(value)} characters)"
+
+
+def _diagnose(header: str, value: str, position: int) -> str:
+    """Say in words what is wrong at ``position`` of a list that failed to parse."""
+    if not value.strip(" \t"):
+        return f"the {header} header is empty"
+    rest = value[position:].lstrip(" \t")
+    if rest.startswith("*"):
+        return "* must stand alone; it cannot be combined with entity-tags"
+    if rest[:2].lower() == "w/" and not rest.startswith("W/"):
+        return "the weakness prefix is W/ (an upper-case W)"
+    if rest.startswith(('W/"', '"')):
+        start = rest.index('"') + 1
+        end = rest.find('"', start)
+        if end == -1:
+            return "an entity-tag opens a quote that is never closed"
+        inner = rest[start:end]
+        bad = next((c for c in inner if not re.fullmatch(_ETAGC, c)), None)
+        if bad is not None:
+            return (
+                f"the entity-tag {_shown(rest[: end + 1])} contains {bad!r}, which is not allowed"
+            )
+        return f"expected a comma after the entity-tag {_shown(rest[: end + 1])}"
+    token = re.split(r"[ \t,]", rest, maxsplit=1)[0]
+    return f'{_shown(token)!s} is not quoted; entity-tags are sent in double quotes, e.g. "{token.strip(chr(34))}"'
+
+
+def parse_entity_tag_list(header: str, value: str) -> EntityTagList | Wildcard:
+    """Parse an ``If-Match``/``If-None-Match`` value (several header lines already joined).
+
+    Returns ``"*"`` or a non-empty tuple of tags; raises ``MalformedHeader`` otherwise, including
+    for an empty value (rule 5).
+    """
+    if value.strip(" \t") == WILDCARD:
+        return WILDCARD
+    tags: list[EntityTag] = []
+    position = 0
+    while True:
+        match = _ELEMENT.match(value, position)
+        if match is None:
+            raise MalformedHeader(header, value, _diagnose(header, value, position), IF_MATCH_FORM)
+        if match.group(2) is not None:
+            tags.append(EntityTag(match.group(2), weak=match.group(1) is not None))
+        if not match.group(3):  # reached the end of the value
+            break
+        position = match.end()
+    if not tags:
+        raise MalformedHeader(header, value, _diagnose(header, value, 0), IF_MATCH_FORM)
+    return tuple(tags)
+
+
+def parse_entity_tag(value: str) -> EntityTag | None:
+    """Parse one entity-tag (e.g. a response's ``ETag``); ``None`` when it is not one."""
+    match = _SINGLE_TAG.match(value)
+    if match is None:
+        return None
+    return EntityTag(match.group(2), weak=match.group(1) is not None)
+
+
+def parse_http_date(value: str) -> int | None:
+    """Seconds since the epoch for an HTTP-date in any of its three forms, else ``None``.
+
+    Invalid dates are ignored by the callers, as RFC 9110 §13.1.3/§13.1.4 require (rule 7).
+    """
+    value = value.strip(" \t")
+    if len(value) > _MAX_DATE_LENGTH:
+        return None
+    return parse_http_date_safe(value)

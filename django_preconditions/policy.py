@@ -1,0 +1,120 @@
+"""Per-view policy: the global ``PRECONDITIONS`` defaults, overridden by the view's
+``VIEWS`` entry, overridden by the arguments given in code (decorator or mixin).
+
+Resolution happens per request (a few dictionary look-ups) so that ``override_settings`` and
+settings reloads take effect without restarting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.http import HttpRequest
+
+from .conditions import Requirement
+from .conf import conf, normalise_headers
+
+__all__ = ["Policy", "view_keys_for_request"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything an adapter needs to enforce and render preconditions for one view."""
+
+    methods: frozenset[str]
+    required_headers: tuple[str, ...]
+    allow_wildcard: bool
+    weak_if_match: bool
+    error_format: str | Callable[..., Any]
+    include_current_etag: bool
+    documentation_url: str | None
+
+    @property
+    def requirement(self) -> Requirement:
+        return Requirement(
+            methods=self.methods,
+            accepted_headers=frozenset(self.required_headers),
+            allow_wildcard=self.allow_wildcard,
+        )
+
+    @classmethod
+    def from_settings(cls) -> Policy:
+        return cls(
+            methods=conf.METHODS,
+            required_headers=conf.REQUIRED_HEADERS,
+            allow_wildcard=conf.ALLOW_WILDCARD,
+            weak_if_match=conf.WEAK_IF_MATCH,
+            error_format=conf.ERROR_FORMAT,
+            include_current_etag=conf.INCLUDE_CURRENT_ETAG,
+            documentation_url=conf.DOCUMENTATION_URL,
+        )
+
+    def updated(self, **overrides: Any) -> Policy:
+        """A copy with the given (lower-case, ``VIEWS``-style) keys applied; ``None`` skips."""
+        changes: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if value is None or key not in _POLICY_FIELDS:
+                continue
+            if key == "methods":
+                value = frozenset(str(method).upper() for method in value)
+            elif key == "required_headers":
+                value = normalise_headers(value)
+            changes[key] = value
+        return replace(self, **changes) if changes else self
+
+    @classmethod
+    def resolve(cls, view_keys: Iterable[str] = (), **code_overrides: Any) -> Policy:
+        """Global defaults < the first matching ``VIEWS`` entry < arguments given in code."""
+        policy = cls.from_settings()
+        entry = settings_entry(view_keys)
+        if entry:
+            policy = policy.updated(**entry)
+        return policy.updated(**code_overrides)
+
+
+_POLICY_FIELDS = frozenset(
+    {
+        "methods",
+        "required_headers",
+        "allow_wildcard",
+        "weak_if_match",
+        "error_format",
+        "include_current_etag",
+        "documentation_url",
+    }
+)
+
+
+def settings_entry(view_keys: Iterable[str]) -> Mapping[str, Any] | None:
+    """The ``PRECONDITIONS["VIEWS"]`` entry for the first of ``view_keys`` that has one."""
+    views = conf.VIEWS
+    if not views:
+        return None
+    for key in view_keys:
+        entry = views.get(key)
+        if entry is not None:
+            return entry
+    return None
+
+
+def dotted_path(obj: Any) -> str:
+    """``module.qualname`` of a function or class, as written in ``VIEWS`` keys."""
+    target = getattr(obj, "view_class", None) or getattr(obj, "cls", None) or obj
+    return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
+
+
+def view_keys_for_request(request: HttpRequest) -> tuple[str, ...]:
+    """The keys a ``VIEWS`` entry may use for this request, most specific first:
+    the namespaced URL name, the view's dotted path, then the route pattern."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return ()
+    keys: list[str] = []
+    if match.view_name:
+        keys.append(match.view_name)
+    keys.append(dotted_path(match.func))
+    if match.route:
+        keys.append(match.route)
+    return tuple(keys)

@@ -1,0 +1,322 @@
+"""Error responses for 400 (malformed header), 404, 412 and 428, in the configured format.
+
+:func:`describe` turns a decision into a :class:`PreconditionError` (the facts, in words a
+client developer can act on); :func:`render` writes it in one of the formats of CONFORMANCE
+rule 34. The DRF adapter reuses :func:`describe` and raises the same facts as an
+``APIException`` so a project's exception handler sees them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.http import http_date
+from django.utils.module_loading import import_string
+
+from . import signals
+from ._compat import log_response
+from .conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, Decision, Outcome, Reason
+from .headers import IF_MATCH_FORM
+from .policy import Policy
+
+__all__ = ["PreconditionError", "describe", "error_response", "not_found_error", "render"]
+
+PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
+JSON_CONTENT_TYPE: Final = "application/json"
+_TYPE_PREFIX: Final = "tag:django-preconditions,2026:"
+_TITLES: Final = {
+    400: "Malformed precondition header",
+    404: "Not Found",
+    412: "Precondition Failed",
+    428: "Precondition Required",
+}
+_CODES: Final = {
+    400: "malformed_precondition",
+    404: "not_found",
+    412: "precondition_failed",
+    428: "precondition_required",
+}
+
+
+@dataclass(frozen=True)
+class PreconditionError:
+    """What went wrong and what the client must do next, independent of the body format."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    instance: str
+    reason: str
+    documentation: str | None = None
+    header: str | None = None
+    required_headers: tuple[str, ...] = ()
+    current_etag: str | None = None
+    last_modified: str | None = None
+    example: str | None = None
+    steps: tuple[str, ...] = ()
+    received: str | None = None
+    expected: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        """The problem type URI (RFC 9457 §3.1.1): distinct for each status."""
+        slug = self.code.replace("_", "-")
+        if self.documentation:
+            return f"{self.documentation}#{slug}"
+        return f"{_TYPE_PREFIX}{slug}"
+
+    def as_problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": self.instance,
+            "code": self.code,
+            "reason": self.reason,
+        }
+        body.update(self._extensions())
+        return body
+
+    def as_guidance(self) -> dict[str, Any]:
+        return {
+            "error": self.code,
+            "message": self.detail,
+            "required_headers": list(self.required_headers),
+            "current_etag": self.current_etag,
+            "example": self.example,
+            "steps": list(self.steps),
+            "documentation": self.documentation,
+        }
+
+    def as_drf(self) -> dict[str, Any]:
+        return {"detail": self.detail, "code": self.code}
+
+    def _extensions(self) -> dict[str, Any]:
+        optional = {
+            "header": self.header,
+            "required_headers": list(self.required_headers) or None,
+            "current_etag": self.current_etag,
+            "last_modified": self.last_modified,
+            "example": self.example,
+            "steps": list(self.steps) or None,
+            "received": self.received,
+            "expected": self.expected,
+            "documentation": self.documentation,
+        }
+        return {key: value for key, value in optional.items() if value is not None}
+
+
+def _shown(value: str, limit: int = 200) -> str:
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+def describe(
+    decision: Decision,
+    request: HttpRequest,
+    policy: Policy,
+    *,
+    current_etag: str | None = None,
+    last_modified: int | None = None,
+    readable: bool = True,
+) -> PreconditionError:
+    """The error for a refused decision (400, 412 or 428).
+
+    ``readable`` says whether the caller may read the resource: only then do the current
+    ``ETag``/``Last-Modified`` appear, in headers and body (rules 13 and 37).
+    """
+    status = decision.status
+    path = request.get_full_path()
+    method = decision.method
+    show_etag = readable and current_etag is not None
+    body_etag = current_etag if show_etag and policy.include_current_etag else None
+    last_modified_text = http_date(last_modified) if readable and last_modified else None
+    headers: dict[str, str] = {"Cache-Control": "no-store"}
+    if status == 412 and show_etag:
+        assert current_etag is not None
+        headers["ETag"] = current_etag
+        if last_modified_text:
+            headers["Last-Modified"] = last_modified_text
+    example_tag = body_etag or '"<the ETag from your last GET>"'
+    common: dict[str, Any] = {
+        "status": status,
+        "code": _CODES[status],
+        "title": _TITLES[status],
+        "instance": path,
+        "reason": str(decision.reason),
+        "documentation": policy.documentation_url,
+        "headers": headers,
+    }
+    if decision.outcome is Outcome.MALFORMED:
+        assert decision.malformed is not None
+        header = decision.malformed.header
+        return PreconditionError(
+            **common,
+            detail=(
+                f"The {header} header could not be parsed: {decision.malformed.problem}. "
+                f"It was not ignored, because ignoring it would turn a conditional request into "
+                f"an unconditional one. Send {IF_MATCH_FORM}."
+            ),
+            header=header,
+            received=_shown(decision.malformed.value),
+            expected=IF_MATCH_FORM,
+            example=f"{header}: {example_tag}",
+        )
+    if decision.outcome is Outcome.PRECONDITION_REQUIRED:
+        accepted = policy.required_headers
+        names = " or ".join(accepted)
+        if decision.reason is Reason.WILDCARD_NOT_ACCEPTED:
+            lead = f"{method} {path} was sent with If-Match: *. {decision.detail.capitalize()}."
+        else:
+            lead = (
+                f"{method} {path} must be conditional, so that it cannot overwrite a change you "
+                f"have not seen ({decision.detail}). Send {names}."
+            )
+        first_header = accepted[0] if accepted else IF_MATCH
+        if first_header == IF_UNMODIFIED_SINCE:
+            example = f"{IF_UNMODIFIED_SINCE}: <the Last-Modified from your last GET>"
+            fetch = f"GET {request.path} and keep its Last-Modified response header"
+        else:
+            example = f"{IF_MATCH}: {example_tag}"
+            fetch = f"GET {request.path} and keep its ETag response header"
+        return PreconditionError(
+            **common,
+            detail=lead,
+            required_headers=tuple(accepted),
+            current_etag=body_etag,
+            example=example,
+            steps=(
+                fetch,
+                f"Send the {method} again with {example.split(':', 1)[0]} set to that value",
+                "If the answer is 412 Precondition Failed, someone changed the resource in the "
+                "meantime: GET it again, re-apply your change, and retry",
+            ),
+        )
+    # 412
+    if decision.header == IF_NONE_MATCH:
+        detail = (
+            f"{method} {path} was not applied: {decision.detail}. If-None-Match: * asks to "
+            "create the resource only if it does not exist yet."
+            if decision.reason is Reason.IF_NONE_MATCH_FAILED
+            else f"{method} {path} was not applied: {decision.detail}."
+        )
+        steps: tuple[str, ...] = (
+            f"GET {request.path} to see the current version and its ETag",
+            f"To change it, send the {method} with If-Match: <that ETag> instead of If-None-Match",
+        )
+    else:
+        detail = (
+            f"{method} {path} was not applied: {decision.detail}. Someone changed the resource "
+            "after you read it; re-read it, re-apply your change and retry."
+        )
+        steps = (
+            f"GET {request.path} again to read the current version and its ETag",
+            "Re-apply your change to that version (merge it, or ask the user)",
+            f"Retry the {method} with If-Match: <the new ETag>. Do not resend the old request "
+            "unchanged: it would fail again, and must not overwrite the other change",
+        )
+    return PreconditionError(
+        **common,
+        detail=detail,
+        header=decision.header,
+        current_etag=body_etag,
+        last_modified=last_modified_text if show_etag or last_modified_text else None,
+        example=f"{IF_MATCH}: {body_etag}" if body_etag else None,
+        steps=steps,
+    )
+
+
+def not_found_error(request: HttpRequest, policy: Policy) -> PreconditionError:
+    """404 for an absent resource, in the same format as the other errors (rule 12)."""
+    return PreconditionError(
+        status=404,
+        code=_CODES[404],
+        title=_TITLES[404],
+        detail=f"{request.path} does not exist (or you may not see it).",
+        instance=request.get_full_path(),
+        reason="not_found",
+        documentation=policy.documentation_url,
+    )
+
+
+def _format_callable(error_format: str | Callable[..., Any]) -> Callable[..., Any] | None:
+    if callable(error_format):
+        return error_format
+    if error_format in ("problem", "json", "drf"):
+        return None
+    return import_string(error_format)  # type: ignore[no-any-return]
+
+
+def render(request: HttpRequest, error: PreconditionError, policy: Policy) -> HttpResponse:
+    """The HTTP response for ``error`` in the policy's format (rule 34)."""
+    custom = _format_callable(policy.error_format)
+    if custom is not None:
+        response = custom(request, error)
+        if not isinstance(response, HttpResponse):
+            raise TypeError(
+                f"The PRECONDITIONS error format {policy.error_format!r} returned "
+                f"{type(response).__name__}; it must return an HttpResponse."
+            )
+    else:
+        if policy.error_format == "json":
+            body, content_type = error.as_guidance(), JSON_CONTENT_TYPE
+        elif policy.error_format == "drf":
+            body, content_type = error.as_drf(), JSON_CONTENT_TYPE
+        else:
+            body, content_type = error.as_problem(), PROBLEM_CONTENT_TYPE
+        response = HttpResponse(
+            json.dumps(body, ensure_ascii=False),
+            status=error.status,
+            content_type=f"{content_type}; charset=utf-8"
+            if content_type == JSON_CONTENT_TYPE
+            else content_type,
+        )
+    for name, value in error.headers.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def error_response(
+    request: HttpRequest,
+    decision: Decision,
+    policy: Policy,
+    *,
+    view: Any = None,
+    current_etag: str | None = None,
+    last_modified: int | None = None,
+    readable: bool = True,
+) -> HttpResponse:
+    """Render a refused decision, send the matching signal and log it like Django does."""
+    error = describe(
+        decision,
+        request,
+        policy,
+        current_etag=current_etag,
+        last_modified=last_modified,
+        readable=readable,
+    )
+    response = render(request, error, policy)
+    announce(request, decision, response, view=view)
+    return response
+
+
+def announce(
+    request: HttpRequest, decision: Decision, response: HttpResponse, *, view: Any = None
+) -> None:
+    """Send ``precondition_failed``/``precondition_required`` and log the refusal."""
+    if decision.outcome is Outcome.PRECONDITION_FAILED:
+        signals.precondition_failed.send(
+            sender=view, request=request, view=view, reason=decision.reason, decision=decision
+        )
+        log_response("Precondition Failed: %s", request.path, request=request, response=response)
+    elif decision.outcome is Outcome.PRECONDITION_REQUIRED:
+        signals.precondition_required.send(
+            sender=view, request=request, view=view, reason=decision.reason, decision=decision
+        )
+        log_response("Precondition Required: %s", request.path, request=request, response=response)

@@ -1,0 +1,126 @@
+"""Class-based views: :class:`PreconditionRequiredMixin` for Django's ``View``,
+``DetailView``, ``UpdateView``, ``DeleteView`` and friends.
+
+Put it to the right of authentication/permission mixins (``LoginRequiredMixin``,
+``PermissionRequiredMixin``) so 401/403 come first (rule 12), and to the left of the view
+class::
+
+    class DocumentUpdate(LoginRequiredMixin, PreconditionRequiredMixin, UpdateView):
+        model = Document
+        fields = ["title", "body"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from .conditions import IGNORED_METHODS
+from .enforcement import Enforcer, Snapshot
+from .models import VersionedModel
+
+__all__ = ["PreconditionRequiredMixin"]
+
+
+class PreconditionRequiredMixin:
+    """Require and evaluate preconditions around a class-based view's handler.
+
+    The object comes from :meth:`get_precondition_object` (by default the view's
+    ``get_object()``, which is then cached so the handler does not query again). Class
+    attributes override the ``PRECONDITIONS`` settings for this view; ``None`` keeps them.
+    """
+
+    precondition_methods: ClassVar[Iterable[str] | None] = None
+    precondition_required_headers: ClassVar[Iterable[str] | None] = None
+    precondition_allow_wildcard: ClassVar[bool | None] = None
+    precondition_weak_if_match: ClassVar[bool | None] = None
+    precondition_error_format: ClassVar[Any] = None
+    precondition_include_current_etag: ClassVar[bool | None] = None
+    preconditions_protected: ClassVar[bool] = True
+
+    request: HttpRequest
+    http_method_names: list[str]
+
+    def get_precondition_object(self) -> VersionedModel:
+        """The object the request targets. Raise ``Http404`` when it does not exist."""
+        get_object = getattr(super(), "get_object", None)
+        if get_object is None:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} uses PreconditionRequiredMixin without get_object(). "
+                "Combine it with SingleObjectMixin (DetailView, UpdateView, DeleteView) or "
+                "override get_precondition_object()."
+            )
+        instance = get_object()
+        if not isinstance(instance, VersionedModel):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}.get_precondition_object() returned a "
+                f"{type(instance).__name__}, which is not a VersionedModel."
+            )
+        return instance
+
+    def get_object(self, queryset: models.QuerySet[Any] | None = None) -> Any:
+        cached = getattr(self, "_precondition_object", None)
+        if queryset is None and cached is not None:
+            return cached
+        return super().get_object(queryset)  # type: ignore[misc]
+
+    def _precondition_enforcer(self) -> Enforcer:
+        return Enforcer(
+            type(self),
+            methods=self.precondition_methods,
+            required_headers=self.precondition_required_headers,
+            allow_wildcard=self.precondition_allow_wildcard,
+            weak_if_match=self.precondition_weak_if_match,
+            error_format=self.precondition_error_format,
+            include_current_etag=self.precondition_include_current_etag,
+        )
+
+    def _handles(self, request: HttpRequest) -> bool:
+        method = (request.method or "").lower()
+        return (
+            request.method not in IGNORED_METHODS
+            and method in self.http_method_names
+            and hasattr(self, method)
+        )
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        parent = super().dispatch  # type: ignore[misc]
+        if not self._handles(request):
+            return parent(request, *args, **kwargs)  # 405 and OPTIONS as usual (rules 12, 14)
+        if getattr(type(self), "view_is_async", False):
+            return self._adispatch(parent, request, *args, **kwargs)
+        enforcer = self._precondition_enforcer()
+        policy = enforcer.policy(request)
+        instance = self.get_precondition_object()
+        self._precondition_object = instance
+        snapshot = Snapshot.of_instance(instance)
+        decision = enforcer.decide(request, snapshot, policy)
+        refused = enforcer.refusal(request, decision, snapshot, policy)
+        if refused is not None:
+            return refused
+        return enforcer.run(
+            request, snapshot, policy, decision, lambda: parent(request, *args, **kwargs)
+        )
+
+    async def _adispatch(
+        self, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        enforcer = self._precondition_enforcer()
+        policy = enforcer.policy(request)
+        instance = await sync_to_async(self.get_precondition_object)()
+        self._precondition_object = instance
+        snapshot = Snapshot.of_instance(instance)
+        decision = enforcer.decide(request, snapshot, policy)
+        refused = enforcer.refusal(request, decision, snapshot, policy)
+        if refused is not None:
+            return refused
+
+        async def call() -> HttpResponse:
+            return await parent(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+        return await enforcer.arun(request, snapshot, policy, decision, call)

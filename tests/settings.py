@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = "django-preconditions-tests-not-secret"
+
+DEBUG = False
+
+USE_TZ = True
+
+ALLOWED_HOSTS: list[str] = []
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django_preconditions",
+    "rest_framework",
+    "tests.testapp",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "tests.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite by default; DATABASE_URL selects PostgreSQL or MariaDB/MySQL (see the Makefile).
+_default_db: dict[str, Any] = dict(
+    dj_database_url.config(default="sqlite:///" + str(BASE_DIR / "test.sqlite3"))
+)
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not Django's default in-memory database, so that the threads in
+    # concurrency tests share one database.
+    _default_db["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+elif _default_db["ENGINE"] == "django.db.backends.mysql":
+    _default_db["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed"}
+    _default_db["TEST"] = {"CHARSET": "utf8mb4"}
+
+DATABASES = {"default": _default_db}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

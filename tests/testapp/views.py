@@ -1,0 +1,211 @@
+"""Views used by the tests: JSON function views, async views, class-based views."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import View
+from django.views.generic import DeleteView, UpdateView
+from django.views.generic.detail import SingleObjectMixin
+
+from django_preconditions.decorators import require_preconditions
+from django_preconditions.enforcement import set_validators
+from django_preconditions.views import PreconditionRequiredMixin
+
+from .models import Document, Folder, PlainCounter
+
+
+def representation(document: Document) -> dict[str, Any]:
+    return {
+        "id": document.pk,
+        "title": document.title,
+        "body": document.body,
+        "counter": document.counter,
+    }
+
+
+def _apply_body(request: HttpRequest, document: Document) -> HttpResponse | None:
+    """Parse and validate the JSON body into ``document``; a 400 response if invalid."""
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"error": "invalid_json"}, status=400)
+    if not isinstance(data, dict) or not isinstance(data.get("title", ""), str):
+        return JsonResponse({"error": "invalid_body"}, status=400)
+    if request.method == "PUT" and "title" not in data:
+        return JsonResponse({"error": "title is required"}, status=400)
+    for field in ("title", "body"):
+        if field in data:
+            setattr(document, field, data[field])
+    if "counter" in data:
+        document.counter = int(data["counter"])
+    return None
+
+
+@require_preconditions(Document)
+def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    # Fetch again on purpose: the compare-and-swap must hold for any instance of the row.
+    document = Document.objects.get(pk=pk)
+    if request.method in ("GET", "HEAD"):
+        return JsonResponse(representation(document))
+    if request.method == "DELETE":
+        document.delete()
+        return HttpResponse(status=204)
+    invalid = _apply_body(request, document)
+    if invalid is not None:
+        return invalid
+    document.save()
+    return JsonResponse(representation(document))
+
+
+@require_preconditions(Document)
+def document_detail_reusing_instance(request: HttpRequest, pk: int) -> HttpResponse:
+    """Uses the instance loaded by the decorator: no query of its own."""
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    if request.method in ("GET", "HEAD"):
+        return JsonResponse(representation(document))
+    if request.method == "DELETE":
+        document.delete()
+        return HttpResponse(status=204)
+    invalid = _apply_body(request, document)
+    if invalid is not None:
+        return invalid
+    document.save()
+    return JsonResponse(representation(document))
+
+
+def plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The same view without protection: the baseline for query counts."""
+    document = Document.objects.get(pk=pk)
+    if request.method in ("GET", "HEAD"):
+        return JsonResponse(representation(document))
+    if request.method == "DELETE":
+        document.delete()
+        return HttpResponse(status=204)
+    invalid = _apply_body(request, document)
+    if invalid is not None:
+        return invalid
+    document.save()
+    return JsonResponse(representation(document))
+
+
+@require_preconditions(Document)
+async def async_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    document = await Document.objects.aget(pk=pk)
+    if request.method in ("GET", "HEAD"):
+        return JsonResponse(representation(document))
+    if request.method == "DELETE":
+        await document.adelete()
+        return HttpResponse(status=204)
+    invalid = _apply_body(request, document)
+    if invalid is not None:
+        return invalid
+    await document.asave()
+    return JsonResponse(representation(document))
+
+
+@require_preconditions(Document, allow_create=True)
+def document_put_create(request: HttpRequest, pk: int) -> HttpResponse:
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    created = document is None
+    if created:
+        document = Document(pk=pk)
+    invalid = _apply_body(request, document)
+    if invalid is not None:
+        return invalid
+    document.save()
+    response = JsonResponse(representation(document), status=201 if created else 200)
+    return set_validators(response, document)
+
+
+@require_preconditions(
+    Document,
+    methods=["PUT", "DELETE"],
+    required_headers=["If-Match"],
+    allow_wildcard=True,
+    error_format="json",
+)
+def document_custom_policy(request: HttpRequest, pk: int) -> HttpResponse:
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    if request.method == "PATCH":
+        document.title = "patched"
+        document.save()
+    return JsonResponse(representation(document))
+
+
+@require_preconditions(lambda request: Document.objects.filter(owner=request.user.pk))
+def owned_document(request: HttpRequest, pk: int) -> HttpResponse:
+    return JsonResponse(representation(request.preconditions.instance))  # type: ignore[attr-defined]
+
+
+@require_preconditions(Folder)
+def folder_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    folder = request.preconditions.instance  # type: ignore[attr-defined]
+    if request.method == "DELETE":
+        folder.delete()
+        return HttpResponse(status=204)
+    return JsonResponse({"id": folder.pk, "name": folder.name})
+
+
+def plain_counter(request: HttpRequest, pk: int) -> HttpResponse:
+    """Unprotected read-modify-write: the control that loses updates."""
+    counter = PlainCounter.objects.get(pk=pk)
+    if request.method == "PUT":
+        counter.counter = json.loads(request.body)["counter"]
+        counter.save()
+    return JsonResponse({"counter": counter.counter})
+
+
+class DocumentJsonView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
+    model = Document
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return JsonResponse(representation(self.get_object()))
+
+    def put(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        document = self.get_object()
+        invalid = _apply_body(request, document)
+        if invalid is not None:
+            return invalid
+        document.save()
+        return JsonResponse(representation(document))
+
+    def delete(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.get_object().delete()
+        return HttpResponse(status=204)
+
+
+class AsyncDocumentJsonView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
+    model = Document
+
+    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return JsonResponse(representation(self.get_object()))
+
+    async def put(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        document = self.get_object()
+        invalid = _apply_body(request, document)
+        if invalid is not None:
+            return invalid
+        await document.asave()
+        return JsonResponse(representation(document))
+
+    async def delete(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        await self.get_object().adelete()
+        return HttpResponse(status=204)
+
+
+class DocumentUpdate(PreconditionRequiredMixin, UpdateView):  # type: ignore[misc]
+    model = Document
+    fields = ["title", "body"]
+    precondition_methods = ["POST", "PUT", "PATCH", "DELETE"]
+    template_name = "testapp/document_form.html"
+    success_url = "/done/"
+
+
+class DocumentDelete(PreconditionRequiredMixin, DeleteView):  # type: ignore[misc]
+    model = Document
+    precondition_methods = ["POST", "DELETE"]
+    template_name = "testapp/document_confirm_delete.html"
+    success_url = "/done/"
