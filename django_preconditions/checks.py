@@ -214,8 +214,13 @@ def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[Check
     whose ``update()`` does not change versions."""
     from .models import BASE_MANAGER_NAME, VersionedBaseManager, VersionedModel, VersionedQuerySet
 
+    models = (
+        apps.get_models()
+        if app_configs is None
+        else [model for app_config in app_configs for model in app_config.get_models()]
+    )
     messages: list[CheckMessage] = []
-    for model in apps.get_models():
+    for model in models:
         if not issubclass(model, VersionedModel):
             continue
         if not isinstance(model._base_manager, VersionedBaseManager):

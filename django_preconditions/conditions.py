@@ -125,11 +125,13 @@ class Decision:
 def _if_match_passes(
     tags: EntityTagList | str, resource: ResourceState, *, weak_if_match: bool
 ) -> bool:
-    if not resource.exists or resource.etag is None:
+    if not resource.exists:
         return False  # "*" and every tag need a current representation
     if tags == WILDCARD:
         return True
     current = resource.etag
+    if current is None:
+        return False
     if weak_if_match:
         return any(tag.weak_match(current) for tag in tags)  # type: ignore[union-attr]
     return any(tag.strong_match(current) for tag in tags)  # type: ignore[union-attr]
@@ -210,10 +212,8 @@ def evaluate(
     # If-Unmodified-Since only means something when the resource has a modification date
     # (RFC 9110 §13.1.4, rule 25).
     unmodified_usable = unmodified_since is not None and resource.last_modified is not None
-    if unmodified_since is not None and not unmodified_usable:
-        ignored.append(IF_UNMODIFIED_SINCE)
-    if if_match is not None and unmodified_since is not None:
-        ignored.append(IF_UNMODIFIED_SINCE)  # rule 15
+    if unmodified_since is not None and (not unmodified_usable or if_match is not None):
+        ignored.append(IF_UNMODIFIED_SINCE)  # no date to compare with (rule 25), or rule 15
 
     # Requirement (428) — only for the methods the policy protects (rule 32).
     if requirement is not None and method in requirement.methods and method not in SAFE_METHODS:
@@ -234,7 +234,7 @@ def evaluate(
     # Evaluation, RFC 9110 §13.2.2.
     if if_match is not None:
         if not _if_match_passes(if_match, resource, weak_if_match=weak_if_match):
-            no_representation = not resource.exists or resource.etag is None
+            no_representation = not resource.exists
             return Decision(
                 Outcome.PRECONDITION_FAILED,
                 Reason.IF_MATCH_NO_CURRENT_REPRESENTATION
@@ -244,7 +244,9 @@ def evaluate(
                 IF_MATCH,
                 "the resource has no current representation"
                 if no_representation
-                else "none of the entity-tags in If-Match is the current one",
+                else "none of the entity-tags in If-Match is the current one"
+                if resource.etag is not None
+                else "the resource has no entity-tag to match",
                 requirement=requirement,
                 ignored=tuple(ignored),
             )

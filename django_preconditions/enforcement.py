@@ -9,6 +9,7 @@ compare-and-swap; turn a lost race into 412; set the new validators on success).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ from .conditions import (
 )
 from .dbconflicts import is_database_conflict
 from .exceptions import VersionConflict
-from .headers import EntityTag, parse_entity_tag
+from .headers import EntityTag, format_entity_tag, parse_entity_tag
 from .models import (
     MODIFIED_FIELD,
     VERSION_FIELD,
@@ -36,6 +37,7 @@ from .models import (
     VersionExpectation,
     expect_version,
     http_timestamp,
+    stored_timestamp,
 )
 from .policy import Policy, dotted_path, view_keys_for_request
 from .responses import error_response, not_found_error, render
@@ -54,12 +56,26 @@ class Snapshot:
 
     @classmethod
     def of_instance(cls, instance: VersionedModel) -> Snapshot:
-        last_modified = http_timestamp(instance.last_modified)
+        return cls.of_version(instance.version_token, instance.last_modified, instance)
+
+    @classmethod
+    def of_version(
+        cls,
+        token: str,
+        modified: datetime.datetime | None,
+        instance: models.Model | None = None,
+    ) -> Snapshot:
+        """Preconditions are evaluated against the stored second, which can be ahead of the
+        clock after quick successive writes; the ``Last-Modified`` served is capped at now
+        (rules 24 and 39). Comparing against the capped value would let a stale
+        If-Unmodified-Since through."""
         return cls(
-            state=ResourceState(exists=True, etag=instance.entity_tag, last_modified=last_modified),
+            state=ResourceState(
+                exists=True, etag=EntityTag(token), last_modified=stored_timestamp(modified)
+            ),
             instance=instance,
-            etag=instance.etag,
-            last_modified=last_modified,
+            etag=format_entity_tag(token),
+            last_modified=http_timestamp(modified),
         )
 
     @classmethod
@@ -301,9 +317,4 @@ def _current_row(conflict: VersionConflict) -> Snapshot | None:
     if row is None:
         return None
     token, modified = row
-    last_modified = http_timestamp(modified)
-    return Snapshot(
-        state=ResourceState(exists=True, etag=EntityTag(token), last_modified=last_modified),
-        etag=f'"{token}"',
-        last_modified=last_modified,
-    )
+    return Snapshot.of_version(token, modified)

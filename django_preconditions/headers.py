@@ -84,11 +84,16 @@ def _diagnose(header: str, value: str, position: int) -> str:
     """Say in words what is wrong at ``position`` of a list that failed to parse."""
     if not value.strip(" \t"):
         return f"the {header} header is empty"
+    if not value.strip(" \t,"):
+        return f"the {header} header lists no entity-tags"
     rest = value[position:].lstrip(" \t")
     if rest.startswith("*"):
         return "* must stand alone; it cannot be combined with entity-tags"
     if rest[:2].lower() == "w/" and not rest.startswith("W/"):
         return "the weakness prefix is W/ (an upper-case W)"
+    if rest.startswith("W/") and not rest.startswith('W/"'):
+        return 'W/ must be followed directly by a quoted tag, e.g. W/"abc"'
+
     if rest.startswith(('W/"', '"')):
         start = rest.index('"') + 1
         end = rest.find('"', start)
@@ -102,7 +107,8 @@ def _diagnose(header: str, value: str, position: int) -> str:
             )
         return f"expected a comma after the entity-tag {_shown(rest[: end + 1])}"
     token = re.split(r"[ \t,]", rest, maxsplit=1)[0]
-    return f'{_shown(token)!s} is not quoted; entity-tags are sent in double quotes, e.g. "{token.strip(chr(34))}"'
+    example = _shown(token.strip('"'))
+    return f'{_shown(token)} is not quoted; entity-tags are sent in double quotes, e.g. "{example}"'
 
 
 def parse_entity_tag_list(header: str, value: str) -> EntityTagList | Wildcard:

@@ -77,14 +77,24 @@ def next_modification_time(previous: datetime.datetime | None) -> datetime.datet
     return earliest if now < earliest else now
 
 
-def http_timestamp(value: datetime.datetime | None) -> int | None:
-    """Whole seconds since the epoch, as served in ``Last-Modified``: the stored time
-    truncated to the second (rule 22) and never later than now (rule 39)."""
+def stored_timestamp(value: datetime.datetime | None) -> int | None:
+    """Whole seconds since the epoch of a stored ``last_modified`` (rule 22), uncapped: what
+    preconditions are evaluated against. It may lie up to a few seconds in the future after
+    writes in quick succession (see :func:`next_modification_time`)."""
     if value is None:
         return None
     if timezone.is_naive(value):
         value = timezone.make_aware(value, timezone.get_default_timezone())
-    return min(int(value.timestamp()), int(timezone.now().timestamp()))
+    return int(value.timestamp())
+
+
+def http_timestamp(value: datetime.datetime | None) -> int | None:
+    """Whole seconds since the epoch, as served in ``Last-Modified``: the stored time
+    truncated to the second (rule 22) and never later than now (rule 39)."""
+    stored = stored_timestamp(value)
+    if stored is None:
+        return None
+    return min(stored, int(timezone.now().timestamp()))
 
 
 # --- Expected versions -------------------------------------------------------------------
@@ -198,7 +208,7 @@ def _bumped_modification() -> Any:
     second if that is later (the same rule as :func:`next_modification_time`, per row)."""
     now = models.Value(timezone.now(), output_field=models.DateTimeField())
     after_previous = models.ExpressionWrapper(
-        TruncSecond(MODIFIED_FIELD)
+        TruncSecond(MODIFIED_FIELD, tzinfo=datetime.timezone.utc)
         + models.Value(_ONE_SECOND, output_field=models.DurationField()),
         output_field=models.DateTimeField(),
     )
@@ -313,9 +323,10 @@ class VersionedModel(models.Model):
             )
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            update_fields = set(update_fields)
-            if update_fields:  # Django treats an empty list as "save nothing"
-                kwargs["update_fields"] = update_fields | {VERSION_FIELD, MODIFIED_FIELD}
+            if not update_fields:  # Django saves nothing for an empty list; neither do we
+                super().save(*args, **kwargs)
+                return
+            kwargs["update_fields"] = {*update_fields, VERSION_FIELD, MODIFIED_FIELD}
         previous = (self.version_token, self.last_modified)
         self.version_token = new_version_token()
         self.last_modified = next_modification_time(self.last_modified)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ _default_db: dict[str, Any] = dict(
 if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not Django's default in-memory database, so that the threads in
     # concurrency tests share one database.
-    _default_db["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One file per test process, so that simultaneous runs do not share it.
+    _default_db["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 elif _default_db["ENGINE"] == "django.db.backends.mysql":
     _default_db["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed"}
     _default_db["TEST"] = {"CHARSET": "utf8mb4"}

@@ -21,4 +21,5 @@ urlpatterns = [
     path("cbv/update/<int:pk>/", views.DocumentUpdate.as_view(), name="cbv-update"),
     path("cbv/delete/<int:pk>/", views.DocumentDelete.as_view(), name="cbv-delete"),
     path("condition/", include("tests.conditional_processing.urls")),
+    path("extra/", include("tests.extra_urls")),
 ]

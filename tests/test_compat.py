@@ -1,0 +1,62 @@
+"""Pins for the Django behaviour that django_preconditions._compat relies on.
+
+If a Django release changes any of these, this file fails first and says what moved.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import DatabaseError, connection
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from django_preconditions._compat import can_fast_delete, is_zero_row_update, log_response
+from tests.testapp.models import Document, Folder
+
+pytestmark = pytest.mark.django_db
+
+
+def test_forced_update_of_a_missing_row_raises_djangos_own_bare_database_error() -> None:
+    with pytest.raises(DatabaseError) as raised:
+        Document(pk=987654, title="ghost").save(force_update=True)
+    assert is_zero_row_update(raised.value)
+
+
+def test_update_fields_save_of_a_missing_row_raises_djangos_own_bare_database_error() -> None:
+    with pytest.raises(DatabaseError) as raised:
+        Document(pk=987655, title="ghost").save(update_fields=["title"])
+    assert is_zero_row_update(raised.value)
+
+
+def test_driver_errors_are_not_mistaken_for_zero_row_updates() -> None:
+    with pytest.raises(DatabaseError) as raised, connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table_at_all")
+    assert not is_zero_row_update(raised.value)
+
+
+def test_save_updates_existing_rows_through_the_base_managers_pk_filter() -> None:
+    """The compare-and-swap hook: Django's UPDATE must carry our version condition."""
+    document = Document.objects.create(title="a")
+    token = document.version_token
+    with CaptureQueriesContext(connection) as queries:
+        document.save(expected_version=token)
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1
+    assert "version_token" in updates[0].split("WHERE", 1)[1]
+    assert token in updates[0].split("WHERE", 1)[1]
+
+
+def test_can_fast_delete_tells_single_statement_deletes_apart() -> None:
+    assert can_fast_delete(Document.objects.create(title="a"), "default")
+    assert not can_fast_delete(Folder.objects.create(name="f"), "default")  # cascades
+
+
+def test_log_response_logs_like_django(caplog: pytest.LogCaptureFixture) -> None:
+    request = RequestFactory().put("/x/")
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        log_response("Precondition Failed: %s", "/x/", request=request, response=HttpResponse(status=412))
+    assert [record.getMessage() for record in caplog.records] == ["Precondition Failed: /x/"]
+    assert caplog.records[0].status_code == 412  # type: ignore[attr-defined]

@@ -1,0 +1,147 @@
+"""Rule 47: the database's own concurrency errors become VersionConflict (412), not 500.
+
+Each test provokes the real error on the backend it runs on, with a second connection: SQLite
+"database is locked", PostgreSQL serialization failure (40001), MariaDB lock wait timeout
+(1205). `.ci/run` runs this file on all three.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from django_preconditions.dbconflicts import is_database_conflict
+from django_preconditions.exceptions import VersionConflict
+from tests.testapp.models import Document
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def other_connection():  # type: ignore[no-untyped-def]
+    """A raw driver connection to the same test database, outside Django."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return sqlite3.connect(settings["NAME"], timeout=0, isolation_level=None)
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        return psycopg.connect(
+            host=settings["HOST"],
+            port=settings["PORT"] or 5432,
+            user=settings["USER"],
+            dbname=settings["NAME"],
+            autocommit=False,
+        )
+    import MySQLdb
+
+    return MySQLdb.connect(
+        host=settings["HOST"],
+        port=int(settings["PORT"] or 3306),
+        user=settings["USER"],
+        passwd=settings["PASSWORD"] or "",
+        db=settings["NAME"],
+    )
+
+
+def test_rule_47_sqlite_database_locked_becomes_a_version_conflict() -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's locking; PostgreSQL and MariaDB have their own tests")
+    document = Document.objects.create(title="a")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 50")
+    locker = other_connection()
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(VersionConflict) as raised:
+            document.save(expected_version=document.version_token)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert raised.value.reason == "database"
+    assert is_database_conflict(raised.value.__cause__)  # type: ignore[arg-type]
+
+
+def test_rule_47_postgresql_serialization_failure_becomes_a_version_conflict() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    document = Document.objects.create(title="a")
+    token = document.version_token
+    other = other_connection()
+    try:
+        with pytest.raises(VersionConflict) as raised, transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            Document.objects.get(pk=document.pk)  # takes the snapshot
+            with other.cursor() as cursor:  # a concurrent write commits after the snapshot
+                cursor.execute(
+                    "UPDATE testapp_document SET title = 'theirs' WHERE id = %s", [document.pk]
+                )
+            other.commit()
+            document.save(expected_version=token)
+    finally:
+        other.close()
+    assert raised.value.reason == "database"
+    assert raised.value.__cause__ is not None
+    assert getattr(raised.value.__cause__.__cause__, "sqlstate", None) == "40001"
+    assert Document.objects.get(pk=document.pk).title == "theirs"
+
+
+def test_rule_47_mariadb_lock_wait_timeout_becomes_a_version_conflict() -> None:
+    if connection.vendor != "mysql":
+        pytest.skip("MariaDB/MySQL only")
+    document = Document.objects.create(title="a")
+    other = other_connection()
+    try:
+        cursor = other.cursor()
+        cursor.execute("START TRANSACTION")
+        cursor.execute("SELECT id FROM testapp_document WHERE id = %s FOR UPDATE", [document.pk])
+        with connection.cursor() as own:
+            own.execute("SET SESSION innodb_lock_wait_timeout = 1")
+        with pytest.raises(VersionConflict) as raised:
+            document.save(expected_version=document.version_token)
+        other.rollback()
+    finally:
+        other.close()
+    assert raised.value.reason == "database"
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
+def test_rule_47_conflict_during_a_request_is_412_not_500(client) -> None:  # type: ignore[no-untyped-def]
+    """End to end on SQLite: a write blocked by another connection's lock answers 412."""
+    if connection.vendor != "sqlite":
+        pytest.skip("uses SQLite's lock as the conflict")
+    document = Document.objects.create(title="a")
+    etag = client.get(f"/reuse/docs/{document.pk}/")["ETag"]
+    locker = other_connection()
+    locker.execute("BEGIN IMMEDIATE")  # readers may read; no one else may write
+    outcome: dict[str, int] = {}
+
+    def put() -> None:
+        from django.db import connections
+        from django.test import Client
+
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("PRAGMA busy_timeout = 50")
+            response = Client().put(
+                f"/reuse/docs/{document.pk}/",
+                {"title": "b"},
+                content_type="application/json",
+                headers={"If-Match": etag},
+            )
+            outcome["status"] = response.status_code
+        finally:
+            connections.close_all()
+
+    try:
+        thread = threading.Thread(target=put)
+        thread.start()
+        thread.join(timeout=30)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert outcome["status"] == 412
+    assert Document.objects.get(pk=document.pk).title == "a"
