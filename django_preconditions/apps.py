@@ -9,6 +9,16 @@ class PreconditionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from .checks import register_checks
+        from .models import ProtectedEndpoint
+        from .rules import invalidate_rules
 
         register_checks()
+        post_save.connect(
+            invalidate_rules, sender=ProtectedEndpoint, dispatch_uid="preconditions-rules-save"
+        )
+        post_delete.connect(
+            invalidate_rules, sender=ProtectedEndpoint, dispatch_uid="preconditions-rules-delete"
+        )

@@ -123,6 +123,16 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
                     id=check_id,
                 )
             )
+    interval = block.get("RULES_REFRESH_INTERVAL", defaults.RULES_REFRESH_INTERVAL)
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
+        errors.append(
+            Error(
+                f"{_BLOCK}['RULES_REFRESH_INTERVAL'] is {interval!r}.",
+                hint="Set it to a number of seconds (0 or more), e.g. 5: how stale admin rules "
+                "may be in processes other than the one that saved them.",
+                id="preconditions.E016",
+            )
+        )
     if "VIEWS" in block:
         errors.extend(_check_views(block["VIEWS"]))
     return errors
@@ -209,6 +219,57 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
     return []
 
 
+_RULE_FIELDS = {"model": "model_label"}
+
+
+def rule_errors(rule: Mapping[str, Any], view_key: str) -> dict[str, list[str]]:
+    """Problems with an admin rule (a ``VIEWS``-shaped dict), by model field name, using the
+    same validators as the checks of ``PRECONDITIONS["VIEWS"]``."""
+    errors: dict[str, list[str]] = {}
+    for name, (is_valid, expected, _check_id) in _VALUE_RULES.items():
+        if name in rule and not is_valid(rule[name]):
+            errors.setdefault(name, []).append(f"Set it to {expected}.")
+    for message in _check_view_model("This rule", rule):
+        field = "lookup_url_kwarg" if message.id == "preconditions.E015" else "model_label"
+        errors.setdefault(field, []).append(f"{message.msg} {message.hint}")
+    problem = view_key_problem(view_key)
+    if problem:
+        errors.setdefault("view", []).append(problem)
+    return {_RULE_FIELDS.get(key, key): value for key, value in errors.items()}
+
+
+def view_key_problem(view_key: str) -> str | None:
+    """Why ``view_key`` names no view of this project, or ``None`` when it does: a URL name,
+    a view's dotted path or a route of the project's URLconf; or an importable view; or a
+    route pattern that compiles."""
+    from django.urls.resolvers import RoutePattern
+
+    from .urls_inventory import known_view_keys
+
+    if not view_key.strip():
+        return "Give a URL name, a view dotted path or a route pattern."
+    if view_key in known_view_keys():
+        return None
+    if "." in view_key and "/" not in view_key and ":" not in view_key:
+        try:
+            import_string(view_key)
+        except ImportError:
+            return f"{view_key!r} is not a URL name of this project, and cannot be imported."
+        return None
+    if "/" in view_key or "<" in view_key:
+        try:
+            warnings = RoutePattern(view_key).check()
+        except Exception as exc:  # ImproperlyConfigured, re.error: the route does not compile
+            return f"The route {view_key!r} does not compile: {exc}"
+        if warnings:
+            return f"The route {view_key!r} does not compile: {warnings[0].msg}"
+        return None
+    return (
+        f"{view_key!r} is not a URL name of this project. Pick one from the list, or give a "
+        "view dotted path or a route pattern."
+    )
+
+
 def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E020: a base manager that would disable compare-and-swap; W001: a default manager
     whose ``update()`` does not change versions."""
@@ -250,6 +311,45 @@ def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[Check
     return messages
 
 
+def check_rules_table(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """W003: the admin rules table is missing (migrations not applied). Runs with database
+    checks (``migrate``, ``check --database default``)."""
+    from django.db import DatabaseError, connections, router
+
+    from .models import ProtectedEndpoint
+
+    if not databases:
+        return []
+    alias = router.db_for_read(ProtectedEndpoint)
+    if alias not in databases:
+        return []
+    try:
+        with connections[alias].cursor() as cursor:
+            tables = connections[alias].introspection.table_names(cursor)
+    except DatabaseError as exc:
+        return [
+            Warning(
+                f"Could not list the tables of database {alias!r}: {exc}.",
+                hint="Admin rules (ProtectedEndpoint) cannot be read until the database is "
+                "reachable; settings rules still apply.",
+                id="preconditions.W003",
+            )
+        ]
+    if ProtectedEndpoint._meta.db_table in tables:
+        return []
+    return [
+        Warning(
+            f"The table {ProtectedEndpoint._meta.db_table!r} for admin rules does not exist.",
+            hint="Run `python manage.py migrate django_preconditions`. Until then admin rules "
+            "are ignored (and the failure is logged); settings rules still apply.",
+            id="preconditions.W003",
+        )
+    ]
+
+
 def register_checks() -> None:
     register(Tags.compatibility)(check_settings_block)
     register(Tags.models)(check_versioned_models)
+    register(Tags.database)(check_rules_table)

@@ -57,6 +57,7 @@ class Reason(str, enum.Enum):
     """Why: machine-readable codes used in error bodies, signals and logs."""
 
     NOT_EVALUATED = "not_evaluated"
+    STATE_UNKNOWN = "state_unknown"
     NO_PRECONDITIONS = "no_preconditions"
     PRECONDITIONS_PASSED = "preconditions_passed"
     MALFORMED_IF_MATCH = "malformed_if_match"
@@ -156,7 +157,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 def evaluate(
     method: str,
     headers: Mapping[str, str],
-    resource: ResourceState,
+    resource: ResourceState | None,
     requirement: Requirement | None = None,
     *,
     weak_if_match: bool = False,
@@ -168,6 +169,10 @@ def evaluate(
     ``None`` for endpoints that evaluate preconditions without requiring them (Django's
     ``condition`` semantics). ``weak_if_match`` applies weak comparison to ``If-Match``
     (CONFORMANCE rule 10); the RFC's strong comparison otherwise.
+
+    ``resource`` is ``None`` when the current state is not known (an endpoint protected by
+    headers only, e.g. a settings rule without a model): the headers are then parsed and the
+    requirement enforced (400, 428), and everything else is left to the view.
     """
     method = method.upper()
     if method in IGNORED_METHODS:
@@ -211,7 +216,9 @@ def evaluate(
     modified_since = parse_http_date(raw_modified) if raw_modified is not None else None
     # If-Unmodified-Since only means something when the resource has a modification date
     # (RFC 9110 §13.1.4, rule 25).
-    unmodified_usable = unmodified_since is not None and resource.last_modified is not None
+    unmodified_usable = unmodified_since is not None and (
+        resource is None or resource.last_modified is not None
+    )
     if unmodified_since is not None and (not unmodified_usable or if_match is not None):
         ignored.append(IF_UNMODIFIED_SINCE)  # no date to compare with (rule 25), or rule 15
 
@@ -230,6 +237,15 @@ def evaluate(
                 requirement=requirement,
                 ignored=tuple(ignored),
             )
+
+    if resource is None:
+        return Decision(
+            Outcome.PROCEED,
+            Reason.STATE_UNKNOWN,
+            method,
+            requirement=requirement,
+            ignored=tuple(ignored),
+        )
 
     # Evaluation, RFC 9110 §13.2.2.
     if if_match is not None:
@@ -288,7 +304,6 @@ def evaluate(
     elif (
         method in SAFE_METHODS
         and modified_since is not None
-        and resource.exists
         and resource.last_modified is not None
         and resource.last_modified <= modified_since
     ):

@@ -56,6 +56,10 @@ class Settings:
         return str(value) if value else None
 
     @property
+    def RULES_REFRESH_INTERVAL(self) -> float:
+        return float(self._get("RULES_REFRESH_INTERVAL", defaults.RULES_REFRESH_INTERVAL))
+
+    @property
     def VIEWS(self) -> Mapping[str, Mapping[str, Any]]:
         value = self._get("VIEWS", defaults.VIEWS)
         return value if isinstance(value, Mapping) else {}

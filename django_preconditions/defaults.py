@@ -12,6 +12,9 @@ ERROR_FORMAT: Final = "problem"
 INCLUDE_CURRENT_ETAG: Final = True
 DOCUMENTATION_URL: Final[str | None] = None
 VIEWS: Final[dict[str, dict[str, Any]]] = {}
+#: Seconds a process may serve admin rules (ProtectedEndpoint) before reading them again.
+#: The process that saves a rule applies it at once; other processes within this bound.
+RULES_REFRESH_INTERVAL: Final = 5.0
 
 #: The keys of the block and of each ``VIEWS`` entry; anything else is a typo (checks E002/E011).
 SETTING_KEYS: Final = frozenset(
@@ -24,6 +27,7 @@ SETTING_KEYS: Final = frozenset(
         "INCLUDE_CURRENT_ETAG",
         "DOCUMENTATION_URL",
         "VIEWS",
+        "RULES_REFRESH_INTERVAL",
     }
 )
 VIEW_KEYS: Final = frozenset(

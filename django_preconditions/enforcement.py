@@ -139,11 +139,12 @@ class Enforcer:
 
     # -- before the view --
 
-    def decide(self, request: HttpRequest, snapshot: Snapshot, policy: Policy) -> Decision:
+    def decide(self, request: HttpRequest, snapshot: Snapshot | None, policy: Policy) -> Decision:
+        """``snapshot`` is ``None`` when the current state is unknown (headers-only rules)."""
         return evaluate(
             request.method or "GET",
             request.headers,
-            snapshot.state,
+            snapshot.state if snapshot is not None else None,
             policy.requirement,
             weak_if_match=policy.weak_if_match,
         )
@@ -198,7 +199,7 @@ class Enforcer:
                     response = call()
         except VersionConflict as conflict:
             return self.conflict_response(
-                request, policy, decision, conflict, _current_row(conflict)
+                request, policy, decision, conflict, current_row(conflict)
             )
         except DatabaseError as exc:
             if not is_database_conflict(exc):
@@ -228,7 +229,7 @@ class Enforcer:
                     context.expectation = expectation
                     response = await call()
         except VersionConflict as conflict:
-            current = await sync_to_async(_current_row)(conflict)
+            current = await sync_to_async(current_row)(conflict)
             return self.conflict_response(request, policy, decision, conflict, current)
         except DatabaseError as exc:
             if not is_database_conflict(exc):
@@ -301,7 +302,7 @@ def not_modified(snapshot: Snapshot) -> HttpResponse:
     return response
 
 
-def _current_row(conflict: VersionConflict) -> Snapshot | None:
+def current_row(conflict: VersionConflict) -> Snapshot | None:
     """The row as it is now, for the 412 that reports a lost race (one query, only then)."""
     model = conflict.model
     if model is None or not issubclass(model, VersionedModel):

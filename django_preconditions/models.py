@@ -39,6 +39,8 @@ __all__ = [
     "VersionedQuerySet",
     "expect_version",
     "new_version_token",
+    "pop_expectation",
+    "push_expectation",
 ]
 
 VERSION_FIELD = "version_token"
@@ -136,12 +138,27 @@ def expect_version(model: type[models.Model], pk: Any, token: str) -> Iterator[V
     Works for any instance of that row, also one the view fetched again itself; sync and
     async code alike (the expectation lives in a context variable).
     """
-    expectation = VersionExpectation(model=model, pk=pk, token=token)
-    reset = _expectations.set((*_expectations.get(), expectation))
+    expectation = push_expectation(model, pk, token)
     try:
         yield expectation
     finally:
-        _expectations.reset(reset)
+        pop_expectation(expectation)
+
+
+def push_expectation(model: type[models.Model], pk: Any, token: str) -> VersionExpectation:
+    """Start expecting ``token`` for the row, until :func:`pop_expectation`.
+
+    For adapters whose "before" and "after" run in different calls (the middleware's
+    ``process_view`` and ``__call__``); elsewhere :func:`expect_version` is simpler.
+    """
+    expectation = VersionExpectation(model=model, pk=pk, token=token)
+    _expectations.set((*_expectations.get(), expectation))
+    return expectation
+
+
+def pop_expectation(expectation: VersionExpectation) -> None:
+    """Stop expecting; a no-op when it is not (or no longer) registered in this context."""
+    _expectations.set(tuple(item for item in _expectations.get() if item is not expectation))
 
 
 def _expectation_for(instance: models.Model) -> VersionExpectation | None:
@@ -329,7 +346,10 @@ class VersionedModel(models.Model):
             kwargs["update_fields"] = {*update_fields, VERSION_FIELD, MODIFIED_FIELD}
         previous = (self.version_token, self.last_modified)
         self.version_token = new_version_token()
-        self.last_modified = next_modification_time(self.last_modified)
+        # A new row has no previous write to stay ahead of.
+        self.last_modified = next_modification_time(
+            None if self._state.adding else self.last_modified
+        )
         try:
             if expected_version is None:
                 super().save(*args, **kwargs)
@@ -560,3 +580,106 @@ def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> No
 
 
 class_prepared.connect(_use_versioned_base_manager)
+
+
+# --- Rules managed in the admin -------------------------------------------------------------
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+class ProtectedEndpoint(VersionedModel):
+    """A protection rule managed at run time in the Django admin.
+
+    Enforced by :class:`~django_preconditions.middleware.PreconditionMiddleware` for views
+    that do not protect themselves in code. A rule can add protection to a view, never
+    remove protection that code or ``PRECONDITIONS["VIEWS"]`` declare. Being a
+    ``VersionedModel`` itself, two admins editing one rule cannot overwrite each other.
+    """
+
+    view = models.CharField(
+        max_length=255,
+        unique=True,
+        help_text="URL name (with namespace, e.g. notes:detail), view dotted path "
+        "(e.g. notes.views.note_detail) or route pattern (e.g. notes/<int:pk>/).",
+    )
+    methods = models.CharField(
+        max_length=64,
+        default="PUT,PATCH,DELETE",
+        help_text="Comma-separated methods that must be conditional (POST, PUT, PATCH, DELETE).",
+    )
+    required_headers = models.CharField(
+        max_length=64,
+        default="If-Match,If-Unmodified-Since",
+        help_text="Comma-separated headers; any one of them satisfies the requirement.",
+    )
+    allow_wildcard = models.BooleanField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="Whether If-Match: * satisfies the requirement (empty: the global setting).",
+    )
+    error_format = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text='"problem", "json", "drf" or a dotted path (empty: the global setting).',
+    )
+    model_label = models.CharField(
+        "model",
+        max_length=200,
+        blank=True,
+        default="",
+        help_text='Optional "app_label.Model" (a VersionedModel): stale preconditions then get '
+        "412 before the view runs, and the view's save/delete is a compare-and-swap.",
+    )
+    lookup_url_kwarg = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="The URL keyword argument that identifies the object (with a model).",
+    )
+    lookup_field = models.CharField(
+        max_length=100,
+        default="pk",
+        help_text="The model field the URL keyword argument is matched against.",
+    )
+    enabled = models.BooleanField(default=True)
+    note = models.TextField(blank=True, default="")
+
+    class Meta(VersionedModel.Meta):
+        verbose_name = "protected endpoint"
+        verbose_name_plural = "protected endpoints"
+        ordering = ("view",)
+
+    def __str__(self) -> str:
+        return self.view
+
+    def clean(self) -> None:
+        """Validate the rule the way the system checks validate ``VIEWS`` entries."""
+        from django.core.exceptions import ValidationError
+
+        from .checks import rule_errors
+
+        errors = rule_errors(self.as_rule(), self.view)
+        if errors:
+            raise ValidationError(errors)
+
+    def as_rule(self) -> dict[str, Any]:
+        """The rule in the shape of a ``PRECONDITIONS["VIEWS"]`` entry."""
+        rule: dict[str, Any] = {
+            "methods": _split(self.methods),
+            "required_headers": _split(self.required_headers),
+        }
+        if self.allow_wildcard is not None:
+            rule["allow_wildcard"] = self.allow_wildcard
+        if self.error_format:
+            rule["error_format"] = self.error_format
+        if self.model_label:
+            rule["model"] = self.model_label
+        if self.lookup_url_kwarg:
+            rule["lookup_url_kwarg"] = self.lookup_url_kwarg
+        if self.lookup_field and self.lookup_field != "pk":
+            rule["lookup_field"] = self.lookup_field
+        return rule

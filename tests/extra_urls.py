@@ -23,4 +23,14 @@ urlpatterns = [
         extra_views.OwnedDocumentJsonView.as_view(),
         name="extra-cbv-owned",
     ),
+    path(
+        "cbv/counted/docs/<int:pk>/",
+        extra_views.CountedDocumentJsonView.as_view(),
+        name="extra-cbv-counted",
+    ),
+    path(
+        "cbv/async/counted/docs/<int:pk>/",
+        extra_views.AsyncCountedDocumentJsonView.as_view(),
+        name="extra-cbv-async-counted",
+    ),
 ]

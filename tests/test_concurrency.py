@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connections
-from django.test import Client
+from django.test import Client, override_settings
 
 from tests.testapp.models import Document, PlainCounter
 
@@ -99,11 +100,28 @@ def increment_loop(url: str, tally: Tally, *, use_if_unmodified_since: bool = Fa
     return work
 
 
-@pytest.mark.parametrize("path", ["/reuse/docs/{pk}/", "/docs/{pk}/", "/cbv/docs/{pk}/"])
+MIDDLEWARE_RULE = override_settings(
+    MIDDLEWARE=[*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"],
+    PRECONDITIONS={
+        "VIEWS": {"document-plain": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}
+    },
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reuse/docs/{pk}/",  # decorator, view reuses the loaded instance
+        "/docs/{pk}/",  # decorator, view fetches the row again
+        "/cbv/docs/{pk}/",  # class-based view mixin
+        "/plain/docs/{pk}/",  # plain view protected by a settings rule (middleware)
+    ],
+)
 def test_rule_44_parallel_writers_lose_no_update_and_do_conflict(path: str) -> None:
     document = Document.objects.create(title="shared")
     tally = Tally()
-    errors = run_in_threads(WRITERS, increment_loop(path.format(pk=document.pk), tally))
+    with MIDDLEWARE_RULE:
+        errors = run_in_threads(WRITERS, increment_loop(path.format(pk=document.pk), tally))
     assert errors == []
     final = Document.objects.get(pk=document.pk).counter
     print(

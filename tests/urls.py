@@ -9,6 +9,11 @@ urlpatterns = [
     path("reuse/docs/<int:pk>/", views.document_detail_reusing_instance, name="document-reuse"),
     path("plain/docs/<int:pk>/", views.plain_document_detail, name="document-plain"),
     path("async/docs/<int:pk>/", views.async_document_detail, name="document-async"),
+    path(
+        "async/plain/docs/<int:pk>/",
+        views.async_plain_document_detail,
+        name="document-async-plain",
+    ),
     path("create/docs/<int:pk>/", views.document_put_create, name="document-create"),
     path("custom/docs/<int:pk>/", views.document_custom_policy, name="document-custom"),
     path("owned/docs/<int:pk>/", views.owned_document, name="document-owned"),

@@ -116,7 +116,7 @@ def comma_etag(request: HttpRequest) -> HttpResponse:
     return HttpResponse("comma")
 
 
-class OwnedDocumentJsonView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
+class OwnedDocumentJsonView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc,type-arg]
     """Only the requesting user's documents exist for this view (rule 13)."""
 
     model = Document
@@ -132,3 +132,21 @@ class OwnedDocumentJsonView(PreconditionRequiredMixin, SingleObjectMixin, View):
         document.title = "owned"
         document.save()
         return JsonResponse(representation(document))
+
+
+class CountedDocumentJsonView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc,type-arg]
+    """Counts its GET handler's calls: a 304 must be decided without it (rule 28)."""
+
+    model = Document
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        _count("CountedDocumentJsonView")
+        return JsonResponse(representation(self.get_object()))
+
+
+class AsyncCountedDocumentJsonView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc,type-arg]
+    model = Document
+
+    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        _count("AsyncCountedDocumentJsonView")
+        return JsonResponse(representation(self.get_object()))

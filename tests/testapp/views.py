@@ -91,6 +91,21 @@ def plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse(representation(document))
 
 
+async def async_plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Unprotected in code, async: protected through settings/admin rules in some tests."""
+    document = await Document.objects.aget(pk=pk)
+    if request.method in ("GET", "HEAD"):
+        return JsonResponse(representation(document))
+    if request.method == "DELETE":
+        await document.adelete()
+        return HttpResponse(status=204)
+    invalid = _apply_body(request, document)
+    if invalid is not None:
+        return invalid
+    await document.asave()
+    return JsonResponse(representation(document))
+
+
 @require_preconditions(Document)
 async def async_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     document = await Document.objects.aget(pk=pk)

@@ -1,0 +1,267 @@
+"""PreconditionMiddleware: settings and admin rules enforced around views not protected in code.
+
+Rules cited: 11, 12, 19, 29, 30, 36, 41, 44 (CONFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from django_preconditions.models import ProtectedEndpoint
+from django_preconditions.rules import invalidate_rules, reload_rules
+from tests.testapp.models import Document
+
+pytestmark = pytest.mark.django_db
+
+MIDDLEWARE = [*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"]
+PLAIN_RULE = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rules() -> Any:
+    invalidate_rules()
+    yield
+    invalidate_rules()
+
+
+def settings_rule(key: str, **entry: Any) -> Any:
+    return override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS={"VIEWS": {key: entry}})
+
+
+def put(client: Any, url: str, body: Any = None, **headers: str) -> Any:
+    return client.put(
+        url,
+        body if body is not None else {"title": "new"},
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["document-plain", "tests.testapp.views.plain_document_detail", "plain/docs/<int:pk>/"],
+)
+def test_rule_29_settings_rule_by_name_path_or_route_requires_a_precondition(client, key) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    with settings_rule(key, **PLAIN_RULE):
+        response = put(client, f"/plain/docs/{document.pk}/")
+    assert response.status_code == 428
+    assert response["Cache-Control"] == "no-store"
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
+def test_without_a_rule_the_plain_view_is_untouched(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        assert put(client, f"/plain/docs/{document.pk}/").status_code == 200
+
+
+def test_rule_19_current_etag_passes_and_the_response_carries_the_new_one(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    with settings_rule("document-plain", **PLAIN_RULE):
+        read = client.get(f"/plain/docs/{document.pk}/")
+        assert read["ETag"] == document.etag
+        response = put(client, f"/plain/docs/{document.pk}/", **{"If-Match": read["ETag"]})
+    assert response.status_code == 200
+    stored = Document.objects.get(pk=document.pk)
+    assert stored.title == "new"
+    assert response["ETag"] == stored.etag != document.etag
+
+
+def test_rule_11_stale_precondition_is_412_before_the_view_parses_the_body(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    stale = document.etag
+    document.save()
+    with settings_rule("document-plain", **PLAIN_RULE):
+        response = client.put(
+            f"/plain/docs/{document.pk}/",
+            "{not json",
+            content_type="application/json",
+            headers={"If-Match": stale},
+        )
+    assert response.status_code == 412
+    assert response["ETag"] == Document.objects.get(pk=document.pk).etag  # rule 36
+
+
+def test_rule_12_absent_object_is_left_to_the_view(client) -> None:  # type: ignore[no-untyped-def]
+    with settings_rule("document-plain", **PLAIN_RULE), pytest.raises(Document.DoesNotExist):
+        put(client, "/plain/docs/999/", **{"If-Match": '"x"'})
+
+
+def test_rule_44_the_views_own_save_is_a_compare_and_swap(client) -> None:  # type: ignore[no-untyped-def]
+    """The token is checked before the view and again by its UPDATE: a write that slips in
+    between (here: during the view, from another connection's point of view) gives 412."""
+    document = Document.objects.create(title="a")
+    etag = document.etag
+    from django.db.models.signals import pre_save
+
+    def concurrent_write(sender: Any, instance: Any, **kwargs: Any) -> None:
+        if instance.title == "new":  # the request's save: someone else writes first
+            Document.objects.filter(pk=instance.pk).update(title="theirs")
+
+    pre_save.connect(concurrent_write, sender=Document)
+    try:
+        with settings_rule("document-plain", **PLAIN_RULE):
+            response = put(client, f"/plain/docs/{document.pk}/", **{"If-Match": etag})
+    finally:
+        pre_save.disconnect(concurrent_write, sender=Document)
+    assert response.status_code == 412
+    assert Document.objects.get(pk=document.pk).title == "theirs"
+
+
+def test_headers_only_rule_requires_a_header_and_leaves_evaluation_to_the_view(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    with settings_rule("document-plain", methods=["PUT"]):
+        assert put(client, f"/plain/docs/{document.pk}/").status_code == 428
+        response = put(client, f"/plain/docs/{document.pk}/", **{"If-Match": '"anything"'})
+        malformed = put(client, f"/plain/docs/{document.pk}/", **{"If-Match": "unquoted"})
+    assert response.status_code == 200  # no model named: the state is unknown here
+    assert malformed.status_code == 400
+
+
+def test_rule_30_admin_rule_takes_effect_at_once_in_the_saving_process(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        assert put(client, f"/plain/docs/{document.pk}/").status_code == 200
+        rule = ProtectedEndpoint.objects.create(
+            view="document-plain", model_label="testapp.Document", lookup_url_kwarg="pk"
+        )
+        assert put(client, f"/plain/docs/{document.pk}/").status_code == 428
+        rule.enabled = False
+        rule.save()
+        assert put(client, f"/plain/docs/{document.pk}/").status_code == 200
+        rule.delete()
+        assert put(client, f"/plain/docs/{document.pk}/").status_code == 200
+
+
+def test_admin_rule_can_add_protected_methods_but_not_remove_settings_ones(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    ProtectedEndpoint.objects.create(
+        view="document-plain",
+        methods="DELETE",
+        model_label="testapp.Document",
+        lookup_url_kwarg="pk",
+        required_headers="If-Match",
+    )
+    with settings_rule("document-plain", methods=["PUT"], **PLAIN_RULE):
+        assert put(client, f"/plain/docs/{document.pk}/").status_code == 428  # settings
+        assert client.delete(f"/plain/docs/{document.pk}/").status_code == 428  # admin adds
+
+
+def test_disabled_admin_rule_does_not_remove_settings_protection(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    ProtectedEndpoint.objects.create(view="document-plain", methods="DELETE", enabled=False)
+    with settings_rule("document-plain", methods=["PUT"], **PLAIN_RULE):
+        assert put(client, f"/plain/docs/{document.pk}/").status_code == 428
+
+
+def test_views_protected_in_code_are_not_evaluated_twice(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    ProtectedEndpoint.objects.create(
+        view="document-reuse", methods="PUT", required_headers="If-Match", error_format="json"
+    )
+    reload_rules()
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        with CaptureQueriesContext(connection) as queries:
+            response = put(client, f"/reuse/docs/{document.pk}/")
+    assert response.status_code == 428
+    assert response["Content-Type"] == "application/problem+json"  # the decorator's format
+    assert len(queries.captured_queries) == 1  # the decorator's SELECT only
+
+
+def test_zero_queries_for_rules_per_request_in_steady_state(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    for index in range(50):
+        ProtectedEndpoint.objects.create(view=f"unused/{index}/")
+    ProtectedEndpoint.objects.create(
+        view="document-plain", model_label="testapp.Document", lookup_url_kwarg="pk"
+    )
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        client.get(f"/plain/docs/{document.pk}/")  # loads the rules once
+        with CaptureQueriesContext(connection) as queries:
+            for _ in range(5):
+                assert put(client, f"/plain/docs/{document.pk}/").status_code == 428
+    assert not [q for q in queries.captured_queries if "protectedendpoint" in q["sql"].lower()]
+
+
+@pytest.mark.django_db(transaction=True)  # MariaDB commits around DDL
+@override_settings(PRECONDITIONS={"RULES_REFRESH_INTERVAL": 0})
+def test_missing_rules_table_falls_back_to_settings_rules_and_logs(client, caplog) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE django_preconditions_protectedendpoint RENAME TO moved_away")
+    try:
+        with (
+            caplog.at_level(logging.ERROR, logger="django_preconditions"),
+            override_settings(
+                MIDDLEWARE=MIDDLEWARE,
+                PRECONDITIONS={
+                    "RULES_REFRESH_INTERVAL": 0,
+                    "VIEWS": {"document-plain": PLAIN_RULE},
+                },
+            ),
+        ):
+            response = put(client, f"/plain/docs/{document.pk}/")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ALTER TABLE moved_away RENAME TO django_preconditions_protectedendpoint"
+            )
+    assert response.status_code == 428
+    assert "could not read its admin rules" in caplog.text
+
+
+def test_rule_30_async_views_are_protected_too(async_client) -> None:  # type: ignore[no-untyped-def]
+    from asgiref.sync import async_to_sync
+
+    document = Document.objects.create(title="a")
+    url = f"/async/plain/docs/{document.pk}/"
+    with settings_rule("document-async-plain", **PLAIN_RULE):
+        missing = async_to_sync(async_client.put)(
+            url, {"title": "x"}, content_type="application/json"
+        )
+        read = async_to_sync(async_client.get)(url)
+        written = async_to_sync(async_client.put)(
+            url, {"title": "x"}, content_type="application/json", headers={"If-Match": read["ETag"]}
+        )
+        replay = async_to_sync(async_client.put)(
+            url, {"title": "y"}, content_type="application/json", headers={"If-Match": read["ETag"]}
+        )
+    assert missing.status_code == 428
+    assert written.status_code == 200
+    assert written["ETag"] == Document.objects.get(pk=document.pk).etag
+    assert replay.status_code == 412
+    assert Document.objects.get(pk=document.pk).title == "x"
+
+
+def test_admin_rule_validation_names_the_field_and_the_fix() -> None:
+    rule = ProtectedEndpoint(
+        view="no-such-url-name", methods="GET", model_label="testapp.Nope", lookup_url_kwarg="pk"
+    )
+    with pytest.raises(ValidationError) as raised:
+        rule.full_clean()
+    errors = raised.value.message_dict
+    assert "not a URL name" in errors["view"][0]
+    assert "methods" in errors
+    assert "not an installed model" in " ".join(errors["model_label"])
+
+
+@pytest.mark.parametrize(
+    "view", ["document-plain", "tests.testapp.views.plain_document_detail", "plain/docs/<int:pk>/"]
+)
+def test_admin_rule_accepts_each_kind_of_view_key(view: str) -> None:
+    ProtectedEndpoint(view=view).full_clean()
+
+
+def test_admin_rule_rejects_a_route_that_does_not_compile() -> None:
+    with pytest.raises(ValidationError) as raised:
+        ProtectedEndpoint(view="docs/<int:pk/").full_clean()
+    assert "does not compile" in raised.value.message_dict["view"][0]
