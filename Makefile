@@ -24,7 +24,7 @@ $(1) -m pytest $(PYTEST_ARGS) || { rc=$$?; \
   exit $$rc; }
 endef
 
-.PHONY: help venv test lint demo test-postgres test-mariadb test-py312-django61 docs bench clean
+.PHONY: help venv test lint demo test-postgres test-mariadb test-py312-django61 matrix docs bench clean
 
 help:
 	@echo "make demo                 run the example project on 127.0.0.1:$(PORT)"
@@ -33,6 +33,7 @@ help:
 	@echo "make test-postgres        run the tests on PostgreSQL (127.0.0.1:5432)"
 	@echo "make test-mariadb         run the tests on MariaDB (127.0.0.1:3306)"
 	@echo "make test-py312-django61  run the tests on Python 3.12 with Django 6.1"
+	@echo "make matrix               the Python x Django x DRF x database matrix (.ci/matrix.sh)"
 	@echo "make docs                 build the docs with mkdocs --strict"
 	@echo "make bench                run benchmarks/run.py"
 	@echo "make clean                remove virtualenvs, caches and build output"
@@ -90,6 +91,9 @@ $(STAMP312): pyproject.toml
 test-py312-django61: $(STAMP312)
 	env -u DATABASE_URL $(call run_pytest,$(VENV312)/bin/python)
 
+matrix:
+	.ci/matrix.sh
+
 $(VENV)/.docs.stamp: $(STAMP)
 	$(VENV)/bin/python -m pip install --quiet -e '.[docs]'
 	touch $@
@@ -111,6 +115,6 @@ bench:
 	fi
 
 clean:
-	rm -rf $(VENV) $(VENV312) build dist site *.egg-info htmlcov .coverage .coverage.* \
+	rm -rf $(VENV) $(VENV312) .venv-matrix build dist site *.egg-info htmlcov .coverage .coverage.* \
 	  .pytest_cache .mypy_cache .ruff_cache tests/.test-db.sqlite3 tests/test.sqlite3
 	find . -name __pycache__ -type d -not -path './.git/*' -prune -exec rm -rf {} +

@@ -12,9 +12,9 @@ from typing import Any
 class VersionConflict(Exception):
     """The stored version is no longer the one the write expected (or the row is gone).
 
-    ``reason`` is ``"stale"`` (another write changed the row first), ``"deleted"`` (the row
-    no longer exists) or ``"database"`` (the database reported a concurrency conflict such as
-    a serialization failure); the original database error, if any, is ``__cause__``.
+    ``reason`` is ``"stale"`` (the compare-and-swap matched no row: another write changed or
+    deleted it first) or ``"database"`` (the database reported a concurrency conflict such as
+    a serialization failure; the original error is ``__cause__``).
     """
 
     def __init__(

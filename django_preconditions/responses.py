@@ -172,7 +172,7 @@ def describe(
         accepted = policy.required_headers
         names = " or ".join(accepted)
         if decision.reason is Reason.WILDCARD_NOT_ACCEPTED:
-            lead = f"{method} {path} was sent with If-Match: *. {decision.detail.capitalize()}."
+            lead = f"{method} {path} was sent with If-Match: *. {decision.detail[:1].upper()}{decision.detail[1:]}."
         else:
             lead = (
                 f"{method} {path} must be conditional, so that it cannot overwrite a change you "

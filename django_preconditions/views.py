@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.views.generic.base import TemplateResponseMixin
 
 from .conditions import IGNORED_METHODS
 from .enforcement import Enforcer, Snapshot
@@ -80,6 +81,11 @@ class PreconditionRequiredMixin:
             include_current_etag=self.precondition_include_current_etag,
         )
 
+    def _renders_html(self) -> bool:
+        """Template views (DetailView, UpdateView, ...) keep Django's own 404 page; other
+        views (JSON APIs) get the 404 in the configured error format (rule 38)."""
+        return isinstance(self, TemplateResponseMixin)
+
     def _handles(self, request: HttpRequest) -> bool:
         method = (request.method or "").lower()
         return (
@@ -96,7 +102,12 @@ class PreconditionRequiredMixin:
             return self._adispatch(parent, request, *args, **kwargs)
         enforcer = self._precondition_enforcer()
         policy = enforcer.policy(request)
-        instance = self.get_precondition_object()
+        try:
+            instance = self.get_precondition_object()
+        except Http404:
+            if self._renders_html():
+                raise
+            return enforcer.not_found(request, policy)
         self._precondition_object = instance
         snapshot = Snapshot.of_instance(instance)
         decision = enforcer.decide(request, snapshot, policy)
@@ -112,7 +123,12 @@ class PreconditionRequiredMixin:
     ) -> HttpResponseBase:
         enforcer = self._precondition_enforcer()
         policy = enforcer.policy(request)
-        instance = await sync_to_async(self.get_precondition_object)()
+        try:
+            instance = await sync_to_async(self.get_precondition_object)()
+        except Http404:
+            if self._renders_html():
+                raise
+            return enforcer.not_found(request, policy)
         self._precondition_object = instance
         snapshot = Snapshot.of_instance(instance)
         decision = enforcer.decide(request, snapshot, policy)

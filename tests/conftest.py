@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,3 +16,12 @@ def _close_connections_left_by_async_tests(request: pytest.FixtureRequest) -> It
     yield
     if inspect.iscoroutinefunction(getattr(request.node, "function", None)):
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+# Hypothesis profiles: "ci" (default) runs enough examples to matter in every run; "fuzz"
+# (`make fuzz`) many more. Examples are never stored in a database in the repository.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", max_examples=600, database=None)
+_hypothesis_settings.register_profile("fuzz", max_examples=20_000, database=None)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

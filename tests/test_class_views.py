@@ -502,3 +502,16 @@ def test_the_delete_view_of_an_absent_document_is_404(client):
     # Rule 12.
     response = client.post("/cbv/delete/999999/", headers={"If-Match": '"x"'})
     assert response.status_code == 404
+
+
+def test_rule_38_json_class_based_view_answers_absent_objects_with_a_json_404(client) -> None:
+    response = client.put("/cbv/docs/999999/", {"title": "x"}, content_type="application/json")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+def test_template_views_keep_djangos_own_404_page(client) -> None:
+    response = client.post("/cbv/update/999999/", {"title": "x"})
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

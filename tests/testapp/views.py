@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import View
+from django.views.decorators.http import require_http_methods
 from django.views.generic import DeleteView, UpdateView
 from django.views.generic.detail import SingleObjectMixin
 
@@ -15,6 +16,10 @@ from django_preconditions.enforcement import set_validators
 from django_preconditions.views import PreconditionRequiredMixin
 
 from .models import Document, Folder, PlainCounter
+
+
+# Outside the protection, as recommended: 405 comes first (rule 12).
+detail_methods = require_http_methods(["GET", "HEAD", "PUT", "PATCH", "DELETE"])
 
 
 def representation(document: Document) -> dict[str, Any]:
@@ -44,6 +49,7 @@ def _apply_body(request: HttpRequest, document: Document) -> HttpResponse | None
     return None
 
 
+@detail_methods
 @require_preconditions(Document)
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Fetch again on purpose: the compare-and-swap must hold for any instance of the row.
@@ -60,6 +66,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse(representation(document))
 
 
+@detail_methods
 @require_preconditions(Document)
 def document_detail_reusing_instance(request: HttpRequest, pk: int) -> HttpResponse:
     """Uses the instance loaded by the decorator: no query of its own."""
@@ -76,6 +83,7 @@ def document_detail_reusing_instance(request: HttpRequest, pk: int) -> HttpRespo
     return JsonResponse(representation(document))
 
 
+@detail_methods
 def plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The same view without protection: the baseline for query counts."""
     document = Document.objects.get(pk=pk)
@@ -91,6 +99,7 @@ def plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse(representation(document))
 
 
+@detail_methods
 async def async_plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Unprotected in code, async: protected through settings/admin rules in some tests."""
     document = await Document.objects.aget(pk=pk)
@@ -106,6 +115,7 @@ async def async_plain_document_detail(request: HttpRequest, pk: int) -> HttpResp
     return JsonResponse(representation(document))
 
 
+@detail_methods
 @require_preconditions(Document)
 async def async_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     document = await Document.objects.aget(pk=pk)
