@@ -24,7 +24,7 @@ $(1) -m pytest $(PYTEST_ARGS) || { rc=$$?; \
   exit $$rc; }
 endef
 
-.PHONY: help venv test lint demo test-postgres test-mariadb test-py312-django61 matrix docs bench clean
+.PHONY: help venv test lint demo test-postgres test-mariadb test-py312-django61 matrix fuzz docs bench clean
 
 help:
 	@echo "make demo                 run the example project on 127.0.0.1:$(PORT)"
@@ -34,6 +34,7 @@ help:
 	@echo "make test-mariadb         run the tests on MariaDB (127.0.0.1:3306)"
 	@echo "make test-py312-django61  run the tests on Python 3.12 with Django 6.1"
 	@echo "make matrix               the Python x Django x DRF x database matrix (.ci/matrix.sh)"
+	@echo "make fuzz                 the fuzz tests with 20,000 examples each (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make docs                 build the docs with mkdocs --strict"
 	@echo "make bench                run benchmarks/run.py"
 	@echo "make clean                remove virtualenvs, caches and build output"
@@ -93,6 +94,9 @@ test-py312-django61: $(STAMP312)
 
 matrix:
 	.ci/matrix.sh
+
+fuzz: venv
+	env -u DATABASE_URL HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest -q tests/test_fuzz.py tests/test_headers.py tests/test_conditions.py $(PYTEST_ARGS)
 
 $(VENV)/.docs.stamp: $(STAMP)
 	$(VENV)/bin/python -m pip install --quiet -e '.[docs]'

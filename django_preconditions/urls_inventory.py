@@ -35,7 +35,7 @@ def iter_endpoints(urlconf: str | None = None) -> Iterator[Endpoint]:
 
 def _walk(patterns: Any, prefix: str, namespace: str | None) -> Iterator[Endpoint]:
     for entry in patterns:
-        route = prefix + str(entry.pattern)
+        route = _join_route(prefix, str(entry.pattern))
         if isinstance(entry, URLResolver):
             child_namespace = namespace
             if entry.namespace:
@@ -48,6 +48,13 @@ def _walk(patterns: Any, prefix: str, namespace: str | None) -> Iterator[Endpoin
             yield Endpoint(
                 route=route, name=name, view=entry.callback, view_path=dotted_path(entry.callback)
             )
+
+
+def _join_route(prefix: str, route: str) -> str:
+    """Join routes the way ``ResolverMatch.route`` does: an included regex loses its ``^``."""
+    if not prefix:
+        return route
+    return prefix + route.removeprefix("^")
 
 
 def known_view_keys(urlconf: str | None = None) -> set[str]:

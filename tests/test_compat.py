@@ -57,6 +57,8 @@ def test_can_fast_delete_tells_single_statement_deletes_apart() -> None:
 def test_log_response_logs_like_django(caplog: pytest.LogCaptureFixture) -> None:
     request = RequestFactory().put("/x/")
     with caplog.at_level(logging.WARNING, logger="django.request"):
-        log_response("Precondition Failed: %s", "/x/", request=request, response=HttpResponse(status=412))
+        log_response(
+            "Precondition Failed: %s", "/x/", request=request, response=HttpResponse(status=412)
+        )
     assert [record.getMessage() for record in caplog.records] == ["Precondition Failed: /x/"]
     assert caplog.records[0].status_code == 412  # type: ignore[attr-defined]

@@ -46,7 +46,9 @@ class Tally:
                     self.successful_etags.append(etag)
 
 
-def run_in_threads(count: int, work: Callable[[int, threading.Barrier], None]) -> list[BaseException]:
+def run_in_threads(
+    count: int, work: Callable[[int, threading.Barrier], None]
+) -> list[BaseException]:
     barrier = threading.Barrier(count)
     errors: list[BaseException] = []
 
@@ -167,7 +169,9 @@ def test_control_without_preconditions_loses_updates() -> None:
 
     assert run_in_threads(WRITERS, work) == []
     final = PlainCounter.objects.get(pk=counter.pk).counter
-    print(f"\ncontrol: writes={successes['writes']} final={final} lost={successes['writes'] - final}")
+    print(
+        f"\ncontrol: writes={successes['writes']} final={final} lost={successes['writes'] - final}"
+    )
     assert final < successes["writes"]
 
 

@@ -125,7 +125,9 @@ def test_hostile_headers_never_give_a_5xx_and_refusals_change_nothing(data: Any)
         assert after is not None
         assert before is not None
         assert after[0] != before[0]  # a write is a new version
-    if response.status_code in (400, 412, 428):
-        assert response["Content-Type"] == "application/problem+json"
+    ours = response.get("Content-Type") == "application/problem+json"
+    if response.status_code in (412, 428) or (response.status_code == 400 and ours):
+        # Refusals by the library: a problem body (a 400 may also be the view's own).
+        assert ours
         if method != "HEAD":  # HEAD responses carry no body
             assert response.json()["status"] == response.status_code

@@ -18,8 +18,17 @@ from django_preconditions.views import PreconditionRequiredMixin
 from .models import Document, Folder, PlainCounter
 
 
-# Outside the protection, as recommended: 405 comes first (rule 12).
-detail_methods = require_http_methods(["GET", "HEAD", "PUT", "PATCH", "DELETE"])
+# Outside the protection, as recommended: 405 comes first (rule 12). POST is accepted (and
+# treated as a write) to show that methods outside the policy are not required to be
+# conditional (rule 32); OPTIONS is answered without touching the object (rule 14).
+DETAIL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+detail_methods = require_http_methods(DETAIL_METHODS)
+
+
+def options() -> HttpResponse:
+    response = HttpResponse()
+    response["Allow"] = ", ".join(DETAIL_METHODS)
+    return response
 
 
 def representation(document: Document) -> dict[str, Any]:
@@ -37,7 +46,9 @@ def _apply_body(request: HttpRequest, document: Document) -> HttpResponse | None
         data = json.loads(request.body or b"{}")
     except ValueError:
         return JsonResponse({"error": "invalid_json"}, status=400)
-    if not isinstance(data, dict) or not isinstance(data.get("title", ""), str):
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(field, ""), str) for field in ("title", "body")
+    ):
         return JsonResponse({"error": "invalid_body"}, status=400)
     if request.method == "PUT" and "title" not in data:
         return JsonResponse({"error": "title is required"}, status=400)
@@ -45,7 +56,9 @@ def _apply_body(request: HttpRequest, document: Document) -> HttpResponse | None
         if field in data:
             setattr(document, field, data[field])
     if "counter" in data:
-        document.counter = int(data["counter"])
+        if not isinstance(data["counter"], int):
+            return JsonResponse({"error": "counter must be an integer"}, status=400)
+        document.counter = data["counter"]
     return None
 
 
@@ -53,6 +66,8 @@ def _apply_body(request: HttpRequest, document: Document) -> HttpResponse | None
 @require_preconditions(Document)
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Fetch again on purpose: the compare-and-swap must hold for any instance of the row.
+    if request.method == "OPTIONS":
+        return options()
     document = Document.objects.get(pk=pk)
     if request.method in ("GET", "HEAD"):
         return JsonResponse(representation(document))
@@ -70,6 +85,8 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_preconditions(Document)
 def document_detail_reusing_instance(request: HttpRequest, pk: int) -> HttpResponse:
     """Uses the instance loaded by the decorator: no query of its own."""
+    if request.method == "OPTIONS":
+        return options()
     document = request.preconditions.instance  # type: ignore[attr-defined]
     if request.method in ("GET", "HEAD"):
         return JsonResponse(representation(document))
@@ -86,6 +103,8 @@ def document_detail_reusing_instance(request: HttpRequest, pk: int) -> HttpRespo
 @detail_methods
 def plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The same view without protection: the baseline for query counts."""
+    if request.method == "OPTIONS":
+        return options()
     document = Document.objects.get(pk=pk)
     if request.method in ("GET", "HEAD"):
         return JsonResponse(representation(document))
@@ -102,6 +121,8 @@ def plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @detail_methods
 async def async_plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Unprotected in code, async: protected through settings/admin rules in some tests."""
+    if request.method == "OPTIONS":
+        return options()
     document = await Document.objects.aget(pk=pk)
     if request.method in ("GET", "HEAD"):
         return JsonResponse(representation(document))
@@ -118,6 +139,8 @@ async def async_plain_document_detail(request: HttpRequest, pk: int) -> HttpResp
 @detail_methods
 @require_preconditions(Document)
 async def async_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return options()
     document = await Document.objects.aget(pk=pk)
     if request.method in ("GET", "HEAD"):
         return JsonResponse(representation(document))
