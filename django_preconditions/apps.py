@@ -11,6 +11,7 @@ class PreconditionsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from . import interop_checks  # noqa: F401  (registers the CORS check W002)
         from .checks import register_checks
         from .models import ProtectedEndpoint
         from .rules import invalidate_rules

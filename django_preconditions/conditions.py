@@ -122,6 +122,18 @@ class Decision:
     def proceeds(self) -> bool:
         return self.outcome is Outcome.PROCEED
 
+    def lost_race(self) -> Decision:
+        """The 412 for a request whose preconditions passed but whose compare-and-swap write
+        then found another version (rule 44)."""
+        return Decision(
+            Outcome.PRECONDITION_FAILED,
+            Reason.IF_MATCH_FAILED,
+            self.method,
+            self.header,
+            "another request changed or deleted the resource while yours was being processed",
+            requirement=self.requirement,
+        )
+
 
 def _if_match_passes(
     tags: EntityTagList | str, resource: ResourceState, *, weak_if_match: bool

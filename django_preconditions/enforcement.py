@@ -10,7 +10,7 @@ compare-and-swap; turn a lost race into 412; set the new validators on success).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,6 @@ from .conditions import (
     SAFE_METHODS,
     Decision,
     Outcome,
-    Reason,
     ResourceState,
     evaluate,
 )
@@ -139,13 +138,23 @@ class Enforcer:
 
     # -- before the view --
 
-    def decide(self, request: HttpRequest, snapshot: Snapshot | None, policy: Policy) -> Decision:
-        """``snapshot`` is ``None`` when the current state is unknown (headers-only rules)."""
+    def decide(
+        self,
+        request: HttpRequest,
+        snapshot: Snapshot | None,
+        policy: Policy,
+        *,
+        headers: Mapping[str, str] | None = None,
+        required: bool = True,
+    ) -> Decision:
+        """``snapshot`` is ``None`` when the current state is unknown (headers-only rules).
+        ``headers`` replace the request's own (e.g. a browsable-API form token standing for
+        If-Match); ``required=False`` evaluates without requiring a precondition (no 428)."""
         return evaluate(
             request.method or "GET",
-            request.headers,
+            request.headers if headers is None else headers,
             snapshot.state if snapshot is not None else None,
-            policy.requirement,
+            policy.requirement if required else None,
             weak_if_match=policy.weak_if_match,
         )
 
@@ -248,17 +257,9 @@ class Enforcer:
         current: Snapshot | None,
     ) -> HttpResponse:
         """412 for a write that lost the race after the preconditions passed (rule 44)."""
-        failed = Decision(
-            Outcome.PRECONDITION_FAILED,
-            Reason.IF_MATCH_FAILED,
-            decision.method,
-            decision.header,
-            "another request changed or deleted the resource while yours was being processed",
-            requirement=decision.requirement,
-        )
         return error_response(
             request,
-            failed,
+            decision.lost_race(),
             policy,
             view=self.view,
             current_etag=current.etag if current else None,

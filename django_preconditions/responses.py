@@ -23,7 +23,16 @@ from .conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, Decision, 
 from .headers import IF_MATCH_FORM
 from .policy import Policy
 
-__all__ = ["PreconditionError", "describe", "error_response", "not_found_error", "render"]
+__all__ = [
+    "JSON_CONTENT_TYPE",
+    "PROBLEM_CONTENT_TYPE",
+    "PreconditionError",
+    "announce",
+    "describe",
+    "error_response",
+    "not_found_error",
+    "render",
+]
 
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 JSON_CONTENT_TYPE: Final = "application/json"

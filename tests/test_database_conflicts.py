@@ -71,7 +71,7 @@ def test_rule_47_postgresql_serialization_failure_becomes_a_version_conflict() -
     token = document.version_token
     other = other_connection()
     try:
-        with pytest.raises(VersionConflict) as raised, transaction.atomic():
+        with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             Document.objects.get(pk=document.pk)  # takes the snapshot
@@ -80,7 +80,8 @@ def test_rule_47_postgresql_serialization_failure_becomes_a_version_conflict() -
                     "UPDATE testapp_document SET title = 'theirs' WHERE id = %s", [document.pk]
                 )
             other.commit()
-            document.save(expected_version=token)
+            with pytest.raises(VersionConflict) as raised:
+                document.save(expected_version=token)
     finally:
         other.close()
     assert raised.value.reason == "database"

@@ -364,9 +364,11 @@ async def test_asave_and_adelete_accept_expected_version() -> None:
 async def test_expect_version_reaches_asave_through_sync_to_async() -> None:
     document = await Document.objects.acreate(title="a")
     await sync_to_async(Document.objects.filter(pk=document.pk).update)(title="b")
-    with expect_version(Document, document.pk, document.version_token):
-        with pytest.raises(VersionConflict):
-            await document.asave()
+    with (
+        expect_version(Document, document.pk, document.version_token),
+        pytest.raises(VersionConflict),
+    ):
+        await document.asave()
 
 
 # --- bulk writes (rule 46) -------------------------------------------------------------------

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 
 from tests.testapp import views
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("docs/<int:pk>/", views.document_detail, name="document-detail"),
     path("reuse/docs/<int:pk>/", views.document_detail_reusing_instance, name="document-reuse"),
     path("plain/docs/<int:pk>/", views.plain_document_detail, name="document-plain"),
@@ -27,4 +29,5 @@ urlpatterns = [
     path("cbv/delete/<int:pk>/", views.DocumentDelete.as_view(), name="cbv-delete"),
     path("condition/", include("tests.conditional_processing.urls")),
     path("extra/", include("tests.extra_urls")),
+    path("api/", include("tests.drf_urls")),
 ]

@@ -1,0 +1,759 @@
+"""Django REST framework: :class:`PreconditionMixin` for ``GenericAPIView`` and viewsets.
+
+The only module that imports DRF. It is a thin adapter: preconditions are decided by
+:func:`~django_preconditions.conditions.evaluate`, errors described by
+:func:`~django_preconditions.responses.describe`, and the write made a compare-and-swap by
+:func:`~django_preconditions.models.expect_version`; this module only decides *when* (right
+after ``get_object()``, so DRF's 401/403/404 come first, and before the serializer reads the
+body) and turns refusals into ``APIException`` subclasses so a project's exception handler
+sees them::
+
+    class DocumentViewSet(PreconditionMixin, viewsets.ModelViewSet):
+        queryset = Document.objects.all()
+        serializer_class = DocumentSerializer
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import importlib.util
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import DatabaseError, IntegrityError, models, router, transaction
+from django.http import Http404, HttpRequest
+from django.urls import NoReverseMatch
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from rest_framework import exceptions, status
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.serializers import BaseSerializer, ListSerializer
+from rest_framework.utils.serializer_helpers import ReturnList
+
+from .conditions import (
+    IF_MATCH,
+    IF_MODIFIED_SINCE,
+    IF_NONE_MATCH,
+    IF_UNMODIFIED_SINCE,
+    IGNORED_METHODS,
+    SAFE_METHODS,
+    Decision,
+    Outcome,
+    Reason,
+    ResourceState,
+    evaluate,
+)
+from .dbconflicts import is_database_conflict
+from .enforcement import Enforcer, PreconditionContext, Snapshot, current_row, not_modified
+from .exceptions import VersionConflict
+from .headers import EntityTag
+from .models import VersionedModel, VersionExpectation, expect_version
+from .policy import Policy, dotted_path, view_keys_for_request
+from .responses import PROBLEM_CONTENT_TYPE, PreconditionError, announce, describe, render
+
+if TYPE_CHECKING:
+    from rest_framework.generics import GenericAPIView
+    from rest_framework.renderers import BaseRenderer
+
+    _ViewBase = GenericAPIView[Any]
+else:
+    _ViewBase = object
+
+__all__ = [
+    "MalformedPrecondition",
+    "PreconditionAPIException",
+    "PreconditionBrowsableAPIRenderer",
+    "PreconditionFailed",
+    "PreconditionMixin",
+    "PreconditionRequired",
+]
+
+_CONDITIONAL_HEADERS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
+_BUILT_IN_FORMATS: Final = ("problem", "json", "drf")
+
+
+# --- Exceptions ----------------------------------------------------------------------------
+
+
+class PreconditionAPIException(exceptions.APIException):
+    """A refused precondition, raised through DRF's exception handling.
+
+    ``error`` (a :class:`~django_preconditions.responses.PreconditionError`) holds the facts
+    for every body format, so a custom ``EXCEPTION_HANDLER`` can build its own body from it.
+    """
+
+    error: PreconditionError | None = None
+    decision: Decision | None = None
+    policy: Policy | None = None
+
+    def __init__(
+        self,
+        detail: Any = None,
+        code: str | None = None,
+        *,
+        error: PreconditionError | None = None,
+        decision: Decision | None = None,
+        policy: Policy | None = None,
+    ) -> None:
+        if error is not None:
+            detail = error.detail if detail is None else detail
+            code = code or error.code
+        super().__init__(detail, code)
+        self.error = error
+        self.decision = decision
+        self.policy = policy
+
+
+class PreconditionFailed(PreconditionAPIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = (
+        "The resource changed since you read it. Read it again, re-apply your change and retry."
+    )
+    default_code = "precondition_failed"
+
+
+class PreconditionRequired(PreconditionAPIException):
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = "This request must be conditional: send If-Match with the ETag you read."
+    default_code = "precondition_required"
+
+
+class MalformedPrecondition(PreconditionAPIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "A conditional request header could not be parsed."
+    default_code = "malformed_precondition"
+
+
+_EXCEPTIONS: Final[dict[Outcome, type[PreconditionAPIException]]] = {
+    Outcome.MALFORMED: MalformedPrecondition,
+    Outcome.PRECONDITION_FAILED: PreconditionFailed,
+    Outcome.PRECONDITION_REQUIRED: PreconditionRequired,
+}
+
+
+def _is_clone(request: Request) -> bool:
+    """Whether ``request`` is DRF's ``clone_request()`` copy with another method (OPTIONS
+    metadata and the browsable API probe permissions that way)."""
+    original = getattr(request, "_request", None)
+    return original is not None and request.method != original.method
+
+
+class _NotModified(Exception):
+    """Leaves the handler before the serializer runs; turned into a 304 (rule 28)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__("not modified")
+        self.snapshot = snapshot
+
+
+class _NotModifiedResponse(Response):
+    """A 304 that never renders a body, whatever renderer was negotiated."""
+
+    @property
+    def rendered_content(self) -> str:
+        if self.has_header("Content-Type"):
+            del self["Content-Type"]
+        return ""
+
+
+def _not_modified_response(snapshot: Snapshot) -> Response:
+    response = _NotModifiedResponse(status=status.HTTP_304_NOT_MODIFIED)
+    for name, value in not_modified(snapshot).headers.items():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+# --- Per-request state ---------------------------------------------------------------------
+
+
+@dataclass
+class _Tracking:
+    """What the mixin learnt during one request (the view instance lives for one request)."""
+
+    stack: contextlib.ExitStack | None = None
+    policy: Policy | None = None
+    instance: VersionedModel | None = None
+    snapshot: Snapshot | None = None
+    decision: Decision | None = None
+    expectation: VersionExpectation | None = None
+    created: VersionedModel | None = None
+    serializers: list[BaseSerializer[Any]] = field(default_factory=list)
+    form_token: str | None = None
+
+
+# --- The mixin -----------------------------------------------------------------------------
+
+
+class PreconditionMixin(_ViewBase):
+    """Require and evaluate preconditions on a DRF generic view or viewset.
+
+    Put it first among the bases. Attributes override the ``PRECONDITIONS`` settings for
+    this view (``None`` keeps them); ``precondition_actions`` overrides them per action, e.g.
+    ``{"destroy": {"required_headers": ["If-Match"]}}``. ``@action(...)`` accepts the same
+    ``precondition_*`` keywords.
+    """
+
+    precondition_methods: Iterable[str] | None = None
+    precondition_required_headers: Iterable[str] | None = None
+    precondition_allow_wildcard: bool | None = None
+    precondition_weak_if_match: bool | None = None
+    precondition_error_format: Any = None
+    precondition_include_current_etag: bool | None = None
+    #: Per-action policy overrides: ``{action name: {VIEWS-style key: value}}``.
+    precondition_actions: Mapping[str, Mapping[str, Any]] | None = None
+    #: ``PUT`` to an absent object creates it when it carries ``If-None-Match: *`` (rule 26).
+    precondition_allow_create: bool = False
+    #: Send a collection ``ETag`` on list responses (and answer 304 to a matching one).
+    precondition_list_etag: bool = True
+    #: Form field through which the browsable API sends the ETag its forms were rendered
+    #: with (HTML forms cannot set headers). ``None`` turns the browsable-API support off.
+    precondition_form_field: str | None = "_if_match"
+    #: URL name of the detail route, for ``Location`` after a create when the view is not a
+    #: router-registered viewset (those find their detail route themselves).
+    precondition_detail_url_name: str | None = None
+    #: Tells the middleware and audits that this view enforces preconditions itself.
+    preconditions_protected: bool = True
+
+    # -- policy --
+
+    def get_precondition_policy(self) -> Policy:
+        """The policy for the current request and action: settings, then ``VIEWS`` (an
+        ``"<view dotted path>.<action>"`` key first), then the attributes, then
+        ``precondition_actions``."""
+        view_path = dotted_path(type(self))
+        action = getattr(self, "action", None)
+        keys: list[str] = [f"{view_path}.{action}"] if action else []
+        request = getattr(self, "request", None)
+        if request is not None:
+            keys.extend(view_keys_for_request(request))
+        keys.append(view_path)
+        overrides: dict[str, Any] = {
+            "methods": self.precondition_methods,
+            "required_headers": self.precondition_required_headers,
+            "allow_wildcard": self.precondition_allow_wildcard,
+            "weak_if_match": self.precondition_weak_if_match,
+            "error_format": self.precondition_error_format,
+            "include_current_etag": self.precondition_include_current_etag,
+        }
+        per_action = (self.precondition_actions or {}).get(action or "")
+        if per_action:
+            overrides.update(per_action)
+        return Policy.resolve(keys, **overrides)
+
+    def _tracking(self) -> _Tracking:
+        tracking: _Tracking | None = self.__dict__.get("_precondition_tracking")
+        if tracking is None:
+            tracking = _Tracking()
+            self.__dict__["_precondition_tracking"] = tracking
+        return tracking
+
+    def _policy(self) -> Policy:
+        tracking = self._tracking()
+        if tracking.policy is None:
+            tracking.policy = self.get_precondition_policy()
+        return tracking.policy
+
+    # -- request plumbing --
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # The expectation registered in get_object() must outlive the handler (the save runs
+        # there) and end with the request: an ExitStack around DRF's whole dispatch.
+        tracking = _Tracking()
+        self.__dict__["_precondition_tracking"] = tracking
+        try:
+            with contextlib.ExitStack() as tracking.stack:
+                return super().dispatch(request, *args, **kwargs)
+        finally:
+            tracking.stack = None  # rendering (e.g. the browsable API's forms) comes later
+
+    def _method(self) -> str:
+        """The request's real method (DRF's OPTIONS metadata and browsable API clone the
+        request with another method to probe permissions)."""
+        request = self.request
+        original = getattr(request, "_request", request)
+        return (original.method or "GET").upper()
+
+    def _conditional_headers(self, method: str, *, form: bool) -> Mapping[str, str]:
+        """The request's headers; for a browsable-API form that carries the token in
+        ``precondition_form_field`` and no conditional header, that token as ``If-Match``."""
+        headers = self.request.headers
+        tracking = self._tracking()
+        if tracking.form_token is not None:
+            return {IF_MATCH: tracking.form_token}
+        field_name = self.precondition_form_field
+        if (
+            form
+            and field_name
+            and method not in SAFE_METHODS
+            and isinstance(getattr(self.request, "accepted_renderer", None), BrowsableAPIRenderer)
+            and not any(name in headers for name in _CONDITIONAL_HEADERS)
+        ):
+            data = self.request.data  # parsed only for browsable-API requests
+            value = data.get(field_name) if isinstance(data, Mapping) else None
+            if isinstance(value, str) and value:
+                tracking.form_token = value
+                return {IF_MATCH: value}
+        return headers
+
+    def _decide(
+        self, state: ResourceState, *, required: bool = True, form: bool = False
+    ) -> Decision:
+        method = self._method()
+        policy = self._policy()
+        return evaluate(
+            method,
+            self._conditional_headers(method, form=form),
+            state,
+            policy.requirement if required else None,
+            weak_if_match=policy.weak_if_match,
+        )
+
+    def _refusal(self, decision: Decision, snapshot: Snapshot) -> Exception | None:
+        """The exception that replaces the handler, or ``None`` when it must run."""
+        if decision.proceeds:
+            return None
+        if decision.outcome is Outcome.NOT_MODIFIED:
+            return _NotModified(snapshot)
+        policy = self._policy()
+        error = describe(
+            decision,
+            self.request,
+            policy,
+            current_etag=snapshot.etag,
+            last_modified=snapshot.last_modified,
+        )
+        return _EXCEPTIONS[decision.outcome](error=error, decision=decision, policy=policy)
+
+    # -- before the handler --
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # POST to the collection: the target is the collection, which exists, so
+        # "If-None-Match: *" fails (rule 27). Nothing is required of a create.
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        method = self._method()
+        if method == "POST" and lookup not in self.kwargs:
+            refusal = self._refusal(
+                self._decide(ResourceState(exists=True), required=False),
+                Snapshot(state=ResourceState(exists=True)),
+            )
+            if refusal is not None:
+                raise refusal
+        elif method == "PUT" and self.precondition_allow_create and lookup in self.kwargs:
+            # PUT to an absent object creates it (rules 26, 31). Routing PUT here rather than
+            # overriding update() keeps the mixin from adding PUT to read-only viewsets.
+            try:
+                self.get_object()
+            except Http404:
+                setattr(self, "put", self.create_by_put)  # noqa: B010
+
+    def get_object(self) -> Any:
+        """DRF's ``get_object()`` (404, object permissions), then the preconditions.
+
+        The object is cached for the request, so the handler's own ``get_object()`` call
+        costs no query. For unsafe methods its version is registered with
+        :func:`expect_version` until the response is sent: the handler's ``save()`` or
+        ``delete()`` of that row is a single compare-and-swap statement.
+        """
+        tracking = self._tracking()
+        if tracking.instance is not None:
+            return tracking.instance
+        instance = super().get_object()  # evaluated in check_object_permissions() already
+        if self._method() in IGNORED_METHODS:
+            return instance  # OPTIONS metadata probes (rule 14)
+        if not isinstance(instance, VersionedModel):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} uses PreconditionMixin, but get_object() returned a "
+                f"{type(instance).__name__}, which is not a VersionedModel. Inherit the model "
+                "from django_preconditions.models.VersionedModel."
+            )
+        if tracking.snapshot is None:
+            self._check_preconditions(instance)
+        tracking.instance = instance
+        return instance
+
+    def check_object_permissions(self, request: Request, obj: Any) -> None:
+        """DRF's object permissions, then the preconditions (rules 12, 13).
+
+        Evaluating here too protects views that override ``get_object()`` without calling
+        ``super()`` — DRF's documented pattern still ends in this call.
+        """
+        super().check_object_permissions(request, obj)
+        tracking = self._tracking()
+        if (
+            tracking.snapshot is None
+            and tracking.stack is not None
+            and request is getattr(self, "request", None)
+            and not _is_clone(request)
+            and self._method() not in IGNORED_METHODS
+            and isinstance(obj, VersionedModel)
+            and isinstance(obj, self._target_model())
+        ):
+            self._check_preconditions(obj)
+
+    def _target_model(self) -> type[models.Model]:
+        queryset = getattr(self, "queryset", None)
+        if isinstance(queryset, models.QuerySet):
+            return queryset.model
+        return self.get_queryset().model
+
+    def _check_preconditions(self, instance: VersionedModel) -> None:
+        """Evaluate against ``instance`` (raise to refuse), and register the expected
+        version for an unsafe method."""
+        tracking = self._tracking()
+        snapshot = Snapshot.of_instance(instance)
+        decision = self._decide(snapshot.state, form=True)
+        tracking.snapshot, tracking.decision = snapshot, decision
+        refusal = self._refusal(decision, snapshot)
+        if refusal is not None:
+            raise refusal
+        if self._method() not in SAFE_METHODS and tracking.stack is not None:
+            tracking.expectation = tracking.stack.enter_context(
+                expect_version(type(instance), instance.pk, instance.version_token)
+            )
+        self.request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
+            instance, self._policy(), decision, tracking.expectation
+        )
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        # Remembered to find the created instance (201) and the list page (collection ETag)
+        # without another query, whatever perform_create()/list() the project wrote.
+        serializer = super().get_serializer(*args, **kwargs)
+        self._tracking().serializers.append(serializer)
+        return serializer
+
+    def get_renderers(self) -> list[BaseRenderer]:
+        renderers = super().get_renderers()
+        if not self.precondition_form_field:
+            return renderers
+        return [
+            PreconditionBrowsableAPIRenderer()
+            if type(renderer) is BrowsableAPIRenderer
+            else renderer
+            for renderer in renderers
+        ]
+
+    # -- create by PUT (rules 26, 31) --
+
+    def create_by_put(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Create the object named by the URL (``If-None-Match: *`` makes it create-only).
+
+        A concurrent create of the same object makes the INSERT fail; that is answered 412
+        (or 404 when the caller may not see the object), never 500.
+        """
+        absent = Snapshot.absent()
+        refusal = self._refusal(self._decide(absent.state, form=True), absent)
+        if refusal is not None:
+            raise refusal
+        queryset = self.get_queryset()
+        model = queryset.model
+        lookup_field = self.lookup_field
+        raw_value = self.kwargs[self.lookup_url_kwarg or lookup_field]
+        model_field = (
+            model._meta.pk if lookup_field == "pk" else model._meta.get_field(lookup_field)
+        )
+        try:
+            value = model_field.to_python(raw_value)
+        except ValidationError:
+            raise exceptions.NotFound() from None
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.validated_data[lookup_field] = value
+        perform_create = getattr(self, "perform_create", None)
+        try:
+            with transaction.atomic(using=router.db_for_write(model)):
+                if perform_create is not None:
+                    perform_create(serializer)
+                else:
+                    serializer.save()
+        except IntegrityError:
+            visible = self.filter_queryset(self.get_queryset()).filter(**{lookup_field: value})
+            existing = visible.first()
+            if isinstance(existing, VersionedModel):
+                snapshot = Snapshot.of_instance(existing)
+                refusal = self._refusal(self._decide(snapshot.state, form=True), snapshot)
+                if refusal is not None:
+                    raise refusal from None
+            if model._base_manager.filter(**{lookup_field: value}).exists():
+                raise exceptions.NotFound() from None  # exists, but not for this caller
+            raise
+        if isinstance(serializer.instance, VersionedModel):
+            self._tracking().created = serializer.instance
+        location = request.build_absolute_uri(request.path)
+        return Response(
+            serializer.data, status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
+
+    # -- errors --
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, _NotModified):
+            return _not_modified_response(exc.snapshot)
+        if isinstance(exc, VersionConflict):
+            exc = self._conflict(exc, current_row(exc))
+        elif (
+            isinstance(exc, DatabaseError)
+            and self._tracking().expectation is not None
+            and is_database_conflict(exc)
+        ):
+            exc = self._conflict(VersionConflict(str(exc), reason="database"), None)
+        response = super().handle_exception(exc)
+        if isinstance(exc, PreconditionAPIException) and exc.error is not None:
+            response = self._format_error(exc, exc.error, response)
+            if exc.decision is not None:
+                announce(self.request, exc.decision, response, view=type(self))
+        return response
+
+    def _conflict(self, conflict: VersionConflict, current: Snapshot | None) -> PreconditionFailed:
+        """412 for a write that lost the race after its preconditions passed (rule 44)."""
+        decision = self._tracking().decision or Decision(
+            Outcome.PROCEED, Reason.NOT_EVALUATED, self._method()
+        )
+        failed = decision.lost_race()
+        policy = self._policy()
+        error = describe(
+            failed,
+            self.request,
+            policy,
+            current_etag=current.etag if current else None,
+            last_modified=current.last_modified if current else None,
+        )
+        return PreconditionFailed(error=error, decision=failed, policy=policy)
+
+    def _format_error(
+        self, exc: PreconditionAPIException, error: PreconditionError, response: Response
+    ) -> Response:
+        """Write the body in the configured format (rule 34) — unless the project's
+        ``EXCEPTION_HANDLER`` already shaped it — and add the error's headers."""
+        policy = exc.policy or self._policy()
+        data = getattr(response, "data", None)
+        untouched = isinstance(data, dict) and len(data) == 1 and data.get("detail") is exc.detail
+        if untouched:
+            error_format = policy.error_format
+            if callable(error_format) or error_format not in _BUILT_IN_FORMATS:
+                custom = render(self.request, error, policy)
+                custom.exception = True  # type: ignore[attr-defined]
+                return custom  # type: ignore[return-value]  # DRF accepts any HttpResponse
+            if error_format == "json":
+                response.data = error.as_guidance()
+            elif error_format == "drf":
+                response.data = error.as_drf()
+            else:
+                response.data = error.as_problem()
+                if isinstance(getattr(self.request, "accepted_renderer", None), JSONRenderer):
+                    response.content_type = PROBLEM_CONTENT_TYPE
+        for name, value in error.headers.items():
+            if not response.has_header(name):
+                response.headers[name] = value
+        return response
+
+    # -- after the handler --
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        if 200 <= response.status_code < 300 and not isinstance(response, _NotModifiedResponse):
+            response = self._add_validators(request, response)
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def _add_validators(self, request: Request, response: Response) -> Response:
+        """ETag/Last-Modified on success (rules 39-41) and Location after a create (40)."""
+        tracking = self._tracking()
+        method = self._method()
+        created = tracking.created
+        if created is None and tracking.snapshot is None and response.status_code == 201:
+            created = self._created_instance()  # POST to the collection
+        if created is not None:
+            response.headers["ETag"] = created.etag
+            response.headers["Last-Modified"] = created.last_modified_http
+            if not response.has_header("Location"):
+                location = self.get_created_location(created)
+                if location:
+                    response.headers["Location"] = location
+            return response
+        if tracking.snapshot is not None:
+            enforcer = Enforcer(type(self))
+            enforcer.finish(request, response, tracking.snapshot, tracking.expectation)
+            return response
+        if method in SAFE_METHODS and self.precondition_list_etag:
+            return self._finish_list(response)
+        return response
+
+    def _created_instance(self) -> VersionedModel | None:
+        for serializer in reversed(self._tracking().serializers):
+            instance = getattr(serializer, "instance", None)
+            if isinstance(instance, VersionedModel) and instance.pk is not None:
+                return instance
+        return None
+
+    def get_created_location(self, instance: VersionedModel) -> str | None:
+        """The ``Location`` of a created object: the viewset's detail route, else
+        ``precondition_detail_url_name``, else ``instance.get_absolute_url()``."""
+        lookup_field = self.lookup_field
+        lookup_kwarg = self.lookup_url_kwarg or lookup_field
+        kwargs = {key: value for key, value in self.kwargs.items() if key != "format"}
+        kwargs[lookup_kwarg] = getattr(instance, lookup_field)
+        reverse_action = getattr(self, "reverse_action", None)
+        if reverse_action is not None and getattr(self, "basename", None):
+            with contextlib.suppress(NoReverseMatch):
+                return str(reverse_action("detail", kwargs=kwargs))
+        if self.precondition_detail_url_name:
+            return str(
+                reverse(self.precondition_detail_url_name, kwargs=kwargs, request=self.request)
+            )
+        get_absolute_url = getattr(instance, "get_absolute_url", None)
+        if callable(get_absolute_url):
+            return self.request.build_absolute_uri(str(get_absolute_url()))
+        return None
+
+    def _finish_list(self, response: Response) -> Response:
+        """Collection ``ETag`` for a list page, and 304/412 against it."""
+        etag = self._collection_etag(response)
+        if etag is None:
+            return response
+        tag = EntityTag(etag, weak=True)
+        snapshot = Snapshot(state=ResourceState(exists=True, etag=tag), etag=str(tag))
+        refusal = self._refusal(self._decide(snapshot.state, required=False), snapshot)
+        if isinstance(refusal, _NotModified):
+            return _not_modified_response(snapshot)
+        if refusal is not None:
+            return self.handle_exception(refusal)
+        response.headers["ETag"] = str(tag)
+        return response
+
+    def _collection_etag(self, response: Response) -> str | None:
+        """A digest of every object on the page — primary key and version token, in order —
+        and of the rest of the body (count, links): any write to any of them, and any change
+        of membership or order, changes it, however long the page."""
+        serializer = next(
+            (s for s in reversed(self._tracking().serializers) if isinstance(s, ListSerializer)),
+            None,
+        )
+        if serializer is None:
+            return None
+        items = serializer.instance
+        if isinstance(items, models.QuerySet):
+            items = getattr(items, "_result_cache", None)  # None: never evaluated, and
+            if items is None:  # digesting it would cost a query
+                return None
+        if not isinstance(items, (list, tuple)):
+            items = list(items) if isinstance(items, Iterable) else None
+        if items is None or not all(isinstance(item, VersionedModel) for item in items):
+            return None
+        digest = hashlib.blake2b(digest_size=20)
+        for item in items:
+            digest.update(f"{item._meta.label}\x1f{item.pk}\x1f{item.version_token}\x1e".encode())
+        data = response.data
+        if isinstance(data, Mapping):
+            envelope = {
+                key: value
+                for key, value in data.items()
+                if not (isinstance(value, ReturnList) and value.serializer is serializer)
+            }
+            digest.update(json.dumps(envelope, sort_keys=True, default=str).encode())
+        return f"l{digest.hexdigest()}"
+
+    # -- browsable API --
+
+    def precondition_form_etag(self, response: Response) -> str | None:
+        """The ETag the browsable API's forms carry: the one this page shows, or the one
+        the request sent when its body failed validation. None after 412/428 — re-read."""
+        tracking = self._tracking()
+        if tracking.created is not None and 200 <= response.status_code < 300:
+            return tracking.created.etag
+        if tracking.snapshot is None or tracking.snapshot.etag is None:
+            return None
+        if 200 <= response.status_code < 300:
+            if self._method() == "DELETE":
+                return None
+            etag = response.get("ETag")
+            return str(etag) if etag else None
+        decision = tracking.decision
+        if response.status_code == status.HTTP_400_BAD_REQUEST and decision and decision.proceeds:
+            return tracking.form_token or tracking.snapshot.etag
+        return None
+
+
+# --- Browsable API -------------------------------------------------------------------------
+
+_DELETE_FORM = re.compile(r'<form\b[^>]*\bdata-method="DELETE"[^>]*>')
+
+
+class PreconditionBrowsableAPIRenderer(BrowsableAPIRenderer):
+    """The browsable API, with the page's ETag in its write forms.
+
+    :class:`PreconditionMixin` uses it in place of DRF's ``BrowsableAPIRenderer``; subclass
+    it instead of ``BrowsableAPIRenderer`` if you customise the browsable API. The ETag goes
+    in a hidden field of the HTML form and of the DELETE button's form, and as a member of
+    the raw-data tab's JSON; the mixin reads it as ``If-Match`` for requests that ask for
+    HTML and carry no conditional header.
+    """
+
+    def _page_token(self) -> tuple[str, str] | None:
+        context = getattr(self, "renderer_context", None) or {}
+        view, response = context.get("view"), context.get("response")
+        field_name = getattr(view, "precondition_form_field", None)
+        etag_for = getattr(view, "precondition_form_etag", None)
+        if not field_name or etag_for is None or response is None:
+            return None
+        etag = etag_for(response)
+        return (str(field_name), str(etag)) if etag else None
+
+    def _hidden_input(self) -> str:
+        token = self._page_token()
+        if token is None:
+            return ""
+        return format_html('<input type="hidden" name="{}" value="{}">', *token)
+
+    def get_context(
+        self, data: Any, accepted_media_type: str | None, renderer_context: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        context = super().get_context(data, accepted_media_type, renderer_context)
+        hidden = self._hidden_input()
+        if hidden and isinstance(context.get("put_form"), str):
+            context["put_form"] = mark_safe(context["put_form"] + hidden)
+        return context
+
+    def get_raw_data_form(self, data: Any, view: Any, method: str, request: Request) -> Any:
+        form = super().get_raw_data_form(data, view, method, request)
+        token = self._page_token()
+        content_field = form.fields.get("_content") if form is not None else None
+        if token is None or method not in ("PUT", "PATCH") or content_field is None:
+            return form
+        try:
+            content = json.loads(content_field.initial or "{}")
+        except ValueError:
+            return form  # not JSON: the raw-data tab cannot carry the token
+        if isinstance(content, dict):
+            name, etag = token
+            content_field.initial = json.dumps({name: etag, **content}, indent=4)
+        return form
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> str:
+        html = super().render(data, accepted_media_type, renderer_context)
+        hidden = self._hidden_input()
+        if not hidden:
+            return html
+        # The DELETE button's form is fixed markup in DRF's template: add the field to it.
+        return _DELETE_FORM.sub(lambda match: match.group(0) + hidden, html, count=1)
+
+
+# drf-spectacular documents the headers and responses of every PreconditionMixin view once
+# its extension is imported; importing it here means adding the mixin is enough.
+if importlib.util.find_spec("drf_spectacular") is not None:
+    importlib.import_module(f"{__package__}.spectacular")

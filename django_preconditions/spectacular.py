@@ -1,0 +1,338 @@
+"""drf-spectacular: document the preconditions of every :class:`PreconditionMixin` view.
+
+The only module that imports drf-spectacular; ``django_preconditions.rest_framework``
+imports it when drf-spectacular is installed, so adding the mixin is enough (CONFORMANCE
+rule 49). An ``OpenApiViewExtension`` matching the mixin's subclasses layers
+:class:`PreconditionSchemaMixin` over the view's schema class — and over the schema class of
+any action decorated with ``@extend_schema`` — to add the conditional request headers
+(required where the policy requires them), the 304/400/412/428 responses with the error
+schema of the configured format, and the ``ETag``/``Last-Modified`` response headers.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_class
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+from rest_framework.mixins import CreateModelMixin, ListModelMixin
+
+from .conditions import IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
+from .policy import Policy
+from .responses import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
+from .rest_framework import PreconditionMixin
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+    _SchemaBase = AutoSchema
+else:
+    _SchemaBase = object
+
+__all__ = [
+    "PreconditionDRFErrorSerializer",
+    "PreconditionGuidanceSerializer",
+    "PreconditionProblemSerializer",
+    "PreconditionSchemaMixin",
+    "PreconditionViewExtension",
+]
+
+_HEADER: Final = OpenApiParameter.HEADER
+
+
+# --- Error bodies, one serializer per built-in format (rule 34) ---------------------------
+
+
+class PreconditionProblemSerializer(serializers.Serializer[Any]):
+    """RFC 9457 problem details (``ERROR_FORMAT = "problem"``)."""
+
+    type = serializers.CharField(help_text="Problem type URI, distinct for 400, 412 and 428.")
+    title = serializers.CharField()
+    status = serializers.IntegerField(help_text="The HTTP status code.")
+    detail = serializers.CharField(help_text="What happened and what to do next.")
+    instance = serializers.CharField(help_text="The request's path.")
+    code = serializers.CharField()
+    reason = serializers.CharField()
+    header = serializers.CharField(required=False)
+    required_headers = serializers.ListField(child=serializers.CharField(), required=False)
+    current_etag = serializers.CharField(required=False)
+    last_modified = serializers.CharField(required=False)
+    example = serializers.CharField(required=False)
+    steps = serializers.ListField(child=serializers.CharField(), required=False)
+    received = serializers.CharField(required=False)
+    expected = serializers.CharField(required=False)
+    documentation = serializers.URLField(required=False)
+
+
+class PreconditionGuidanceSerializer(serializers.Serializer[Any]):
+    """The guidance body (``ERROR_FORMAT = "json"``)."""
+
+    error = serializers.CharField()
+    message = serializers.CharField()
+    required_headers = serializers.ListField(child=serializers.CharField())
+    current_etag = serializers.CharField(allow_null=True)
+    example = serializers.CharField(allow_null=True)
+    steps = serializers.ListField(child=serializers.CharField())
+    documentation = serializers.URLField(allow_null=True)
+
+
+class PreconditionDRFErrorSerializer(serializers.Serializer[Any]):
+    """DRF's error shape (``ERROR_FORMAT = "drf"``)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+def _error_body(policy: Policy) -> tuple[str, Any]:
+    """(media type, schema) of the error responses in the view's format."""
+    error_format = policy.error_format
+    if error_format == "problem":
+        return PROBLEM_CONTENT_TYPE, PreconditionProblemSerializer
+    if error_format == "json":
+        return JSON_CONTENT_TYPE, PreconditionGuidanceSerializer
+    if error_format == "drf":
+        return JSON_CONTENT_TYPE, PreconditionDRFErrorSerializer
+    return JSON_CONTENT_TYPE, OpenApiTypes.OBJECT  # a project-defined callable
+
+
+_DESCRIPTIONS: Final = {
+    304: "Not Modified: the representation you hold (If-None-Match / If-Modified-Since) is "
+    "still current; the body is empty.",
+    400: "A conditional header (If-Match, or If-None-Match on a write) could not be parsed.",
+    412: "Precondition Failed: the resource changed since you read it. GET it again, re-apply "
+    "your change and retry with the new ETag. The response carries the current ETag.",
+    428: "Precondition Required: send If-Match with the ETag from your last GET.",
+}
+
+
+def _response_headers(codes: list[int], *, weak: bool = False) -> list[OpenApiParameter]:
+    if not codes:
+        return []
+    etag = (
+        "Weak entity-tag of this page of the collection; changes when any item on it changes."
+        if weak
+        else "Strong entity-tag of the resource's current version. Send it back in If-Match "
+        "to change the resource, or in If-None-Match to revalidate."
+    )
+    headers = [
+        OpenApiParameter("ETag", OpenApiTypes.STR, _HEADER, description=etag, response=codes)
+    ]
+    if not weak:
+        headers.append(
+            OpenApiParameter(
+                "Last-Modified",
+                OpenApiTypes.STR,
+                _HEADER,
+                description="When the resource last changed (HTTP-date). Usable in "
+                "If-Unmodified-Since / If-Modified-Since.",
+                response=codes,
+            )
+        )
+    return headers
+
+
+def _location(codes: list[int]) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Location",
+        OpenApiTypes.URI,
+        _HEADER,
+        description="URL of the created resource.",
+        response=codes,
+    )
+
+
+class PreconditionSchemaMixin(_SchemaBase):
+    """Adds the precondition parameters, responses and response headers of a
+    :class:`PreconditionMixin` view's operation to drf-spectacular's ``AutoSchema``."""
+
+    def _precondition_view(self) -> PreconditionMixin | None:
+        view = getattr(self, "view", None)
+        return view if isinstance(view, PreconditionMixin) else None
+
+    def _precondition_is_detail(self, view: PreconditionMixin) -> bool:
+        detail = getattr(view, "detail", None)
+        if isinstance(detail, bool):  # viewsets: set by the router
+            return detail
+        return not isinstance(view, (ListModelMixin, CreateModelMixin))
+
+    def _precondition_spec(self) -> tuple[list[OpenApiParameter], dict[Any, Any]] | None:
+        """(parameters, responses) this operation gains; ``None`` when it gains nothing."""
+        view = self._precondition_view()
+        if view is None:
+            return None
+        policy = view.get_precondition_policy()
+        method = self.method
+        detail = self._precondition_is_detail(view)
+        media_type, schema = _error_body(policy)
+
+        def errors(*codes: int) -> dict[Any, Any]:
+            return {
+                (code, media_type): OpenApiResponse(schema, description=_DESCRIPTIONS[code])
+                for code in codes
+            }
+
+        not_modified = {304: OpenApiResponse(description=_DESCRIPTIONS[304])}
+        if method == "GET" and detail:
+            parameters = [
+                OpenApiParameter(
+                    IF_NONE_MATCH,
+                    OpenApiTypes.STR,
+                    _HEADER,
+                    description="ETags you hold; 304 Not Modified when one is current.",
+                ),
+                OpenApiParameter(
+                    IF_MODIFIED_SINCE,
+                    OpenApiTypes.STR,
+                    _HEADER,
+                    description="HTTP-date; 304 Not Modified when the resource has not changed "
+                    "since (ignored when If-None-Match is sent).",
+                ),
+                OpenApiParameter(
+                    IF_MATCH,
+                    OpenApiTypes.STR,
+                    _HEADER,
+                    description="ETags; 412 unless one is current.",
+                ),
+                *_response_headers([200, 304, 412]),
+            ]
+            return parameters, {**not_modified, **errors(400, 412)}
+        if method == "GET":
+            if not view.precondition_list_etag:
+                return None
+            parameters = [
+                OpenApiParameter(
+                    IF_NONE_MATCH,
+                    OpenApiTypes.STR,
+                    _HEADER,
+                    description="The page's ETag you hold; 304 Not Modified when it is current.",
+                ),
+                *_response_headers([200, 304], weak=True),
+            ]
+            return parameters, not_modified
+        if method == "POST" and not detail:
+            return [*_response_headers([201]), _location([201])], {}
+        if method not in ("PUT", "PATCH", "DELETE", "POST"):
+            return None
+        protected = method in policy.methods
+        creates = method == "PUT" and view.precondition_allow_create
+        accepted = tuple(policy.required_headers)
+        needed = protected and not creates
+        wildcard = " (* is accepted)" if policy.allow_wildcard else " (* is not accepted)"
+        parameters = [
+            OpenApiParameter(
+                IF_MATCH,
+                OpenApiTypes.STR,
+                _HEADER,
+                required=needed and IF_MATCH in accepted,
+                description="The ETag from your last GET: the change applies only if the "
+                f"resource is still at that version, else 412{wildcard}."
+                + (" Required: without it, 428." if needed and IF_MATCH in accepted else ""),
+            ),
+            OpenApiParameter(
+                IF_UNMODIFIED_SINCE,
+                OpenApiTypes.STR,
+                _HEADER,
+                required=needed and accepted == (IF_UNMODIFIED_SINCE,),
+                description="The Last-Modified from your last GET"
+                + (", as an alternative to If-Match" if IF_MATCH in accepted else "")
+                + "; ignored when If-Match is sent.",
+            ),
+        ]
+        if creates:
+            parameters.append(
+                OpenApiParameter(
+                    IF_NONE_MATCH,
+                    OpenApiTypes.STR,
+                    _HEADER,
+                    description='"*" to create the resource only if it does not exist yet '
+                    "(412 if it does).",
+                )
+            )
+        success = [] if method == "DELETE" else [200, 201] if creates else [200]
+        parameters.extend(_response_headers([*success, 412]))
+        if creates:
+            parameters.append(_location([201]))
+        responses = errors(400, 412, 428) if protected else errors(400, 412)
+        return parameters, responses
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        spec = self._precondition_spec()
+        if spec is not None:
+            names = {getattr(parameter, "name", None) for parameter in parameters}
+            parameters.extend(p for p in spec[0] if p.name not in names)
+        return parameters
+
+    def get_response_serializers(self) -> Any:
+        base: Any = super().get_response_serializers()
+        spec = self._precondition_spec()
+        if spec is None or not spec[1]:
+            return base
+        responses: dict[Any, Any]
+        if isinstance(base, dict):
+            responses = dict(base)
+        elif self.method == "DELETE":
+            responses = {204: None}
+        elif self._is_create_operation():
+            responses = {201: base}
+        else:
+            responses = {200: base}
+            view = self._precondition_view()
+            if self.method == "PUT" and view is not None and view.precondition_allow_create:
+                responses[201] = base
+        taken = {str(key[0] if isinstance(key, tuple) else key) for key in responses}
+        for key, value in spec[1].items():
+            if str(key[0] if isinstance(key, tuple) else key) not in taken:
+                responses[key] = value
+        return responses
+
+
+@functools.cache
+def _with_preconditions(schema_class: type[AutoSchema]) -> type[AutoSchema]:
+    if issubclass(schema_class, PreconditionSchemaMixin):
+        return schema_class
+    return type(f"Precondition{schema_class.__name__}", (PreconditionSchemaMixin, schema_class), {})
+
+
+def _rewrapped(function: Callable[..., Any], schema: Any) -> Callable[..., Any]:
+    """``function`` with its ``@extend_schema`` schema class extended by ours."""
+
+    @functools.wraps(function)
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    handler.kwargs = {  # type: ignore[attr-defined]
+        **function.kwargs,  # type: ignore[attr-defined]
+        "schema": _with_preconditions(get_class(schema)),
+    }
+    return handler
+
+
+class PreconditionViewExtension(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+    """Gives every :class:`PreconditionMixin` view the precondition-aware schema class."""
+
+    target_class = "django_preconditions.rest_framework.PreconditionMixin"
+    match_subclasses = True
+
+    def view_replacement(self) -> type[APIView]:
+        target: type[APIView] = self.target
+        view_schema = target.schema
+        if view_schema is None or not issubclass(get_class(view_schema), AutoSchema):
+            return target  # excluded from the schema, or not drf-spectacular's AutoSchema
+        namespace: dict[str, Any] = {"schema": _with_preconditions(get_class(view_schema))()}
+        # Actions decorated with @extend_schema carry their own schema class, which replaces
+        # the view's: extend those too.
+        for klass in reversed(target.__mro__):
+            for name, value in vars(klass).items():
+                extra = getattr(value, "kwargs", None)
+                if callable(value) and isinstance(extra, dict) and extra.get("schema"):
+                    namespace[name] = _rewrapped(value, extra["schema"])
+                elif name in namespace and name != "schema":
+                    del namespace[name]  # overridden further down without a schema
+        return type(target.__name__, (target,), namespace)
