@@ -8,19 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
+import django.core.exceptions
 from django.db import DatabaseError
 from django.db.models.deletion import Collector
 from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response as _django_log_response
 
+# Django 6.0 made "the UPDATE matched no row" a public exception, Model.NotUpdated (a
+# subclass of ObjectNotUpdated and DatabaseError). Older versions raise a bare DatabaseError.
+_OBJECT_NOT_UPDATED: type[Exception] | None = getattr(
+    django.core.exceptions, "ObjectNotUpdated", None
+)
+
 
 def is_zero_row_update(exc: BaseException) -> bool:
     """Whether ``exc`` is Django's own "Forced update did not affect any rows." error.
 
-    ``Model.save(force_update=True)`` (and ``update_fields=…``) raise a bare ``DatabaseError``
-    of Django's making, not wrapping a driver error, when the UPDATE matched no row. Under a
-    compare-and-swap save that means the version (or the row) changed.
+    ``Model.save(force_update=True)`` (and ``update_fields=…``) raise it when the UPDATE
+    matched no row: ``Model.NotUpdated`` from Django 6.0, before that a bare
+    ``DatabaseError`` of Django's making (not wrapping a driver error). Under a
+    compare-and-swap save it means the version (or the row) changed.
     """
+    if _OBJECT_NOT_UPDATED is not None:
+        return isinstance(exc, _OBJECT_NOT_UPDATED)
     return type(exc) is DatabaseError and exc.__cause__ is None
 
 
