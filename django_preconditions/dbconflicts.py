@@ -12,6 +12,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
+from django.db import DatabaseError
+
+from .exceptions import VersionConflict
+
 _POSTGRES_SQLSTATES: Final = frozenset({"40001", "40P01"})
 _MYSQL_ERRNOS: Final = frozenset({1020, 1205, 1213})
 _SQLITE_CODES: Final = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary codes)
@@ -31,3 +35,13 @@ def is_database_conflict(exc: BaseException) -> bool:
         return "database is locked" in message or "database table is locked" in message
     args: tuple[object, ...] = getattr(driver_error, "args", ())
     return len(args) > 0 and isinstance(args[0], int) and args[0] in _MYSQL_ERRNOS
+
+
+def conflict_from(exc: BaseException) -> VersionConflict | None:
+    """``exc`` as a :class:`VersionConflict` if it is one (a lost compare-and-swap, or a
+    database conflict error raised outside one), else ``None``."""
+    if isinstance(exc, VersionConflict):
+        return exc
+    if isinstance(exc, DatabaseError) and is_database_conflict(exc):
+        return VersionConflict(str(exc), reason="database")
+    return None

@@ -9,8 +9,9 @@ compare-and-swap; turn a lost race into 412; set the new validators on success).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from .conditions import (
     ResourceState,
     evaluate,
 )
-from .dbconflicts import is_database_conflict
+from .dbconflicts import conflict_from
 from .exceptions import VersionConflict
 from .headers import EntityTag, format_entity_tag, parse_entity_tag
 from .models import (
@@ -195,26 +196,15 @@ class Enforcer:
         decision: Decision,
         call: Callable[[], HttpResponse],
     ) -> HttpResponse:
-        context = PreconditionContext(snapshot.instance, policy, decision)
-        request.preconditions = context  # type: ignore[attr-defined]
-        target = self.expectation_for(request, snapshot)
         try:
-            if target is None:
+            with self.protecting(request, snapshot, policy, decision) as context:
                 response = call()
-            else:
-                instance, token = target
-                with expect_version(type(instance), instance.pk, token) as expectation:
-                    context.expectation = expectation
-                    response = call()
-        except VersionConflict as conflict:
-            return self.conflict_response(
-                request, policy, decision, conflict, current_row(conflict)
-            )
-        except DatabaseError as exc:
-            if not is_database_conflict(exc):
+        except (VersionConflict, DatabaseError) as exc:
+            conflict = conflict_from(exc)
+            if conflict is None:
                 raise
             return self.conflict_response(
-                request, policy, decision, VersionConflict(str(exc), reason="database"), None
+                request, policy, decision, conflict, current_row(conflict)
             )
         return self.finish(request, response, snapshot, context.expectation)
 
@@ -226,27 +216,33 @@ class Enforcer:
         decision: Decision,
         call: Callable[[], Awaitable[HttpResponse]],
     ) -> HttpResponse:
+        try:
+            with self.protecting(request, snapshot, policy, decision) as context:
+                response = await call()
+        except (VersionConflict, DatabaseError) as exc:
+            conflict = conflict_from(exc)
+            if conflict is None:
+                raise
+            current = await sync_to_async(current_row)(conflict)
+            return self.conflict_response(request, policy, decision, conflict, current)
+        return self.finish(request, response, snapshot, context.expectation)
+
+    @contextlib.contextmanager
+    def protecting(
+        self, request: HttpRequest, snapshot: Snapshot, policy: Policy, decision: Decision
+    ) -> Iterator[PreconditionContext]:
+        """While the view runs: ``request.preconditions`` is set and, for unsafe methods, the
+        loaded version is expected by any save/delete of the row (the compare-and-swap)."""
         context = PreconditionContext(snapshot.instance, policy, decision)
         request.preconditions = context  # type: ignore[attr-defined]
         target = self.expectation_for(request, snapshot)
-        try:
-            if target is None:
-                response = await call()
-            else:
-                instance, token = target
-                with expect_version(type(instance), instance.pk, token) as expectation:
-                    context.expectation = expectation
-                    response = await call()
-        except VersionConflict as conflict:
-            current = await sync_to_async(current_row)(conflict)
-            return self.conflict_response(request, policy, decision, conflict, current)
-        except DatabaseError as exc:
-            if not is_database_conflict(exc):
-                raise
-            return self.conflict_response(
-                request, policy, decision, VersionConflict(str(exc), reason="database"), None
-            )
-        return self.finish(request, response, snapshot, context.expectation)
+        if target is None:
+            yield context
+            return
+        instance, token = target
+        with expect_version(type(instance), instance.pk, token) as expectation:
+            context.expectation = expectation
+            yield context
 
     def conflict_response(
         self,

@@ -25,13 +25,11 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision
-from .dbconflicts import is_database_conflict
+from .dbconflicts import conflict_from
 from .enforcement import Enforcer, PreconditionContext, Snapshot, current_row
-from .exceptions import VersionConflict
 from .models import VersionedModel, VersionExpectation, pop_expectation, push_expectation
 from .policy import Policy, settings_entry, view_keys_for_request
 from .rules import current_rules
@@ -159,11 +157,8 @@ class PreconditionMiddleware:
         state: _State | None = getattr(request, _STATE_ATTRIBUTE, None)
         if state is None:
             return None
-        if isinstance(exception, VersionConflict):
-            conflict = exception
-        elif isinstance(exception, DatabaseError) and is_database_conflict(exception):
-            conflict = VersionConflict(str(exception), reason="database")
-        else:
+        conflict = conflict_from(exception)
+        if conflict is None:
             return None
         return state.enforcer.conflict_response(
             request, state.policy, state.decision, conflict, current_row(conflict)

@@ -393,21 +393,9 @@ class VersionedModel(models.Model):
         except DatabaseError as exc:
             if target.applied and is_zero_row_update(exc):
                 _restore_rollback_flag(alias, rollback_flag)
-                raise VersionConflict(
-                    f"{self._meta.label} {self.pk} no longer has version {expected_version!r}: "
-                    "it was changed or deleted by another write",
-                    model=type(self),
-                    pk=self.pk,
-                    expected_version=expected_version,
-                ) from None
+                raise self._conflict(expected_version) from None
             if is_database_conflict(exc):
-                raise VersionConflict(
-                    f"The database reported a concurrent write to {self._meta.label} {self.pk}",
-                    model=type(self),
-                    pk=self.pk,
-                    expected_version=expected_version,
-                    reason="database",
-                ) from exc
+                raise self._conflict(expected_version, reason="database") from exc
             raise
         finally:
             _swap_target.reset(reset)
@@ -460,13 +448,7 @@ class VersionedModel(models.Model):
             raise
         except DatabaseError as exc:
             if is_database_conflict(exc):
-                raise VersionConflict(
-                    f"The database reported a concurrent write to {self._meta.label} {self.pk}",
-                    model=type(self),
-                    pk=self.pk,
-                    expected_version=expected_version,
-                    reason="database",
-                ) from exc
+                raise self._conflict(expected_version, reason="database") from exc
             raise
         if expectation is not None:
             expectation.deleted = True
@@ -475,13 +457,16 @@ class VersionedModel(models.Model):
 
     delete.alters_data = True  # type: ignore[attr-defined]
 
-    def _conflict(self, expected_version: str) -> VersionConflict:
+    def _conflict(self, expected_version: str, reason: str = "stale") -> VersionConflict:
+        if reason == "database":
+            message = f"The database reported a concurrent write to {self._meta.label} {self.pk}"
+        else:
+            message = (
+                f"{self._meta.label} {self.pk} no longer has version {expected_version!r}: it "
+                "was changed or deleted by another write"
+            )
         return VersionConflict(
-            f"{self._meta.label} {self.pk} no longer has version {expected_version!r}: it was "
-            "changed or deleted by another write",
-            model=type(self),
-            pk=self.pk,
-            expected_version=expected_version,
+            message, model=type(self), pk=self.pk, expected_version=expected_version, reason=reason
         )
 
     def _compare_and_swap_delete(

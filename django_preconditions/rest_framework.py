@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import DatabaseError, IntegrityError, models, router, transaction
+from django.db import IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest
 from django.urls import NoReverseMatch
 from django.utils.html import format_html
@@ -52,7 +52,7 @@ from .conditions import (
     ResourceState,
     evaluate,
 )
-from .dbconflicts import is_database_conflict
+from .dbconflicts import conflict_from
 from .enforcement import Enforcer, PreconditionContext, Snapshot, current_row, not_modified
 from .exceptions import VersionConflict
 from .headers import EntityTag
@@ -499,14 +499,10 @@ class PreconditionMixin(_ViewBase):
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, _NotModified):
             return _not_modified_response(exc.snapshot)
-        if isinstance(exc, VersionConflict):
-            exc = self._conflict(exc, current_row(exc))
-        elif (
-            isinstance(exc, DatabaseError)
-            and self._tracking().expectation is not None
-            and is_database_conflict(exc)
-        ):
-            exc = self._conflict(VersionConflict(str(exc), reason="database"), None)
+        conflict = conflict_from(exc)
+        # A database conflict error counts only while a protected write is under way.
+        if conflict is not None and (conflict is exc or self._tracking().expectation is not None):
+            exc = self._conflict(conflict, current_row(conflict))
         response = super().handle_exception(exc)
         if isinstance(exc, PreconditionAPIException) and exc.error is not None:
             response = self._format_error(exc, exc.error, response)

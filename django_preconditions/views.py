@@ -21,9 +21,10 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.generic.base import TemplateResponseMixin
 
-from .conditions import IGNORED_METHODS
+from .conditions import IGNORED_METHODS, Decision
 from .enforcement import Enforcer, Snapshot
 from .models import VersionedModel
+from .policy import Policy
 
 __all__ = ["PreconditionRequiredMixin"]
 
@@ -81,10 +82,23 @@ class PreconditionRequiredMixin:
             include_current_etag=self.precondition_include_current_etag,
         )
 
-    def _renders_html(self) -> bool:
+    def _not_found(
+        self, request: HttpRequest, enforcer: Enforcer, policy: Policy, missing: Http404
+    ) -> HttpResponse:
         """Template views (DetailView, UpdateView, ...) keep Django's own 404 page; other
         views (JSON APIs) get the 404 in the configured error format (rule 38)."""
-        return isinstance(self, TemplateResponseMixin)
+        if isinstance(self, TemplateResponseMixin):
+            raise missing
+        return enforcer.not_found(request, policy)
+
+    def _evaluate(
+        self, request: HttpRequest, enforcer: Enforcer, policy: Policy, instance: VersionedModel
+    ) -> tuple[HttpResponse | None, Snapshot, Decision]:
+        """Cache the object for the handler's get_object() and decide (rules 11, 15-28)."""
+        self._precondition_object = instance
+        snapshot = Snapshot.of_instance(instance)
+        decision = enforcer.decide(request, snapshot, policy)
+        return enforcer.refusal(request, decision, snapshot, policy), snapshot, decision
 
     def _handles(self, request: HttpRequest) -> bool:
         method = (request.method or "").lower()
@@ -104,14 +118,9 @@ class PreconditionRequiredMixin:
         policy = enforcer.policy(request)
         try:
             instance = self.get_precondition_object()
-        except Http404:
-            if self._renders_html():
-                raise
-            return enforcer.not_found(request, policy)
-        self._precondition_object = instance
-        snapshot = Snapshot.of_instance(instance)
-        decision = enforcer.decide(request, snapshot, policy)
-        refused = enforcer.refusal(request, decision, snapshot, policy)
+        except Http404 as missing:
+            return self._not_found(request, enforcer, policy, missing)
+        refused, snapshot, decision = self._evaluate(request, enforcer, policy, instance)
         if refused is not None:
             return refused
         return enforcer.run(
@@ -125,14 +134,9 @@ class PreconditionRequiredMixin:
         policy = enforcer.policy(request)
         try:
             instance = await sync_to_async(self.get_precondition_object)()
-        except Http404:
-            if self._renders_html():
-                raise
-            return enforcer.not_found(request, policy)
-        self._precondition_object = instance
-        snapshot = Snapshot.of_instance(instance)
-        decision = enforcer.decide(request, snapshot, policy)
-        refused = enforcer.refusal(request, decision, snapshot, policy)
+        except Http404 as missing:
+            return self._not_found(request, enforcer, policy, missing)
+        refused, snapshot, decision = self._evaluate(request, enforcer, policy, instance)
         if refused is not None:
             return refused
 
