@@ -24,12 +24,13 @@ $(1) -m pytest $(PYTEST_ARGS) || { rc=$$?; \
   exit $$rc; }
 endef
 
-.PHONY: help venv test lint demo test-postgres test-mariadb test-py312-django61 matrix fuzz docs bench clean
+.PHONY: help venv test test-browser lint demo test-postgres test-mariadb test-py312-django61 matrix fuzz docs bench clean
 
 help:
 	@echo "make demo                 run the example project on 127.0.0.1:$(PORT)"
 	@echo "make test                 run the tests on SQLite (extra args: PYTEST_ARGS='-k name')"
 	@echo "make lint                 ruff check, ruff format --check, mypy"
+	@echo "make test-browser         the real-browser admin test (installs Debian's chromium)"
 	@echo "make test-postgres        run the tests on PostgreSQL (127.0.0.1:5432)"
 	@echo "make test-mariadb         run the tests on MariaDB (127.0.0.1:3306)"
 	@echo "make test-py312-django61  run the tests on Python 3.12 with Django 6.1"
@@ -49,6 +50,10 @@ $(STAMP): pyproject.toml
 
 test: venv
 	env -u DATABASE_URL $(call run_pytest,$(VENV)/bin/python)
+
+test-browser: venv
+	.ci/system-packages.sh chromium
+	env -u DATABASE_URL CI=true $(VENV)/bin/python -m pytest -m browser -ra $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

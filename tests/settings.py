@@ -69,3 +69,7 @@ DATABASES = {"default": _default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# pytest-django's live_server (the browser test) wraps the app in Django's static files handler,
+# which needs a STATIC_URL; the admin's own asset links use it too.
+STATIC_URL = "/static/"

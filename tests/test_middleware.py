@@ -169,9 +169,8 @@ def test_views_protected_in_code_are_not_evaluated_twice(client) -> None:  # typ
         view="document-reuse", methods="PUT", required_headers="If-Match", error_format="json"
     )
     reload_rules()
-    with override_settings(MIDDLEWARE=MIDDLEWARE):
-        with CaptureQueriesContext(connection) as queries:
-            response = put(client, f"/reuse/docs/{document.pk}/")
+    with override_settings(MIDDLEWARE=MIDDLEWARE), CaptureQueriesContext(connection) as queries:
+        response = put(client, f"/reuse/docs/{document.pk}/")
     assert response.status_code == 428
     assert response["Content-Type"] == "application/problem+json"  # the decorator's format
     assert len(queries.captured_queries) == 1  # the decorator's SELECT only

@@ -17,7 +17,6 @@ from django_preconditions.views import PreconditionRequiredMixin
 
 from .models import Document, Folder, PlainCounter
 
-
 # Outside the protection, as recommended: 405 comes first (rule 12). POST is accepted (and
 # treated as a write) to show that methods outside the policy are not required to be
 # conditional (rule 32); OPTIONS is answered without touching the object (rule 14).
