@@ -8,6 +8,7 @@ PYTHON ?= $(or $(shell command -v python3.11),python3)
 PYTHON312 ?= $(or $(lastword $(sort $(wildcard /root/.pyenv/versions/3.12.*/bin/python3.12))),$(shell command -v python3.12),python3.12)
 PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 VENV := .venv
 VENV312 := .venv-py312
@@ -24,7 +25,7 @@ $(1) -m pytest $(PYTEST_ARGS) || { rc=$$?; \
   exit $$rc; }
 endef
 
-.PHONY: help venv test test-browser lint demo test-postgres test-mariadb test-py312-django61 matrix fuzz docs bench clean
+.PHONY: help venv test test-browser lint demo test-postgres test-mariadb test-py312-django61 matrix fuzz test-load docs bench clean
 
 help:
 	@echo "make demo                 run the example project on 127.0.0.1:$(PORT)"
@@ -35,9 +36,10 @@ help:
 	@echo "make test-mariadb         run the tests on MariaDB (127.0.0.1:3306)"
 	@echo "make test-py312-django61  run the tests on Python 3.12 with Django 6.1"
 	@echo "make matrix               the Python x Django x DRF x database matrix (.ci/matrix.sh)"
+	@echo "make test-load            gunicorn (4 workers) + 16 client processes on PostgreSQL, MariaDB, SQLite"
 	@echo "make fuzz                 the fuzz tests with 20,000 examples each (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make docs                 build the docs with mkdocs --strict"
-	@echo "make bench                run benchmarks/run.py"
+	@echo "make bench                run benchmarks/run.py (BENCH_ARGS='--quick' or '--write-docs')"
 	@echo "make clean                remove virtualenvs, caches and build output"
 
 venv: $(STAMP)
@@ -64,9 +66,9 @@ demo:
 	@if [ -f example_project/manage.py ]; then \
 	  $(MAKE) --no-print-directory venv && \
 	  cd example_project && \
-	  ../$(VENV)/bin/python manage.py migrate && \
+	  ../$(VENV)/bin/python manage.py migrate --skip-checks && \
 	  if ../$(VENV)/bin/python manage.py help load_demo_data >/dev/null 2>&1; then \
-	    ../$(VENV)/bin/python manage.py load_demo_data; \
+	    ../$(VENV)/bin/python manage.py load_demo_data --base-url http://127.0.0.1:$(PORT); \
 	  elif [ -n "$$(find . -path '*/fixtures/demo.json' -print -quit)" ]; then \
 	    ../$(VENV)/bin/python manage.py loaddata demo; \
 	  fi && \
@@ -100,6 +102,23 @@ test-py312-django61: $(STAMP312)
 matrix:
 	.ci/matrix.sh
 
+LOAD_SQLITE_URL ?= sqlite:///$(CURDIR)/example_project/.load.sqlite3
+LOAD_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/preconditions_load
+LOAD_MARIADB_URL ?= mysql://root@127.0.0.1:3306/preconditions_load
+
+# The multi-process proof (tests/test_load.py) against each database, summary lines printed.
+test-load: venv $(VENV)/.mysqlclient.stamp
+	.ci/services.sh
+	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS preconditions_load" \
+	  -c "CREATE DATABASE preconditions_load"
+	mariadb -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS preconditions_load; \
+	  CREATE DATABASE preconditions_load CHARACTER SET utf8mb4"
+	rm -f example_project/.load.sqlite3*
+	for url in $(LOAD_POSTGRES_URL) $(LOAD_MARIADB_URL) $(LOAD_SQLITE_URL); do \
+	  LOAD_DATABASE_URL=$$url $(VENV)/bin/python -m pytest -q -s -p no:cacheprovider -m load \
+	    tests/test_load.py $(PYTEST_ARGS) || exit $$?; \
+	done
+
 fuzz: venv
 	env -u DATABASE_URL HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest -q tests/test_fuzz.py tests/test_headers.py tests/test_conditions.py $(PYTEST_ARGS)
 
@@ -115,10 +134,14 @@ docs:
 	  echo "No mkdocs.yml: nothing to build."; \
 	fi
 
+$(VENV)/.bench.stamp: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
 bench:
 	@if [ -f benchmarks/run.py ]; then \
-	  $(MAKE) --no-print-directory venv && \
-	  $(VENV)/bin/python benchmarks/run.py; \
+	  $(MAKE) --no-print-directory $(VENV)/.bench.stamp && \
+	  $(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS); \
 	else \
 	  echo "No benchmarks yet (benchmarks/run.py does not exist)."; \
 	fi

@@ -317,6 +317,7 @@ def check_rules_table(
     """W003: the admin rules table is missing (migrations not applied). Runs with database
     checks (``migrate``, ``check --database default``)."""
     from django.db import DatabaseError, connections, router
+    from django.db.migrations.recorder import MigrationRecorder
 
     from .models import ProtectedEndpoint
 
@@ -339,6 +340,9 @@ def check_rules_table(
         ]
     if ProtectedEndpoint._meta.db_table in tables:
         return []
+    recorder = MigrationRecorder(connections[alias])
+    if not recorder.has_table():
+        return []  # a new database: the migrate that is (or will be) running creates it
     return [
         Warning(
             f"The table {ProtectedEndpoint._meta.db_table!r} for admin rules does not exist.",

@@ -365,7 +365,7 @@ def _requirement_gap(
     if raw_unmodified is not None and IF_UNMODIFIED_SINCE in accepted and not unmodified_usable:
         return (
             Reason.PRECONDITION_MISSING,
-            "If-Unmodified-Since was sent but cannot be used here (an invalid HTTP-date, or a "
-            "resource without a modification date)",
+            "its If-Unmodified-Since cannot be used here (an invalid HTTP-date, or a resource "
+            "without a modification date)",
         )
-    return Reason.PRECONDITION_MISSING, "this request must be conditional"
+    return Reason.PRECONDITION_MISSING, "it carries no precondition header"

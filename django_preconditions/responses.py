@@ -185,7 +185,7 @@ def describe(
         else:
             lead = (
                 f"{method} {path} must be conditional, so that it cannot overwrite a change you "
-                f"have not seen ({decision.detail}). Send {names}."
+                f"have not seen, but {decision.detail}. Send {names}."
             )
         first_header = accepted[0] if accepted else IF_MATCH
         if first_header == IF_UNMODIFIED_SINCE:

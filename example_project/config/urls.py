@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from documents import api, views
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+router = DefaultRouter()
+# Route names "api-document-list" and "api-document-detail"; "document-detail" is the
+# function view's.
+router.register("documents", api.DocumentViewSet, basename="api-document")
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("playground/", views.playground, name="playground"),
+    path("documents/<int:pk>/", views.document_detail, name="document-detail"),
+    path("notes/<int:pk>/", views.note_detail, name="note-detail"),
+    path(
+        "unprotected/documents/<int:pk>/",
+        views.unprotected_document_detail,
+        name="unprotected-document-detail",
+    ),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/", include(router.urls)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,186 @@
+"""The plain Django side of the example: two JSON views over one object, protected two ways,
+and the pages (home, playground).
+
+- ``document_detail`` (/documents/<id>/) is protected in code, by ``require_preconditions``.
+- ``note_detail`` (/notes/<id>/) has no decorator at all: ``PreconditionMiddleware`` protects
+  it because ``PRECONDITIONS["VIEWS"]`` in settings names it (``"note-detail"``).
+
+Both are ``csrf_exempt`` because they are a JSON API for scripts and the playground; a real
+project using session authentication would keep CSRF protection and send the token.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from django_preconditions import require_preconditions
+
+from .models import Document, Note
+
+READ_AND_WRITE = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]
+
+
+class DocumentForm(forms.ModelForm):
+    class Meta:
+        model = Document
+        fields = ["title", "body"]
+
+
+class NoteForm(forms.ModelForm):
+    class Meta:
+        model = Note
+        fields = ["text"]
+
+
+def document_data(document: Document) -> dict[str, Any]:
+    return {
+        "id": document.pk,
+        "title": document.title,
+        "body": document.body,
+        "last_modified": document.last_modified.isoformat(),
+    }
+
+
+def note_data(note: Note) -> dict[str, Any]:
+    return {
+        "id": note.pk,
+        "document": note.document_id,
+        "text": note.text,
+        "last_modified": note.last_modified.isoformat(),
+    }
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    """The request's JSON object, or a 400 response saying what is wrong with it."""
+    try:
+        data = json.loads(request.body or b"null")
+    except ValueError as exc:
+        return JsonResponse({"error": "invalid_json", "message": str(exc)}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse(
+            {"error": "invalid_json", "message": 'Send a JSON object, e.g. {"title": "…"}.'},
+            status=400,
+        )
+    return data
+
+
+def _invalid(form: forms.ModelForm) -> JsonResponse:
+    return JsonResponse({"error": "invalid", "fields": form.errors.get_json_data()}, status=400)
+
+
+# -- /documents/<id>/: protected in code ----------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(READ_AND_WRITE)  # outside: 405 comes before any 412/428 (rule 12)
+@require_preconditions(Document)
+def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET, PUT (``{"title": …, "body": …}``) and DELETE one document.
+
+    The decorator has loaded the document (404 when absent), answered 304/412/428 where due,
+    and made this view's ``save()``/``delete()`` a compare-and-swap against the version the
+    client sent. It adds ``ETag``/``Last-Modified`` to the response.
+    """
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    if request.method == "DELETE":
+        document.delete()  # DELETE … WHERE id = … AND version_token = <checked version>
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        data = _json_body(request)
+        if isinstance(data, JsonResponse):
+            return data
+        form = DocumentForm(data, instance=document)
+        if not form.is_valid():
+            return _invalid(form)
+        document = form.save()  # UPDATE … WHERE id = … AND version_token = <checked version>
+    return JsonResponse(document_data(document))
+
+
+# -- /notes/<id>/: no decorator; PRECONDITIONS["VIEWS"] + PreconditionMiddleware -------------
+
+
+@csrf_exempt
+@require_http_methods(READ_AND_WRITE)
+def note_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET, PUT (``{"text": …}``) and DELETE one note — written as if preconditions did not
+    exist. The middleware evaluates them before this view runs and turns its ``save()`` and
+    ``delete()`` into a compare-and-swap; it adds the validators to the response."""
+    note = Note.objects.filter(pk=pk).first()
+    if note is None:
+        return JsonResponse({"error": "not_found", "message": f"No note {pk}."}, status=404)
+    if request.method == "DELETE":
+        note.delete()
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        data = _json_body(request)
+        if isinstance(data, JsonResponse):
+            return data
+        form = NoteForm(data, instance=note)
+        if not form.is_valid():
+            return _invalid(form)
+        note = form.save()
+    return JsonResponse(note_data(note))
+
+
+# -- /unprotected/documents/<id>/: the control, without preconditions -------------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "PUT"])
+def unprotected_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The same document, read and written with no precondition at all: what every Django view
+    does by default. Two clients that read, edit and save here overwrite each other's changes
+    silently (the lost update); the load test and the playground use it as the control."""
+    document = Document.objects.filter(pk=pk).first()
+    if document is None:
+        return JsonResponse({"error": "not_found", "message": f"No document {pk}."}, status=404)
+    if request.method == "PUT":
+        data = _json_body(request)
+        if isinstance(data, JsonResponse):
+            return data
+        form = DocumentForm(data, instance=document)
+        if not form.is_valid():
+            return _invalid(form)
+        document = form.save()
+    return JsonResponse(document_data(document))
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "documents/home.html",
+        {
+            "documents": Document.objects.all()[:20],
+            "notes": Note.objects.select_related("document")[:20],
+        },
+    )
+
+
+def playground(request: HttpRequest) -> HttpResponse:
+    """The playground page; its scenarios pick their targets from these lists."""
+    return render(
+        request,
+        "documents/playground.html",
+        {
+            "targets": {
+                "documents": [
+                    {"id": document.pk, "label": document.title, **document_data(document)}
+                    for document in Document.objects.all()[:50]
+                ],
+                "notes": [
+                    {"id": note.pk, "label": note.text[:40], **note_data(note)}
+                    for note in Note.objects.all()[:50]
+                ],
+            }
+        },
+    )
