@@ -20,7 +20,7 @@ MARIADB_URL ?= mysql://root@127.0.0.1:3306/preconditions
 
 # Run pytest with the given interpreter; exit code 5 ("no tests collected") is a failure here.
 define run_pytest
-$(1) -m pytest $(PYTEST_ARGS) || { rc=$$?; \
+$(1) -m pytest $(2) $(PYTEST_ARGS) || { rc=$$?; \
   if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5); tests are expected under tests/." >&2; fi; \
   exit $$rc; }
 endef
@@ -77,9 +77,12 @@ demo:
 	  echo "The example project arrives with issue 5"; \
 	fi
 
+# The other databases and versions leave the browser tests to `make test`.
+SECONDARY := -m "not browser"
+
 test-postgres: venv
 	.ci/services.sh postgres
-	DATABASE_URL=$(POSTGRES_URL) $(call run_pytest,$(VENV)/bin/python)
+	DATABASE_URL=$(POSTGRES_URL) $(call run_pytest,$(VENV)/bin/python,$(SECONDARY))
 
 $(VENV)/.mysqlclient.stamp: $(STAMP)
 	.ci/system-packages.sh libmariadb-dev pkg-config
@@ -88,7 +91,7 @@ $(VENV)/.mysqlclient.stamp: $(STAMP)
 
 test-mariadb: venv $(VENV)/.mysqlclient.stamp
 	.ci/services.sh mariadb
-	DATABASE_URL=$(MARIADB_URL) $(call run_pytest,$(VENV)/bin/python)
+	DATABASE_URL=$(MARIADB_URL) $(call run_pytest,$(VENV)/bin/python,$(SECONDARY))
 
 $(STAMP312): pyproject.toml
 	test -x $(VENV312)/bin/python || $(PYTHON312) -m venv $(VENV312)
@@ -97,7 +100,7 @@ $(STAMP312): pyproject.toml
 	touch $@
 
 test-py312-django61: $(STAMP312)
-	env -u DATABASE_URL $(call run_pytest,$(VENV312)/bin/python)
+	env -u DATABASE_URL $(call run_pytest,$(VENV312)/bin/python,$(SECONDARY))
 
 matrix:
 	.ci/matrix.sh
