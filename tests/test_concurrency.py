@@ -117,6 +117,7 @@ MIDDLEWARE_RULE = override_settings(
         "/docs/{pk}/",  # decorator, view fetches the row again
         "/cbv/docs/{pk}/",  # class-based view mixin
         "/plain/docs/{pk}/",  # plain view protected by a settings rule (middleware)
+        "/api/docs/{pk}/",  # DRF ModelViewSet with PreconditionMixin
     ],
 )
 def test_rule_44_parallel_writers_lose_no_update_and_do_conflict(path: str) -> None:
@@ -175,11 +176,17 @@ def test_control_without_preconditions_loses_updates() -> None:
     assert final < successes["writes"]
 
 
+RACE_PATHS = ["/reuse/docs/{pk}/", "/api/docs/{pk}/"]
+
+
 def race_pair(
-    document: Document, first: Callable[[Client, str], Any], second: Callable[[Client, str], Any]
+    document: Document,
+    first: Callable[[Client, str], Any],
+    second: Callable[[Client, str], Any],
+    path: str = "/reuse/docs/{pk}/",
 ) -> list[int]:
     """Two requests carrying the same ETag, released together."""
-    etag = Client().get(f"/reuse/docs/{document.pk}/")["ETag"]
+    etag = Client().get(path.format(pk=document.pk))["ETag"]
     statuses: list[int] = []
 
     def work(index: int, barrier: threading.Barrier) -> None:
@@ -192,10 +199,10 @@ def race_pair(
     return sorted(statuses)
 
 
-def put(document: Document) -> Callable[[Client, str], Any]:
+def put(document: Document, path: str = "/reuse/docs/{pk}/") -> Callable[[Client, str], Any]:
     def send(client: Client, etag: str) -> Any:
         return client.put(
-            f"/reuse/docs/{document.pk}/",
+            path.format(pk=document.pk),
             {"title": "racing"},
             content_type="application/json",
             headers={"If-Match": etag},
@@ -204,26 +211,31 @@ def put(document: Document) -> Callable[[Client, str], Any]:
     return send
 
 
-def delete(document: Document) -> Callable[[Client, str], Any]:
+def delete(document: Document, path: str = "/reuse/docs/{pk}/") -> Callable[[Client, str], Any]:
     def send(client: Client, etag: str) -> Any:
-        return client.delete(f"/reuse/docs/{document.pk}/", headers={"If-Match": etag})
+        return client.delete(path.format(pk=document.pk), headers={"If-Match": etag})
 
     return send
 
 
-def test_rule_44_two_writes_with_the_same_etag_give_exactly_one_success() -> None:
+@pytest.mark.parametrize("path", RACE_PATHS)
+def test_rule_44_two_writes_with_the_same_etag_give_exactly_one_success(path: str) -> None:
     outcomes = Counter[tuple[int, ...]]()
     for _ in range(10):
         document = Document.objects.create(title="pair")
-        outcomes[tuple(race_pair(document, put(document), put(document)))] += 1
+        pair = race_pair(document, put(document, path), put(document, path), path)
+        outcomes[tuple(pair)] += 1
     assert set(outcomes) == {(200, 412)}, outcomes
 
 
-def test_rule_45_delete_racing_a_write_never_gives_two_successes_nor_resurrects() -> None:
+@pytest.mark.parametrize("path", RACE_PATHS)
+def test_rule_45_delete_racing_a_write_never_gives_two_successes_nor_resurrects(
+    path: str,
+) -> None:
     outcomes = Counter[tuple[int, ...]]()
     for _ in range(10):
         document = Document.objects.create(title="pair")
-        statuses = race_pair(document, put(document), delete(document))
+        statuses = race_pair(document, put(document, path), delete(document, path), path)
         outcomes[tuple(statuses)] += 1
         # The loser gets 412, or 404 when the delete finished before it was even read.
         assert statuses in ([200, 412], [204, 412], [204, 404]), statuses

@@ -2,7 +2,7 @@
 
 Hypothesis sends valid lists, weak tags, ``*``, dates in all three forms, garbage, non-ASCII,
 very long values, 10,000-tag lists and repeated header lines to the function-view decorator,
-the class-based view and the middleware. Invariants: no 5xx; every refused request leaves the
+the class-based view, the DRF mixin and the middleware. Invariants: no 5xx; every refused request leaves the
 row exactly as it was; a 2xx write really wrote a new version. ``HYPOTHESIS_PROFILE=fuzz``
 (``make fuzz``) runs many more examples than the default CI profile.
 """
@@ -29,7 +29,13 @@ MIDDLEWARE_RULE = override_settings(
         "VIEWS": {"document-plain": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}
     },
 )
-ENDPOINTS = ["/reuse/docs/{pk}/", "/docs/{pk}/", "/cbv/docs/{pk}/", "/plain/docs/{pk}/"]
+ENDPOINTS = [
+    "/reuse/docs/{pk}/",  # function-view decorator
+    "/docs/{pk}/",
+    "/cbv/docs/{pk}/",  # class-based view mixin
+    "/plain/docs/{pk}/",  # middleware (settings rule)
+    "/api/docs/{pk}/",  # DRF mixin
+]
 METHODS = ["GET", "HEAD", "PUT", "PATCH", "DELETE", "POST", "OPTIONS"]
 
 opaque = st.text(
