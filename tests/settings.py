@@ -60,9 +60,12 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # concurrency tests share one database.
     # One file per test process, so that simultaneous runs do not share it.
     _default_db["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
-elif _default_db["ENGINE"] == "django.db.backends.mysql":
-    _default_db["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed"}
-    _default_db["TEST"] = {"CHARSET": "utf8mb4"}
+else:
+    # One test database per test process here too (runs on one machine may overlap).
+    _default_db["TEST"] = {"NAME": f"test_{_default_db['NAME']}_{os.getpid()}"}
+    if _default_db["ENGINE"] == "django.db.backends.mysql":
+        _default_db["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed"}
+        _default_db["TEST"]["CHARSET"] = "utf8mb4"
 
 DATABASES = {"default": _default_db}
 
