@@ -119,7 +119,7 @@ test-load: venv $(VENV)/.mysqlclient.stamp
 	rm -f example_project/.load.sqlite3*
 	for url in $(LOAD_POSTGRES_URL) $(LOAD_MARIADB_URL) $(LOAD_SQLITE_URL); do \
 	  LOAD_DATABASE_URL=$$url $(VENV)/bin/python -m pytest -q -s -p no:cacheprovider -m load \
-	    tests/test_load.py $(PYTEST_ARGS) || exit $$?; \
+	    tests/test_load.py tests/test_rules_propagation.py $(PYTEST_ARGS) || exit $$?; \
 	done
 
 fuzz: venv

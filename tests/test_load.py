@@ -13,15 +13,10 @@ Skipped unless ``LOAD_DATABASE_URL`` is set (the make target sets it).
 
 from __future__ import annotations
 
-import http.client
-import json
 import multiprocessing
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -32,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from tests.example_server import example_env, gunicorn, manage, request
+
 pytestmark = pytest.mark.load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,26 +38,6 @@ WORKERS = 4
 CLIENTS = 16
 SUCCESSES_PER_WRITER = 6
 DEADLINE_SECONDS = 90
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def manage(*args: str, env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=EXAMPLE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 @dataclass
@@ -74,71 +51,16 @@ class Server:
         return request(self.port, method, path, body, headers)
 
 
-def request(
-    port: int, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], Any]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        payload = None if body is None else json.dumps(body)
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if payload is not None:
-            all_headers["Content-Type"] = "application/json"
-        connection.request(method, path, payload, all_headers)
-        response = connection.getresponse()
-        raw = response.read()
-        data = json.loads(raw) if raw and "json" in response.getheader("Content-Type", "") else None
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
-    finally:
-        connection.close()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not DATABASE_URL:
         pytest.skip("load tests run with `make test-load` (LOAD_DATABASE_URL unset)")
     if shutil.which("gunicorn", path=str(Path(sys.executable).parent)) is None:
         pytest.fail("gunicorn is not installed in this virtualenv (pip install -e '.[test]')")
-    env = {
-        **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SETTINGS_MODULE": "config.settings",  # not pytest's tests.settings
-        "PYTHONPATH": str(ROOT),
-    }
+    env = example_env(DATABASE_URL)
     manage("migrate", "--noinput", env=env)  # `make test-load` gives it an empty database
-    port = free_port()
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    process = subprocess.Popen(
-        [
-            str(gunicorn),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(WORKERS),
-            "--timeout",
-            "60",
-            "--log-level",
-            "warning",
-        ],
-        cwd=EXAMPLE,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                request(port, "GET", "/api/documents/")
-                break
-            except OSError:
-                assert process.poll() is None, "gunicorn exited"
-                assert time.monotonic() < deadline, "gunicorn did not answer within 60 s"
-                time.sleep(0.2)
+    with gunicorn(env, WORKERS) as port:
         yield Server(port, env)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 # --- the clients --------------------------------------------------------------------------------
