@@ -9,8 +9,6 @@ installs chromium). A screenshot of the conflict goes to ``test-results/`` (git-
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,39 +18,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, RESULTS, require_browser
 from tests.testapp.models import Document
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-RESULTS = Path(__file__).resolve().parent.parent / "test-results"
 PASSWORD = "not-a-secret-pw"
 TIMEOUT_MS = 20_000
 
 _T = TypeVar("_T")
-
-
-def require_browser() -> None:
-    """Skip (or, under CI, fail) with the reason when the browser cannot run here."""
-    missing = []
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("Playwright is not installed (pip install -e '.[test]')")
-    if not os.access(CHROMIUM, os.X_OK):
-        missing.append(f"{CHROMIUM} is missing (apt-get install chromium, or `.ci/run`)")
-    if not missing:
-        return
-    reason = "browser test not run: " + "; ".join(missing)
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}. CI must run the browser tests.", pytrace=False)
-    pytest.skip(reason)
 
 
 def in_own_thread(function: Callable[[], _T]) -> _T:
@@ -164,10 +136,10 @@ def test_second_admin_saving_a_stale_form_sees_the_conflict_and_keeps_the_input(
 def test_without_chromium_the_browser_test_is_skipped_with_the_reason_but_fails_under_ci(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(f"{__name__}.CHROMIUM", Path("/nonexistent/chromium"))
+    absent = Path("/nonexistent/chromium")
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="/nonexistent/chromium is missing"):
-        require_browser()
+        require_browser(absent)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI must run the browser tests"):
-        require_browser()
+        require_browser(absent)

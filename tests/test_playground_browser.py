@@ -9,43 +9,21 @@ the environment variable ``CI`` is set: CI must run them, so there they fail. Sc
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from tests.test_example_project import ROOT, ExampleServer, acquire_server, release_server
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, RESULTS, require_browser
+from tests.test_example_project import ExampleServer, acquire_server, release_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = ROOT / "test-results"
 TIMEOUT_MS = 15_000
 
 _T = TypeVar("_T")
-
-
-def _missing_browser() -> str | None:
-    if importlib.util.find_spec("playwright") is None:
-        return "the Python package playwright is not installed (pip install playwright)"
-    if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
-    return None
 
 
 class Browser:
@@ -93,11 +71,7 @@ class Browser:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    reason = _missing_browser()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests, but {reason}.")
-        pytest.skip(f"browser tests skipped: {reason}")
+    require_browser()
     browser = Browser()
     browser.start()
     try:
@@ -150,10 +124,8 @@ class Playground:
 
     def __exit__(self, *exc_info: object) -> None:
         def close() -> None:
-            SCREENSHOTS.mkdir(exist_ok=True)
-            self.page.screenshot(
-                path=str(SCREENSHOTS / f"playground-{self.name}.png"), full_page=True
-            )
+            RESULTS.mkdir(exist_ok=True)
+            self.page.screenshot(path=str(RESULTS / f"playground-{self.name}.png"), full_page=True)
             self.page.close()
 
         self.browser.call(close)
