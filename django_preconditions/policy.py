@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 
 from .conditions import Requirement
@@ -66,12 +68,44 @@ class Policy:
 
     @classmethod
     def resolve(cls, view_keys: Iterable[str] = (), **code_overrides: Any) -> Policy:
-        """Global defaults < the first matching ``VIEWS`` entry < arguments given in code."""
+        """Global defaults < the first matching ``VIEWS`` entry < arguments given in code.
+
+        Resolved once per view and remembered until the ``PRECONDITIONS`` setting changes
+        (``override_settings`` sends ``setting_changed``): a request pays a dictionary
+        look-up, not the merge."""
+        keys = tuple(view_keys)
+        try:
+            given = sorted((k, _hashable(v)) for k, v in code_overrides.items() if v is not None)
+            cache_key = (keys, tuple(given))
+            cached = _resolved.get(cache_key)
+        except TypeError:  # an unhashable override: resolve every time
+            cache_key, cached = None, None
+        if cached is not None:
+            return cached
         policy = cls.from_settings()
-        entry = settings_entry(view_keys)
+        entry = settings_entry(keys)
         if entry:
             policy = policy.updated(**entry)
-        return policy.updated(**code_overrides)
+        policy = policy.updated(**code_overrides)
+        if cache_key is not None:
+            _resolved[cache_key] = policy
+        return policy
+
+
+_resolved: dict[Any, Policy] = {}
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(value)
+    hash(value)
+    return value
+
+
+@receiver(setting_changed)
+def _forget_resolved_policies(*, setting: str, **kwargs: Any) -> None:
+    if setting == "PRECONDITIONS":
+        _resolved.clear()
 
 
 _POLICY_FIELDS = frozenset(

@@ -37,7 +37,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
-from rest_framework.utils.serializer_helpers import ReturnList
 
 from .conditions import (
     IF_MATCH,
@@ -189,6 +188,7 @@ class _Tracking:
     created: VersionedModel | None = None
     serializers: list[BaseSerializer[Any]] = field(default_factory=list)
     form_token: str | None = None
+    list_etag: EntityTag | None = None
 
 
 # --- The mixin -----------------------------------------------------------------------------
@@ -426,10 +426,19 @@ class PreconditionMixin(_ViewBase):
         )
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
-        # Remembered to find the created instance (201) and the list page (collection ETag)
-        # without another query, whatever perform_create()/list() the project wrote.
+        # Remembered to find the created instance (201) without another query, whatever
+        # perform_create() the project wrote. A list page gets its collection ETag here,
+        # before any item is serialized, so a matching If-None-Match costs no rendering.
         serializer = super().get_serializer(*args, **kwargs)
-        self._tracking().serializers.append(serializer)
+        tracking = self._tracking()
+        tracking.serializers.append(serializer)
+        if (
+            isinstance(serializer, ListSerializer)
+            and tracking.list_etag is None
+            and self.precondition_list_etag
+            and self._method() in SAFE_METHODS
+        ):
+            self._decide_list(serializer)
         return serializer
 
     def get_renderers(self) -> list[BaseRenderer]:
@@ -612,52 +621,58 @@ class PreconditionMixin(_ViewBase):
             return self.request.build_absolute_uri(str(get_absolute_url()))
         return None
 
-    def _finish_list(self, response: Response) -> Response:
-        """Collection ``ETag`` for a list page, and 304/412 against it."""
-        etag = self._collection_etag(response)
+    def _decide_list(self, serializer: ListSerializer[Any]) -> None:
+        """Collection ``ETag`` of the page about to be serialized; 304 (or 412) at once."""
+        etag = self._collection_etag(serializer)
         if etag is None:
-            return response
+            return
         tag = EntityTag(etag, weak=True)
+        self._tracking().list_etag = tag
         snapshot = Snapshot(state=ResourceState(exists=True, etag=tag), etag=str(tag))
         refusal = self._refusal(self._decide(snapshot.state, required=False), snapshot)
-        if isinstance(refusal, _NotModified):
-            return _not_modified_response(snapshot)
         if refusal is not None:
-            return self.handle_exception(refusal)
-        response.headers["ETag"] = str(tag)
+            raise refusal
+
+    def _finish_list(self, response: Response) -> Response:
+        tag = self._tracking().list_etag
+        if tag is not None:
+            response.headers["ETag"] = str(tag)
         return response
 
-    def _collection_etag(self, response: Response) -> str | None:
+    def _collection_etag(self, serializer: ListSerializer[Any]) -> str | None:
         """A digest of every object on the page — primary key and version token, in order —
-        and of the rest of the body (count, links): any write to any of them, and any change
-        of membership or order, changes it, however long the page."""
-        serializer = next(
-            (s for s in reversed(self._tracking().serializers) if isinstance(s, ListSerializer)),
-            None,
-        )
-        if serializer is None:
-            return None
+        and of the pagination (count, links): any write to any of them, and any change of
+        membership or order, changes it, however long the page."""
         items = serializer.instance
         if isinstance(items, models.QuerySet):
-            items = getattr(items, "_result_cache", None)  # None: never evaluated, and
-            if items is None:  # digesting it would cost a query
-                return None
-        if not isinstance(items, (list, tuple)):
+            items = list(items)  # fills the queryset's cache: the serializer reuses the rows
+        elif not isinstance(items, (list, tuple)):
             items = list(items) if isinstance(items, Iterable) else None
         if items is None or not all(isinstance(item, VersionedModel) for item in items):
             return None
         digest = hashlib.blake2b(digest_size=20)
         for item in items:
             digest.update(f"{item._meta.label}\x1f{item.pk}\x1f{item.version_token}\x1e".encode())
-        data = response.data
-        if isinstance(data, Mapping):
-            envelope = {
-                key: value
-                for key, value in data.items()
-                if not (isinstance(value, ReturnList) and value.serializer is serializer)
-            }
-            digest.update(json.dumps(envelope, sort_keys=True, default=str).encode())
+        digest.update(json.dumps(self._pagination_state(), default=str).encode())
         return f"l{digest.hexdigest()}"
+
+    def _pagination_state(self) -> list[Any]:
+        """What the page envelope says besides the items (count, next, previous), read from
+        the paginator before anything is rendered; empty when the list is not paginated."""
+        if getattr(self, "pagination_class", None) is None:
+            return []
+        paginator = self.paginator
+        if paginator is None:
+            return []
+        page = getattr(paginator, "page", None)
+        count = getattr(paginator, "count", None)
+        if count is None and page is not None:
+            count = page.paginator.count
+        state: list[Any] = [count]
+        for link in ("get_next_link", "get_previous_link"):
+            method = getattr(paginator, link, None)
+            state.append(method() if callable(method) else None)
+        return state
 
     # -- browsable API --
 

@@ -994,3 +994,23 @@ def test_last_modified_is_never_in_the_future(client, document):
     response = put(client, url(document), **{"If-Match": stored(document).etag})
 
     assert parse_http_date(response["Last-Modified"]) <= timezone.now().timestamp()
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/paged/docs/"])
+def test_rule_28_list_page_304_is_decided_before_any_item_is_serialized(
+    client, fifty, monkeypatch, path
+):
+    etag = client.get(path)["ETag"]
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the serializer ran")
+
+    monkeypatch.setattr(DocumentSerializer, "to_representation", fail)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path, headers={"If-None-Match": etag})
+
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["ETag"] == etag
+    # Paginated: the count and the page; unpaginated: the one list query.
+    assert len(queries.captured_queries) == (2 if "paged" in path else 1)
