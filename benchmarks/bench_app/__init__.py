@@ -1,0 +1,1 @@
+"""Models, serializers and views that the benchmarks compare."""

@@ -1,0 +1,66 @@
+"""``Doc``: a small document (detail, update, list and throughput benchmarks).
+``Wide``: 200 fields, generated, for the large-representation benchmark.
+
+No migrations: ``migrate --run-syncdb`` creates the tables (the benchmark databases are
+throw-away).
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+
+from django_preconditions.models import VersionedModel
+
+WIDE_FIELD_COUNT = 200
+
+
+class Doc(VersionedModel):
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=20, default="draft")
+    counter = models.IntegerField(default=0)
+    published = models.DateTimeField(null=True, blank=True)
+
+    class Meta(VersionedModel.Meta):
+        ordering = ("pk",)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def _wide_field(index: int) -> models.Field[Any, Any]:
+    """Field ``index`` of ``Wide``: a mix of the common column types."""
+    kind = index % 4
+    if kind == 0:
+        return models.CharField(max_length=64, default=f"value {index}")
+    if kind == 1:
+        return models.IntegerField(default=index * 1000)
+    if kind == 2:
+        return models.DecimalField(
+            max_digits=12, decimal_places=2, default=Decimal(index) + Decimal("0.25")
+        )
+    return models.DateTimeField(default=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))
+
+
+def wide_field_names() -> list[str]:
+    return [f"f{index:03d}" for index in range(WIDE_FIELD_COUNT)]
+
+
+def _build_wide() -> type[VersionedModel]:
+    attrs: dict[str, Any] = {
+        "__module__": __name__,
+        "__qualname__": "Wide",
+        "__doc__": f"A row with {WIDE_FIELD_COUNT} fields (and the two version fields).",
+        "Meta": type("Meta", (VersionedModel.Meta,), {"ordering": ("pk",)}),
+        "__str__": lambda self: f"Wide {self.pk}",
+    }
+    for index, name in enumerate(wide_field_names()):
+        attrs[name] = _wide_field(index)
+    return type("Wide", (VersionedModel,), attrs)
+
+
+Wide = _build_wide()

@@ -1,0 +1,1 @@
+"""The Django project the benchmarks run against (settings, URLs, WSGI)."""
