@@ -71,8 +71,17 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
     return data
 
 
-def _invalid(form: forms.ModelForm) -> JsonResponse:
-    return JsonResponse({"error": "invalid", "fields": form.errors.get_json_data()}, status=400)
+def _save_json(request: HttpRequest, form_class: type[forms.ModelForm], instance: Any) -> Any:
+    """Apply the request's JSON object to ``instance`` through ``form_class`` and save it
+    (for a protected view, that save is the compare-and-swap); or a 400 response when the
+    body or a field is invalid."""
+    data = _json_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    form = form_class(data, instance=instance)
+    if not form.is_valid():
+        return JsonResponse({"error": "invalid", "fields": form.errors.get_json_data()}, status=400)
+    return form.save()
 
 
 # -- /documents/<id>/: protected in code ----------------------------------------------------
@@ -93,13 +102,11 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         document.delete()  # DELETE … WHERE id = … AND version_token = <checked version>
         return HttpResponse(status=204)
     if request.method == "PUT":
-        data = _json_body(request)
-        if isinstance(data, JsonResponse):
-            return data
-        form = DocumentForm(data, instance=document)
-        if not form.is_valid():
-            return _invalid(form)
-        document = form.save()  # UPDATE … WHERE id = … AND version_token = <checked version>
+        # The save is UPDATE … WHERE id = … AND version_token = <the checked version>.
+        saved = _save_json(request, DocumentForm, document)
+        if isinstance(saved, JsonResponse):
+            return saved
+        document = saved
     return JsonResponse(document_data(document))
 
 
@@ -119,13 +126,10 @@ def note_detail(request: HttpRequest, pk: int) -> HttpResponse:
         note.delete()
         return HttpResponse(status=204)
     if request.method == "PUT":
-        data = _json_body(request)
-        if isinstance(data, JsonResponse):
-            return data
-        form = NoteForm(data, instance=note)
-        if not form.is_valid():
-            return _invalid(form)
-        note = form.save()
+        saved = _save_json(request, NoteForm, note)
+        if isinstance(saved, JsonResponse):
+            return saved
+        note = saved
     return JsonResponse(note_data(note))
 
 
@@ -142,13 +146,10 @@ def unprotected_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if document is None:
         return JsonResponse({"error": "not_found", "message": f"No document {pk}."}, status=404)
     if request.method == "PUT":
-        data = _json_body(request)
-        if isinstance(data, JsonResponse):
-            return data
-        form = DocumentForm(data, instance=document)
-        if not form.is_valid():
-            return _invalid(form)
-        document = form.save()
+        saved = _save_json(request, DocumentForm, document)
+        if isinstance(saved, JsonResponse):
+            return saved
+        document = saved
     return JsonResponse(document_data(document))
 
 
