@@ -20,6 +20,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from django_preconditions.models import VersionedQuerySet
+from tests.documents import make_stale, state
 from tests.testapp import extra_views
 from tests.testapp.models import Document
 from tests.validators import assert_last_modified
@@ -48,24 +49,6 @@ def backdate(pk: int) -> None:
     queryset = Document.objects.filter(pk=pk)
     assert isinstance(queryset, VersionedQuerySet)
     queryset.update_without_bump(last_modified=STORED_AT)
-
-
-def state(pk: int) -> tuple[Any, ...] | None:
-    """The stored row (``None`` when absent), to prove "no change"."""
-    row = (
-        Document.objects.filter(pk=pk)
-        .values_list("title", "body", "counter", "version_token", "last_modified")
-        .first()
-    )
-    return tuple(row) if row is not None else None
-
-
-def make_stale(document: Document) -> str:
-    """Change ``document`` behind the client's back; return the ETag the client still has."""
-    old = document.etag
-    document.title = "changed elsewhere"
-    document.save()
-    return old
 
 
 def _payload(body: Any, raw: bytes | None) -> bytes:

@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.http import parse_http_date
 
 from django_preconditions.models import VersionedQuerySet
+from tests.documents import make_stale, state
 from tests.testapp import extra_views
 from tests.testapp.models import Document
 from tests.validators import assert_last_modified
@@ -66,24 +67,6 @@ def send(
 
 def body_for(method: str) -> dict[str, str]:
     return {"title": f"{method} title", "body": f"{method} body"}
-
-
-def state(pk: int) -> tuple[Any, ...] | None:
-    """The stored row (``None`` when absent), to prove "no change"."""
-    row = (
-        Document.objects.filter(pk=pk)
-        .values_list("title", "body", "counter", "version_token", "last_modified")
-        .first()
-    )
-    return tuple(row) if row is not None else None
-
-
-def make_stale(document: Document) -> str:
-    """Change ``document`` behind the client's back; return the ETag the client still has."""
-    old = document.etag
-    document.title = "changed elsewhere"
-    document.save()
-    return old
 
 
 def problem(response: Any) -> dict[str, Any]:
