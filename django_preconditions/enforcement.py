@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,23 +139,13 @@ class Enforcer:
 
     # -- before the view --
 
-    def decide(
-        self,
-        request: HttpRequest,
-        snapshot: Snapshot | None,
-        policy: Policy,
-        *,
-        headers: Mapping[str, str] | None = None,
-        required: bool = True,
-    ) -> Decision:
-        """``snapshot`` is ``None`` when the current state is unknown (headers-only rules).
-        ``headers`` replace the request's own (e.g. a browsable-API form token standing for
-        If-Match); ``required=False`` evaluates without requiring a precondition (no 428)."""
+    def decide(self, request: HttpRequest, snapshot: Snapshot | None, policy: Policy) -> Decision:
+        """``snapshot`` is ``None`` when the current state is unknown (headers-only rules)."""
         return evaluate(
             request.method or "GET",
-            request.headers if headers is None else headers,
+            request.headers,
             snapshot.state if snapshot is not None else None,
-            policy.requirement if required else None,
+            policy.requirement,
             weak_if_match=policy.weak_if_match,
         )
 
