@@ -9,6 +9,7 @@ that unsafe methods carry a precondition (428) is RFC 6585 §3 and CONFORMANCE s
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -64,6 +65,7 @@ class Reason(str, enum.Enum):
     MALFORMED_IF_NONE_MATCH = "malformed_if_none_match"
     PRECONDITION_MISSING = "precondition_missing"
     WILDCARD_NOT_ACCEPTED = "wildcard_not_accepted"
+    UNMODIFIED_SINCE_IN_FUTURE = "if_unmodified_since_in_future"
     IF_MATCH_FAILED = "if_match_failed"
     IF_MATCH_NO_CURRENT_REPRESENTATION = "if_match_no_current_representation"
     IF_UNMODIFIED_SINCE_FAILED = "if_unmodified_since_failed"
@@ -173,6 +175,7 @@ def evaluate(
     requirement: Requirement | None = None,
     *,
     weak_if_match: bool = False,
+    now: int | None = None,
 ) -> Decision:
     """Decide a request's fate from its conditional headers and the resource's state.
 
@@ -185,8 +188,14 @@ def evaluate(
     ``resource`` is ``None`` when the current state is not known (an endpoint protected by
     headers only, e.g. a settings rule without a model): the headers are then parsed and the
     requirement enforced (400, 428), and everything else is left to the view.
+
+    ``now`` (seconds since the epoch, default: the current time) is what dates in the future
+    are judged against: an ``If-Modified-Since`` later than now is ignored, and an
+    ``If-Unmodified-Since`` later than now does not satisfy the requirement unless the policy
+    allows wildcards — it matches every version, like ``If-Match: *`` (rules 56, 57).
     """
     method = method.upper()
+    now = int(time.time()) if now is None else now
     if method in IGNORED_METHODS:
         return Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
 
@@ -226,6 +235,9 @@ def evaluate(
     if raw_unmodified is not None and unmodified_since is None:
         ignored.append(IF_UNMODIFIED_SINCE)  # invalid date: ignored (rule 7)
     modified_since = parse_http_date(raw_modified) if raw_modified is not None else None
+    if modified_since is not None and modified_since > now:
+        modified_since = None  # invalid, RFC 7232 §3.3 (rule 57)
+        ignored.append(IF_MODIFIED_SINCE)
     # If-Unmodified-Since only means something when the resource has a modification date
     # (RFC 9110 §13.1.4, rule 25).
     unmodified_usable = unmodified_since is not None and (
@@ -236,8 +248,14 @@ def evaluate(
 
     # Requirement (428) — only for the methods the policy protects (rule 32).
     if requirement is not None and method in requirement.methods and method not in SAFE_METHODS:
+        unmodified_future = unmodified_since is not None and unmodified_since > now
         missing = _requirement_gap(
-            requirement, if_match, unmodified_usable, if_none_match, raw_unmodified
+            requirement,
+            if_match,
+            unmodified_usable,
+            if_none_match,
+            raw_unmodified,
+            unmodified_future=unmodified_future,
         )
         if missing is not None:
             reason, detail = missing
@@ -346,6 +364,8 @@ def _requirement_gap(
     unmodified_usable: bool,
     if_none_match: EntityTagList | str | None,
     raw_unmodified: str | None,
+    *,
+    unmodified_future: bool = False,
 ) -> tuple[Reason, str] | None:
     """``None`` when the request carries an accepted precondition, else why not."""
     accepted: Collection[str] = requirement.accepted_headers
@@ -358,6 +378,13 @@ def _requirement_gap(
             )
         return None
     if unmodified_usable and IF_UNMODIFIED_SINCE in accepted and if_match is None:
+        if unmodified_future and not requirement.allow_wildcard and if_none_match != WILDCARD:
+            return (
+                Reason.UNMODIFIED_SINCE_IN_FUTURE,
+                "its If-Unmodified-Since is later than the server's current time; a date in the "
+                "future matches every version, so it does not prove which version you edited. "
+                "Send the Last-Modified you were served, or If-Match",
+            )
         return None
     # Create-only: "If-None-Match: *" proves the client will not overwrite anything (rule 31).
     if if_none_match == WILDCARD:

@@ -22,14 +22,15 @@ from typing import Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import models
+from django.db import models, router
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.http import http_date, quote_etag
 
-from .conditions import IGNORED_METHODS
+from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Snapshot
 from .models import VersionedModel
+from .transactions import own_request_transaction, run_with_retries
 
 __all__ = ["condition", "etag", "last_modified", "require_preconditions"]
 
@@ -182,6 +183,9 @@ def require_preconditions(
                 f"passes {sorted(kwargs)!r}. Name the keyword argument that identifies the object."
             )
         queryset = _queryset(model, request)
+        if request.method not in SAFE_METHODS | IGNORED_METHODS:
+            # The version a write is checked against is read where the write goes (rule 54).
+            queryset = queryset.using(router.db_for_write(queryset.model))
         try:
             instance = queryset.get(**{lookup_field: kwargs[lookup_url_kwarg]})
         except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):
@@ -201,40 +205,49 @@ def require_preconditions(
         ) -> tuple[HttpResponse | None, Any, Any, Any]:
             policy = enforcer.policy(request)
             if instance is None:
-                if not (allow_create and request.method == "PUT"):
+                if not (allow_create and request.method in ("PUT", *IGNORED_METHODS)):
                     return enforcer.not_found(request, policy), None, None, None
                 snapshot = Snapshot.absent()
             else:
                 snapshot = Snapshot.of_instance(instance)
+            if request.method in IGNORED_METHODS:
+                # Not evaluated (rule 14), but the view sees the object as on any other method.
+                request.preconditions = enforcer.context(request, snapshot, policy)  # type: ignore[attr-defined]
+                return None, None, None, None
             decision = enforcer.decide(request, snapshot, policy)
             return enforcer.refusal(request, decision, snapshot, policy), snapshot, policy, decision
 
         if iscoroutinefunction(func):
 
             async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-                if request.method in IGNORED_METHODS:
-                    return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
                 instance = await sync_to_async(load)(request, kwargs)
                 refused, snapshot, policy, decision = prepare(request, instance)
                 if refused is not None:
                     return refused
+                if request.method in IGNORED_METHODS:
+                    return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
                 return await enforcer.arun(
                     request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
                 )
 
             return cast("_View", _mark_protected(wraps(func)(_async_view)))
 
-        def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method in IGNORED_METHODS:
-                return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+        def _attempt(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             instance = load(request, kwargs)
             refused, snapshot, policy, decision = prepare(request, instance)
             if refused is not None:
                 return refused
+            if request.method in IGNORED_METHODS:
+                return func(request, *args, **kwargs)  # type: ignore[no-any-return]
             return enforcer.run(
                 request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
             )
 
-        return cast("_View", _mark_protected(wraps(func)(_view)))
+        def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            return run_with_retries(request, lambda: _attempt(request, *args, **kwargs))
+
+        view = own_request_transaction(_mark_protected(wraps(func)(_view)))
+        enforcer.transaction_view = view
+        return cast("_View", view)
 
     return decorator

@@ -24,6 +24,7 @@ from .conditions import (
     SAFE_METHODS,
     Decision,
     Outcome,
+    Reason,
     ResourceState,
     evaluate,
 )
@@ -31,8 +32,6 @@ from .dbconflicts import conflict_from
 from .exceptions import VersionConflict
 from .headers import EntityTag, format_entity_tag, parse_entity_tag
 from .models import (
-    MODIFIED_FIELD,
-    VERSION_FIELD,
     VersionedModel,
     VersionExpectation,
     expect_version,
@@ -40,7 +39,8 @@ from .models import (
     stored_timestamp,
 )
 from .policy import Policy, dotted_path, view_keys_for_request
-from .responses import error_response, not_found_error, render
+from .responses import error_response, not_found_error, render, retry_later_error
+from .transactions import current_version, mark_retryable, request_transaction
 
 __all__ = ["Enforcer", "PreconditionContext", "Snapshot", "set_validators"]
 
@@ -132,6 +132,9 @@ class Enforcer:
         self.view = view
         self.view_path = dotted_path(view)
         self.policy_overrides = policy_overrides
+        #: What :func:`.transactions.request_transaction` reads the view's database opt-outs
+        #: from: the view as marked by ``own_request_transaction`` (set by the adapter).
+        self.transaction_view: Any = None
 
     def policy(self, request: HttpRequest, *extra_keys: str) -> Policy:
         keys: Iterable[str] = (*view_keys_for_request(request), self.view_path, *extra_keys)
@@ -186,16 +189,20 @@ class Enforcer:
         decision: Decision,
         call: Callable[[], HttpResponse],
     ) -> HttpResponse:
+        """Call the view inside the request transaction (see :mod:`.transactions`): a lost
+        race or a database conflict — raised by a statement or by the COMMIT — rolls the
+        view's writes back and is answered by :meth:`answer_conflict`."""
         try:
-            with self.protecting(request, snapshot, policy, decision) as context:
+            with (
+                request_transaction(self.transaction_view),
+                self.protecting(request, snapshot, policy, decision) as context,
+            ):
                 response = call()
         except (VersionConflict, DatabaseError) as exc:
             conflict = conflict_from(exc)
             if conflict is None:
                 raise
-            return self.conflict_response(
-                request, policy, decision, conflict, current_row(conflict)
-            )
+            return self.answer_conflict(request, policy, decision, conflict, snapshot)
         return self.finish(request, response, snapshot, context.expectation)
 
     async def arun(
@@ -213,9 +220,22 @@ class Enforcer:
             conflict = conflict_from(exc)
             if conflict is None:
                 raise
-            current = await sync_to_async(current_row)(conflict)
-            return self.conflict_response(request, policy, decision, conflict, current)
+            return await sync_to_async(self.answer_conflict)(
+                request, policy, decision, conflict, snapshot
+            )
         return self.finish(request, response, snapshot, context.expectation)
+
+    def context(
+        self, request: HttpRequest, snapshot: Snapshot | None, policy: Policy
+    ) -> PreconditionContext:
+        """``request.preconditions`` for a request that is not evaluated (OPTIONS, TRACE,
+        CONNECT: rule 14): the loaded object, the policy, and a "not evaluated" decision, so
+        a view reading ``request.preconditions.instance`` works on every method."""
+        method = request.method or "OPTIONS"
+        instance = snapshot.instance if snapshot is not None else None
+        return PreconditionContext(
+            instance, policy, Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
+        )
 
     @contextlib.contextmanager
     def protecting(
@@ -251,6 +271,28 @@ class Enforcer:
             current_etag=current.etag if current else None,
             last_modified=current.last_modified if current else None,
         )
+
+    def answer_conflict(
+        self,
+        request: HttpRequest,
+        policy: Policy,
+        decision: Decision,
+        conflict: VersionConflict,
+        checked: Snapshot | None,
+    ) -> HttpResponse:
+        """The answer to a write refused by the compare-and-swap or by the database (rules 44,
+        47, 55), once the request's transaction is rolled back.
+
+        The row's current version is read now, on the write database: 412 with it when it is
+        not the version the request was checked against (``checked``), or the row is gone;
+        503 with ``Retry-After`` when the database refused the write although the row did not
+        change (a serialization failure or deadlock over something else): nothing was
+        applied, and the same request may simply be sent again.
+        """
+        current, unchanged = conflict_outcome(conflict, checked)
+        if unchanged or (conflict.reason == "database" and request.method in SAFE_METHODS):
+            return mark_retryable(render(request, retry_later_error(request, policy), policy))
+        return self.conflict_response(request, policy, decision, conflict, current)
 
     def finish(
         self,
@@ -290,19 +332,29 @@ def not_modified(snapshot: Snapshot) -> HttpResponse:
 
 
 def current_row(conflict: VersionConflict) -> Snapshot | None:
-    """The row as it is now, for the 412 that reports a lost race (one query, only then)."""
-    model = conflict.model
-    if model is None or not issubclass(model, VersionedModel):
-        return None
-    try:
-        row = (
-            model._base_manager.filter(pk=conflict.pk)
-            .values_list(VERSION_FIELD, MODIFIED_FIELD)
-            .first()
-        )
-    except DatabaseError:  # e.g. the request's transaction is marked for rollback
-        return None
-    if row is None:
-        return None
-    token, modified = row
-    return Snapshot.of_version(token, modified)
+    """The row as it is now, for the 412 that reports a lost race (one query, only then),
+    read on the write database (rule 54)."""
+    current = current_version(conflict.model, conflict.pk)
+    return None if current is None else Snapshot.of_version(current.token, current.last_modified)
+
+
+def conflict_outcome(
+    conflict: VersionConflict, checked: Snapshot | None
+) -> tuple[Snapshot | None, bool]:
+    """The row's current version after a refused write, and whether it is still the one the
+    request was checked against (then the database refused the write for another reason and
+    nothing tells the client its copy is stale: rule 47's 503)."""
+    model, pk = conflict.model, conflict.pk
+    instance = checked.instance if checked is not None else None
+    if model is None and isinstance(instance, VersionedModel):
+        model, pk = type(instance), instance.pk
+    current = current_version(model, pk)
+    snapshot = (
+        None if current is None else Snapshot.of_version(current.token, current.last_modified)
+    )
+    if conflict.reason != "database":
+        return snapshot, False  # the compare-and-swap saw another version (or no row)
+    checked_tag = checked.state.etag if checked is not None else None
+    if current is None:
+        return None, instance is None  # gone: 412; never existed (a create): 503
+    return snapshot, checked_tag is not None and checked_tag.opaque == current.token

@@ -9,11 +9,12 @@ which splits on every comma and silently drops what it cannot parse, a malformed
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import re
+import time
 from dataclasses import dataclass
 from typing import Final, Literal
-
-from django.utils.http import parse_http_date_safe
 
 from .exceptions import MalformedHeader
 
@@ -143,12 +144,59 @@ def parse_entity_tag(value: str) -> EntityTag | None:
     return EntityTag(match.group(2), weak=match.group(1) is not None)
 
 
-def parse_http_date(value: str) -> int | None:
+_MONTHS: Final = ("jan feb mar apr may jun jul aug sep oct nov dec").split()
+_MONTH = r"(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
+# RFC 9110 §5.6.7. Fixed-width fields, no repetition but the day name: linear and bounded.
+_IMF_FIXDATE = re.compile(
+    rf"[A-Za-z]{{3}}, (?P<day>[0-9]{{2}}) {_MONTH} (?P<year>[0-9]{{4}}) {_TIME} GMT"
+)
+_RFC850_DATE = re.compile(
+    rf"[A-Za-z]{{6,9}}, (?P<day>[0-9]{{2}})-{_MONTH}-(?P<year>[0-9]{{2}}) {_TIME} GMT"
+)
+_ASCTIME_DATE = re.compile(
+    rf"[A-Za-z]{{3}} {_MONTH} (?P<day>[ 0-9][0-9]) {_TIME} (?P<year>[0-9]{{4}})"
+)
+
+
+def parse_http_date(value: str, *, now: float | None = None) -> int | None:
     """Seconds since the epoch for an HTTP-date in any of its three forms, else ``None``.
+
+    IMF-fixdate and asctime years have four digits and are taken as written (``0030`` is the
+    year 30); only the obsolete RFC 850 form has a two-digit year, read by RFC 9110's rule: a
+    year that would lie more than 50 years after ``now`` (default: the current time) is the
+    most recent past year with those digits (CONFORMANCE rule 57). Django's
+    ``parse_http_date`` applies that rule to every year below 100, whatever its form.
 
     Invalid dates are ignored by the callers, as RFC 9110 §13.1.3/§13.1.4 require (rule 7).
     """
     value = value.strip(" \t")
     if len(value) > _MAX_DATE_LENGTH:
         return None
-    return parse_http_date_safe(value)
+    for pattern in (_IMF_FIXDATE, _RFC850_DATE, _ASCTIME_DATE):
+        match = pattern.fullmatch(value)
+        if match is not None:
+            break
+    else:
+        return None
+    year = int(match["year"])
+    if pattern is _RFC850_DATE:
+        current_year = datetime.datetime.fromtimestamp(
+            time.time() if now is None else now, tz=datetime.timezone.utc
+        ).year
+        year += current_year - current_year % 100
+        if year > current_year + 50:
+            year -= 100
+    try:
+        moment = datetime.datetime(
+            year,
+            _MONTHS.index(match["month"].lower()) + 1,
+            int(match["day"]),
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"]),
+            tzinfo=datetime.timezone.utc,
+        )
+    except ValueError:  # no such day, hour, ... (or year 0)
+        return None
+    return calendar.timegm(moment.utctimetuple())

@@ -16,6 +16,7 @@ from typing import Any, Final
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import http_date
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from . import signals
 from ._compat import log_response
@@ -32,6 +33,7 @@ __all__ = [
     "error_response",
     "not_found_error",
     "render",
+    "retry_later_error",
 ]
 
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
@@ -251,6 +253,35 @@ def not_found_error(request: HttpRequest, policy: Policy) -> PreconditionError:
         instance=request.get_full_path(),
         reason="not_found",
         documentation=policy.documentation_url,
+    )
+
+
+RETRY_AFTER_SECONDS: Final = 1
+
+
+def retry_later_error(request: HttpRequest, policy: Policy) -> PreconditionError:
+    """503 for a write the database refused at a statement or at COMMIT (a serialization
+    failure, a deadlock) while the resource itself did not change: everything the request
+    wrote was rolled back, and the same request may be sent again (rule 47)."""
+    method = request.method or "GET"
+    return PreconditionError(
+        status=503,
+        code="database_conflict",
+        title=gettext("Service Unavailable"),
+        detail=gettext(
+            "%(method)s %(path)s was not applied: the database refused it because of a "
+            "concurrent request, and everything it wrote was rolled back. Nothing changed; "
+            "send the same request again in %(seconds)s second(s)."
+        )
+        % {"method": method, "path": request.get_full_path(), "seconds": RETRY_AFTER_SECONDS},
+        instance=request.get_full_path(),
+        reason="database_conflict",
+        documentation=policy.documentation_url,
+        steps=(
+            gettext("Wait for the number of seconds in the Retry-After header"),
+            gettext("Send the same request again, with the same precondition headers"),
+        ),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
     )
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import IntegrityError, models, router, transaction
+from django.db import DatabaseError, IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest
 from django.urls import NoReverseMatch
 from django.utils.html import format_html
@@ -52,12 +52,26 @@ from .conditions import (
     evaluate,
 )
 from .dbconflicts import conflict_from
-from .enforcement import Enforcer, PreconditionContext, Snapshot, current_row, not_modified
+from .enforcement import Enforcer, PreconditionContext, Snapshot, conflict_outcome, not_modified
 from .exceptions import VersionConflict
 from .headers import EntityTag
 from .models import VersionedModel, VersionExpectation, expect_version
 from .policy import Policy, dotted_path, view_keys_for_request
-from .responses import PROBLEM_CONTENT_TYPE, PreconditionError, announce, describe, render
+from .responses import (
+    PROBLEM_CONTENT_TYPE,
+    PreconditionError,
+    announce,
+    describe,
+    render,
+    retry_later_error,
+)
+from .transactions import (
+    keep_body,
+    mark_retryable,
+    own_request_transaction,
+    request_transaction,
+    run_with_retries,
+)
 
 if TYPE_CHECKING:
     from rest_framework.generics import GenericAPIView
@@ -68,6 +82,7 @@ else:
     _ViewBase = object
 
 __all__ = [
+    "DatabaseConflict",
     "MalformedPrecondition",
     "PreconditionAPIException",
     "PreconditionBrowsableAPIRenderer",
@@ -130,6 +145,24 @@ class MalformedPrecondition(PreconditionAPIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "A conditional request header could not be parsed."
     default_code = "malformed_precondition"
+
+
+class DatabaseConflict(PreconditionAPIException):
+    """503: the database refused the write (serialization failure, deadlock) although the
+    resource did not change; nothing was applied and the request may be sent again."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database refused this write because of a concurrent request; retry."
+    default_code = "database_conflict"
+
+
+class _ConflictEscape(Exception):
+    """Carries a conflict out of DRF's dispatch, so the request transaction rolls back
+    before the current version is read for the answer."""
+
+    def __init__(self, conflict: VersionConflict) -> None:
+        super().__init__(str(conflict))
+        self.conflict = conflict
 
 
 _EXCEPTIONS: Final[dict[Outcome, type[PreconditionAPIException]]] = {
@@ -265,16 +298,45 @@ class PreconditionMixin(_ViewBase):
 
     # -- request plumbing --
 
+    @classmethod
+    def as_view(cls, *args: Any, **kwargs: Any) -> Any:
+        """DRF's ``as_view()``; under ``ATOMIC_REQUESTS`` the view runs in the mixin's own
+        request transaction (see :mod:`django_preconditions.transactions`)."""
+        return own_request_transaction(super().as_view(*args, **kwargs))  # type: ignore[misc]
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.method not in SAFE_METHODS | IGNORED_METHODS:
+            keep_body(request)  # DRF's parsers would stream it: a retry could not replay it
+        return run_with_retries(request, lambda: self._dispatch_once(request, *args, **kwargs))
+
+    def _dispatch_once(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         # The expectation registered in get_object() must outlive the handler (the save runs
-        # there) and end with the request: an ExitStack around DRF's whole dispatch.
+        # there) and end with the request: an ExitStack around DRF's whole dispatch. Around
+        # it, the request transaction: a lost race or a database conflict (also one raised
+        # by the COMMIT) leaves it, rolled back, and is answered here (rules 47, 51, 55).
         tracking = _Tracking()
         self.__dict__["_precondition_tracking"] = tracking
         try:
-            with contextlib.ExitStack() as tracking.stack:
-                return super().dispatch(request, *args, **kwargs)
-        finally:
-            tracking.stack = None  # rendering (e.g. the browsable API's forms) comes later
+            with request_transaction(type(self).dispatch) as atomic:
+                try:
+                    with contextlib.ExitStack() as tracking.stack:
+                        response = super().dispatch(request, *args, **kwargs)
+                finally:
+                    tracking.stack = None  # rendering (the browsable API's forms) comes later
+                if response.status_code in (412, 428):
+                    atomic.roll_back()  # a refusal leaves no trace (rule 51)
+        except (_ConflictEscape, VersionConflict, DatabaseError) as exc:
+            conflict = exc.conflict if isinstance(exc, _ConflictEscape) else conflict_from(exc)
+            if conflict is None:
+                raise
+            answer = self._answer_conflict(conflict)
+            self.response = self.finalize_response(
+                self.request, self.handle_exception(answer), *args, **kwargs
+            )
+            if isinstance(answer, DatabaseConflict):
+                mark_retryable(self.response)
+            return self.response
+        return response
 
     def _method(self) -> str:
         """The request's real method (DRF's OPTIONS metadata and browsable API clone the
@@ -509,15 +571,30 @@ class PreconditionMixin(_ViewBase):
         if isinstance(exc, _NotModified):
             return _not_modified_response(exc.snapshot)
         conflict = conflict_from(exc)
-        # A database conflict error counts only while a protected write is under way.
-        if conflict is not None and (conflict is exc or self._tracking().expectation is not None):
-            exc = self._conflict(conflict, current_row(conflict))
+        # A database conflict error counts only while a protected write is under way. It is
+        # answered by dispatch(), once the request's transaction is rolled back.
+        tracking = self._tracking()
+        if conflict is not None and (conflict is exc or tracking.expectation is not None):
+            if tracking.stack is not None:
+                raise _ConflictEscape(conflict) from exc
+            exc = self._answer_conflict(conflict)
         response = super().handle_exception(exc)
         if isinstance(exc, PreconditionAPIException) and exc.error is not None:
             response = self._format_error(exc, exc.error, response)
             if exc.decision is not None:
                 announce(self.request, exc.decision, response, view=type(self))
         return response
+
+    def _answer_conflict(self, conflict: VersionConflict) -> PreconditionAPIException:
+        """412 with the current version read now (outside the rolled-back transaction, on
+        the write database), or 503 when the row did not change (rule 47)."""
+        tracking = self._tracking()
+        current, unchanged = conflict_outcome(conflict, tracking.snapshot)
+        if unchanged or (conflict.reason == "database" and self._method() in SAFE_METHODS):
+            policy = self._policy()
+            error = retry_later_error(self.request, policy)
+            return DatabaseConflict(error=error, policy=policy)
+        return self._conflict(conflict, current)
 
     def _conflict(self, conflict: VersionConflict, current: Snapshot | None) -> PreconditionFailed:
         """412 for a write that lost the race after its preconditions passed (rule 44)."""

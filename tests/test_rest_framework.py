@@ -31,6 +31,7 @@ from django_preconditions.rest_framework import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from django_preconditions.transactions import ATTEMPTS
 from tests.testapp import drf_views
 from tests.testapp.models import Document
 from tests.testapp.serializers import DocumentSerializer
@@ -796,18 +797,68 @@ def test_rule_45_a_delete_before_the_write_is_404(client, document):
     assert put(client, url(document), **{"If-Match": etag}).status_code == 404
 
 
-def test_rule_47_database_conflict_signals_become_412(client, document, monkeypatch):
+def _database_locked() -> None:
+    try:
+        raise sqlite3.OperationalError("database is locked")
+    except sqlite3.OperationalError as exc:
+        raise OperationalError("database is locked") from exc
+
+
+def test_rule_47_database_conflict_on_an_unchanged_row_is_retried_then_503(
+    client, document, monkeypatch
+):
+    calls: list[int] = []
+
     def locked(self: Any, serializer: Any) -> None:
-        try:
-            raise sqlite3.OperationalError("database is locked")
-        except sqlite3.OperationalError as exc:
-            raise OperationalError("database is locked") from exc
+        calls.append(1)
+        _database_locked()
 
     monkeypatch.setattr(drf_views.DocumentViewSet, "perform_update", locked, raising=False)
 
     response = put(client, url(document), **{"If-Match": document.etag})
 
+    assert len(calls) == ATTEMPTS  # run again: the client's copy was not stale
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json()["code"] == "database_conflict"
+    assert "nothing changed" in response.json()["detail"].lower()
+    assert Document.objects.get(pk=document.pk).version_token == document.version_token
+
+
+def test_rule_47_database_conflict_after_the_row_changed_is_412_with_its_etag(
+    client, document, monkeypatch
+):
+    def changed_then_locked(self: Any, serializer: Any) -> None:
+        Document.objects.filter(pk=document.pk).update(version_token="theirs")
+        _database_locked()
+
+    monkeypatch.setattr(
+        drf_views.DocumentViewSet, "perform_update", changed_then_locked, raising=False
+    )
+
+    response = put(client, url(document), **{"If-Match": document.etag})
+
     assert response.status_code == 412
+    assert response["ETag"] == '"theirs"'
+
+
+def test_rule_47_a_retry_that_succeeds_answers_200(client, document, monkeypatch):
+    calls: list[int] = []
+    original = drf_views.DocumentViewSet.perform_update
+
+    def locked_once(self: Any, serializer: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            _database_locked()
+        original(self, serializer)
+
+    monkeypatch.setattr(drf_views.DocumentViewSet, "perform_update", locked_once, raising=False)
+
+    response = put(client, url(document), {"title": "second try"}, **{"If-Match": document.etag})
+
+    assert response.status_code == 200
+    assert len(calls) == 2
+    assert Document.objects.get(pk=document.pk).title == "second try"
 
 
 # --- Query counts ---------------------------------------------------------------------------
