@@ -400,6 +400,10 @@ class PreconditionMixin(_ViewBase):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        # Set on every request, OPTIONS included; replaced once the object is checked.
+        request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
+            None, self._policy(), Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, self._method())
+        )
         # POST to the collection: the target is the collection, which exists, so
         # "If-None-Match: *" fails (rule 27). Nothing is required of a create.
         lookup = self.lookup_url_kwarg or self.lookup_field

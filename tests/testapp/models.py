@@ -52,3 +52,11 @@ class PlainCounter(models.Model):
     """The unprotected control for concurrency tests."""
 
     counter = models.IntegerField(default=0)
+
+
+class SluggedDocument(VersionedModel):
+    """A unique field: under SERIALIZABLE, writers of different rows conflict through its
+    index (the reproduction of issue 9, item 2)."""
+
+    slug = models.SlugField(unique=True)
+    counter = models.IntegerField(default=0)
