@@ -232,19 +232,20 @@ def require_preconditions(
 
             return cast("_View", _mark_protected(wraps(func)(_async_view)))
 
-        def _attempt(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            instance = load(request, kwargs)
-            refused, snapshot, policy, decision = prepare(request, instance)
-            if refused is not None:
-                return refused
-            if request.method in IGNORED_METHODS:
-                return func(request, *args, **kwargs)  # type: ignore[no-any-return]
-            return enforcer.run(
-                request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
-            )
-
         def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            return run_with_retries(request, lambda: _attempt(request, *args, **kwargs))
+            def attempt() -> HttpResponse:
+                instance = load(request, kwargs)
+                refused, snapshot, policy, decision = prepare(request, instance)
+                if refused is not None:
+                    return refused
+                if request.method in IGNORED_METHODS:
+                    return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+                return enforcer.run(
+                    request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
+                )
+
+            # Run again when the database refused an unchanged row (rule 47).
+            return run_with_retries(request, attempt)
 
         view = own_request_transaction(_mark_protected(wraps(func)(_view)))
         enforcer.transaction_view = view

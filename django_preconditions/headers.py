@@ -144,7 +144,20 @@ def parse_entity_tag(value: str) -> EntityTag | None:
     return EntityTag(match.group(2), weak=match.group(1) is not None)
 
 
-_MONTHS: Final = ("jan feb mar apr may jun jul aug sep oct nov dec").split()
+_MONTHS: Final = [
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+]
 _MONTH = r"(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
 # RFC 9110 §5.6.7. Fixed-width fields, no repetition but the day name: linear and bounded.

@@ -302,7 +302,7 @@ class PreconditionMixin(_ViewBase):
     def as_view(cls, *args: Any, **kwargs: Any) -> Any:
         """DRF's ``as_view()``; under ``ATOMIC_REQUESTS`` the view runs in the mixin's own
         request transaction (see :mod:`django_preconditions.transactions`)."""
-        return own_request_transaction(super().as_view(*args, **kwargs))  # type: ignore[misc]
+        return own_request_transaction(super().as_view(*args, **kwargs))
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.method not in SAFE_METHODS | IGNORED_METHODS:

@@ -176,7 +176,7 @@ def keep_body(request: HttpRequest) -> None:
     which Django streams."""
     if request.content_type == "multipart/form-data":
         return
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    limit: int | None = getattr(settings, "DATA_UPLOAD_MAX_MEMORY_SIZE", None)
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

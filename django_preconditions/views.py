@@ -141,7 +141,7 @@ class PreconditionRequiredMixin:
     def _dispatch_once(
         self, enforcer: Enforcer, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        self._precondition_object = None
+        self.__dict__.pop("_precondition_object", None)  # a retry loads the object again
         policy = enforcer.policy(request)
         try:
             instance = self.get_precondition_object()

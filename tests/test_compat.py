@@ -6,6 +6,7 @@ If a Django release changes any of these, this file fails first and says what mo
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection
@@ -62,3 +63,41 @@ def test_log_response_logs_like_django(caplog: pytest.LogCaptureFixture) -> None
         )
     assert [record.getMessage() for record in caplog.records] == ["Precondition Failed: /x/"]
     assert caplog.records[0].status_code == 412  # type: ignore[attr-defined]
+
+
+def test_djangos_handler_reads_the_non_atomic_aliases_we_set(settings: Any) -> None:
+    """transactions.own_request_transaction relies on it: Django must not wrap the view."""
+    from django.core.handlers.base import BaseHandler
+    from django.db import connections, transaction
+
+    from django_preconditions._compat import non_atomic_aliases, set_non_atomic_aliases
+
+    def view(request: Any) -> HttpResponse:
+        return HttpResponse()
+
+    def opted_out(request: Any) -> HttpResponse:
+        return HttpResponse()
+
+    assert non_atomic_aliases(transaction.non_atomic_requests(opted_out)) == {"default"}
+    assert non_atomic_aliases(view) == frozenset()
+    settings_dict = connections["default"].settings_dict
+    previous = settings_dict["ATOMIC_REQUESTS"]
+    settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        assert BaseHandler().make_view_atomic(view) is not view  # wrapped by Django
+        set_non_atomic_aliases(view, frozenset({"default"}))
+        assert BaseHandler().make_view_atomic(view) is view
+    finally:
+        settings_dict["ATOMIC_REQUESTS"] = previous
+
+
+def test_request_body_replayable_follows_djangos_body_cache() -> None:
+    from django_preconditions._compat import request_body_replayable
+
+    request = RequestFactory().put("/x/", b'{"a": 1}', content_type="application/json")
+    assert request_body_replayable(request)  # not read yet
+    assert request.body == b'{"a": 1}'
+    assert request_body_replayable(request)  # cached by request.body
+    streamed = RequestFactory().put("/x/", b"data", content_type="application/octet-stream")
+    streamed.read()
+    assert not request_body_replayable(streamed)

@@ -18,7 +18,6 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from django_preconditions.transactions import ATTEMPTS
 from tests.test_concurrency import run_in_threads
 from tests.test_database_conflicts import other_connection
 from tests.testapp import transaction_views
@@ -194,5 +193,3 @@ def test_rule_47_issue_9_item_2_writers_of_their_own_rows_never_get_a_500(
     assert set(statuses) <= {200, 503}
     for index, row in enumerate(rows):
         assert SluggedDocument.objects.get(pk=row.pk).counter == successes[index]  # none lost
-
-
