@@ -29,7 +29,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision
 from .dbconflicts import conflict_from
-from .enforcement import Enforcer, PreconditionContext, Snapshot, current_row
+from .enforcement import Enforcer, PreconditionContext, Snapshot
 from .models import VersionedModel, VersionExpectation, pop_expectation, push_expectation
 from .policy import Policy, settings_entry, view_keys_for_request
 from .rules import current_rules
@@ -160,8 +160,8 @@ class PreconditionMiddleware:
         conflict = conflict_from(exception)
         if conflict is None:
             return None
-        return state.enforcer.conflict_response(
-            request, state.policy, state.decision, conflict, current_row(conflict)
+        return state.enforcer.answer_conflict(
+            request, state.policy, state.decision, conflict, state.snapshot
         )
 
     def _finish(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:

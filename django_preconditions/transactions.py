@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 #: How many times a request refused by the database, with the row unchanged, is run in all.
-ATTEMPTS: Final = 4
+ATTEMPTS: Final = 8
 _RETRY_ATTRIBUTE = "preconditions_retry"
 
 _V = TypeVar("_V", bound=Callable[..., Any])
@@ -199,5 +199,5 @@ def run_with_retries(request: HttpRequest, attempt: Callable[[], _R]) -> _R:
             or not request_body_replayable(request)
         ):
             return response
-        time.sleep(random.uniform(0, 0.02 * number))
+        time.sleep(random.uniform(0, min(0.5, 0.01 * 2**number)))
     raise AssertionError("unreachable")  # pragma: no cover
