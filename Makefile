@@ -36,7 +36,7 @@ help:
 	@echo "make test-mariadb         run the tests on MariaDB (127.0.0.1:3306)"
 	@echo "make test-py312-django61  run the tests on Python 3.12 with Django 6.1"
 	@echo "make matrix               the Python x Django x DRF x database matrix (.ci/matrix.sh)"
-	@echo "make test-load            gunicorn (4 workers) + 16 client processes on PostgreSQL, MariaDB, SQLite"
+	@echo "make test-load            gunicorn + client processes on PostgreSQL, MariaDB, SQLite; isolation matrix"
 	@echo "make fuzz                 the fuzz tests with 20,000 examples each (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make docs                 build the docs with mkdocs --strict"
 	@echo "make bench                run benchmarks/run.py (BENCH_ARGS='--quick' or '--write-docs')"
@@ -109,17 +109,23 @@ LOAD_SQLITE_URL ?= sqlite:///$(CURDIR)/example_project/.load.sqlite3
 LOAD_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/preconditions_load
 LOAD_MARIADB_URL ?= mysql://root@127.0.0.1:3306/preconditions_load
 
-# The multi-process proof (tests/test_load.py) against each database, summary lines printed.
+# The multi-process proof (tests/test_load.py) and the isolation matrix
+# (tests/test_isolation_matrix.py) against each database, summary lines printed.
+LOAD_POSTGRES_DB = $(lastword $(subst /, ,$(LOAD_POSTGRES_URL)))
+LOAD_MARIADB_DB = $(lastword $(subst /, ,$(LOAD_MARIADB_URL)))
+LOAD_SQLITE_FILE = $(patsubst sqlite:///%,%,$(LOAD_SQLITE_URL))
+
 test-load: venv $(VENV)/.mysqlclient.stamp
 	.ci/services.sh
-	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS preconditions_load" \
-	  -c "CREATE DATABASE preconditions_load"
-	mariadb -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS preconditions_load; \
-	  CREATE DATABASE preconditions_load CHARACTER SET utf8mb4"
-	rm -f example_project/.load.sqlite3*
+	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $(LOAD_POSTGRES_DB)" \
+	  -c "CREATE DATABASE $(LOAD_POSTGRES_DB)"
+	mariadb -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS $(LOAD_MARIADB_DB); \
+	  CREATE DATABASE $(LOAD_MARIADB_DB) CHARACTER SET utf8mb4"
+	rm -f $(LOAD_SQLITE_FILE)*
 	for url in $(LOAD_POSTGRES_URL) $(LOAD_MARIADB_URL) $(LOAD_SQLITE_URL); do \
 	  LOAD_DATABASE_URL=$$url $(VENV)/bin/python -m pytest -q -s -p no:cacheprovider -m load \
-	    tests/test_load.py tests/test_rules_propagation.py $(PYTEST_ARGS) || exit $$?; \
+	    tests/test_load.py tests/test_rules_propagation.py tests/test_isolation_matrix.py \
+	    $(PYTEST_ARGS) || exit $$?; \
 	done
 
 fuzz: venv

@@ -87,6 +87,19 @@ def _database() -> dict[str, Any]:
 
 
 DATABASES = {"default": _database()}
+# The load tests' isolation matrix (tests/test_isolation_matrix.py) sets these two.
+if os.environ.get("DATABASE_ATOMIC_REQUESTS") == "1":
+    DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if os.environ.get("DATABASE_ISOLATION_LEVEL"):
+    _level = os.environ["DATABASE_ISOLATION_LEVEL"]
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        from psycopg import IsolationLevel
+
+        DATABASES["default"].setdefault("OPTIONS", {})["isolation_level"] = IsolationLevel[
+            _level.upper().replace(" ", "_")
+        ]
+    else:
+        DATABASES["default"].setdefault("OPTIONS", {})["isolation_level"] = _level
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several server processes (gunicorn workers) on one SQLite file: WAL lets readers go on
     # while one writer writes, and IMMEDIATE transactions take the write lock up front.

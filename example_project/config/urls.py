@@ -15,6 +15,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("playground/", views.playground, name="playground"),
     path("documents/<int:pk>/", views.document_detail, name="document-detail"),
+    path("cbv/documents/<int:pk>/", views.DocumentView.as_view(), name="document-cbv"),
     path("notes/<int:pk>/", views.note_detail, name="note-detail"),
     path(
         "unprotected/documents/<int:pk>/",

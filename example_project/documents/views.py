@@ -1,7 +1,9 @@
 """The plain Django side of the example: two JSON views over one object, protected two ways,
 and the pages (home, playground).
 
-- ``document_detail`` (/documents/<id>/) is protected in code, by ``require_preconditions``.
+- ``document_detail`` (/documents/<id>/) is protected in code, by ``require_preconditions``;
+  ``DocumentView`` (/cbv/documents/<id>/) is the same as a class-based view, with
+  ``PreconditionRequiredMixin``.
 - ``note_detail`` (/notes/<id>/) has no decorator at all: ``PreconditionMiddleware`` protects
   it because ``PRECONDITIONS["VIEWS"]`` in settings names it (``"note-detail"``).
 
@@ -18,9 +20,13 @@ from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
+from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.http import require_http_methods
+from django.views.generic.detail import SingleObjectMixin
 
 from django_preconditions import require_preconditions
+from django_preconditions.views import PreconditionRequiredMixin
 
 from .models import Document, Note
 
@@ -108,6 +114,31 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return saved
         document = saved
     return JsonResponse(document_data(document))
+
+
+# -- /cbv/documents/<id>/: the same, as a class-based view -----------------------------------
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class DocumentView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
+    """GET, PUT and DELETE one document; ``PreconditionRequiredMixin`` loads it once (the
+    handlers' ``get_object()`` costs no query) and does what the decorator does above."""
+
+    model = Document
+    http_method_names = ["get", "head", "options", "put", "delete"]
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return JsonResponse(document_data(self.get_object()))
+
+    def put(self, request: HttpRequest, pk: int) -> HttpResponse:
+        saved = _save_json(request, DocumentForm, self.get_object())
+        if isinstance(saved, JsonResponse):
+            return saved
+        return JsonResponse(document_data(saved))
+
+    def delete(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self.get_object().delete()
+        return HttpResponse(status=204)
 
 
 # -- /notes/<id>/: no decorator; PRECONDITIONS["VIEWS"] + PreconditionMiddleware -------------
