@@ -160,8 +160,9 @@ def test_isolation_matrix_every_adapter_loses_nothing_and_never_fails(
                 partial += data["title"] != f"load {final}" and final > 0
     ius = [entry for entry in total.deleted if entry.startswith("ius:")]
     ius_done = sum(1 for entry in ius if int(entry.rsplit(":", 1)[1]) == SUCCESSES)
-    other_5xx = sum(count for status, count in total.statuses.items() if status >= 500) - (
-        total.statuses[503]
+    other_5xx = (
+        sum(count for status, count in total.statuses.items() if status >= 500)
+        - (total.statuses[503])
     )
     statuses: Counter[int] = total.statuses
     print(
