@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.http import http_date, quote_etag
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS
+from .creation import advance_sequence, creatable_key, is_primary_key
 from .enforcement import Enforcer, Snapshot
 from .models import VersionedModel
 from .transactions import own_request_transaction, run_with_retries
@@ -197,16 +198,25 @@ def require_preconditions(
             )
         return instance
 
+    def creatable(request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+        """The key of a create-by-PUT, or ``None`` when the column cannot hold it or it would
+        exhaust the key generator (see :mod:`django_preconditions.creation`)."""
+        target = _queryset(model, request).model
+        alias = router.db_for_write(target)
+        return creatable_key(target, lookup_field, kwargs.get(lookup_url_kwarg), alias)
+
     def decorator(func: _View) -> _View:
         enforcer = Enforcer(func, **overrides)
 
         def prepare(
-            request: HttpRequest, instance: VersionedModel | None
+            request: HttpRequest, instance: VersionedModel | None, kwargs: dict[str, Any]
         ) -> tuple[HttpResponse | None, Any, Any, Any]:
             policy = enforcer.policy(request)
             if instance is None:
                 if not (allow_create and request.method in ("PUT", *IGNORED_METHODS)):
                     return enforcer.not_found(request, policy), None, None, None
+                if request.method == "PUT" and creatable(request, kwargs) is None:
+                    return enforcer.not_found(request, policy), None, None, None  # item 12
                 snapshot = Snapshot.absent()
             else:
                 snapshot = Snapshot.of_instance(instance)
@@ -221,7 +231,7 @@ def require_preconditions(
 
             async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
                 instance = await sync_to_async(load)(request, kwargs)
-                refused, snapshot, policy, decision = prepare(request, instance)
+                refused, snapshot, policy, decision = prepare(request, instance, kwargs)
                 if refused is not None:
                     return refused
                 if request.method in IGNORED_METHODS:
@@ -235,14 +245,20 @@ def require_preconditions(
         def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             def attempt() -> HttpResponse:
                 instance = load(request, kwargs)
-                refused, snapshot, policy, decision = prepare(request, instance)
+                refused, snapshot, policy, decision = prepare(request, instance, kwargs)
                 if refused is not None:
                     return refused
                 if request.method in IGNORED_METHODS:
                     return func(request, *args, **kwargs)  # type: ignore[no-any-return]
-                return enforcer.run(
+                response = enforcer.run(
                     request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
                 )
+                target = _queryset(model, request).model if snapshot.instance is None else None
+                created = target is not None and 200 <= response.status_code < 300
+                if created and target is not None and is_primary_key(target, lookup_field):
+                    key = creatable(request, kwargs)  # a create-by-PUT: keep POSTs working
+                    advance_sequence(target, key, router.db_for_write(target))
+                return response
 
             # Run again when the database refused an unchanged row (rule 47).
             return run_with_retries(request, attempt)

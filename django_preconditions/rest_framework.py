@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest
 from django.urls import NoReverseMatch
@@ -51,6 +51,7 @@ from .conditions import (
     ResourceState,
     evaluate,
 )
+from .creation import advance_sequence, creatable_key, is_primary_key
 from .dbconflicts import conflict_from
 from .enforcement import Enforcer, PreconditionContext, Snapshot, conflict_outcome, not_modified
 from .exceptions import VersionConflict
@@ -534,23 +535,22 @@ class PreconditionMixin(_ViewBase):
         model = queryset.model
         lookup_field = self.lookup_field
         raw_value = self.kwargs[self.lookup_url_kwarg or lookup_field]
-        model_field = (
-            model._meta.pk if lookup_field == "pk" else model._meta.get_field(lookup_field)
-        )
-        try:
-            value = model_field.to_python(raw_value)
-        except ValidationError:
-            raise exceptions.NotFound() from None
+        alias = router.db_for_write(model)
+        value = creatable_key(model, lookup_field, raw_value, alias)
+        if value is None:  # the column cannot hold it, or it would exhaust the key generator
+            raise exceptions.NotFound()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         serializer.validated_data[lookup_field] = value
         perform_create = getattr(self, "perform_create", None)
         try:
-            with transaction.atomic(using=router.db_for_write(model)):
+            with transaction.atomic(using=alias):
                 if perform_create is not None:
                     perform_create(serializer)
                 else:
                     serializer.save()
+                if is_primary_key(model, lookup_field):
+                    advance_sequence(model, value, alias)
         except IntegrityError:
             visible = self.filter_queryset(self.get_queryset()).filter(**{lookup_field: value})
             existing = visible.first()
