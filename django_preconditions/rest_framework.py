@@ -424,6 +424,16 @@ class PreconditionMixin(_ViewBase):
             except Http404:
                 setattr(self, "put", self.create_by_put)  # noqa: B010
 
+    def get_queryset(self) -> Any:
+        """The view's queryset; for a write, on the database writes go to, so that the version
+        the write is checked against is never read on a replica (rule 54)."""
+        queryset = super().get_queryset()
+        if self._method() not in SAFE_METHODS | IGNORED_METHODS and isinstance(
+            queryset, models.QuerySet
+        ):
+            return queryset.using(router.db_for_write(queryset.model))
+        return queryset
+
     def get_object(self) -> Any:
         """DRF's ``get_object()`` (404, object permissions), then the preconditions.
 
