@@ -424,7 +424,7 @@ class PreconditionMixin(_ViewBase):
             except Http404:
                 setattr(self, "put", self.create_by_put)  # noqa: B010
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> models.QuerySet[Any]:
         """The view's queryset; for a write, on the database writes go to, so that the version
         the write is checked against is never read on a replica (rule 54)."""
         queryset = super().get_queryset()
