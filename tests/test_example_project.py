@@ -235,7 +235,8 @@ class Endpoint:
 DRF = Endpoint("DRF viewset", "/api/documents/{id}/", ("title", "body"))
 FUNCTION_VIEW = Endpoint("decorated function view", "/documents/{id}/", ("title", "body"))
 NOTES = Endpoint("settings + middleware", "/notes/{id}/", ("text",))
-ENDPOINTS = [DRF, FUNCTION_VIEW, NOTES]
+CLASS_BASED_VIEW = Endpoint("class-based view", "/cbv/documents/{id}/", ("title", "body"))
+ENDPOINTS = [DRF, FUNCTION_VIEW, CLASS_BASED_VIEW, NOTES]
 
 
 def new_document(server: ExampleServer, title: str = "Test document") -> int:
@@ -254,6 +255,16 @@ def target_url(server: ExampleServer, endpoint: Endpoint) -> str:
 @pytest.fixture(params=ENDPOINTS, ids=lambda endpoint: endpoint.name)
 def endpoint(request: pytest.FixtureRequest) -> Endpoint:
     return request.param  # type: ignore[no-any-return]
+
+
+def test_item_11_options_never_answers_500_on_any_endpoint(
+    example_server: ExampleServer, endpoint: Endpoint
+) -> None:
+    """Issue 9, item 11: the example's views read ``request.preconditions`` unconditionally,
+    as the docs show; a CORS preflight (OPTIONS) must not crash them (rule 14)."""
+    response = request("OPTIONS", target_url(example_server, endpoint), server=example_server)
+    assert response.status < 500, response.body
+    assert response.status != 428
 
 
 def test_the_server_answers_within_60_seconds_of_start(example_server: ExampleServer) -> None:
