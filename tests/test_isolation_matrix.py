@@ -21,7 +21,6 @@ COMMITTED, REPEATABLE READ; SQLite: its one level); skipped unless ``LOAD_DATABA
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections import Counter
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.example_server import example_env, gunicorn, manage, request
-from tests.test_load import DATABASE_URL, WORKERS, Outcome, Target, run_clients
+from tests.test_load import DATABASE_URL, WORKERS, Outcome, Target, run_clients, write_loop
 
 pytestmark = pytest.mark.load
 
@@ -46,39 +45,11 @@ LEVELS = {
 def matrix_writer(
     port: int, target: Target, use_unmodified_since: bool, barrier: Any, results: Any
 ) -> None:
-    """Read, increment, write with If-Match (or If-Unmodified-Since); on 412 or 503 re-read
-    and retry, until SUCCESSES writes got through or the deadline passed."""
     outcome = Outcome()
     barrier.wait(timeout=60)
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    done = 0
-    while done < SUCCESSES and time.monotonic() < deadline:
-        status, headers, data = request(port, "GET", target.path)
-        outcome.statuses[status] += 1
-        if status != 200:
-            continue
-        value = int(data.get(target.counter_field) or 0) + 1
-        time.sleep(random.uniform(0, 0.01))
-        condition = (
-            {"If-Unmodified-Since": headers["last-modified"]}
-            if use_unmodified_since
-            else {"If-Match": headers["etag"]}
-        )
-        body = target.body(data, value)
-        if target.kind != "note" and target.method == "PUT":
-            body["title"] = f"load {value}"  # one PUT writes both: they must agree
-        status, headers, _ = request(port, target.method, target.path, body, condition)
-        outcome.statuses[status] += 1
-        if 200 <= status < 300:
-            done += 1
-            outcome.successes[target.path] += 1
-        elif status == 412 and headers.get("etag") == condition.get("If-Match"):
-            # Rule 55: a 412 must carry the latest version, never the one the client sent.
-            outcome.etags.setdefault("stale-412", []).append(target.path)
-        elif status == 503:
-            time.sleep(float(headers.get("retry-after", "1")) * random.uniform(0.1, 0.5))
+    done = write_loop(port, target, use_unmodified_since, outcome, SUCCESSES, DEADLINE_SECONDS)
     if use_unmodified_since:
-        outcome.deleted.append(f"ius:{target.path}:{done}")  # reported, not a deletion
+        outcome.unmodified_since_clients.append(done)
     results.put(outcome)
 
 
@@ -158,8 +129,8 @@ def test_isolation_matrix_every_adapter_loses_nothing_and_never_fails(
             partial += max(0, final - writes)
             if field == "body" and not path.startswith("/api/"):
                 partial += data["title"] != f"load {final}" and final > 0
-    ius = [entry for entry in total.deleted if entry.startswith("ius:")]
-    ius_done = sum(1 for entry in ius if int(entry.rsplit(":", 1)[1]) == SUCCESSES)
+    ius = total.unmodified_since_clients
+    ius_done = sum(1 for done in ius if done == SUCCESSES)
     other_5xx = (
         sum(count for status, count in total.statuses.items() if status >= 500)
         - (total.statuses[503])
@@ -169,14 +140,14 @@ def test_isolation_matrix_every_adapter_loses_nothing_and_never_fails(
         f"\nmatrix[{SCHEME} {level or 'default'} {'atomic' if atomic else 'autocommit'}]: "
         f"requests={sum(statuses.values())} successes={sum(total.successes.values())} "
         f"conflicts={statuses[412]} lost_updates={lost} partial_writes={partial} "
-        f"stale_412_etags={len(total.etags.get('stale-412', []))} "
+        f"stale_412_etags={len(total.stale_412_etags)} "
         f"5xx={other_5xx + statuses[503]} (503 after retries: {statuses[503]}) "
         f"ius_clients_done={ius_done}/{len(ius)} statuses={dict(statuses)} "
         f"seconds={elapsed:.1f}"
     )
     assert lost == 0
     assert partial == 0
-    assert total.etags.get("stale-412", []) == []
+    assert total.stale_412_etags == []
     assert other_5xx + statuses[503] == 0  # no 5xx at all, not even a 503 after retries
     assert statuses[412] > 0  # conflicts really happened
     assert ius_done == len(ius) == 2  # every If-Unmodified-Since client got its writes through
