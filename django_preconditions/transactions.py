@@ -25,8 +25,9 @@ So the adapters (``require_preconditions``, ``PreconditionRequiredMixin``,
    them (rule 47);
 3. after the block — outside the old snapshot, on ``router.db_for_write`` — the adapter reads
    the current version with :func:`current_version` and answers with
-   ``Enforcer.conflict_response()``: 412 with that version when it differs from the one the
-   request was checked against, else 503 with ``Retry-After`` (nothing was applied).
+   ``Enforcer.answer_conflict()``: 412 with that version when it differs from the one the
+   request was checked against, else 503 with ``Retry-After`` (nothing was applied,
+   :func:`mark_retryable`).
 
 When the database refused a write although the row did not change (a serialization failure
 or a deadlock over other rows, frequent under ``SERIALIZABLE``), nothing tells the client its
@@ -37,6 +38,14 @@ only when its body can be replayed (it was not read, or was read through ``reque
 A view marked ``non_atomic_requests`` for a database before the adapter wraps it keeps its
 choice: no transaction is opened for that database. Async views are left to Django, which
 refuses ``ATOMIC_REQUESTS`` for them.
+
+``PreconditionMiddleware`` does not use steps 1 and 2 yet: Django's own transaction wraps the
+views it protects, and its ``process_exception`` answers after Django's rollback (step 3, no
+retries). To use them, its ``process_view`` (which Django calls before it wraps the view) would
+mark the resolved view, and ``__call__`` would open :func:`request_transaction` and
+:func:`run_with_retries` around ``get_response``. A marked view stays marked (the mark is on the
+function object), so the middleware must then open the transaction for it on every request,
+protected by a rule or not.
 """
 
 from __future__ import annotations
@@ -47,9 +56,9 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from inspect import iscoroutinefunction
 from typing import Any, Final, TypeVar
 
+from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.db import DatabaseError, connections, models, router, transaction
 from django.http import HttpRequest, HttpResponseBase
@@ -85,7 +94,8 @@ def own_request_transaction(view: _V) -> _V:
     Remembers which databases the view had already opted out of (those stay without a
     transaction). Sync views only; an async view is returned unchanged.
     """
-    if iscoroutinefunction(view) or getattr(view, "view_is_async", False):
+    view_class = getattr(view, "view_class", None)
+    if iscoroutinefunction(view) or getattr(view_class, "view_is_async", False):
         return view
     opted_out = non_atomic_aliases(view)
     aliases = frozenset(connections)

@@ -201,3 +201,40 @@ def test_rule_47_issue_9_item_2_writers_of_their_own_rows_never_get_a_500(
     assert set(statuses) <= {200, 503}
     for index, row in enumerate(rows):
         assert SluggedDocument.objects.get(pk=row.pk).counter == successes[index]  # none lost
+
+
+def test_async_views_are_left_to_django_which_refuses_atomic_requests_for_them() -> None:
+    from django.core.handlers.base import BaseHandler
+
+    from tests.testapp.views import AsyncDocumentJsonView, async_document_detail
+
+    settings_dict = connections["default"].settings_dict
+    previous = settings_dict["ATOMIC_REQUESTS"]
+    settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        for view in (async_document_detail, AsyncDocumentJsonView.as_view()):
+            with pytest.raises(RuntimeError, match="ATOMIC_REQUESTS with async views"):
+                BaseHandler().make_view_atomic(view)
+    finally:
+        settings_dict["ATOMIC_REQUESTS"] = previous
+
+
+def test_a_view_marked_non_atomic_before_the_decorator_keeps_no_transaction() -> None:
+    from django.db import transaction
+    from django.http import HttpRequest, HttpResponse
+
+    from django_preconditions.decorators import require_preconditions
+    from django_preconditions.transactions import atomic_request_aliases
+
+    @require_preconditions(Document)
+    @transaction.non_atomic_requests
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        return HttpResponse()
+
+    settings_dict = connections["default"].settings_dict
+    previous = settings_dict["ATOMIC_REQUESTS"]
+    settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        assert atomic_request_aliases(view) == ()
+    finally:
+        settings_dict["ATOMIC_REQUESTS"] = previous
