@@ -5,88 +5,17 @@ Every id is listed in docs/checks.md with its fix; each has a test in tests/test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
-from django.utils.module_loading import import_string
 
 from . import defaults
+from .validation import VALUE_RULES
 
 _BLOCK = "PRECONDITIONS"
-
-
-def _is_method_list(value: Any) -> bool:
-    return isinstance(value, (list, tuple, set, frozenset)) and all(
-        isinstance(item, str) and item.upper() in defaults.PROTECTABLE_METHODS for item in value
-    )
-
-
-def _is_header_list(value: Any) -> bool:
-    acceptable = {name.lower() for name in defaults.ACCEPTABLE_HEADERS}
-    return (
-        isinstance(value, (list, tuple))
-        and len(value) > 0
-        and all(isinstance(item, str) and item.lower() in acceptable for item in value)
-    )
-
-
-def _is_error_format(value: Any) -> bool:
-    if callable(value) or value in defaults.ERROR_FORMATS:
-        return True
-    if not isinstance(value, str):
-        return False
-    try:
-        return callable(import_string(value))
-    except ImportError:
-        return False
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_documentation_url(value: Any) -> bool:
-    if value is None:
-        return True
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-# key (lower case) → (validator, what is expected, check id when used at the top level)
-_VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
-    "methods": (
-        _is_method_list,
-        f"a list of HTTP methods among {', '.join(defaults.PROTECTABLE_METHODS)} "
-        "(GET, HEAD and OPTIONS never require preconditions)",
-        "preconditions.E003",
-    ),
-    "required_headers": (
-        _is_header_list,
-        'a non-empty list among "If-Match" and "If-Unmodified-Since"; any one of them satisfies '
-        "the requirement",
-        "preconditions.E004",
-    ),
-    "allow_wildcard": (_is_bool, "True or False", "preconditions.E005"),
-    "weak_if_match": (_is_bool, "True or False", "preconditions.E006"),
-    "error_format": (
-        _is_error_format,
-        '"problem", "json", "drf", or the dotted path of a callable (request, error) -> '
-        "HttpResponse",
-        "preconditions.E007",
-    ),
-    "include_current_etag": (_is_bool, "True or False", "preconditions.E008"),
-    "documentation_url": (
-        _is_documentation_url,
-        'None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"',
-        "preconditions.E009",
-    ),
-}
 
 
 def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
@@ -113,7 +42,7 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
                     id="preconditions.E002",
                 )
             )
-    for name, (is_valid, expected, check_id) in _VALUE_RULES.items():
+    for name, (is_valid, expected, check_id) in VALUE_RULES.items():
         key = name.upper()
         if key in block and not is_valid(block[key]):
             errors.append(
@@ -163,7 +92,7 @@ def _check_views(views: Any) -> list[CheckMessage]:
                         id="preconditions.E011",
                     )
                 )
-        for name, (is_valid, expected, _top_level_id) in _VALUE_RULES.items():
+        for name, (is_valid, expected, _top_level_id) in VALUE_RULES.items():
             if name in entry and not is_valid(entry[name]):
                 errors.append(
                     Error(
@@ -217,57 +146,6 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
             )
         ]
     return []
-
-
-_RULE_FIELDS = {"model": "model_label"}
-
-
-def rule_errors(rule: Mapping[str, Any], view_key: str) -> dict[str, list[str]]:
-    """Problems with an admin rule (a ``VIEWS``-shaped dict), by model field name, using the
-    same validators as the checks of ``PRECONDITIONS["VIEWS"]``."""
-    errors: dict[str, list[str]] = {}
-    for name, (is_valid, expected, _check_id) in _VALUE_RULES.items():
-        if name in rule and not is_valid(rule[name]):
-            errors.setdefault(name, []).append(f"Set it to {expected}.")
-    for message in _check_view_model("This rule", rule):
-        field = "lookup_url_kwarg" if message.id == "preconditions.E015" else "model_label"
-        errors.setdefault(field, []).append(f"{message.msg} {message.hint}")
-    problem = view_key_problem(view_key)
-    if problem:
-        errors.setdefault("view", []).append(problem)
-    return {_RULE_FIELDS.get(key, key): value for key, value in errors.items()}
-
-
-def view_key_problem(view_key: str) -> str | None:
-    """Why ``view_key`` names no view of this project, or ``None`` when it does: a URL name,
-    a view's dotted path or a route of the project's URLconf; or an importable view; or a
-    route pattern that compiles."""
-    from django.urls.resolvers import RoutePattern
-
-    from .urls_inventory import known_view_keys
-
-    if not view_key.strip():
-        return "Give a URL name, a view dotted path or a route pattern."
-    if view_key in known_view_keys():
-        return None
-    if "." in view_key and "/" not in view_key and ":" not in view_key:
-        try:
-            import_string(view_key)
-        except ImportError:
-            return f"{view_key!r} is not a URL name of this project, and cannot be imported."
-        return None
-    if "/" in view_key or "<" in view_key:
-        try:
-            warnings = RoutePattern(view_key).check()
-        except Exception as exc:  # ImproperlyConfigured, re.error: the route does not compile
-            return f"The route {view_key!r} does not compile: {exc}"
-        if warnings:
-            return f"The route {view_key!r} does not compile: {warnings[0].msg}"
-        return None
-    return (
-        f"{view_key!r} is not a URL name of this project. Pick one from the list, or give a "
-        "view dotted path or a route pattern."
-    )
 
 
 def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

@@ -1,0 +1,55 @@
+"""Views without any protection in code, written as ordinary Django views with their own
+access control, for the settings/admin-configured middleware (tests/test_middleware_order.py)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_http_methods
+
+from .models import Document, PlainCounter
+from .views import _apply_body, representation
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "PUT", "DELETE"])
+def owned_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """Only the owner may see or change a document: others get 404 (rules 12, 13)."""
+    document = get_object_or_404(Document.objects.filter(owner=request.user.pk), pk=pk)
+    if request.method == "DELETE":
+        document.delete()
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        invalid = _apply_body(request, document)
+        if invalid is not None:
+            return invalid
+        document.save()
+    return JsonResponse(representation(document))
+
+
+@require_http_methods(["GET", "HEAD"])
+def read_only_document(request: HttpRequest, pk: int) -> HttpResponse:
+    return JsonResponse(representation(get_object_or_404(Document, pk=pk)))
+
+
+@require_http_methods(["PUT"])
+def audited_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """Writes another row (an audit counter) before saving the document."""
+    document = get_object_or_404(Document, pk=pk)
+    PlainCounter.objects.create(counter=document.pk)
+    invalid = _apply_body(request, document)
+    if invalid is not None:
+        return invalid
+    document.save()
+    return JsonResponse(representation(document))
+
+
+@login_required
+@require_http_methods(["PUT"])
+def bump_counter(request: HttpRequest, pk: int) -> HttpResponse:
+    """No versioned model: protected by a headers-only rule."""
+    counter = get_object_or_404(PlainCounter, pk=pk)
+    counter.counter += 1
+    counter.save()
+    return JsonResponse({"counter": counter.counter})
