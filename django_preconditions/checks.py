@@ -231,7 +231,108 @@ def check_rules_table(
     ]
 
 
+def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W004: a ``VIEWS`` key that matches no URL pattern (a typo leaves the view unprotected);
+    E017/E018: a ``VIEWS`` lookup that cannot identify the row on the matched routes."""
+    from .conf import conf
+    from .urls_inventory import iter_endpoints
+    from .validation import (
+        closest_view_keys,
+        endpoints_for,
+        lookup_field_problem,
+        lookup_kwarg_problem,
+        model_problem,
+    )
+
+    views: Mapping[Any, Any] = conf.VIEWS  # as written: E010 reports other shapes
+    if not views:
+        return []
+    endpoints = list(iter_endpoints())
+    messages: list[CheckMessage] = []
+    for view_key, entry in views.items():
+        if not isinstance(view_key, str) or not isinstance(entry, Mapping):
+            continue  # E010
+        where = f"{_BLOCK}['VIEWS'][{view_key!r}]"
+        matching = endpoints_for(view_key, endpoints)
+        if not matching:
+            close = closest_view_keys(view_key, endpoints)
+            messages.append(
+                Warning(
+                    f"{where} matches no URL pattern, so no view is protected by it.",
+                    hint=(f"Did you mean {', '.join(map(repr, close))}? " if close else "")
+                    + "Use a URL name (with its namespace), a view's dotted path or a route "
+                    "exactly as `manage.py preconditions_audit` lists them.",
+                    id="preconditions.W004",
+                )
+            )
+        model, _problem = model_problem(entry.get("model"))
+        if model is None:
+            continue  # E013/E014/E015
+        problem = lookup_field_problem(model, entry.get("lookup_field", "pk"))
+        if problem:
+            messages.append(
+                Error(
+                    f"{where}['lookup_field']: {problem}",
+                    id="preconditions.E017",
+                    hint="Requests to this view are refused with 428 until fixed.",
+                )
+            )
+        kwarg = entry.get("lookup_url_kwarg")
+        problem = lookup_kwarg_problem(kwarg, matching) if matching and kwarg else None
+        if problem:
+            messages.append(
+                Error(
+                    f"{where}['lookup_url_kwarg']: {problem}",
+                    id="preconditions.E018",
+                    hint="Requests to this view are refused with 428 until fixed.",
+                )
+            )
+    return messages
+
+
+def check_admin_rules(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """W005: an enabled admin rule that matches no URL pattern or cannot be applied (runs with
+    database checks, like W003)."""
+    from django.db import DatabaseError, router
+
+    from .models import ProtectedEndpoint
+    from .urls_inventory import iter_endpoints
+    from .validation import admin_rule_errors
+
+    if not databases:
+        return []
+    alias = router.db_for_read(ProtectedEndpoint)
+    if alias not in databases:
+        return []
+    try:
+        rules = list(ProtectedEndpoint.objects.using(alias).filter(enabled=True))
+    except DatabaseError:
+        return []  # W003 reports it
+    endpoints = list(iter_endpoints())
+    messages: list[CheckMessage] = []
+    for rule in rules:
+        errors = admin_rule_errors(rule.as_rule(), rule.view, endpoints=endpoints)
+        if errors:
+            detail = "; ".join(
+                f"{field}: {' '.join(map(str, found))}" for field, found in errors.items()
+            )
+            messages.append(
+                Warning(
+                    f"The admin rule for {rule.view!r} cannot be applied: {detail}",
+                    hint="Fix or disable it in the admin (Protected endpoints). Until then "
+                    "unsafe requests to a view it matches are refused with 428.",
+                    obj=rule,
+                    id="preconditions.W005",
+                )
+            )
+    return messages
+
+
 def register_checks() -> None:
     register(Tags.compatibility)(check_settings_block)
+    register(Tags.urls)(check_view_keys)
+    register(Tags.database)(check_admin_rules)
     register(Tags.models)(check_versioned_models)
     register(Tags.database)(check_rules_table)
