@@ -116,8 +116,8 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
                 f"{where} gives {'model' if has_model else 'lookup_url_kwarg'} without "
                 f"{'lookup_url_kwarg' if has_model else 'model'}.",
                 hint='Give both, e.g. "model": "notes.Note", "lookup_url_kwarg": "pk", so the '
-                "current version can be read before the view runs; or neither, to require the "
-                "headers only.",
+                "middleware knows which object's save or delete to check; or neither, to "
+                "require the headers only.",
                 id="preconditions.E015",
             )
         ]
