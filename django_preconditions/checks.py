@@ -194,15 +194,13 @@ def check_rules_table(
 ) -> list[CheckMessage]:
     """W003: the admin rules table is missing (migrations not applied). Runs with database
     checks (``migrate``, ``check --database default``)."""
-    from django.db import DatabaseError, connections, router
+    from django.db import DatabaseError, connections
     from django.db.migrations.recorder import MigrationRecorder
 
     from .models import ProtectedEndpoint
 
-    if not databases:
-        return []
-    alias = router.db_for_read(ProtectedEndpoint)
-    if alias not in databases:
+    alias = _rules_alias(databases)
+    if alias is None:
         return []
     try:
         with connections[alias].cursor() as cursor:
@@ -295,16 +293,14 @@ def check_admin_rules(
 ) -> list[CheckMessage]:
     """W005: an enabled admin rule that matches no URL pattern or cannot be applied (runs with
     database checks, like W003)."""
-    from django.db import DatabaseError, router
+    from django.db import DatabaseError
 
     from .models import ProtectedEndpoint
     from .urls_inventory import iter_endpoints
     from .validation import admin_rule_errors
 
-    if not databases:
-        return []
-    alias = router.db_for_read(ProtectedEndpoint)
-    if alias not in databases:
+    alias = _rules_alias(databases)
+    if alias is None:
         return []
     try:
         rules = list(ProtectedEndpoint.objects.using(alias).filter(enabled=True))
@@ -328,6 +324,16 @@ def check_admin_rules(
                 )
             )
     return messages
+
+
+def _rules_alias(databases: Any) -> str | None:
+    """The database the admin rules are read from, if the check may query it."""
+    from django.db import router
+
+    from .models import ProtectedEndpoint
+
+    alias = router.db_for_read(ProtectedEndpoint)
+    return alias if databases and alias in databases else None
 
 
 def register_checks() -> None:

@@ -455,6 +455,8 @@ class PreconditionMiddleware:
         guard: _Guard | None = getattr(request, _STATE_ATTRIBUTE, None)
         if guard is None:
             return response  # type: ignore[no-any-return]
+        if guard.transaction is None:
+            return guard.finish(response)  # type: ignore[return-value]
         # The transaction was opened on the thread that ran process_view: close it there.
         finished = await sync_to_async(guard.finish, thread_sensitive=True)(response)
         return finished  # type: ignore[return-value]

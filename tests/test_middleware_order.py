@@ -12,7 +12,6 @@ import sys
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -21,33 +20,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.http import http_date
 
 from django_preconditions.models import ProtectedEndpoint
-from django_preconditions.rules import invalidate_rules, reload_rules
+from django_preconditions.rules import reload_rules
+from tests.test_middleware import MIDDLEWARE, _fresh_rules, put  # noqa: F401 (autouse fixture)
 from tests.testapp.models import Document, PlainCounter
 
 pytestmark = pytest.mark.django_db
 
-MIDDLEWARE = [*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"]
 OWNED = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rules() -> Any:
-    invalidate_rules()
-    yield
-    invalidate_rules()
 
 
 def protect(key: str, **entry: Any) -> Any:
     return override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS={"VIEWS": {key: entry}})
-
-
-def put(client: Any, url: str, body: Any = None, **headers: str) -> Any:
-    return client.put(
-        url,
-        body if body is not None else {"title": "new"},
-        content_type="application/json",
-        headers=headers,
-    )
 
 
 @pytest.fixture
@@ -132,6 +115,22 @@ def test_rules_29_19_36_the_owner_gets_428_then_200_then_412(client, owner) -> N
     assert stored.title == "new"
     assert not_modified.status_code == 304  # rule 28, from the row the view loaded
     assert not_modified["ETag"] == stored.etag
+
+
+def test_rule_41_delete_with_the_current_etag_is_204_without_etag_and_stale_is_412(  # type: ignore[no-untyped-def]
+    client, owner
+) -> None:
+    document = Document.objects.create(title="a", owner=owner)
+    client.force_login(owner)
+    url = f"/mw/owned/docs/{document.pk}/"
+    with protect("mw-owned", **OWNED):
+        stale = client.delete(url, headers={"If-Match": '"stale"'})
+        deleted = client.delete(url, headers={"If-Match": document.etag})
+        again = client.delete(url, headers={"If-Match": document.etag})
+    assert stale.status_code == 412
+    assert (deleted.status_code, deleted.has_header("ETag")) == (204, False)
+    assert again.status_code == 404  # the view's answer for an absent row
+    assert not Document.objects.filter(pk=document.pk).exists()
 
 
 def test_rule_24_if_unmodified_since_is_evaluated_against_the_stored_row(client, owner) -> None:  # type: ignore[no-untyped-def]

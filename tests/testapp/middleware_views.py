@@ -9,23 +9,16 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_http_methods
 
 from .models import Document, PlainCounter
-from .views import _apply_body, representation
+from .views import representation, serve_document
 
 
 @login_required
 @require_http_methods(["GET", "HEAD", "PUT", "DELETE"])
 def owned_document(request: HttpRequest, pk: int) -> HttpResponse:
     """Only the owner may see or change a document: others get 404 (rules 12, 13)."""
-    document = get_object_or_404(Document.objects.filter(owner=request.user.pk), pk=pk)
-    if request.method == "DELETE":
-        document.delete()
-        return HttpResponse(status=204)
-    if request.method == "PUT":
-        invalid = _apply_body(request, document)
-        if invalid is not None:
-            return invalid
-        document.save()
-    return JsonResponse(representation(document))
+    return serve_document(
+        request, get_object_or_404(Document.objects.filter(owner=request.user.pk), pk=pk)
+    )
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -38,11 +31,7 @@ def audited_document(request: HttpRequest, pk: int) -> HttpResponse:
     """Writes another row (an audit counter) before saving the document."""
     document = get_object_or_404(Document, pk=pk)
     PlainCounter.objects.create(counter=document.pk)
-    invalid = _apply_body(request, document)
-    if invalid is not None:
-        return invalid
-    document.save()
-    return JsonResponse(representation(document))
+    return serve_document(request, document)
 
 
 @login_required
