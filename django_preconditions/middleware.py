@@ -85,15 +85,18 @@ def combine_rules(configured: Mapping[str, Any] | None, admin: Mapping[str, Any]
     """An admin rule applied on top of the settings rule (or the global defaults): it can only
     make the requirement stricter (rule 30; docs/views.md).
 
-    - methods: the union; accepted headers: the intersection (an empty one accepts nothing);
+    - methods: the union with the settings rule's (an admin rule alone: its own methods);
+      accepted headers: the intersection (an empty one accepts nothing);
     - ``allow_wildcard``: on only when settings (or the default) and the admin rule allow it;
     - error format: the settings one; an admin rule may only name a registered format;
     - model and lookup: the settings ones when settings name a model, else the admin rule's.
     """
     base = Policy.from_settings().updated(**(configured or {}))
     merged: dict[str, Any] = dict(configured or {})
+    # Without a settings rule the view had no protection: the admin rule's methods stand.
+    required = base.methods if configured is not None or "methods" not in admin else ()
     merged["methods"] = tuple(
-        sorted({*base.methods, *(str(m).upper() for m in admin.get("methods", ()))})
+        sorted({*required, *(str(m).upper() for m in admin.get("methods", ()))})
     )
     headers = admin.get("required_headers")
     if headers is not None:
