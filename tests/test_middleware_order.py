@@ -333,3 +333,12 @@ def test_item_5_unreadable_rules_table_keeps_the_last_rules_in_force(client, cap
     assert answers == [428] * 5
     assert Document.objects.get(pk=document.pk).title == "a"
     assert "rules read last stay in force" in caplog.text
+
+
+def test_the_audit_reports_a_broken_admin_rule(client) -> None:  # type: ignore[no-untyped-def]
+    from django_preconditions.audit import build_report
+
+    admin_rule(view="document-plain", model_label="testapp.Document", lookup_url_kwarg="nope")
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        rows = {row.name: row for row in build_report()}
+    assert "refused with 428" in rows["document-plain"].note
