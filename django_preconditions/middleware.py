@@ -47,6 +47,7 @@ from .models import (
 from .policy import Policy, settings_entry, view_keys_for_request
 from .responses import error_response
 from .rules import current_rules
+from .validation import is_admin_view
 
 __all__ = ["PreconditionMiddleware", "is_protected_in_code", "rule_for_keys"]
 
@@ -475,8 +476,8 @@ class PreconditionMiddleware:
             return None
         keys = view_keys_for_request(request)
         found = rule_for_keys(keys)
-        if found is None:
-            return None
+        if found is None or (found[1] == "admin" and is_admin_view(view_func)):
+            return None  # admin rules never apply to the admin site itself
         try:
             guard = _build_guard(request, view_func, found[0], view_kwargs)
         except Exception as exc:  # a broken rule fails closed, never 500

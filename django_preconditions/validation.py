@@ -31,6 +31,7 @@ __all__ = [
     "admin_rule_errors",
     "closest_view_keys",
     "endpoints_for",
+    "is_admin_view",
     "lookup_field_problem",
     "lookup_kwarg_problem",
     "model_problem",
@@ -218,6 +219,13 @@ def lookup_kwarg_problem(kwarg: Any, endpoints: list[Endpoint]) -> str | None:
     }
 
 
+def is_admin_view(view: Any) -> bool:
+    """Whether ``view`` belongs to an admin site (admin rules never apply there)."""
+    from .audit import _is_admin_view
+
+    return _is_admin_view(view)
+
+
 def settings_value(view_key: str, key: str) -> Any:
     """What settings say for ``key`` at this view (its ``VIEWS`` entry, else the global)."""
     from .conf import conf
@@ -274,6 +282,15 @@ def admin_rule_errors(
     matching = endpoints_for(view_key, everything)
     if check_view and not matching:
         add("view", unknown_view_message(view_key, everything))
+    if any(is_admin_view(endpoint.view) for endpoint in matching):
+        add(
+            "view",
+            _(
+                "This is a view of the admin site itself, which admin rules do not apply to "
+                "(a rule there could lock everyone out of the admin). Use VersionedModelAdmin "
+                "to protect admin pages."
+            ),
+        )
     has_model, has_kwarg = "model" in rule, "lookup_url_kwarg" in rule
     if has_model != has_kwarg:
         add(

@@ -342,3 +342,14 @@ def test_the_audit_reports_a_broken_admin_rule(client) -> None:  # type: ignore[
     with override_settings(MIDDLEWARE=MIDDLEWARE):
         rows = {row.name: row for row in build_report()}
     assert "refused with 428" in rows["document-plain"].note
+
+
+def test_an_admin_rule_cannot_lock_the_admin_site_itself(admin_client) -> None:  # type: ignore[no-untyped-def]
+    rule = ProtectedEndpoint(view="admin:testapp_document_add", methods="POST")
+    with pytest.raises(ValidationError, match="view of the admin site itself"):
+        rule.full_clean()
+    admin_rule(view="admin:testapp_document_add", methods="POST", required_headers="If-Match")
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        response = admin_client.post("/admin/testapp/document/add/", {"title": "t", "counter": 0})
+    assert response.status_code == 302
+    assert Document.objects.filter(title="t").exists()
