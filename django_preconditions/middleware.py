@@ -307,9 +307,20 @@ class _Guard:
             self.transaction = _ViewTransaction(self.alias, self.observe)
 
     def finish(self, response: HttpResponse | None) -> HttpResponse | None:
-        """Settle the response and commit, or roll back a refused or failed request."""
+        """Settle the response and commit, or roll back a refused or failed request. The
+        transaction is always closed, also when settling raises."""
+        final: HttpResponse | None = None
         try:
             final = self.settle(response) if response is not None else None
+        except BaseException:
+            self.failed = True
+            raise
+        finally:
+            final = self._close(response, final)
+        return final
+
+    def _close(self, response: HttpResponse | None, final: HttpResponse | None) -> Any:
+        try:
             if self.transaction is not None:
                 rollback = self.failed or final is None or final is not response
                 try:

@@ -353,3 +353,21 @@ def test_an_admin_rule_cannot_lock_the_admin_site_itself(admin_client) -> None: 
         response = admin_client.post("/admin/testapp/document/add/", {"title": "t", "counter": 0})
     assert response.status_code == 302
     assert Document.objects.filter(title="t").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_views_transaction_is_closed_and_rolled_back_when_rendering_fails() -> None:
+    from django.test import Client
+
+    document = Document.objects.create(title="a")
+    client = Client(raise_request_exception=False)
+    url = f"/mw/audited/docs/{document.pk}/"
+    broken = {"error_format": "tests.error_formats.not_a_response", **OWNED}
+    with protect("mw-audited", **broken):
+        failed = put(client, url)
+    assert failed.status_code == 500
+    assert not connection.in_atomic_block
+    assert not PlainCounter.objects.exists()  # the view's audit row was rolled back
+    with protect("mw-audited", **OWNED):
+        assert put(client, url, **{"If-Match": document.etag}).status_code == 200
+    assert PlainCounter.objects.count() == 1
