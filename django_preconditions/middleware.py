@@ -35,7 +35,7 @@ from django.http import HttpRequest, HttpResponse
 from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
 from .defaults import ERROR_FORMATS
-from .enforcement import Enforcer, PreconditionContext, Snapshot, current_row
+from .enforcement import Enforcer, Snapshot, current_row
 from .models import (
     MODIFIED_FIELD,
     VERSION_FIELD,
@@ -297,13 +297,9 @@ class _Guard:
 
     def open(self) -> None:
         _current_guard.set(self)
-        self.request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
-            None, self.policy, Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, "GET")
-        )
         if self.unsafe:
             if self.model is not None:
                 self.expectation = register_expectation(_LazyExpectation(self))
-                self.request.preconditions.expectation = self.expectation  # type: ignore[attr-defined]
             self.transaction = _ViewTransaction(self.alias, self.observe)
 
     def finish(self, response: HttpResponse | None) -> HttpResponse | None:
