@@ -147,6 +147,16 @@ class _LazyExpectation(VersionExpectation):
         return self._guard.targets(instance)
 
     @property
+    def pk(self) -> Any:
+        """The row's primary key: from the URL, or from the instance the view loaded."""
+        pk = self._guard.target_pk()
+        return None if pk is _NO_MATCH else pk
+
+    @pk.setter
+    def pk(self, value: Any) -> None:
+        pass  # decided by the guard
+
+    @property
     def token(self) -> str:
         if not self._decided:
             self._token = self._guard.decide_write(self._guard.target_pk())

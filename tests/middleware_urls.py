@@ -11,4 +11,8 @@ urlpatterns = [
     path("read-only/docs/<int:pk>/", middleware_views.read_only_document, name="mw-read-only"),
     path("audited/docs/<int:pk>/", middleware_views.audited_document, name="mw-audited"),
     path("counters/<int:pk>/", middleware_views.bump_counter, name="mw-counter"),
+    path("cbv/docs/<int:pk>/", middleware_views.ReadOnlyDocumentView.as_view(), name="mw-cbv"),
+    path("swallow/docs/<int:pk>/", middleware_views.swallowing_document, name="mw-swallow"),
+    path("update/docs/<int:pk>/", middleware_views.updating_document, name="mw-update"),
+    path("rules/<str:key>/", middleware_views.rule_note, name="mw-rule-note"),
 ]

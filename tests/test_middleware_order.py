@@ -371,3 +371,57 @@ def test_the_views_transaction_is_closed_and_rolled_back_when_rendering_fails() 
     with protect("mw-audited", **OWNED):
         assert put(client, url, **{"If-Match": document.etag}).status_code == 200
     assert PlainCounter.objects.count() == 1
+
+
+def test_rule_12_a_class_based_views_http_method_names_answer_405_first(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    with protect("mw-cbv", **OWNED):
+        answers = [
+            client.generic(method, f"/mw/cbv/docs/{document.pk}/", headers={"If-Match": '"x"'})
+            for method in ("PUT", "PATCH", "DELETE")
+        ]
+        read = client.get(f"/mw/cbv/docs/{document.pk}/", headers={"If-None-Match": document.etag})
+    assert [response.status_code for response in answers] == [405, 405, 405]
+    assert read.status_code == 304
+
+
+def test_a_view_that_swallows_the_refusal_is_still_refused_and_rolled_back(client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    with protect("mw-swallow", **OWNED):
+        stale = put(client, f"/mw/swallow/docs/{document.pk}/", **{"If-Match": '"stale"'})
+        missing = put(client, f"/mw/swallow/docs/{document.pk}/")
+    assert (stale.status_code, missing.status_code) == (412, 428)
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
+def test_a_queryset_update_without_a_precondition_is_rolled_back_with_428(client) -> None:  # type: ignore[no-untyped-def]
+    """Writes that bypass save() are not a compare-and-swap (docs/views.md), but a request
+    without a precondition that wrote anything is still refused and rolled back."""
+    document = Document.objects.create(title="a")
+    with protect("mw-update", **OWNED):
+        response = put(client, f"/mw/update/docs/{document.pk}/")
+    assert response.status_code == 428
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
+def test_a_lookup_by_a_unique_field_other_than_the_pk(client) -> None:  # type: ignore[no-untyped-def]
+    rule = ProtectedEndpoint.objects.create(view="unused-key")
+    by_view = {
+        "model": "django_preconditions.ProtectedEndpoint",
+        "lookup_url_kwarg": "key",
+        "lookup_field": "view",
+    }
+    url = "/mw/rules/unused-key/"
+    with protect("mw-rule-note", **by_view):
+        read = client.get(url)
+        missing = client.put(url, "x", content_type="text/plain")
+        stale = client.put(url, "x", content_type="text/plain", headers={"If-Match": '"old"'})
+        written = client.put(
+            url, "mine", content_type="text/plain", headers={"If-Match": read["ETag"]}
+        )
+        not_modified = client.get(url, headers={"If-None-Match": written["ETag"]})
+    assert read["ETag"] == rule.etag
+    assert (missing.status_code, stale.status_code, written.status_code) == (428, 412, 200)
+    rule.refresh_from_db()
+    assert (rule.note, written["ETag"]) == ("mine", rule.etag)
+    assert not_modified.status_code == 304

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views import View
 from django.views.decorators.http import require_http_methods
 
 from .models import Document, PlainCounter
@@ -42,3 +43,43 @@ def bump_counter(request: HttpRequest, pk: int) -> HttpResponse:
     counter.counter += 1
     counter.save()
     return JsonResponse({"counter": counter.counter})
+
+
+class ReadOnlyDocumentView(View):
+    """A class-based view that only reads: PUT/PATCH/DELETE get its 405."""
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return JsonResponse(representation(get_object_or_404(Document, pk=pk)))
+
+
+@require_http_methods(["PUT"])
+def swallowing_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """Catches every exception of its save and answers 200 anyway."""
+    document = get_object_or_404(Document, pk=pk)
+    document.title = "swallowed"
+    try:
+        document.save()
+    except Exception:  # the refusal too: the middleware still refuses and rolls back
+        return JsonResponse({"saved": False})
+    return JsonResponse(representation(document))
+
+
+@require_http_methods(["PUT"])
+def updating_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """Writes the row with QuerySet.update(), without loading it (no compare-and-swap)."""
+    Document.objects.filter(pk=pk).update(title="updated")
+    return HttpResponse(status=204)
+
+
+@require_http_methods(["GET", "PUT"])
+def rule_note(request: HttpRequest, key: str) -> HttpResponse:
+    """A row looked up by a unique field that is not the primary key (``view``)."""
+    from django_preconditions.models import ProtectedEndpoint
+
+    rule = get_object_or_404(ProtectedEndpoint, view=key)
+    if request.method == "PUT":
+        rule.note = request.body.decode()
+        rule.save()
+    return JsonResponse({"view": rule.view, "note": rule.note})
