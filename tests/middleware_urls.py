@@ -15,4 +15,9 @@ urlpatterns = [
     path("swallow/docs/<int:pk>/", middleware_views.swallowing_document, name="mw-swallow"),
     path("update/docs/<int:pk>/", middleware_views.updating_document, name="mw-update"),
     path("rules/<str:key>/", middleware_views.rule_note, name="mw-rule-note"),
+    path(
+        "async/audited/docs/<int:pk>/",
+        middleware_views.async_audited_document,
+        name="mw-async-audited",
+    ),
 ]

@@ -425,3 +425,26 @@ def test_a_lookup_by_a_unique_field_other_than_the_pk(client) -> None:  # type: 
     rule.refresh_from_db()
     assert (rule.note, written["ETag"]) == ("mine", rule.etag)
     assert not_modified.status_code == 304
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_views_are_refused_after_their_access_control_and_rolled_back(async_client) -> None:  # type: ignore[no-untyped-def]
+    from asgiref.sync import async_to_sync
+
+    document = Document.objects.create(title="a")
+    url = f"/mw/async/audited/docs/{document.pk}/"
+
+    def aput(**headers: str) -> Any:
+        return async_to_sync(async_client.put)(
+            url, {}, content_type="application/json", headers=headers
+        )
+
+    with protect("mw-async-audited", **OWNED):
+        missing = aput()
+        stale = aput(**{"If-Match": '"stale"'})
+        assert not PlainCounter.objects.exists()
+        written = aput(**{"If-Match": document.etag})
+    assert (missing.status_code, stale.status_code, written.status_code) == (428, 412, 200)
+    assert PlainCounter.objects.count() == 1
+    assert written["ETag"] == Document.objects.get(pk=document.pk).etag
+    assert not connection.in_atomic_block

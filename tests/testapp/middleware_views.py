@@ -83,3 +83,13 @@ def rule_note(request: HttpRequest, key: str) -> HttpResponse:
         rule.note = request.body.decode()
         rule.save()
     return JsonResponse({"view": rule.view, "note": rule.note})
+
+
+@require_http_methods(["PUT"])
+async def async_audited_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """The async twin of ``audited_document``."""
+    document = await Document.objects.aget(pk=pk)
+    await PlainCounter.objects.acreate(counter=document.pk)
+    document.title = "new"
+    await document.asave()
+    return JsonResponse(representation(document))
