@@ -4,7 +4,7 @@ Rules come from ``PRECONDITIONS["VIEWS"]`` and from admin rules
 (:class:`~django_preconditions.models.ProtectedEndpoint`), matched by the resolved view's
 namespaced URL name, dotted path or route. Views protected in code are left alone (never
 evaluated twice). Settings win over admin rules, and an admin rule can only add protection
-(:func:`rule_for_keys`).
+(``rules.rule_for_keys``).
 
 The middleware decides **after** the view's own access control and method dispatch
 (CONFORMANCE rules 12 and 13): it never reads the row itself. For a protected unsafe request
@@ -34,7 +34,6 @@ from django.http import HttpRequest, HttpResponse
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
-from .defaults import ERROR_FORMATS
 from .enforcement import Enforcer, Snapshot, current_row
 from .models import (
     MODIFIED_FIELD,
@@ -46,7 +45,7 @@ from .models import (
 )
 from .policy import Policy, settings_entry, view_keys_for_request
 from .responses import error_response
-from .rules import current_rules
+from .rules import rule_for_keys
 from .validation import is_admin_view
 
 __all__ = ["PreconditionMiddleware", "is_protected_in_code", "rule_for_keys"]
@@ -64,57 +63,6 @@ def is_protected_in_code(view: Any) -> bool:
         if candidate is not None and getattr(candidate, "preconditions_protected", False):
             return True
     return False
-
-
-# --- Which rule applies: settings, then admin rules that can only add protection ------------
-
-
-def rule_for_keys(keys: tuple[str, ...]) -> tuple[dict[str, Any], str] | None:
-    """The effective rule for a view from settings and admin rules, and where it came from
-    (``"settings"``, ``"admin"`` or ``"settings+admin"``); ``None`` if neither names it."""
-    configured = settings_entry(keys)
-    admin = current_rules().rule_for(keys)
-    if configured is None and admin is None:
-        return None
-    if admin is None:
-        return dict(configured or {}), "settings"
-    merged = combine_rules(configured, admin)
-    return merged, "admin" if configured is None else "settings+admin"
-
-
-def combine_rules(configured: Mapping[str, Any] | None, admin: Mapping[str, Any]) -> dict[str, Any]:
-    """An admin rule applied on top of the settings rule (or the global defaults): it can only
-    make the requirement stricter (rule 30; docs/views.md).
-
-    - methods: the union with the settings rule's (an admin rule alone: its own methods);
-      accepted headers: the intersection (an empty one accepts nothing);
-    - ``allow_wildcard``: on only when settings (or the default) and the admin rule allow it;
-    - error format: the settings one; an admin rule may only name a registered format;
-    - model and lookup: the settings ones when settings name a model, else the admin rule's.
-    """
-    base = Policy.from_settings().updated(**(configured or {}))
-    merged: dict[str, Any] = dict(configured or {})
-    # Without a settings rule the view had no protection: the admin rule's methods stand.
-    required = base.methods if configured is not None or "methods" not in admin else ()
-    merged["methods"] = tuple(
-        sorted({*required, *(str(m).upper() for m in admin.get("methods", ()))})
-    )
-    headers = admin.get("required_headers")
-    if headers is not None:
-        wanted = {str(name).lower() for name in headers}
-        merged["required_headers"] = tuple(
-            name for name in base.required_headers if name.lower() in wanted
-        )
-    merged["allow_wildcard"] = base.allow_wildcard and admin.get("allow_wildcard", True) is True
-    if "error_format" not in merged and admin.get("error_format") in ERROR_FORMATS:
-        merged["error_format"] = admin["error_format"]
-    if "model" not in merged:
-        for key in ("model", "lookup_url_kwarg", "lookup_field"):
-            if key in admin:
-                merged[key] = admin[key]
-    if admin.get("broken"):
-        merged["broken"] = admin["broken"]
-    return merged
 
 
 # --- The request-scoped guard ---------------------------------------------------------------

@@ -8,6 +8,9 @@ closed — and the next request after the interval tries again; check ``precondi
 says how to fix a missing table. Each rule is validated when loaded
 (``validation.admin_rule_errors``): one that fails is kept, marked ``broken``, and the
 middleware refuses unsafe requests to its view with 428 (fail closed) until it is fixed.
+
+:func:`rule_for_keys` is the rule that applies to a view: its ``PRECONDITIONS["VIEWS"]``
+entry, made stricter by an admin rule (:func:`combine_rules`), never weaker.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 from django.db import DatabaseError, connections, router, transaction
 
 from .conf import conf
+from .defaults import ERROR_FORMATS
+from .policy import Policy, settings_entry
 
 logger = logging.getLogger("django_preconditions")
 
@@ -132,3 +137,54 @@ def _read(model: Any, alias: str) -> dict[str, Mapping[str, Any]]:
             rule["broken"] = problem
         rules[endpoint.view] = rule
     return rules
+
+
+# --- Which rule applies: settings, then admin rules that can only add protection ------------
+
+
+def rule_for_keys(keys: tuple[str, ...]) -> tuple[dict[str, Any], str] | None:
+    """The effective rule for a view from settings and admin rules, and where it came from
+    (``"settings"``, ``"admin"`` or ``"settings+admin"``); ``None`` if neither names it."""
+    configured = settings_entry(keys)
+    admin = current_rules().rule_for(keys)
+    if configured is None and admin is None:
+        return None
+    if admin is None:
+        return dict(configured or {}), "settings"
+    merged = combine_rules(configured, admin)
+    return merged, "admin" if configured is None else "settings+admin"
+
+
+def combine_rules(configured: Mapping[str, Any] | None, admin: Mapping[str, Any]) -> dict[str, Any]:
+    """An admin rule applied on top of the settings rule (or the global defaults): it can only
+    make the requirement stricter (rule 30; docs/views.md).
+
+    - methods: the union with the settings rule's (an admin rule alone: its own methods);
+      accepted headers: the intersection (an empty one accepts nothing);
+    - ``allow_wildcard``: on only when settings (or the default) and the admin rule allow it;
+    - error format: the settings one; an admin rule may only name a registered format;
+    - model and lookup: the settings ones when settings name a model, else the admin rule's.
+    """
+    base = Policy.from_settings().updated(**(configured or {}))
+    merged: dict[str, Any] = dict(configured or {})
+    # Without a settings rule the view had no protection: the admin rule's methods stand.
+    required = base.methods if configured is not None or "methods" not in admin else ()
+    merged["methods"] = tuple(
+        sorted({*required, *(str(m).upper() for m in admin.get("methods", ()))})
+    )
+    headers = admin.get("required_headers")
+    if headers is not None:
+        wanted = {str(name).lower() for name in headers}
+        merged["required_headers"] = tuple(
+            name for name in base.required_headers if name.lower() in wanted
+        )
+    merged["allow_wildcard"] = base.allow_wildcard and admin.get("allow_wildcard", True) is True
+    if "error_format" not in merged and admin.get("error_format") in ERROR_FORMATS:
+        merged["error_format"] = admin["error_format"]
+    if "model" not in merged:
+        for key in ("model", "lookup_url_kwarg", "lookup_field"):
+            if key in admin:
+                merged[key] = admin[key]
+    if admin.get("broken"):
+        merged["broken"] = admin["broken"]
+    return merged
