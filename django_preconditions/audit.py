@@ -182,6 +182,11 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
             if middleware:
                 protection = _RULE_SOURCES[source]
                 policy_for = _constant(Policy.from_settings().updated(**rule))
+                if rule.get("broken"):
+                    note = (
+                        f"The admin rule cannot be applied ({rule['broken']}): unsafe requests "
+                        "are refused with 428 until it is fixed in the admin."
+                    )
             else:
                 note = (
                     f"{_describe_source(source)} names this view, but "

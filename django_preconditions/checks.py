@@ -5,88 +5,17 @@ Every id is listed in docs/checks.md with its fix; each has a test in tests/test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
-from django.utils.module_loading import import_string
 
 from . import defaults
+from .validation import VALUE_RULES
 
 _BLOCK = "PRECONDITIONS"
-
-
-def _is_method_list(value: Any) -> bool:
-    return isinstance(value, (list, tuple, set, frozenset)) and all(
-        isinstance(item, str) and item.upper() in defaults.PROTECTABLE_METHODS for item in value
-    )
-
-
-def _is_header_list(value: Any) -> bool:
-    acceptable = {name.lower() for name in defaults.ACCEPTABLE_HEADERS}
-    return (
-        isinstance(value, (list, tuple))
-        and len(value) > 0
-        and all(isinstance(item, str) and item.lower() in acceptable for item in value)
-    )
-
-
-def _is_error_format(value: Any) -> bool:
-    if callable(value) or value in defaults.ERROR_FORMATS:
-        return True
-    if not isinstance(value, str):
-        return False
-    try:
-        return callable(import_string(value))
-    except ImportError:
-        return False
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_documentation_url(value: Any) -> bool:
-    if value is None:
-        return True
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-# key (lower case) → (validator, what is expected, check id when used at the top level)
-_VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
-    "methods": (
-        _is_method_list,
-        f"a list of HTTP methods among {', '.join(defaults.PROTECTABLE_METHODS)} "
-        "(GET, HEAD and OPTIONS never require preconditions)",
-        "preconditions.E003",
-    ),
-    "required_headers": (
-        _is_header_list,
-        'a non-empty list among "If-Match" and "If-Unmodified-Since"; any one of them satisfies '
-        "the requirement",
-        "preconditions.E004",
-    ),
-    "allow_wildcard": (_is_bool, "True or False", "preconditions.E005"),
-    "weak_if_match": (_is_bool, "True or False", "preconditions.E006"),
-    "error_format": (
-        _is_error_format,
-        '"problem", "json", "drf", or the dotted path of a callable (request, error) -> '
-        "HttpResponse",
-        "preconditions.E007",
-    ),
-    "include_current_etag": (_is_bool, "True or False", "preconditions.E008"),
-    "documentation_url": (
-        _is_documentation_url,
-        'None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"',
-        "preconditions.E009",
-    ),
-}
 
 
 def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
@@ -113,7 +42,7 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
                     id="preconditions.E002",
                 )
             )
-    for name, (is_valid, expected, check_id) in _VALUE_RULES.items():
+    for name, (is_valid, expected, check_id) in VALUE_RULES.items():
         key = name.upper()
         if key in block and not is_valid(block[key]):
             errors.append(
@@ -163,7 +92,7 @@ def _check_views(views: Any) -> list[CheckMessage]:
                         id="preconditions.E011",
                     )
                 )
-        for name, (is_valid, expected, _top_level_id) in _VALUE_RULES.items():
+        for name, (is_valid, expected, _top_level_id) in VALUE_RULES.items():
             if name in entry and not is_valid(entry[name]):
                 errors.append(
                     Error(
@@ -187,8 +116,8 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
                 f"{where} gives {'model' if has_model else 'lookup_url_kwarg'} without "
                 f"{'lookup_url_kwarg' if has_model else 'model'}.",
                 hint='Give both, e.g. "model": "notes.Note", "lookup_url_kwarg": "pk", so the '
-                "current version can be read before the view runs; or neither, to require the "
-                "headers only.",
+                "middleware knows which object's save or delete to check; or neither, to "
+                "require the headers only.",
                 id="preconditions.E015",
             )
         ]
@@ -217,57 +146,6 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
             )
         ]
     return []
-
-
-_RULE_FIELDS = {"model": "model_label"}
-
-
-def rule_errors(rule: Mapping[str, Any], view_key: str) -> dict[str, list[str]]:
-    """Problems with an admin rule (a ``VIEWS``-shaped dict), by model field name, using the
-    same validators as the checks of ``PRECONDITIONS["VIEWS"]``."""
-    errors: dict[str, list[str]] = {}
-    for name, (is_valid, expected, _check_id) in _VALUE_RULES.items():
-        if name in rule and not is_valid(rule[name]):
-            errors.setdefault(name, []).append(f"Set it to {expected}.")
-    for message in _check_view_model("This rule", rule):
-        field = "lookup_url_kwarg" if message.id == "preconditions.E015" else "model_label"
-        errors.setdefault(field, []).append(f"{message.msg} {message.hint}")
-    problem = view_key_problem(view_key)
-    if problem:
-        errors.setdefault("view", []).append(problem)
-    return {_RULE_FIELDS.get(key, key): value for key, value in errors.items()}
-
-
-def view_key_problem(view_key: str) -> str | None:
-    """Why ``view_key`` names no view of this project, or ``None`` when it does: a URL name,
-    a view's dotted path or a route of the project's URLconf; or an importable view; or a
-    route pattern that compiles."""
-    from django.urls.resolvers import RoutePattern
-
-    from .urls_inventory import known_view_keys
-
-    if not view_key.strip():
-        return "Give a URL name, a view dotted path or a route pattern."
-    if view_key in known_view_keys():
-        return None
-    if "." in view_key and "/" not in view_key and ":" not in view_key:
-        try:
-            import_string(view_key)
-        except ImportError:
-            return f"{view_key!r} is not a URL name of this project, and cannot be imported."
-        return None
-    if "/" in view_key or "<" in view_key:
-        try:
-            warnings = RoutePattern(view_key).check()
-        except Exception as exc:  # ImproperlyConfigured, re.error: the route does not compile
-            return f"The route {view_key!r} does not compile: {exc}"
-        if warnings:
-            return f"The route {view_key!r} does not compile: {warnings[0].msg}"
-        return None
-    return (
-        f"{view_key!r} is not a URL name of this project. Pick one from the list, or give a "
-        "view dotted path or a route pattern."
-    )
 
 
 def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -316,15 +194,13 @@ def check_rules_table(
 ) -> list[CheckMessage]:
     """W003: the admin rules table is missing (migrations not applied). Runs with database
     checks (``migrate``, ``check --database default``)."""
-    from django.db import DatabaseError, connections, router
+    from django.db import DatabaseError, connections
     from django.db.migrations.recorder import MigrationRecorder
 
     from .models import ProtectedEndpoint
 
-    if not databases:
-        return []
-    alias = router.db_for_read(ProtectedEndpoint)
-    if alias not in databases:
+    alias = _rules_alias(databases)
+    if alias is None:
         return []
     try:
         with connections[alias].cursor() as cursor:
@@ -353,7 +229,116 @@ def check_rules_table(
     ]
 
 
+def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W004: a ``VIEWS`` key that matches no URL pattern (a typo leaves the view unprotected);
+    E017/E018: a ``VIEWS`` lookup that cannot identify the row on the matched routes."""
+    from .conf import conf
+    from .urls_inventory import iter_endpoints
+    from .validation import (
+        closest_view_keys,
+        endpoints_for,
+        lookup_field_problem,
+        lookup_kwarg_problem,
+        model_problem,
+    )
+
+    views: Mapping[Any, Any] = conf.VIEWS  # as written: E010 reports other shapes
+    if not views:
+        return []
+    endpoints = list(iter_endpoints())
+    messages: list[CheckMessage] = []
+    for view_key, entry in views.items():
+        if not isinstance(view_key, str) or not isinstance(entry, Mapping):
+            continue  # E010
+        where = f"{_BLOCK}['VIEWS'][{view_key!r}]"
+        matching = endpoints_for(view_key, endpoints)
+        if not matching:
+            close = closest_view_keys(view_key, endpoints)
+            messages.append(
+                Warning(
+                    f"{where} matches no URL pattern, so no view is protected by it.",
+                    hint=(f"Did you mean {', '.join(map(repr, close))}? " if close else "")
+                    + "Use a URL name (with its namespace), a view's dotted path or a route "
+                    "exactly as `manage.py preconditions_audit` lists them.",
+                    id="preconditions.W004",
+                )
+            )
+        model, _problem = model_problem(entry.get("model"))
+        if model is None:
+            continue  # E013/E014/E015
+        problem = lookup_field_problem(model, entry.get("lookup_field", "pk"))
+        if problem:
+            messages.append(
+                Error(
+                    f"{where}['lookup_field']: {problem}",
+                    id="preconditions.E017",
+                    hint="Requests to this view are refused with 428 until fixed.",
+                )
+            )
+        kwarg = entry.get("lookup_url_kwarg")
+        problem = lookup_kwarg_problem(kwarg, matching) if matching and kwarg else None
+        if problem:
+            messages.append(
+                Error(
+                    f"{where}['lookup_url_kwarg']: {problem}",
+                    id="preconditions.E018",
+                    hint="Requests to this view are refused with 428 until fixed.",
+                )
+            )
+    return messages
+
+
+def check_admin_rules(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """W005: an enabled admin rule that matches no URL pattern or cannot be applied (runs with
+    database checks, like W003)."""
+    from django.db import DatabaseError
+
+    from .models import ProtectedEndpoint
+    from .urls_inventory import iter_endpoints
+    from .validation import admin_rule_errors
+
+    alias = _rules_alias(databases)
+    if alias is None:
+        return []
+    try:
+        rules = list(ProtectedEndpoint.objects.using(alias).filter(enabled=True))
+    except DatabaseError:
+        return []  # W003 reports it
+    endpoints = list(iter_endpoints())
+    messages: list[CheckMessage] = []
+    for rule in rules:
+        errors = admin_rule_errors(rule.as_rule(), rule.view, endpoints=endpoints)
+        if errors:
+            detail = "; ".join(
+                f"{field}: {' '.join(map(str, found))}" for field, found in errors.items()
+            )
+            messages.append(
+                Warning(
+                    f"The admin rule for {rule.view!r} cannot be applied: {detail}",
+                    hint="Fix or disable it in the admin (Protected endpoints). Until then "
+                    "unsafe requests to a view it matches are refused with 428.",
+                    obj=rule,
+                    id="preconditions.W005",
+                )
+            )
+    return messages
+
+
+def _rules_alias(databases: Any) -> str | None:
+    """The database the admin rules are read from, if the check may query it."""
+    from django.db import router
+
+    from .models import ProtectedEndpoint
+
+    alias = router.db_for_read(ProtectedEndpoint)
+    return alias if databases and alias in databases else None
+
+
 def register_checks() -> None:
     register(Tags.compatibility)(check_settings_block)
+    register(Tags.urls)(check_view_keys)
+    register(Tags.database)(check_admin_rules)
     register(Tags.models)(check_versioned_models)
     register(Tags.database)(check_rules_table)

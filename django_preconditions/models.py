@@ -41,6 +41,7 @@ __all__ = [
     "new_version_token",
     "pop_expectation",
     "push_expectation",
+    "register_expectation",
 ]
 
 VERSION_FIELD = "version_token"
@@ -49,6 +50,7 @@ BASE_MANAGER_NAME = "versioned_base_objects"
 _ONE_SECOND = datetime.timedelta(seconds=1)
 
 _M = TypeVar("_M", bound="VersionedModel")
+_E = TypeVar("_E", bound="VersionExpectation")
 
 
 def new_version_token() -> str:
@@ -151,7 +153,14 @@ def push_expectation(model: type[models.Model], pk: Any, token: str) -> VersionE
     For adapters whose "before" and "after" run in different calls (the middleware's
     ``process_view`` and ``__call__``); elsewhere :func:`expect_version` is simpler.
     """
-    expectation = VersionExpectation(model=model, pk=pk, token=token)
+    return register_expectation(VersionExpectation(model=model, pk=pk, token=token))
+
+
+def register_expectation(expectation: _E) -> _E:
+    """Register an expectation object until :func:`pop_expectation`: for adapters that
+    subclass :class:`VersionExpectation` (e.g. the middleware's, which decides its ``token``
+    only when the view writes the row). ``save()``/``delete()`` consult ``matches()`` and
+    read ``token`` just before their compare-and-swap."""
     _expectations.set((*_expectations.get(), expectation))
     return expectation
 
@@ -642,12 +651,13 @@ class ProtectedEndpoint(VersionedModel):
         return self.view
 
     def clean(self) -> None:
-        """Validate the rule the way the system checks validate ``VIEWS`` entries."""
+        """Validate every field of the rule (``validation.admin_rule_errors``): an admin rule
+        can only add protection, and nothing an admin typed is ever imported."""
         from django.core.exceptions import ValidationError
 
-        from .checks import rule_errors
+        from .validation import admin_rule_errors
 
-        errors = rule_errors(self.as_rule(), self.view)
+        errors = admin_rule_errors(self.as_rule(), self.view)
         if errors:
             raise ValidationError(errors)
 

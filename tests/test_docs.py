@@ -714,7 +714,8 @@ def test_every_settings_example_passes_the_system_checks(
             settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "corsheaders"]
             assert check_cors_headers() == []
         assert check_settings_block() == []
-        assert run_checks() == []
+        # W004: the examples name the views of the project they describe, not ours.
+        assert [m for m in run_checks() if m.id != "preconditions.W004"] == []
 
 
 @pytest.mark.parametrize(

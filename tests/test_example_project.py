@@ -591,3 +591,17 @@ def test_the_python_client_in_the_guide_retries_after_412(example_server: Exampl
     assert result["title"] == "Shared + mine"
     assert result["body"] == "theirs"  # re-read and re-applied: their change is kept
     assert interfered == [True]
+
+
+def test_rule_12_notes_answer_405_for_patch_whatever_the_preconditions(
+    example_server: ExampleServer,
+) -> None:
+    """Issue 10, item 2: the middleware decides after the view's method dispatch."""
+    url = NOTES.url.format(id=1)
+    current = request("GET", url, server=example_server).etag
+    assert current
+    for headers in ({}, {"If-Match": '"stale"'}, {"If-Match": current}):
+        response = request("PATCH", url, server=example_server, headers=headers, body={"text": "x"})
+        assert response.status == 405
+        assert response.etag is None
+    assert request("GET", url, server=example_server).etag == current

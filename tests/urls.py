@@ -31,4 +31,5 @@ urlpatterns = [
     path("extra/", include("tests.extra_urls")),
     path("api/", include("tests.drf_urls")),
     path("tx/", include("tests.transaction_urls")),
+    path("mw/", include("tests.middleware_urls")),
 ]

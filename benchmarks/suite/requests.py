@@ -364,8 +364,9 @@ def rules_group() -> Group:
         judge=judge,
         after=reload_cost,
         notes=[
-            "The view is a plain function view; the admin rule names the model, so the "
-            "middleware loads the Doc (1 query) and adds its ETag. The rules come from the "
+            "The view is a plain function view that loads the Doc (1 query); the admin rule "
+            "names the model, so the middleware adds the ETag of the row the view loaded. The "
+            "rules come from the "
             "per-process cache (re-read every RULES_REFRESH_INTERVAL = 5 s, not in the timed "
             "part: each batch starts right after a reload).",
         ],

@@ -148,8 +148,9 @@ class DocumentView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type:
 @require_http_methods(READ_AND_WRITE)
 def note_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """GET, PUT (``{"text": …}``) and DELETE one note — written as if preconditions did not
-    exist. The middleware evaluates them before this view runs and turns its ``save()`` and
-    ``delete()`` into a compare-and-swap; it adds the validators to the response."""
+    exist. The middleware lets this view answer first (404, 405 for PATCH), checks the
+    preconditions when it saves or deletes the note (a compare-and-swap, in a transaction that
+    a refusal rolls back), and adds the validators (or a 304) to its 200."""
     note = Note.objects.filter(pk=pk).first()
     if note is None:
         return JsonResponse({"error": "not_found", "message": f"No note {pk}."}, status=404)
