@@ -193,17 +193,26 @@ def require_preconditions(
             )
         return instance
 
+    def creation(request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+        """The row a create-by-PUT makes, so that its save is create-only (rule 50)."""
+        target = _queryset(model, request).model
+        if lookup_field != "pk" and lookup_field not in {
+            field.name for field in target._meta.concrete_fields
+        }:
+            return None  # a lookup across relations names no single column
+        return target, lookup_field, kwargs[lookup_url_kwarg]
+
     def decorator(func: _View) -> _View:
         enforcer = Enforcer(func, **overrides)
 
         def prepare(
-            request: HttpRequest, instance: VersionedModel | None
+            request: HttpRequest, instance: VersionedModel | None, kwargs: dict[str, Any]
         ) -> tuple[HttpResponse | None, Any, Any, Any]:
             policy = enforcer.policy(request)
             if instance is None:
                 if not (allow_create and request.method == "PUT"):
                     return enforcer.not_found(request, policy), None, None, None
-                snapshot = Snapshot.absent()
+                snapshot = Snapshot.absent(creation(request, kwargs))
             else:
                 snapshot = Snapshot.of_instance(instance)
             decision = enforcer.decide(request, snapshot, policy)
@@ -215,7 +224,7 @@ def require_preconditions(
                 if request.method in IGNORED_METHODS:
                     return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
                 instance = await sync_to_async(load)(request, kwargs)
-                refused, snapshot, policy, decision = prepare(request, instance)
+                refused, snapshot, policy, decision = prepare(request, instance, kwargs)
                 if refused is not None:
                     return refused
                 return await enforcer.arun(
@@ -228,7 +237,7 @@ def require_preconditions(
             if request.method in IGNORED_METHODS:
                 return func(request, *args, **kwargs)  # type: ignore[no-any-return]
             instance = load(request, kwargs)
-            refused, snapshot, policy, decision = prepare(request, instance)
+            refused, snapshot, policy, decision = prepare(request, instance, kwargs)
             if refused is not None:
                 return refused
             return enforcer.run(

@@ -30,4 +30,5 @@ urlpatterns = [
     path("condition/", include("tests.conditional_processing.urls")),
     path("extra/", include("tests.extra_urls")),
     path("api/", include("tests.drf_urls")),
+    path("integrity/", include("tests.integrity_urls")),
 ]
