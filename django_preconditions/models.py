@@ -119,6 +119,9 @@ def _key_field(root: type[models.Model], field: str) -> models.Field[Any, Any]:
     return key
 
 
+_MISSING = object()
+
+
 def _key_value(key: models.Field[Any, Any], value: Any) -> Any:
     """``value`` as the field's Python value, so that ``"7"`` from a URL matches ``7``."""
     try:
@@ -150,7 +153,7 @@ class VersionExpectation:
 
     def __post_init__(self) -> None:
         self.root = version_root(self.model)
-        self.key = _key_field(self.root, self.field)
+        self.key = _key_field(self.root if self.field == "pk" else self.model, self.field)
         self.value = _key_value(self.key, self.pk)
         if self.using is None:
             self.using = router.db_for_write(self.model)
@@ -164,7 +167,8 @@ class VersionExpectation:
             using = router.db_for_write(type(instance), instance=instance)
         if using != self.using:
             return False
-        return bool(_key_value(self.key, getattr(instance, self.key.attname)) == self.value)
+        value = getattr(instance, self.key.attname, _MISSING)
+        return value is not _MISSING and bool(_key_value(self.key, value) == self.value)
 
     @property
     def etag(self) -> str:

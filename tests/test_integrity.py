@@ -182,11 +182,13 @@ def test_rule_50_an_update_of_a_row_expected_absent_is_a_conflict() -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/create/docs/7007/", "/api/creating/docs/7007/"])
 def test_rule_50_create_by_put_on_a_row_created_after_the_check_is_412_not_an_overwrite(
-    client: Client,
+    client: Client, url: str
 ) -> None:
-    """The decorator's allow_create path (docs/views.md): the row appears between the
-    precondition check and the view's save (here: from a pre_save receiver)."""
+    """The decorator's allow_create path (docs/views.md) and DRF's create-by-PUT: the row
+    appears between the precondition check and the view's save (here: from a pre_save
+    receiver, which runs inside the save)."""
 
     def someone_creates_it_first(sender: Any, instance: Document, **kwargs: Any) -> None:
         if instance.title == "mine":
@@ -195,16 +197,13 @@ def test_rule_50_create_by_put_on_a_row_created_after_the_check_is_412_not_an_ov
     pre_save.connect(someone_creates_it_first, sender=Document)
     try:
         response = client.put(
-            "/create/docs/7006/",
-            {"title": "mine"},
-            content_type="application/json",
-            headers={"If-None-Match": "*"},
+            url, {"title": "mine"}, content_type="application/json", headers={"If-None-Match": "*"}
         )
     finally:
         pre_save.disconnect(someone_creates_it_first, sender=Document)
     assert response.status_code == 412
     # The refused save rolled back what ran inside it, the receiver's create included.
-    assert not Document.objects.filter(pk=7006).exists()
+    assert not Document.objects.filter(pk=7007).exists()
 
 
 @pytest.mark.concurrency
