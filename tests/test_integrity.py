@@ -288,9 +288,20 @@ def test_rule_51_query_counts_of_a_compare_and_swap_save() -> None:
         with transaction.atomic(), CaptureQueriesContext(connection) as nested:
             instance.save(expected_version=instance.version_token)
         counts[label] = (len(data_statements(autocommit)), len(statements(nested)))
+    with CaptureQueriesContext(connection) as autocommit, expect_creation(Document, 7100):
+        Document(pk=7100, title="new").save()
+    with (
+        transaction.atomic(),
+        CaptureQueriesContext(connection) as nested,
+        expect_creation(Document, 7101),
+    ):
+        Document(pk=7101, title="new").save()
+    counts["create"] = (len(data_statements(autocommit)), len(statements(nested)))
     assert counts["single"] == (1, 1)
     assert counts["child"][0] == 2  # parent and child table, in one transaction
     assert counts["child"][1] == 4  # SAVEPOINT, two UPDATEs, RELEASE SAVEPOINT
+    assert counts["create"] == (1, 3)  # INSERT; SAVEPOINT, INSERT, RELEASE SAVEPOINT
+    print(f"statements (autocommit without BEGIN/COMMIT, in atomic() all): {counts}")
 
 
 @pytest.mark.concurrency
