@@ -24,10 +24,8 @@ def json_put(
 
     @require_preconditions(model, allow_create=True)
     def view(request: HttpRequest, pk: Any) -> HttpResponse:
-        instance = request.preconditions.instance  # type: ignore[attr-defined]
-        created = instance is None
-        if created:
-            instance = model(pk=pk)
+        instance = request.preconditions.instance or model(pk=pk)  # type: ignore[attr-defined]
+        created = instance._state.adding
         data = json.loads(request.body or b"{}")
         for field in fields:
             if field in data:
