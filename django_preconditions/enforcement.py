@@ -253,10 +253,12 @@ class Enforcer:
         conflict: VersionConflict,
         current: Snapshot | None,
     ) -> HttpResponse:
-        """412 for a write that lost the race after the preconditions passed (rule 44)."""
+        """412 for a write that lost the race after the preconditions passed (rule 44), or a
+        create-only write that found the row created meanwhile (rule 50)."""
+        created = conflict.model is not None and conflict.expected_version is None
         return error_response(
             request,
-            decision.lost_race(),
+            decision.lost_race(created=created),
             policy,
             view=self.view,
             current_etag=current.etag if current else None,

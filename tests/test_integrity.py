@@ -202,6 +202,9 @@ def test_rule_50_create_by_put_on_a_row_created_after_the_check_is_412_not_an_ov
     finally:
         pre_save.disconnect(someone_creates_it_first, sender=Document)
     assert response.status_code == 412
+    if url.startswith("/create/"):
+        assert response.json()["reason"] == "if_none_match_failed"
+        assert "another request created the resource" in response.json()["detail"]
     # The refused save rolled back what ran inside it, the receiver's create included.
     assert not Document.objects.filter(pk=7007).exists()
 
