@@ -29,6 +29,7 @@ from django.utils.http import http_date, quote_etag
 
 from .conditions import IGNORED_METHODS
 from .enforcement import Enforcer, Snapshot
+from .exceptions import VersionConflict
 from .models import VersionedModel
 
 __all__ = ["condition", "etag", "last_modified", "require_preconditions"]
@@ -202,6 +203,19 @@ def require_preconditions(
             return None  # a lookup across relations names no single column
         return target, lookup_field, kwargs[lookup_url_kwarg]
 
+    def hidden_from_caller(
+        request: HttpRequest, kwargs: dict[str, Any], conflict: VersionConflict
+    ) -> bool:
+        """After a create-by-PUT lost to another request's create: whether that row exists
+        but lies outside the caller's queryset (then 404, never 412 with its ETag: rule 13)."""
+        if conflict.model is None or conflict.expected_version is not None:
+            return False
+        if load(request, kwargs) is not None:
+            return False
+        target = _queryset(model, request).model
+        lookup = {lookup_field: kwargs[lookup_url_kwarg]}
+        return bool(target._base_manager.filter(**lookup).exists())
+
     def decorator(func: _View) -> _View:
         enforcer = Enforcer(func, **overrides)
 
@@ -227,9 +241,18 @@ def require_preconditions(
                 refused, snapshot, policy, decision = prepare(request, instance, kwargs)
                 if refused is not None:
                     return refused
-                return await enforcer.arun(
-                    request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
-                )
+
+                async def call() -> HttpResponse:
+                    try:
+                        return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
+                    except VersionConflict as conflict:
+                        if snapshot.creation is not None and await sync_to_async(
+                            hidden_from_caller
+                        )(request, kwargs, conflict):
+                            return enforcer.not_found(request, policy)
+                        raise
+
+                return await enforcer.arun(request, snapshot, policy, decision, call)
 
             return cast("_View", _mark_protected(wraps(func)(_async_view)))
 
@@ -240,9 +263,18 @@ def require_preconditions(
             refused, snapshot, policy, decision = prepare(request, instance, kwargs)
             if refused is not None:
                 return refused
-            return enforcer.run(
-                request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
-            )
+
+            def call() -> HttpResponse:
+                try:
+                    return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+                except VersionConflict as conflict:
+                    if snapshot.creation is not None and hidden_from_caller(
+                        request, kwargs, conflict
+                    ):
+                        return enforcer.not_found(request, policy)
+                    raise
+
+            return enforcer.run(request, snapshot, policy, decision, call)
 
         return cast("_View", _mark_protected(wraps(func)(_view)))
 

@@ -17,12 +17,12 @@ from tests.testapp.models import Document, NamedDocument, Note, UuidDocument
 
 
 def json_put(
-    model: type[VersionedModel], fields: tuple[str, ...], *, saves: int = 1
+    model: type[VersionedModel], fields: tuple[str, ...], *, saves: int = 1, source: Any = None
 ) -> Callable[..., HttpResponse]:
     """A protected PUT that creates the object when absent (``If-None-Match: *``) and saves
     it ``saves`` times, one field per save after the first (a second save in the view)."""
 
-    @require_preconditions(model, allow_create=True)
+    @require_preconditions(source or model, allow_create=True)
     def view(request: HttpRequest, pk: Any) -> HttpResponse:
         instance = request.preconditions.instance or model(pk=pk)  # type: ignore[attr-defined]
         created = instance._state.adding
@@ -41,10 +41,25 @@ def json_put(
     return view
 
 
+def _owned(request: HttpRequest) -> Any:
+    return Document.objects.filter(owner=request.user.pk)
+
+
+@require_preconditions(_owned, allow_create=True)
+async def owned_async_create(request: HttpRequest, pk: int) -> HttpResponse:
+    document = request.preconditions.instance or Document(pk=pk)  # type: ignore[attr-defined]
+    created = document._state.adding
+    document.title = json.loads(request.body)["title"]
+    await document.asave()
+    return JsonResponse({"title": document.title}, status=201 if created else 200)
+
+
 urlpatterns = [
     path("docs/<int:pk>/", json_put(Document, ("title", "body"))),
     path("twice/docs/<int:pk>/", json_put(Document, ("title", "body"), saves=2)),
     path("uuid/<uuid:pk>/", json_put(UuidDocument, ("title",))),
     path("named/<int:pk>/", json_put(NamedDocument, ("name", "title"))),
     path("notes/<int:pk>/", json_put(Note, ("title",))),
+    path("owned/docs/<int:pk>/", json_put(Document, ("title",), source=_owned)),
+    path("owned/async/docs/<int:pk>/", owned_async_create),
 ]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, connections, transaction
 from django.db.models.signals import pre_save
 from django.test import Client
@@ -207,6 +208,30 @@ def test_rule_50_create_by_put_on_a_row_created_after_the_check_is_412_not_an_ov
         assert "another request created the resource" in response.json()["detail"]
     # The refused save rolled back what ran inside it, the receiver's create included.
     assert not Document.objects.filter(pk=7007).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("view", ["owned", "owned/async"])
+def test_rule_50_and_13_create_by_put_of_a_row_the_caller_may_not_see_is_404(
+    client: Client, view: str
+) -> None:
+    """Another user's row looks absent through the caller's queryset: the create-only save
+    neither overwrites it (Django's UPDATE-then-INSERT did) nor reveals it (a 412 with its
+    ETag would): 404."""
+    owner = User.objects.create(username="owner")
+    client.force_login(User.objects.create(username="other"))
+    theirs = Document.objects.create(pk=7008, title="theirs", owner=owner)
+    response = client.put(
+        f"/integrity/{view}/docs/7008/",
+        {"title": "mine"},
+        content_type="application/json",
+        headers={"If-None-Match": "*"},
+    )
+    assert response.status_code == 404
+    assert "ETag" not in response
+    assert theirs.etag not in response.content.decode()
+    stored = Document.objects.get(pk=7008)
+    assert (stored.title, stored.version_token) == ("theirs", theirs.version_token)
 
 
 @pytest.mark.concurrency
