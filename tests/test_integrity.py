@@ -237,7 +237,7 @@ def test_rule_50_and_13_create_by_put_of_a_row_the_caller_may_not_see_is_404(
 @pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic_requests"])
-@pytest.mark.parametrize("kind", ["integer", "uuid"])
+@pytest.mark.parametrize("kind", ["integer", "uuid", "drf"])
 def test_rule_50_concurrent_create_only_puts_give_exactly_one_201(
     kind: str, atomic: bool, request: pytest.FixtureRequest
 ) -> None:
@@ -249,15 +249,22 @@ def test_rule_50_concurrent_create_only_puts_give_exactly_one_201(
         if kind == "integer":
             pk: Any = 8000 + race_number
             url, model = f"/create/docs/{pk}/", Document
-        else:
+        elif kind == "uuid":
             pk = uuid.uuid4()
             url, model = f"/integrity/uuid/{pk}/", UuidDocument
+        else:
+            pk = 8100 + race_number
+            url, model = f"/api/creating/docs/{pk}/", Document
         writers = [put(url, {"title": f"writer {i}"}, **{"If-None-Match": "*"}) for i in (0, 1)]
         outcomes[tuple(race(writers, lost))] += 1
         assert model.objects.filter(pk=pk).count() == 1
     # Never two 201s (an overwrite), never a 5xx.
     assert set(outcomes) == {(201, 412)}, outcomes
-    assert lost["cas"] > 0, lost  # some races were decided by the INSERT itself
+    # Some races were decided by the INSERT itself (on SQLite, whose writers serialise, the
+    # check often decides them all; DRF re-evaluates If-None-Match after a failed INSERT,
+    # which answers the same 412 as the check).
+    if kind != "drf" and connection.vendor != "sqlite":
+        assert lost["cas"] > 0, lost
     print(f"rule 50 {kind} {'atomic' if atomic else 'autocommit'}: 412s {dict(lost)}")
 
 
@@ -347,7 +354,8 @@ def test_rule_51_racing_writers_of_a_child_never_commit_half_of_a_refused_write(
         stored = NamedDocument.objects.get(pk=document.pk)
         assert stored.name == stored.title in ("A", "B"), (stored.name, stored.title)
     assert set(outcomes) == {(200, 412)}, outcomes
-    assert lost["cas"] > 0, lost  # some races were decided by the UPDATE itself
+    if connection.vendor != "sqlite":  # writers serialise on SQLite: the check may decide all
+        assert lost["cas"] > 0, lost  # some races were decided by the UPDATE itself
     print(f"rule 51: 412s {dict(lost)}")
 
 
@@ -470,7 +478,9 @@ def wait_until(second_fraction: float) -> float:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("job_write", ["save_update_fields", "bulk_update", "queryset_update"])
+@pytest.mark.parametrize(
+    "job_write", ["save", "save_update_fields", "bulk_update", "queryset_update"]
+)
 def test_rule_24_issue_9_item_6_a_stale_copys_write_is_never_lost_to_if_unmodified_since(
     client: Client, job_write: str
 ) -> None:
@@ -484,7 +494,9 @@ def test_rule_24_issue_9_item_6_a_stale_copys_write_is_never_lost_to_if_unmodifi
     served = client.get(f"/docs/{document.pk}/")["Last-Modified"]
     wait_until(0.3)  # s.3: the job writes its old copy
     job_copy.counter = 2
-    if job_write == "save_update_fields":
+    if job_write == "save":
+        job_copy.save()
+    elif job_write == "save_update_fields":
         job_copy.save(update_fields=["counter"])
     elif job_write == "bulk_update":
         Document.objects.bulk_update([job_copy], ["counter"])
