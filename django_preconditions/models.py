@@ -7,7 +7,10 @@ explicitly (``save(expected_version=…)``) or by a protected view for the objec
 (:func:`expect_version`) — issues a single ``UPDATE … WHERE pk = … AND version_token = …``
 (or ``DELETE …``); no row matched means somebody else wrote first, and
 :class:`~django_preconditions.exceptions.VersionConflict` is raised. There is no SELECT
-before the write and no extra statement compared with Django's plain ``save()``/``delete()``.
+before the write and no extra data statement compared with Django's plain
+``save()``/``delete()``; a save of several statements runs in a savepoint so that a refused
+one leaves nothing behind. A create-only save (:func:`expect_creation`) is an INSERT that
+fails on conflict.
 """
 
 from __future__ import annotations
