@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models.signals import pre_save
+from django.db.models.signals import post_save, pre_save
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -381,6 +381,34 @@ def test_rule_52_a_post_save_receiver_saving_again_follows_the_requests_version(
     stored = Note.objects.get(pk=note.pk)
     assert (stored.title, stored.slug) == ("Second Title", "second-title")
     assert response["ETag"] == stored.etag  # the final version
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/docs/{}/", "/reuse/docs/{}/", "/cbv/docs/{}/", "/api/docs/{}/"])
+def test_rule_52_every_adapter_answers_a_receivers_second_save_with_the_final_version(
+    client: Client, path: str
+) -> None:
+    document = Document.objects.create(title="A", body="a")
+
+    def keep_body_lowercase(sender: Any, instance: Document, **kwargs: Any) -> None:
+        if instance.body != instance.title.lower():
+            instance.body = instance.title.lower()
+            instance.save(update_fields=["body"])
+
+    post_save.connect(keep_body_lowercase, sender=Document)
+    try:
+        response = client.put(
+            path.format(document.pk),
+            {"title": "New"},
+            content_type="application/json",
+            headers={"If-Match": document.etag},
+        )
+    finally:
+        post_save.disconnect(keep_body_lowercase, sender=Document)
+    assert response.status_code == 200
+    stored = Document.objects.get(pk=document.pk)
+    assert (stored.title, stored.body) == ("New", "new")
+    assert response["ETag"] == stored.etag
 
 
 @pytest.mark.django_db
