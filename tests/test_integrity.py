@@ -268,6 +268,43 @@ def test_rule_50_concurrent_create_only_puts_give_exactly_one_201(
     print(f"rule 50 {kind} {'atomic' if atomic else 'autocommit'}: 412s {dict(lost)}")
 
 
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("atomic_requests")
+@pytest.mark.parametrize("level", ["repeatable read", "serializable"])
+def test_rule_50_create_race_under_stricter_isolation_is_never_a_500(level: str) -> None:
+    """The duplicate key is read from the error, not looked up: under REPEATABLE READ the row
+    the INSERT collided with is invisible to the loser's transaction."""
+    settings_dict = connections["default"].settings_dict
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite has one isolation level")
+    if connection.vendor == "mysql" and level == "serializable":
+        pytest.skip("MariaDB SERIALIZABLE is REPEATABLE READ with locking reads")
+    options = settings_dict.setdefault("OPTIONS", {})
+    previous = options.get("isolation_level")
+    if connection.vendor == "postgresql":
+        from psycopg import IsolationLevel
+
+        options["isolation_level"] = IsolationLevel[level.upper().replace(" ", "_")]
+    else:
+        options["isolation_level"] = level
+    connections.close_all()
+    try:
+        outcomes: Counter[tuple[int, ...]] = Counter()
+        for race_number in range(RACES):
+            url = f"/create/docs/{8200 + race_number}/"
+            writers = [put(url, {"title": f"w{i}"}, **{"If-None-Match": "*"}) for i in (0, 1)]
+            outcomes[tuple(race(writers))] += 1
+            assert Document.objects.filter(pk=8200 + race_number).count() == 1
+    finally:
+        if previous is None:
+            options.pop("isolation_level", None)
+        else:
+            options["isolation_level"] = previous
+        connections.close_all()
+    assert set(outcomes) == {(201, 412)}, outcomes
+
+
 # --- rule 51: a refused write leaves no trace -----------------------------------------------
 
 
