@@ -268,19 +268,17 @@ def test_rule_50_concurrent_create_only_puts_give_exactly_one_201(
     print(f"rule 50 {kind} {'atomic' if atomic else 'autocommit'}: 412s {dict(lost)}")
 
 
-@pytest.mark.concurrency
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("atomic_requests")
-@pytest.mark.parametrize("level", ["repeatable read", "serializable"])
-def test_rule_50_create_race_under_stricter_isolation_is_never_a_500(level: str) -> None:
-    """The duplicate key is read from the error, not looked up: under REPEATABLE READ the row
-    the INSERT collided with is invisible to the loser's transaction."""
-    settings_dict = connections["default"].settings_dict
+@contextlib.contextmanager
+def isolation_level(level: str | None) -> Iterator[None]:
+    """Connections opened in the block use ``level`` (``None``: the test settings' own)."""
+    if level is None:
+        yield
+        return
     if connection.vendor == "sqlite":
         pytest.skip("SQLite has one isolation level")
     if connection.vendor == "mysql" and level == "serializable":
         pytest.skip("MariaDB SERIALIZABLE is REPEATABLE READ with locking reads")
-    options = settings_dict.setdefault("OPTIONS", {})
+    options = connections["default"].settings_dict.setdefault("OPTIONS", {})
     previous = options.get("isolation_level")
     if connection.vendor == "postgresql":
         from psycopg import IsolationLevel
@@ -290,18 +288,29 @@ def test_rule_50_create_race_under_stricter_isolation_is_never_a_500(level: str)
         options["isolation_level"] = level
     connections.close_all()
     try:
-        outcomes: Counter[tuple[int, ...]] = Counter()
-        for race_number in range(RACES):
-            url = f"/create/docs/{8200 + race_number}/"
-            writers = [put(url, {"title": f"w{i}"}, **{"If-None-Match": "*"}) for i in (0, 1)]
-            outcomes[tuple(race(writers))] += 1
-            assert Document.objects.filter(pk=8200 + race_number).count() == 1
+        yield
     finally:
         if previous is None:
             options.pop("isolation_level", None)
         else:
             options["isolation_level"] = previous
         connections.close_all()
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("atomic_requests")
+@pytest.mark.parametrize("level", ["repeatable read", "serializable"])
+def test_rule_50_create_race_under_stricter_isolation_is_never_a_500(level: str) -> None:
+    """The duplicate key is read from the error, not looked up: under REPEATABLE READ the row
+    the INSERT collided with is invisible to the loser's transaction."""
+    outcomes: Counter[tuple[int, ...]] = Counter()
+    with isolation_level(level):
+        for race_number in range(RACES):
+            url = f"/create/docs/{8200 + race_number}/"
+            writers = [put(url, {"title": f"w{i}"}, **{"If-None-Match": "*"}) for i in (0, 1)]
+            outcomes[tuple(race(writers))] += 1
+            assert Document.objects.filter(pk=8200 + race_number).count() == 1
     assert set(outcomes) == {(201, 412)}, outcomes
 
 
@@ -379,21 +388,33 @@ def test_rule_51_query_counts_of_a_compare_and_swap_save() -> None:
 @pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("atomic_requests")
-def test_rule_51_racing_writers_of_a_child_never_commit_half_of_a_refused_write() -> None:
+@pytest.mark.parametrize("level", [None, "repeatable read", "serializable"])
+def test_rule_51_racing_writers_of_a_child_never_commit_half_of_a_refused_write(
+    level: str | None,
+) -> None:
     outcomes: Counter[tuple[int, ...]] = Counter()
     lost: Counter[str] = Counter()
+    with isolation_level(level):
+        races = _race_children(lost)
+    for stored, outcome in races:
+        outcomes[outcome] += 1
+        assert stored.name == stored.title in ("A", "B"), (stored.name, stored.title)
+    assert set(outcomes) == {(200, 412)}, outcomes
+    if connection.vendor != "sqlite":  # writers serialise on SQLite: the check may decide all
+        assert lost["cas"] > 0, lost  # some races were decided by the write itself
+    print(f"rule 51 {level}: 412s {dict(lost)}")
+
+
+def _race_children(lost: Counter[str]) -> list[tuple[NamedDocument, tuple[int, ...]]]:
+    races = []
     for _ in range(RACES):
         document = NamedDocument.objects.create(name="0", title="0")
         url = f"/integrity/named/{document.pk}/"
         etag = document.etag
         writers = [put(url, {"name": w, "title": w}, **{"If-Match": etag}) for w in "AB"]
-        outcomes[tuple(race(writers, lost))] += 1
-        stored = NamedDocument.objects.get(pk=document.pk)
-        assert stored.name == stored.title in ("A", "B"), (stored.name, stored.title)
-    assert set(outcomes) == {(200, 412)}, outcomes
-    if connection.vendor != "sqlite":  # writers serialise on SQLite: the check may decide all
-        assert lost["cas"] > 0, lost  # some races were decided by the UPDATE itself
-    print(f"rule 51: 412s {dict(lost)}")
+        outcome = tuple(race(writers, lost))
+        races.append((NamedDocument.objects.get(pk=document.pk), outcome))
+    return races
 
 
 # --- rule 52: a write that was saved is never answered 412 ------------------------------------
