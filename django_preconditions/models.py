@@ -760,6 +760,10 @@ def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> No
 
 class_prepared.connect(_use_versioned_base_manager)
 
+from .inheritance import guard_plain_parents  # noqa: E402  (uses the names defined above)
+
+class_prepared.connect(guard_plain_parents)
+
 
 # --- Rules managed in the admin -------------------------------------------------------------
 

@@ -534,6 +534,55 @@ def test_rule_53_the_expected_version_applies_through_any_class_of_the_row(
     assert expectation.written
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_rule_53_a_save_through_a_plain_parent_class_is_compared_and_swapped(
+    in_transaction: bool,
+) -> None:
+    """NamedDocument(Named, VersionedModel): the name lives in the unversioned parent table."""
+    document = NamedDocument.objects.create(name="original", title="t")
+    parent = Named.objects.get(pk=document.pk)
+    parent.name = "lost update"
+    with transaction.atomic() if in_transaction else contextlib.nullcontext():
+        with expect_version(NamedDocument, document.pk, "stale"), pytest.raises(VersionConflict):
+            parent.save()
+        with expect_version(NamedDocument, document.pk, "stale"), pytest.raises(VersionConflict):
+            parent.delete()
+    stored = NamedDocument.objects.get(pk=document.pk)
+    assert (stored.name, stored.version_token) == ("original", document.version_token)
+    with expect_version(NamedDocument, document.pk, document.version_token) as expectation:
+        parent.name = "through the parent"
+        parent.save()
+        parent.save()  # follows the version the first save wrote (rule 52)
+    stored = NamedDocument.objects.get(pk=document.pk)
+    assert stored.name == "through the parent"
+    assert expectation.token == stored.version_token != document.version_token
+
+
+@pytest.mark.django_db
+def test_rule_46_a_save_through_a_plain_parent_class_changes_the_version() -> None:
+    document = NamedDocument.objects.create(name="a", title="t")
+    parent = Named.objects.get(pk=document.pk)
+    parent.name = "b"
+    parent.save()
+    stored = NamedDocument.objects.get(pk=document.pk)
+    assert stored.name == "b"
+    assert stored.version_token != document.version_token
+    with pytest.raises(VersionConflict):  # a client holding the old version is refused
+        stored.save(expected_version=document.version_token)
+
+
+@pytest.mark.django_db
+def test_rule_53_deleting_the_child_under_its_expectation_is_unaffected_by_the_parent_guard() -> (
+    None
+):
+    document = NamedDocument.objects.create(name="a", title="t")
+    with expect_version(NamedDocument, document.pk, document.version_token) as expectation:
+        document.delete()
+    assert expectation.deleted
+    assert not Named.objects.filter(pk=document.pk).exists()
+
+
 @pytest.mark.django_db
 def test_rule_53_a_new_instance_carrying_the_rows_key_is_compared_and_swapped() -> None:
     document = Document.objects.create(title="a")
