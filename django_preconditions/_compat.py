@@ -41,6 +41,12 @@ def can_fast_delete(instance: Any, using: str) -> bool:
     return bool(Collector(using=using, origin=instance).can_fast_delete(instance))
 
 
+def concrete_parents(model: Any) -> list[Any]:
+    """Every concrete ancestor of ``model`` under multi-table inheritance, nearest first
+    (``Options.get_parent_list()``, not in Django's documented ``_meta`` API)."""
+    return list(model._meta.get_parent_list())
+
+
 def log_response(message: str, *args: Any, request: HttpRequest, response: HttpResponse) -> None:
     """Log a 4xx the way Django logs its own 412s (``django.request``, warning level)."""
     _django_log_response(message, *args, response=response, request=request)

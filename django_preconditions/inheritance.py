@@ -25,6 +25,7 @@ from django.db import models
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.utils import timezone
 
+from ._compat import concrete_parents
 from .exceptions import VersionConflict
 from .models import (
     MODIFIED_FIELD,
@@ -48,7 +49,7 @@ def guard_plain_parents(sender: type[models.Model], **kwargs: Any) -> None:
     if not issubclass(sender, VersionedModel) or sender._meta.abstract or sender._meta.proxy:
         return
     root = version_root(sender)
-    for parent in sender._meta.get_parent_list():
+    for parent in concrete_parents(sender):
         if issubclass(parent, VersionedModel):
             continue
         _ROOTS_BY_PARENT.setdefault(parent, set()).add(root)

@@ -31,7 +31,7 @@ from django.db.models.signals import class_prepared, post_save, pre_save
 from django.utils import timezone
 from django.utils.http import http_date
 
-from ._compat import can_fast_delete, is_zero_row_update
+from ._compat import can_fast_delete, concrete_parents, is_zero_row_update
 from .dbconflicts import is_database_conflict
 from .duplicates import duplicates_key
 from .exceptions import VersionConflict
@@ -563,8 +563,8 @@ class VersionedModel(models.Model):
         another unique field, which stays the application's error)."""
         keys: list[tuple[str, str]] = []
         if expectation.field == "pk":
-            for model in (type(self), *self._meta.get_parent_list()):
-                pk = model._meta.concrete_model._meta.pk  # type: ignore[union-attr]
+            for model in (type(self), *concrete_parents(type(self))):
+                pk = model._meta.concrete_model._meta.pk
                 keys.append((model._meta.db_table, str(pk.column)))
         else:
             owner = expectation.key.model

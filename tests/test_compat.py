@@ -15,10 +15,23 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from django_preconditions._compat import can_fast_delete, is_zero_row_update, log_response
+from django_preconditions._compat import (
+    can_fast_delete,
+    concrete_parents,
+    is_zero_row_update,
+    log_response,
+)
 from django_preconditions.duplicates import duplicates_key
 from django_preconditions.models import ProtectedEndpoint, expect_version
-from tests.testapp.models import Document, Folder, SpecialArticle
+from tests.testapp.models import (
+    Article,
+    Document,
+    DocumentProxy,
+    Folder,
+    Named,
+    NamedDocument,
+    SpecialArticle,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +126,12 @@ def test_duplicate_primary_keys_are_recognised_from_this_backends_error() -> Non
         duplicates_key(other.value, connection, [("django_preconditions_protectedendpoint", "id")])
         is False
     )
+
+
+def test_concrete_parents_lists_the_multi_table_ancestors() -> None:
+    """Used to find the tables a duplicate key can be reported on and the plain parents to
+    guard (rules 50, 53)."""
+    assert concrete_parents(SpecialArticle) == [Article]
+    assert concrete_parents(NamedDocument) == [Named]
+    assert concrete_parents(Document) == []
+    assert concrete_parents(DocumentProxy) == [Document]  # a proxy's concrete model counts
