@@ -64,6 +64,12 @@ def request_body_replayable(request: HttpRequest) -> bool:
     return hasattr(request, "_body") or not getattr(request, "_read_started", False)
 
 
+def concrete_parents(model: Any) -> list[Any]:
+    """Every concrete ancestor of ``model`` under multi-table inheritance, nearest first
+    (``Options.get_parent_list()``, not in Django's documented ``_meta`` API)."""
+    return list(model._meta.get_parent_list())
+
+
 def log_response(message: str, *args: Any, request: HttpRequest, response: HttpResponse) -> None:
     """Log a 4xx the way Django logs its own 412s (``django.request``, warning level)."""
     _django_log_response(message, *args, response=response, request=request)

@@ -124,9 +124,19 @@ class Decision:
     def proceeds(self) -> bool:
         return self.outcome is Outcome.PROCEED
 
-    def lost_race(self) -> Decision:
+    def lost_race(self, *, created: bool = False) -> Decision:
         """The 412 for a request whose preconditions passed but whose compare-and-swap write
-        then found another version (rule 44)."""
+        then found another version (rule 44) — or, ``created``, whose create-only write found
+        the row created by another request (rule 50)."""
+        if created:
+            return Decision(
+                Outcome.PRECONDITION_FAILED,
+                Reason.IF_NONE_MATCH_FAILED,
+                self.method,
+                IF_NONE_MATCH,
+                "another request created the resource while yours was being processed",
+                requirement=self.requirement,
+            )
         return Decision(
             Outcome.PRECONDITION_FAILED,
             Reason.IF_MATCH_FAILED,

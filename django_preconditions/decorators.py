@@ -30,6 +30,7 @@ from django.utils.http import http_date, quote_etag
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .creation import advance_sequence, creatable_key, is_primary_key
 from .enforcement import Enforcer, Snapshot
+from .exceptions import VersionConflict
 from .models import VersionedModel
 from .transactions import own_request_transaction, run_with_retries
 
@@ -205,6 +206,28 @@ def require_preconditions(
         alias = router.db_for_write(target)
         return creatable_key(target, lookup_field, kwargs.get(lookup_url_kwarg), alias)
 
+    def creation(request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+        """The row a create-by-PUT makes, so that its save is create-only (rule 50)."""
+        target = _queryset(model, request).model
+        if lookup_field != "pk" and lookup_field not in {
+            field.name for field in target._meta.concrete_fields
+        }:
+            return None  # a lookup across relations names no single column
+        return target, lookup_field, kwargs[lookup_url_kwarg]
+
+    def hidden_from_caller(
+        request: HttpRequest, kwargs: dict[str, Any], conflict: VersionConflict
+    ) -> bool:
+        """After a create-by-PUT lost to another request's create: whether that row exists
+        but lies outside the caller's queryset (then 404, never 412 with its ETag: rule 13)."""
+        if conflict.model is None or conflict.expected_version is not None:
+            return False
+        if load(request, kwargs) is not None:
+            return False
+        target = _queryset(model, request).model
+        lookup = {lookup_field: kwargs[lookup_url_kwarg]}
+        return bool(target._base_manager.filter(**lookup).exists())
+
     def decorator(func: _View) -> _View:
         enforcer = Enforcer(func, **overrides)
 
@@ -217,7 +240,7 @@ def require_preconditions(
                     return enforcer.not_found(request, policy), None, None, None
                 if request.method == "PUT" and creatable(request, kwargs) is None:
                     return enforcer.not_found(request, policy), None, None, None  # item 12
-                snapshot = Snapshot.absent()
+                snapshot = Snapshot.absent(creation(request, kwargs))
             else:
                 snapshot = Snapshot.of_instance(instance)
             if request.method in IGNORED_METHODS:
@@ -236,9 +259,18 @@ def require_preconditions(
                     return refused
                 if request.method in IGNORED_METHODS:
                     return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
-                return await enforcer.arun(
-                    request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
-                )
+
+                async def call() -> HttpResponse:
+                    try:
+                        return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
+                    except VersionConflict as conflict:
+                        if snapshot.creation is not None and await sync_to_async(
+                            hidden_from_caller
+                        )(request, kwargs, conflict):
+                            return enforcer.not_found(request, policy)
+                        raise
+
+                return await enforcer.arun(request, snapshot, policy, decision, call)
 
             return cast("_View", _mark_protected(wraps(func)(_async_view)))
 
@@ -250,9 +282,18 @@ def require_preconditions(
                     return refused
                 if request.method in IGNORED_METHODS:
                     return func(request, *args, **kwargs)  # type: ignore[no-any-return]
-                response = enforcer.run(
-                    request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
-                )
+
+                def call() -> HttpResponse:
+                    try:
+                        return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+                    except VersionConflict as conflict:
+                        if snapshot.creation is not None and hidden_from_caller(
+                            request, kwargs, conflict
+                        ):
+                            return enforcer.not_found(request, policy)
+                        raise
+
+                response = enforcer.run(request, snapshot, policy, decision, call)
                 target = _queryset(model, request).model if snapshot.instance is None else None
                 created = target is not None and 200 <= response.status_code < 300
                 if created and target is not None and is_primary_key(target, lookup_field):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, models
+from django.db import DatabaseError, models, router
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
 
@@ -34,6 +34,7 @@ from .headers import EntityTag, format_entity_tag, parse_entity_tag
 from .models import (
     VersionedModel,
     VersionExpectation,
+    expect_creation,
     expect_version,
     http_timestamp,
     stored_timestamp,
@@ -53,6 +54,9 @@ class Snapshot:
     instance: models.Model | None = None
     etag: str | None = None  # header form, quotes included
     last_modified: int | None = None  # whole seconds since the epoch
+    # An absent target a PUT may create: (model, unique field, value). The view's save of
+    # that row is then create-only: an INSERT that fails on conflict (rule 50).
+    creation: tuple[type[models.Model], str, Any] | None = None
 
     @classmethod
     def of_instance(cls, instance: VersionedModel) -> Snapshot:
@@ -65,10 +69,10 @@ class Snapshot:
         modified: datetime.datetime | None,
         instance: models.Model | None = None,
     ) -> Snapshot:
-        """Preconditions are evaluated against the stored second, which can be ahead of the
-        clock after quick successive writes; the ``Last-Modified`` served is capped at now
-        (rules 24 and 39). Comparing against the capped value would let a stale
-        If-Unmodified-Since through."""
+        """Preconditions are evaluated against the stored second; the ``Last-Modified``
+        served is that second only once it is settled, the one before until then, and never
+        later than now (rules 22, 24 and 39: :func:`~django_preconditions.models.http_timestamp`).
+        """
         return cls(
             state=ResourceState(
                 exists=True, etag=EntityTag(token), last_modified=stored_timestamp(modified)
@@ -79,8 +83,8 @@ class Snapshot:
         )
 
     @classmethod
-    def absent(cls) -> Snapshot:
-        return cls(state=ResourceState(exists=False))
+    def absent(cls, creation: tuple[type[models.Model], str, Any] | None = None) -> Snapshot:
+        return cls(state=ResourceState(exists=False), creation=creation)
 
     @classmethod
     def of_validators(cls, etag: str | None, last_modified: int | None) -> Snapshot:
@@ -247,10 +251,17 @@ class Enforcer:
         request.preconditions = context  # type: ignore[attr-defined]
         target = self.expectation_for(request, snapshot)
         if target is None:
-            yield context
+            if snapshot.creation is None or request.method in SAFE_METHODS:
+                yield context
+                return
+            model, field, value = snapshot.creation
+            with expect_creation(model, value, field=field) as expectation:
+                context.expectation = expectation
+                yield context
             return
         instance, token = target
-        with expect_version(type(instance), instance.pk, token) as expectation:
+        using = router.db_for_write(type(instance), instance=instance)
+        with expect_version(type(instance), instance.pk, token, using=using) as expectation:
             context.expectation = expectation
             yield context
 
@@ -262,10 +273,12 @@ class Enforcer:
         conflict: VersionConflict,
         current: Snapshot | None,
     ) -> HttpResponse:
-        """412 for a write that lost the race after the preconditions passed (rule 44)."""
+        """412 for a write that lost the race after the preconditions passed (rule 44), or a
+        create-only write that found the row created meanwhile (rule 50)."""
+        created = conflict.model is not None and conflict.expected_version is None
         return error_response(
             request,
-            decision.lost_race(),
+            decision.lost_race(created=created),
             policy,
             view=self.view,
             current_etag=current.etag if current else None,

@@ -42,6 +42,7 @@ from .models import (
     VersionExpectation,
     pop_expectation,
     register_expectation,
+    version_root,
 )
 from .policy import Policy, settings_entry, view_keys_for_request
 from .responses import error_response
@@ -91,7 +92,9 @@ class _LazyExpectation(VersionExpectation):
         self._decided = False
         super().__init__(model=guard.model, pk=None, token="")
 
-    def matches(self, instance: models.Model) -> bool:
+    def matches(self, instance: models.Model, using: str | None = None) -> bool:
+        if using is not None and using != self.using:
+            return False
         return self._guard.targets(instance)
 
     @property
@@ -173,8 +176,8 @@ class _Guard:
         return loaded.pk if loaded is not None else _NO_MATCH
 
     def targets(self, instance: models.Model) -> bool:
-        if self.model is None or not isinstance(instance, self.model):
-            return False
+        if self.model is None or version_root(type(instance)) is not version_root(self.model):
+            return False  # any class of the row: a proxy, a parent or a child (rule 53)
         pk = self.target_pk()
         return pk is not _NO_MATCH and instance.pk == pk
 

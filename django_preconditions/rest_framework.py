@@ -56,7 +56,7 @@ from .dbconflicts import conflict_from
 from .enforcement import Enforcer, PreconditionContext, Snapshot, conflict_outcome, not_modified
 from .exceptions import VersionConflict
 from .headers import EntityTag
-from .models import VersionedModel, VersionExpectation, expect_version
+from .models import VersionedModel, VersionExpectation, expect_creation, expect_version
 from .policy import Policy, dotted_path, view_keys_for_request
 from .responses import (
     PROBLEM_CONTENT_TYPE,
@@ -554,14 +554,18 @@ class PreconditionMixin(_ViewBase):
         serializer.validated_data[lookup_field] = value
         perform_create = getattr(self, "perform_create", None)
         try:
-            with transaction.atomic(using=alias):
+            # Whatever perform_create() does, the save of this row is an INSERT (rule 50).
+            with (
+                transaction.atomic(using=alias),
+                expect_creation(model, value, field=lookup_field, using=alias),
+            ):
                 if perform_create is not None:
                     perform_create(serializer)
                 else:
                     serializer.save()
                 if is_primary_key(model, lookup_field):
                     advance_sequence(model, value, alias)
-        except IntegrityError:
+        except (IntegrityError, VersionConflict):
             visible = self.filter_queryset(self.get_queryset()).filter(**{lookup_field: value})
             existing = visible.first()
             if isinstance(existing, VersionedModel):

@@ -9,13 +9,29 @@ import logging
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from django_preconditions._compat import can_fast_delete, is_zero_row_update, log_response
-from tests.testapp.models import Document, Folder
+from django_preconditions._compat import (
+    can_fast_delete,
+    concrete_parents,
+    is_zero_row_update,
+    log_response,
+)
+from django_preconditions.duplicates import duplicates_key
+from django_preconditions.models import ProtectedEndpoint, expect_version
+from tests.testapp.models import (
+    Article,
+    Document,
+    DocumentProxy,
+    Folder,
+    Named,
+    NamedDocument,
+    SpecialArticle,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +117,59 @@ def test_request_body_replayable_follows_djangos_body_cache() -> None:
     streamed = RequestFactory().put("/x/", b"data", content_type="application/octet-stream")
     streamed.read()
     assert not request_body_replayable(streamed)
+
+
+def test_multi_table_save_updates_the_version_table_once_through_its_base_manager() -> None:
+    """The hook applies to the one UPDATE of the table holding the version, also when Django
+    saves the parent tables of a multi-table child first (rules 51, 53)."""
+    article = SpecialArticle.objects.create(title="a", tag="t")
+    token = article.version_token
+    with CaptureQueriesContext(connection) as queries:
+        article.save(expected_version=token)
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    guarded = [sql for sql in updates if token in sql.split("WHERE", 1)[1]]
+    assert len(updates) == 2
+    assert len(guarded) == 1
+    assert "testapp_article" in guarded[0].split("WHERE", 1)[0]
+
+
+def test_post_save_receivers_run_after_the_compare_and_swap_update() -> None:
+    """Rule 52 relies on Django issuing the UPDATE (our filter hook) before post_save."""
+    document = Document.objects.create(title="a")
+    seen: list[str | None] = []
+
+    def receiver(sender: Any, instance: Document, **kwargs: Any) -> None:
+        seen.append(expectation.token)
+
+    with expect_version(Document, document.pk, document.version_token) as expectation:
+        post_save.connect(receiver, sender=Document)
+        try:
+            document.save()
+        finally:
+            post_save.disconnect(receiver, sender=Document)
+    assert seen == [document.version_token]
+
+
+def test_duplicate_primary_keys_are_recognised_from_this_backends_error() -> None:
+    """A driver that reworded its unique-violation error would turn 412s into 500s (rule 50)."""
+    document = Document.objects.create(title="a")
+    keys = [(Document._meta.db_table, "id")]
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        Document(pk=document.pk, title="b").save_base(force_insert=True)
+    assert duplicates_key(raised.value, connection, keys) is True
+    ProtectedEndpoint.objects.create(view="taken")
+    with pytest.raises(IntegrityError) as other, transaction.atomic():
+        ProtectedEndpoint(view="taken").save_base(force_insert=True)
+    assert (
+        duplicates_key(other.value, connection, [("django_preconditions_protectedendpoint", "id")])
+        is False
+    )
+
+
+def test_concrete_parents_lists_the_multi_table_ancestors() -> None:
+    """Used to find the tables a duplicate key can be reported on and the plain parents to
+    guard (rules 50, 53)."""
+    assert concrete_parents(SpecialArticle) == [Article]
+    assert concrete_parents(NamedDocument) == [Named]
+    assert concrete_parents(Document) == []
+    assert concrete_parents(DocumentProxy) == [Document]  # a proxy's concrete model counts

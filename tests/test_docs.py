@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import datetime
 import enum
 import inspect
 import io
@@ -567,8 +568,13 @@ def _exercise_the_client_guide(module: types.ModuleType) -> None:
     assert guide["create_once"](session, new_url, {"title": "New", "body": ""}) is True
     assert guide["create_once"](session, new_url, {"title": "Again", "body": ""}) is False
 
-    # delete_if_unchanged: 412 with an older date, 204 with the Last-Modified it was served.
+    # delete_if_unchanged: 412 with an older date, 204 with the Last-Modified it was served
+    # once the write's second has settled (rule 24: until then the second before is served).
     assert guide["delete_if_unchanged"](session, new_url, "Tue, 01 Jul 2025 12:00:00 GMT") == 412
+    created = Document.objects.order_by("-pk")[0]
+    Document.objects.filter(pk=created.pk).update_without_bump(
+        last_modified=created.last_modified - datetime.timedelta(seconds=2)
+    )
     last_modified = session.get(new_url).headers["Last-Modified"]
     assert guide["delete_if_unchanged"](session, new_url, last_modified) == 204
 

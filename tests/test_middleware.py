@@ -114,8 +114,9 @@ def test_rule_44_the_views_own_save_is_a_compare_and_swap(client) -> None:  # ty
     finally:
         pre_save.disconnect(concurrent_write, sender=Document)
     assert response.status_code == 412
-    # The simulated writer ran inside the request's transaction, which the refusal rolled back
-    # (a real concurrent writer commits on its own connection: tests/test_concurrency.py).
+    # The simulated writer ran inside the refused save() and the request's transaction, so
+    # the refusal rolled it back (rule 51); a real concurrent writer commits on its own
+    # connection: tests/test_concurrency.py.
     assert Document.objects.get(pk=document.pk).title == "a"
 
 

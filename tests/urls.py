@@ -32,4 +32,5 @@ urlpatterns = [
     path("api/", include("tests.drf_urls")),
     path("tx/", include("tests.transaction_urls")),
     path("mw/", include("tests.middleware_urls")),
+    path("integrity/", include("tests.integrity_urls")),
 ]
