@@ -1269,3 +1269,6 @@ class ProtectedEndpointAdmin(VersionedModelAdmin):
             ),
         }
         return super().changelist_view(request, extra_context)
+
+
+from . import reporting_admin  # noqa: E402, F401  (registers the report-only report, issue 14)

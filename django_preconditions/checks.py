@@ -81,6 +81,11 @@ _VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "preconditions.E007",
     ),
     "include_current_etag": (_is_bool, "True or False", "preconditions.E008"),
+    "mode": (
+        lambda value: value in defaults.MODES,
+        '"enforce" (428 without a precondition) or "report" (let it through and report it)',
+        "preconditions.E018",
+    ),
     "documentation_url": (
         _is_documentation_url,
         'None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"',
@@ -235,6 +240,15 @@ def rule_errors(rule: Mapping[str, Any], view_key: str) -> dict[str, list[str]]:
     problem = view_key_problem(view_key)
     if problem:
         errors.setdefault("view", []).append(problem)
+    if rule.get("mode") == "report":
+        from .audit import enforced_by
+
+        enforcer = enforced_by(view_key)
+        if enforcer:
+            errors.setdefault("mode", []).append(
+                f"{enforcer} enforces this endpoint: an admin rule may switch an endpoint from "
+                "report to enforce, never from enforce to report. Leave the mode empty."
+            )
     return {_RULE_FIELDS.get(key, key): value for key, value in errors.items()}
 
 

@@ -68,6 +68,9 @@ def rule_for_keys(keys: tuple[str, ...]) -> tuple[dict[str, Any], str] | None:
     merged["methods"] = tuple(
         sorted({str(m).upper() for m in (*configured_methods, *admin.get("methods", ()))})
     )
+    # Mode too may only tighten: an admin rule can switch report to enforce, never back.
+    mode = configured.get("mode", Policy.from_settings().mode)
+    merged["mode"] = "enforce" if "enforce" in (mode, admin.get("mode")) else mode
     return merged, "settings+admin"
 
 

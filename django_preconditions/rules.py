@@ -9,6 +9,7 @@ after the interval tries again; check ``preconditions.W003`` says how to fix it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -41,6 +42,7 @@ class RuleSnapshot:
 
 _snapshot: RuleSnapshot | None = None
 _lock = threading.Lock()
+_refreshing = False
 
 
 def current_rules() -> RuleSnapshot:
@@ -49,6 +51,29 @@ def current_rules() -> RuleSnapshot:
     if snapshot is not None and time.monotonic() - snapshot.loaded_at < conf.RULES_REFRESH_INTERVAL:
         return snapshot
     return reload_rules()
+
+
+def rules_without_blocking() -> RuleSnapshot:
+    """For code running on an event loop: the cached rules, even when older than the
+    interval; a stale or missing snapshot is re-read in a worker thread for later requests."""
+    global _refreshing
+    snapshot = _snapshot
+    fresh = (
+        snapshot is not None and time.monotonic() - snapshot.loaded_at < conf.RULES_REFRESH_INTERVAL
+    )
+    if not fresh and not _refreshing:
+        _refreshing = True
+        asyncio.get_running_loop().run_in_executor(None, _refresh_in_thread)
+    return snapshot if snapshot is not None else RuleSnapshot()
+
+
+def _refresh_in_thread() -> None:
+    global _refreshing
+    try:
+        reload_rules()
+    finally:
+        _refreshing = False
+        connections.close_all()  # this worker thread's own connections
 
 
 def reload_rules() -> RuleSnapshot:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import importlib.metadata
 import subprocess
 import sys
-import unittest
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.test import TestCase
 from django.urls import path
 from rest_framework.test import APIClient
@@ -184,20 +184,24 @@ def test_forget_etags_clears_the_memory() -> None:
     assert client.etags == {}
 
 
-async def test_the_async_client_sends_the_remembered_etag() -> None:
-    document = await Document.objects.acreate(title="a")
+def test_the_async_client_sends_the_remembered_etag() -> None:
+    document = Document.objects.create(title="a")
     client = AsyncPreconditionsClient()
     url = f"/async/docs/{document.pk}/"
+    body = {"title": "b"}
 
-    first = await client.put(url, {"title": "b"}, content_type="application/json")
-    second = await client.put(url, {"title": "c"}, content_type="application/json")
-    refused = await client.put(
-        url, {"title": "d"}, content_type="application/json", preconditions=False
-    )
+    async def writes() -> list[Any]:
+        return [
+            await client.put(url, body, content_type="application/json"),
+            await client.put(url, {"title": "c"}, content_type="application/json"),
+            await client.put(url, body, content_type="application/json", preconditions=False),
+        ]
+
+    first, second, refused = async_to_sync(writes)()  # this test's transaction, one thread
 
     assert (first.status_code, second.status_code, refused.status_code) == (200, 200, 428)
     assert client.etag_for(url) == second.headers["ETag"]
-    assert (await Document.objects.aget(pk=document.pk)).title == "c"
+    assert Document.objects.get(pk=document.pk).title == "c"
 
 
 def test_the_module_imports_without_drf_and_builds_the_drf_client_on_demand() -> None:
@@ -287,14 +291,6 @@ class AssertProtectedUnderUnittest(TestCase):
         document = Document.objects.create(title="a")
         with self.assertRaises(self.failureException):  # noqa: PT027
             assert_protected(self.client, f"/api/plain/docs/{document.pk}/", "DELETE")
-
-
-def test_unittest_counts_it_as_a_failure_not_an_error() -> None:
-    result = unittest.TestResult()
-    unittest.defaultTestLoader.loadTestsFromName(
-        "test_fails_as_a_test_failure", AssertProtectedUnderUnittest
-    ).run(result)
-    assert result.wasSuccessful()
 
 
 # --- The audit as a test -------------------------------------------------------------------------
