@@ -19,6 +19,7 @@ clients still write unconditionally before switching an endpoint to enforce mode
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
 import math
@@ -27,6 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import request_finished
 from django.db import DatabaseError, IntegrityError, models, router, transaction
@@ -79,14 +81,15 @@ class _Pending:
     user: str
     user_agent: str
     last_path: str
-    first_seen: Any
-    last_seen: Any
+    first_seen: float  # time.time()
+    last_seen: float
     count: int = 0
 
 
 _lock = threading.Lock()
-_pending: dict[str, _Pending] = {}
-_written_at: dict[str, float] = {}  # client key → time.monotonic() of its last write
+_Key = tuple[str, str, str, str]  # endpoint, method, user name, user agent
+_pending: dict[_Key, _Pending] = {}
+_written_at: dict[_Key, float] = {}  # → time.monotonic() of its last write
 _next_due = math.inf
 
 
@@ -124,8 +127,8 @@ def _count(request: Any, method: str) -> None:
     username = user.get_username() if user is not None and user.is_authenticated else ""
     agent = str(request.headers.get("User-Agent", ""))[:255]
     endpoint = _endpoint(request)
-    key = hashlib.sha256(f"{endpoint}\n{method}\n{username}\n{agent}".encode()).hexdigest()
-    _now, wall = time.monotonic(), timezone.now()
+    key = (endpoint, method, username, agent)
+    wall = time.time()
     with _lock:
         entry = _pending.get(key)
         if entry is None:
@@ -155,7 +158,7 @@ def flush_reports(*, force: bool = False) -> int:
             if force or now - _written_at.get(key, -math.inf) >= WRITE_INTERVAL
         ]
         if not force:
-            due = [key for key in due if cache.add(_CACHE_PREFIX + key, 1, WRITE_INTERVAL)]
+            due = [key for key in due if cache.add(_cache_key(key), 1, WRITE_INTERVAL)]
         batch = {key: _pending.pop(key) for key in due}
         for key in batch:
             _written_at[key] = now
@@ -170,27 +173,41 @@ def flush_reports(*, force: bool = False) -> int:
     return len(batch)
 
 
-def _write(key: str, entry: _Pending) -> None:
+def _client_key(key: _Key) -> str:
+    return hashlib.sha256("\n".join(key).encode()).hexdigest()
+
+
+def _cache_key(key: _Key) -> str:
+    return _CACHE_PREFIX + _client_key(key)
+
+
+def _when(seconds: float) -> datetime.datetime:
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    return moment if settings.USE_TZ else timezone.make_naive(moment)
+
+
+def _write(key: _Key, entry: _Pending) -> None:
     alias = router.db_for_write(ReportedRequest)
+    client_key = _client_key(key)
     fields = {
         "user": entry.user,
         "user_agent": entry.user_agent,
         "last_path": entry.last_path,
-        "last_seen": entry.last_seen,
+        "last_seen": _when(entry.last_seen),
     }
     try:
         with transaction.atomic(using=alias):
-            rows = ReportedRequest.objects.using(alias).filter(client_key=key)
+            rows = ReportedRequest.objects.using(alias).filter(client_key=client_key)
             if rows.update(count=models.F("count") + entry.count, **fields):
                 return
             try:
                 with transaction.atomic(using=alias):
                     ReportedRequest.objects.using(alias).create(
-                        client_key=key,
+                        client_key=client_key,
                         endpoint=entry.endpoint,
                         method=entry.method,
                         count=entry.count,
-                        first_seen=entry.first_seen,
+                        first_seen=_when(entry.first_seen),
                         **fields,
                     )
             except IntegrityError:  # another process created it meanwhile
@@ -209,7 +226,7 @@ def reset_reports() -> None:
     """Forget the counts not yet written and the write times (for tests)."""
     global _next_due
     with _lock:
-        cache.delete_many([_CACHE_PREFIX + key for key in (*_written_at, *_pending)])
+        cache.delete_many([_cache_key(key) for key in (*_written_at, *_pending)])
         _pending.clear()
         _written_at.clear()
         _next_due = math.inf

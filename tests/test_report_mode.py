@@ -341,6 +341,9 @@ class _Clock:
     def monotonic(self) -> float:
         return self.now
 
+    def time(self) -> float:
+        return 1_800_000_000.0 + self.now
+
 
 def test_at_most_one_database_write_per_endpoint_and_client_per_interval(
     document: Document, monkeypatch: pytest.MonkeyPatch
