@@ -1162,6 +1162,7 @@ class ProtectedEndpointForm(_RuleForm):
             "lookup_url_kwarg",
             "lookup_field",
             "enabled",
+            "mode",
             "note",
         )
 
@@ -1190,13 +1191,14 @@ class ProtectedEndpointAdmin(VersionedModelAdmin):
         "model_label",
         "wildcard",
         "enabled",
+        "mode",
         "last_modified",
     )
     list_filter = ("enabled", "allow_wildcard", "error_format", "model_label")
     search_fields = ("view", "model_label", "note")
     actions = ("enable_rules", "disable_rules")
     fieldsets = (
-        (None, {"fields": ("view", "methods", "required_headers", "enabled")}),
+        (None, {"fields": ("view", "methods", "required_headers", "enabled", "mode")}),
         (
             "Versions checked before the view runs",
             {"fields": ("model_label", "lookup_url_kwarg", "lookup_field")},

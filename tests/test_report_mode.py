@@ -533,3 +533,24 @@ def test_report_and_enforce_rules_validate_where_nothing_enforces() -> None:
     ProtectedEndpoint(view="plain", mode="report").full_clean()
     ProtectedEndpoint(view="report", mode="report").full_clean()
     ProtectedEndpoint(view="enforce", mode="enforce").full_clean()
+
+
+def test_the_rule_form_offers_the_mode_and_refuses_relaxing_an_enforced_view() -> None:
+    from django_preconditions.admin import ProtectedEndpointForm
+
+    data = {
+        "view": "enforce",
+        "methods": ["PUT", "PATCH", "DELETE"],
+        "required_headers": ["If-Match", "If-Unmodified-Since"],
+        "lookup_field": "pk",
+        "enabled": "on",
+        "mode": "report",
+    }
+    form = ProtectedEndpointForm(data=data)
+    assert not form.is_valid()
+    assert "never from enforce to report" in form.errors["mode"][0]
+
+    form = ProtectedEndpointForm(data={**data, "view": "report", "mode": "enforce"})
+    assert form.is_valid(), form.errors
+    form.save()
+    assert put(Client(), f"/report/{Document.objects.create(title='x').pk}/").status_code == 428
