@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from . import signals
 from .conditions import Decision
+from .dbconflicts import is_database_conflict
 
 __all__ = ["WRITE_INTERVAL", "ReportedRequest", "flush_reports", "report_unmet", "reset_reports"]
 
@@ -44,6 +45,7 @@ __all__ = ["WRITE_INTERVAL", "ReportedRequest", "flush_reports", "report_unmet",
 #: processes when the default cache is shared).
 WRITE_INTERVAL: Final = 60.0
 _CACHE_PREFIX: Final = "django-preconditions:report:"
+_WRITE_ATTEMPTS: Final = 5
 
 request_logger = logging.getLogger("django.request")
 logger = logging.getLogger("django_preconditions")
@@ -195,13 +197,12 @@ def _write(key: _Key, entry: _Pending) -> None:
         "last_path": entry.last_path,
         "last_seen": _when(entry.last_seen),
     }
-    try:
-        with transaction.atomic(using=alias):
-            rows = ReportedRequest.objects.using(alias).filter(client_key=client_key)
-            if rows.update(count=models.F("count") + entry.count, **fields):
-                return
-            try:
-                with transaction.atomic(using=alias):
+    error: DatabaseError | None = None
+    for _attempt in range(_WRITE_ATTEMPTS):
+        try:
+            with transaction.atomic(using=alias):
+                rows = ReportedRequest.objects.using(alias).filter(client_key=client_key)
+                if not rows.update(count=models.F("count") + entry.count, **fields):
                     ReportedRequest.objects.using(alias).create(
                         client_key=client_key,
                         endpoint=entry.endpoint,
@@ -210,16 +211,21 @@ def _write(key: _Key, entry: _Pending) -> None:
                         first_seen=_when(entry.first_seen),
                         **fields,
                     )
-            except IntegrityError:  # another process created it meanwhile
-                rows.update(count=models.F("count") + entry.count, **fields)
-    except DatabaseError as exc:
-        logger.error(
-            "django-preconditions could not store the report-only counts of %s %s (%s). "
-            "Run `manage.py migrate django_preconditions` if the table is missing.",
-            entry.method,
-            entry.endpoint,
-            exc,
-        )
+            return
+        except DatabaseError as exc:
+            # Another process created the row meanwhile (IntegrityError), or the first
+            # writes of two processes deadlocked on the unique index (MariaDB's gap locks):
+            # the transaction was rolled back as a whole, so try again.
+            error = exc
+            if not (isinstance(exc, IntegrityError) or is_database_conflict(exc)):
+                break
+    logger.error(
+        "django-preconditions could not store the report-only counts of %s %s (%s). "
+        "Run `manage.py migrate django_preconditions` if the table is missing.",
+        entry.method,
+        entry.endpoint,
+        error,
+    )
 
 
 def reset_reports() -> None:
