@@ -12,7 +12,6 @@ part):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,7 @@ from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
-from .requests import expect
+from .requests import _next_body, expect
 from .timing import Group, Measurement, Variant
 
 REPORT_TABLE = "django_preconditions_reportedrequest"
@@ -144,16 +143,3 @@ def _count(
         return len(captured.captured_queries) / requests, f"{writes} on the report table in 5"
 
     return count
-
-
-def _next_body(state: dict[str, Any]) -> None:
-    state["counter"] += 1
-    state["body"] = json.dumps(
-        {
-            "title": f"Updated {state['counter']}",
-            "body": "Edited text.",
-            "status": "draft",
-            "counter": state["counter"],
-            "published": None,
-        }
-    )
