@@ -45,6 +45,7 @@ from .defaults import PROTECTABLE_METHODS
 from .enforcement import Enforcer
 from .middleware import PreconditionMiddleware, rule_for_keys
 from .policy import Policy, settings_entry, view_keys_for_request
+from .reporting import reported_counts
 from .urls_inventory import Endpoint, iter_endpoints
 
 if TYPE_CHECKING:
@@ -433,10 +434,12 @@ def audit_admin_view(request: HttpRequest, *, admin_site: AdminSite | None = Non
     request.current_app = admin_site.name
     rows = build_report()
     unprotected = [row for row in rows if row.unprotected]
+    reported = reported_counts()  # report-only mode: requests let through without one
     context = {
         **admin_site.each_context(request),
         "title": "Protection audit",
         "rows": rows,
+        "rows_reported": [(row, reported.get(row.name or row.route, 0)) for row in rows],
         "unprotected": unprotected,
         "middleware_installed": middleware_installed(),
         "opts": _protected_endpoint_opts(),

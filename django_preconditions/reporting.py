@@ -228,6 +228,16 @@ def _write(key: _Key, entry: _Pending) -> None:
     )
 
 
+def reported_counts() -> dict[str, int]:
+    """Requests reported so far (as written), by endpoint; empty when the table is missing."""
+    rows = ReportedRequest.objects.values_list("endpoint").annotate(total=models.Sum("count"))
+    try:
+        with transaction.atomic(using=router.db_for_read(ReportedRequest)):
+            return {endpoint: int(total) for endpoint, total in rows}
+    except DatabaseError:
+        return {}
+
+
 def reset_reports() -> None:
     """Forget the counts not yet written and the write times (for tests)."""
     global _next_due

@@ -542,3 +542,23 @@ def test_the_rule_form_offers_the_mode_and_refuses_relaxing_an_enforced_view() -
     assert form.is_valid(), form.errors
     form.save()
     assert put(Client(), f"/report/{Document.objects.create(title='x').pk}/").status_code == 428
+
+
+def test_the_admin_audit_page_shows_the_mode_and_the_reported_requests(document: Document) -> None:
+    put(Client(), f"/report/{document.pk}/")
+    put(Client(), f"/report/{document.pk}/", **{"User-Agent": "other/2"})
+    client = Client()
+    client.force_login(User.objects.create_superuser("admin", password="pw"))
+
+    page = client.get("/admin/django_preconditions/protectedendpoint/audit/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    row = html[html.index("<code>report/&lt;int:pk&gt;/</code>") :]
+    row = row[: row.index("</tr>")]
+    assert "<td>report</td>" in row
+    assert 'href="/admin/django_preconditions/reportedrequest/?endpoint=report">2</a>' in row
+    listing = client.get("/admin/django_preconditions/reportedrequest/?endpoint=report")
+    assert listing.status_code == 200
+    assert AGENT in listing.content.decode()
+    assert "other/2" in listing.content.decode()
