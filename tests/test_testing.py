@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth.models import User
 from django.test import TestCase
 from django.urls import path
 from rest_framework.test import APIClient
@@ -338,3 +339,22 @@ def test_the_plugin_fixtures(
         preconditions_api_client, f"/api/docs/{document.pk}/", "PATCH", data={"title": "b"}
     )
     assert_all_protected("tests.test_testing")
+
+
+def test_the_etag_is_read_with_the_credentials_of_the_write() -> None:
+    """The GET that learns a missing ETag carries the write's own headers (here HTTP Basic
+    authentication for a viewset that only shows a user's own documents)."""
+    import base64
+
+    owner = User.objects.create_user("owner", password="pw")
+    document = Document.objects.create(title="a", owner=owner)
+    basic = "Basic " + base64.b64encode(b"owner:pw").decode()
+    client = PreconditionsAPIClient()
+    url = f"/api/owned/docs/{document.pk}/"
+
+    response = client.patch(url, {"title": "b"}, format="json", headers={"Authorization": basic})
+
+    assert response.status_code == 200, response.content
+    assert Document.objects.get(pk=document.pk).title == "b"
+    anonymous = PreconditionsAPIClient().patch(url, {"title": "c"}, format="json")
+    assert anonymous.status_code in (401, 403)  # no credentials: no ETag either
