@@ -258,7 +258,8 @@ def evaluate(
             # Report mode relaxes the requirement only: what the client sent is evaluated.
             relaxed = replace(requirement, methods=frozenset())
             decision = evaluate(method, headers, resource, relaxed, weak_if_match=weak_if_match)
-            return replace(decision, requirement=requirement, unmet=required)
+            unmet = required if decision.proceeds else None  # a refusal is not "let through"
+            return replace(decision, requirement=requirement, unmet=unmet)
 
     if resource is None:
         return Decision(

@@ -562,3 +562,33 @@ def test_the_admin_audit_page_shows_the_mode_and_the_reported_requests(document:
     assert listing.status_code == 200
     assert AGENT in listing.content.decode()
     assert "other/2" in listing.content.decode()
+
+
+def test_if_match_star_is_reported_as_not_accepted_and_evaluated(document: Document) -> None:
+    """Rule 21: ``*`` does not satisfy the requirement (reported), but it is evaluated."""
+    from django_preconditions.conditions import (
+        Outcome,
+        Reason,
+        Requirement,
+        ResourceState,
+        evaluate,
+    )
+
+    received: list[Any] = []
+
+    def receiver(**kwargs: Any) -> None:
+        received.append(kwargs)
+
+    signals.precondition_required.connect(receiver)
+    try:
+        response = put(Client(), f"/report/{document.pk}/", **{"If-Match": "*"})
+    finally:
+        signals.precondition_required.disconnect(receiver)
+    assert response.status_code == 200
+    assert [str(kwargs["reason"]) for kwargs in received] == ["wildcard_not_accepted"]
+
+    requirement = Requirement(methods=frozenset({"PUT"}), report_only=True)
+    refused = evaluate("PUT", {"If-Match": "*"}, ResourceState.absent(), requirement)
+    assert refused.outcome is Outcome.PRECONDITION_FAILED
+    assert refused.reason is Reason.IF_MATCH_NO_CURRENT_REPRESENTATION
+    assert refused.unmet is None  # refused, so not reported as let through
