@@ -162,6 +162,9 @@ def flush_reports(*, force: bool = False) -> int:
         if not force:
             due = [key for key in due if cache.add(_cache_key(key), 1, WRITE_INTERVAL)]
         batch = {key: _pending.pop(key) for key in due}
+        for key, written in list(_written_at.items()):  # forget keys that no longer throttle
+            if now - written >= WRITE_INTERVAL and key not in _pending:
+                del _written_at[key]
         for key in batch:
             _written_at[key] = now
         _next_due = min(

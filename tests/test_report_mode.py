@@ -592,3 +592,20 @@ def test_if_match_star_is_reported_as_not_accepted_and_evaluated(document: Docum
     assert refused.outcome is Outcome.PRECONDITION_FAILED
     assert refused.reason is Reason.IF_MATCH_NO_CURRENT_REPRESENTATION
     assert refused.unmet is None  # refused, so not reported as let through
+
+
+def test_write_times_of_quiet_clients_are_forgotten(
+    document: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays bounded by the clients of about one interval, however many user agents
+    a long-running process sees."""
+    clock = _Clock()
+    monkeypatch.setattr(reporting, "time", clock)
+    for index in range(20):
+        put(Client(), f"/report/{document.pk}/", **{"User-Agent": f"agent/{index}"})
+    assert len(reporting._written_at) == 20
+
+    clock.now += reporting.WRITE_INTERVAL
+    put(Client(), f"/report/{document.pk}/", **{"User-Agent": "agent/new"})
+
+    assert list(reporting._written_at) == [("report", "PUT", "", "agent/new")]
