@@ -358,3 +358,16 @@ def test_the_etag_is_read_with_the_credentials_of_the_write() -> None:
     assert Document.objects.get(pk=document.pk).title == "b"
     anonymous = PreconditionsAPIClient().patch(url, {"title": "c"}, format="json")
     assert anonymous.status_code in (401, 403)  # no credentials: no ETag either
+
+
+def test_the_etag_of_a_created_resource_is_remembered_for_its_location() -> None:
+    client = PreconditionsAPIClient()
+
+    created = client.post("/api/docs/", {"title": "new", "body": ""}, format="json")
+
+    assert created.status_code == 201
+    location = created.headers["Location"]
+    assert client.etag_for(location) == created.headers["ETag"]
+    client.fetch_missing_etags = False  # so a 200 proves the remembered ETag was sent
+    response = client.put(location, {"title": "renamed", "body": ""}, format="json")
+    assert response.status_code == 200
