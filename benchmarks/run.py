@@ -34,7 +34,7 @@ sys.path.insert(0, str(BENCH_DIR))
 if TYPE_CHECKING:
     from suite.timing import Group
 
-BENCHMARKS = ("drf", "304", "rules", "throughput")
+BENCHMARKS = ("drf", "304", "rules", "report", "throughput")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -159,6 +159,10 @@ def group_factories(only: list[str]) -> list[Callable[[], Group]]:
         ]
     if "rules" in only:
         factories.append(requests.rules_group)
+    if "report" in only:
+        from suite import report_mode
+
+        factories.append(lambda: report_mode.report_mode_group(client))
     return factories
 
 

@@ -1198,6 +1198,7 @@ class ProtectedEndpointForm(_RuleForm):
             "lookup_url_kwarg",
             "lookup_field",
             "enabled",
+            "mode",
             "note",
         )
 
@@ -1247,13 +1248,14 @@ class ProtectedEndpointAdmin(VersionedModelAdmin):
         "model_label",
         "wildcard",
         "enabled",
+        "mode",
         "last_modified",
     )
     list_filter = ("enabled", "allow_wildcard", "error_format", "model_label")
     search_fields = ("view", "model_label", "note")
     actions = ("enable_rules", "disable_rules")
     fieldsets = (
-        (None, {"fields": ("view", "methods", "required_headers", "enabled")}),
+        (None, {"fields": ("view", "methods", "required_headers", "enabled", "mode")}),
         (
             gettext_lazy("Versions checked when the view writes"),
             {"fields": ("model_label", "lookup_url_kwarg", "lookup_field")},
@@ -1329,3 +1331,6 @@ class ProtectedEndpointAdmin(VersionedModelAdmin):
             "preconditions_rules_status": rules_status(),
         }
         return super().changelist_view(request, extra_context)
+
+
+from . import reporting_admin  # noqa: E402, F401  (registers the report-only report, issue 14)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from .exceptions import MalformedHeader
@@ -100,6 +100,8 @@ class Requirement:
     methods: frozenset[str]
     accepted_headers: frozenset[str] = frozenset({IF_MATCH, IF_UNMODIFIED_SINCE})
     allow_wildcard: bool = False
+    #: Report mode: a missing precondition is reported (``Decision.unmet``), not refused.
+    report_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class Decision:
     requirement: Requirement | None = None
     # Headers that were present but played no part (ignored by precedence or invalid).
     ignored: tuple[str, ...] = field(default=())
+    #: Report mode: the 428 this request would have got in enforce mode (it proceeds).
+    unmet: Decision | None = None
 
     @property
     def status(self) -> int:
@@ -269,7 +273,7 @@ def evaluate(
         )
         if missing is not None:
             reason, detail = missing
-            return Decision(
+            required = Decision(
                 Outcome.PRECONDITION_REQUIRED,
                 reason,
                 method,
@@ -277,6 +281,13 @@ def evaluate(
                 requirement=requirement,
                 ignored=tuple(ignored),
             )
+            if not requirement.report_only:
+                return required
+            # Report mode relaxes the requirement only: what the client sent is evaluated.
+            relaxed = replace(requirement, methods=frozenset())
+            decision = evaluate(method, headers, resource, relaxed, weak_if_match=weak_if_match)
+            unmet = required if decision.proceeds else None  # a refusal is not "let through"
+            return replace(decision, requirement=requirement, unmet=unmet)
 
     if resource is None:
         return Decision(

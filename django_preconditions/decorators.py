@@ -154,6 +154,7 @@ def require_preconditions(
     error_format: str | Callable[..., Any] | None = None,
     include_current_etag: bool | None = None,
     allow_create: bool = False,
+    mode: str | None = None,
 ) -> Callable[[_View], _View]:
     """Protect a function view over one object of a :class:`VersionedModel`.
 
@@ -164,7 +165,8 @@ def require_preconditions(
 
     The other arguments override the ``PRECONDITIONS`` settings for this view. With
     ``allow_create=True``, ``PUT`` to an absent object reaches the view when it carries
-    ``If-None-Match: *`` (create-only, rules 26 and 31).
+    ``If-None-Match: *`` (create-only, rules 26 and 31). ``mode="report"`` lets requests
+    without a precondition through and reports them (docs/rollout.md).
 
     Put authentication and permission decorators *outside* this one, so that 401/403 come
     before 412/428 (rule 12).
@@ -176,6 +178,7 @@ def require_preconditions(
         "weak_if_match": weak_if_match,
         "error_format": error_format,
         "include_current_etag": include_current_etag,
+        "mode": mode,
     }
 
     def load(request: HttpRequest, kwargs: dict[str, Any]) -> VersionedModel | None:

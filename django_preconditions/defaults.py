@@ -11,6 +11,10 @@ WEAK_IF_MATCH: Final = True
 ERROR_FORMAT: Final = "problem"
 INCLUDE_CURRENT_ETAG: Final = True
 DOCUMENTATION_URL: Final[str | None] = None
+#: "enforce" answers 428 to an unsafe request without a precondition; "report" lets it
+#: through and reports it (a precondition that is sent is always evaluated).
+MODE: Final = "enforce"
+MODES: Final = ("enforce", "report")
 VIEWS: Final[dict[str, dict[str, Any]]] = {}
 #: Seconds a process may serve admin rules (ProtectedEndpoint) before reading them again.
 #: The process that saves a rule applies it at once; other processes within this bound.
@@ -26,6 +30,7 @@ SETTING_KEYS: Final = frozenset(
         "ERROR_FORMAT",
         "INCLUDE_CURRENT_ETAG",
         "DOCUMENTATION_URL",
+        "MODE",
         "VIEWS",
         "RULES_REFRESH_INTERVAL",
     }
@@ -38,6 +43,7 @@ VIEW_KEYS: Final = frozenset(
         "weak_if_match",
         "error_format",
         "include_current_etag",
+        "mode",
         "model",
         "lookup_url_kwarg",
         "lookup_field",

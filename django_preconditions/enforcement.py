@@ -40,6 +40,7 @@ from .models import (
     stored_timestamp,
 )
 from .policy import Policy, dotted_path, view_keys_for_request
+from .reporting import report_unmet
 from .responses import error_response, not_found_error, render, retry_later_error
 from .transactions import current_version, mark_retryable, request_transaction
 
@@ -148,13 +149,16 @@ class Enforcer:
 
     def decide(self, request: HttpRequest, snapshot: Snapshot | None, policy: Policy) -> Decision:
         """``snapshot`` is ``None`` when the current state is unknown (headers-only rules)."""
-        return evaluate(
+        decision = evaluate(
             request.method or "GET",
             request.headers,
             snapshot.state if snapshot is not None else None,
             policy.requirement,
             weak_if_match=policy.weak_if_match,
         )
+        if decision.unmet is not None:  # report mode let a request without one through
+            report_unmet(request, decision, view=self.view)
+        return decision
 
     def refusal(
         self, request: HttpRequest, decision: Decision, snapshot: Snapshot, policy: Policy

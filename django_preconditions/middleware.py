@@ -45,6 +45,7 @@ from .models import (
     version_root,
 )
 from .policy import Policy, settings_entry, view_keys_for_request
+from .reporting import report_unmet
 from .responses import error_response
 from .rules import rule_for_keys
 from .validation import is_admin_view
@@ -212,6 +213,7 @@ class _Guard:
         if not decision.proceeds:
             self.refusal = self.refuse(decision, snapshot)
             raise _Refused(self.refusal)
+        report_unmet(self.request, decision, view=self.enforcer.view)  # report mode
         return str(row[0]) if row else ""
 
     def settle(self, response: HttpResponse) -> HttpResponse:
@@ -237,6 +239,7 @@ class _Guard:
         known = Snapshot.of_instance(loaded) if loaded is not None else None
         decision = self.enforcer.decide(self.request, known, self.policy)
         if decision.proceeds:
+            report_unmet(self.request, decision, view=self.enforcer.view)  # report mode
             return response
         return self.refuse(decision, known if known is not None else Snapshot.absent())
 

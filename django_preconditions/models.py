@@ -839,6 +839,15 @@ class ProtectedEndpoint(VersionedModel):
         help_text="The model field the URL keyword argument is matched against.",
     )
     enabled = models.BooleanField(default=True)
+    mode = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        choices=[("", "(as code or settings say)"), ("enforce", "enforce"), ("report", "report")],
+        help_text='"report" lets requests without a precondition through and reports them; '
+        '"enforce" answers 428. A rule can switch an endpoint from report to enforce, never '
+        "from enforce to report.",
+    )
     note = models.TextField(blank=True, default="")
 
     class Meta(VersionedModel.Meta):
@@ -876,4 +885,6 @@ class ProtectedEndpoint(VersionedModel):
             rule["lookup_url_kwarg"] = self.lookup_url_kwarg
         if self.lookup_field and self.lookup_field != "pk":
             rule["lookup_field"] = self.lookup_field
+        if self.mode:
+            rule["mode"] = self.mode
         return rule

@@ -58,6 +58,7 @@ from .exceptions import VersionConflict
 from .headers import EntityTag
 from .models import VersionedModel, VersionExpectation, expect_creation, expect_version
 from .policy import Policy, dotted_path, view_keys_for_request
+from .reporting import report_unmet
 from .responses import (
     PROBLEM_CONTENT_TYPE,
     PreconditionError,
@@ -243,6 +244,8 @@ class PreconditionMixin(_ViewBase):
     precondition_weak_if_match: bool | None = None
     precondition_error_format: Any = None
     precondition_include_current_etag: bool | None = None
+    #: "enforce" or "report" (``None``: settings); see docs/rollout.md.
+    precondition_mode: str | None = None
     #: Per-action policy overrides: ``{action name: {VIEWS-style key: value}}``.
     precondition_actions: Mapping[str, Mapping[str, Any]] | None = None
     #: ``PUT`` to an absent object creates it when it carries ``If-None-Match: *`` (rule 26).
@@ -278,6 +281,7 @@ class PreconditionMixin(_ViewBase):
             "weak_if_match": self.precondition_weak_if_match,
             "error_format": self.precondition_error_format,
             "include_current_etag": self.precondition_include_current_etag,
+            "mode": self.precondition_mode,
         }
         per_action = (self.precondition_actions or {}).get(action or "")
         if per_action:
@@ -373,13 +377,16 @@ class PreconditionMixin(_ViewBase):
     ) -> Decision:
         method = self._method()
         policy = self._policy()
-        return evaluate(
+        decision = evaluate(
             method,
             self._conditional_headers(method, form=form),
             state,
             policy.requirement if required else None,
             weak_if_match=policy.weak_if_match,
         )
+        if decision.unmet is not None:  # report mode let a request without one through
+            report_unmet(self.request, decision, view=type(self))
+        return decision
 
     def _refusal(self, decision: Decision, snapshot: Snapshot) -> Exception | None:
         """The exception that replaces the handler, or ``None`` when it must run."""

@@ -15,6 +15,7 @@ entry, made stricter by an admin rule (:func:`combine_rules`), never weaker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -54,6 +55,7 @@ class RuleSnapshot:
 _snapshot: RuleSnapshot | None = None
 _last_good: RuleSnapshot | None = None
 _lock = threading.Lock()
+_refreshing = False
 
 
 def current_rules() -> RuleSnapshot:
@@ -62,6 +64,29 @@ def current_rules() -> RuleSnapshot:
     if snapshot is not None and time.monotonic() - snapshot.loaded_at < conf.RULES_REFRESH_INTERVAL:
         return snapshot
     return reload_rules()
+
+
+def rules_without_blocking() -> RuleSnapshot:
+    """For code running on an event loop: the cached rules, even when older than the
+    interval; a stale or missing snapshot is re-read in a worker thread for later requests."""
+    global _refreshing
+    snapshot = _snapshot
+    fresh = (
+        snapshot is not None and time.monotonic() - snapshot.loaded_at < conf.RULES_REFRESH_INTERVAL
+    )
+    if not fresh and not _refreshing:
+        _refreshing = True
+        asyncio.get_running_loop().run_in_executor(None, _refresh_in_thread)
+    return snapshot if snapshot is not None else RuleSnapshot()
+
+
+def _refresh_in_thread() -> None:
+    global _refreshing
+    try:
+        reload_rules()
+    finally:
+        _refreshing = False
+        connections.close_all()  # this worker thread's own connections
 
 
 def reload_rules() -> RuleSnapshot:
@@ -163,7 +188,8 @@ def combine_rules(configured: Mapping[str, Any] | None, admin: Mapping[str, Any]
       accepted headers: the intersection (an empty one accepts nothing);
     - ``allow_wildcard``: on only when settings (or the default) and the admin rule allow it;
     - error format: the settings one; an admin rule may only name a registered format;
-    - model and lookup: the settings ones when settings name a model, else the admin rule's.
+    - model and lookup: the settings ones when settings name a model, else the admin rule's;
+    - mode: ``enforce`` when either says so (report → enforce, never back).
     """
     base = Policy.from_settings().updated(**(configured or {}))
     merged: dict[str, Any] = dict(configured or {})
@@ -185,6 +211,9 @@ def combine_rules(configured: Mapping[str, Any] | None, admin: Mapping[str, Any]
         for key in ("model", "lookup_url_kwarg", "lookup_field"):
             if key in admin:
                 merged[key] = admin[key]
+    # Mode too may only tighten: an admin rule can switch report to enforce, never back.
+    if "enforce" in (base.mode, admin.get("mode")):
+        merged["mode"] = "enforce"
     if admin.get("broken"):
         merged["broken"] = admin["broken"]
     return merged

@@ -108,6 +108,11 @@ VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
         "preconditions.E007",
     ),
     "include_current_etag": (_is_bool, "True or False", "preconditions.E008"),
+    "mode": (
+        lambda value: value in defaults.MODES,
+        '"enforce" (428 without a precondition) or "report" (let it through and report it)',
+        "preconditions.E021",
+    ),
     "documentation_url": (
         _is_documentation_url,
         'None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"',
@@ -279,6 +284,19 @@ def admin_rule_errors(
                 "protection: leave it empty or choose No."
             ),
         )
+    if rule.get("mode") == "report":
+        from .audit import enforced_by
+
+        enforcer = enforced_by(view_key)
+        if enforcer:
+            add(
+                "mode",
+                _(
+                    "%(enforcer)s enforces this endpoint: an admin rule may switch an endpoint "
+                    "from report to enforce, never from enforce to report. Leave the mode empty."
+                )
+                % {"enforcer": enforcer},
+            )
     matching = endpoints_for(view_key, everything)
     if check_view and not matching:
         add("view", unknown_view_message(view_key, everything))

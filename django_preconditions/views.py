@@ -44,6 +44,7 @@ class PreconditionRequiredMixin:
     precondition_weak_if_match: ClassVar[bool | None] = None
     precondition_error_format: ClassVar[Any] = None
     precondition_include_current_etag: ClassVar[bool | None] = None
+    precondition_mode: ClassVar[str | None] = None
     preconditions_protected: ClassVar[bool] = True
 
     request: HttpRequest
@@ -90,6 +91,7 @@ class PreconditionRequiredMixin:
             weak_if_match=self.precondition_weak_if_match,
             error_format=self.precondition_error_format,
             include_current_etag=self.precondition_include_current_etag,
+            mode=self.precondition_mode,
         )
 
     def _not_found(

@@ -630,7 +630,22 @@ def _exercise_rename(module: types.ModuleType) -> None:
         async_to_sync(module.rename)(document.pk, "Lost", stale)
 
 
+def _run_the_pytest_examples(module: types.ModuleType) -> None:
+    """testing.md's test functions, given the fixtures the plugin would give them."""
+    from django_preconditions.testing import pytest_plugin
+
+    fixtures = {
+        name: getattr(pytest_plugin, name).__wrapped__()
+        for name in ("preconditions_api_client", "assert_protected", "assert_all_protected")
+    }
+    tests = [value for name, value in vars(module).items() if name.startswith("test_")]
+    assert len(tests) == 3
+    for test in tests:
+        test(**{name: fixtures[name] for name in inspect.signature(test).parameters})
+
+
 EPILOGUES: dict[str, Callable[[types.ModuleType], None]] = {
+    "testing.md": _run_the_pytest_examples,
     "clients.md": _exercise_the_client_guide,
     "rest_framework.md": _exercise_the_viewset,
     "models.md": _exercise_rename,

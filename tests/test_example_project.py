@@ -408,6 +408,27 @@ def test_the_notes_view_is_protected_only_by_settings_and_the_middleware() -> No
     assert '"django_preconditions.middleware.PreconditionMiddleware"' in settings
 
 
+def test_the_example_projects_own_tests_pass_with_the_pytest_plugin() -> None:
+    """Issue 14: the example project tests itself with the plugin's fixtures
+    (preconditions_client, preconditions_api_client, assert_protected, assert_all_protected),
+    found through the pytest11 entry point, in a pytest run of its own."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")  # its pytest.ini names them
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b8 passed\b", done.stdout), done.stdout
+
+
 # -- OpenAPI, Swagger UI, admin, pages ----------------------------------------------------------
 
 

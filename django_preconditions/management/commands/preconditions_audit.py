@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_preconditions.audit import AuditRow, build_report
 from django_preconditions.rules import current_rules
 
-COLUMNS = ("ROUTE", "NAME", "METHODS", "PROTECTION", "PROTECTED", "HEADERS")
+COLUMNS = ("ROUTE", "NAME", "METHODS", "PROTECTION", "PROTECTED", "HEADERS", "MODE")
 
 
 class Command(BaseCommand):
@@ -85,6 +85,7 @@ class Command(BaseCommand):
                     protection,
                     " ".join(row.protected_methods) or "-",
                     ", ".join(row.required_headers) or "-",
+                    row.mode or "-",
                 )
             )
         widths = [max(len(line[column]) for line in cells) for column in range(len(COLUMNS))]
