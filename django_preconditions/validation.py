@@ -284,7 +284,9 @@ def admin_rule_errors(
                 "protection: leave it empty or choose No."
             ),
         )
-    if rule.get("mode") == "report":
+    # At load time (check_view=False) the merge itself keeps enforce (rules.combine_rules,
+    # policy.enforced_by_admin_rule); asking the audit there would re-enter the rules cache.
+    if check_view and rule.get("mode") == "report":
         from .audit import enforced_by
 
         enforcer = enforced_by(view_key)
