@@ -211,8 +211,13 @@ def combine_rules(configured: Mapping[str, Any] | None, admin: Mapping[str, Any]
         for key in ("model", "lookup_url_kwarg", "lookup_field"):
             if key in admin:
                 merged[key] = admin[key]
-    # Mode too may only tighten: an admin rule can switch report to enforce, never back.
-    if "enforce" in (base.mode, admin.get("mode")):
+    # Mode too may only tighten: an admin rule can switch report to enforce, never back;
+    # alone (no settings rule protected the view), its mode stands, like its methods.
+    admin_mode = admin.get("mode")
+    if configured is None:
+        if admin_mode:
+            merged["mode"] = admin_mode
+    elif "enforce" in (base.mode, admin_mode):
         merged["mode"] = "enforce"
     if admin.get("broken"):
         merged["broken"] = admin["broken"]
