@@ -13,6 +13,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext, gettext_lazy
 
 from . import defaults
 
@@ -58,35 +59,47 @@ def _is_documentation_url(value: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+_BOOLEAN = gettext_lazy("True or False")
 # key (lower case) → (validator, what is expected, check id when used at the top level)
-_VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
+_VALUE_RULES: dict[str, tuple[Callable[[Any], bool], Any, str]] = {
     "methods": (
         _is_method_list,
-        f"a list of HTTP methods among {', '.join(defaults.PROTECTABLE_METHODS)} "
-        "(GET, HEAD and OPTIONS never require preconditions)",
+        gettext_lazy(
+            "a list of HTTP methods among POST, PUT, PATCH, DELETE (GET, HEAD and OPTIONS "
+            "never require preconditions)"
+        ),
         "preconditions.E003",
     ),
     "required_headers": (
         _is_header_list,
-        'a non-empty list among "If-Match" and "If-Unmodified-Since"; any one of them satisfies '
-        "the requirement",
+        gettext_lazy(
+            'a non-empty list among "If-Match" and "If-Unmodified-Since"; any one of them '
+            "satisfies the requirement"
+        ),
         "preconditions.E004",
     ),
-    "allow_wildcard": (_is_bool, "True or False", "preconditions.E005"),
-    "weak_if_match": (_is_bool, "True or False", "preconditions.E006"),
+    "allow_wildcard": (_is_bool, _BOOLEAN, "preconditions.E005"),
+    "weak_if_match": (_is_bool, _BOOLEAN, "preconditions.E006"),
     "error_format": (
         _is_error_format,
-        '"problem", "json", "drf", or the dotted path of a callable (request, error) -> '
-        "HttpResponse",
+        gettext_lazy(
+            '"problem", "json", "drf", or the dotted path of a callable (request, error) -> '
+            "HttpResponse"
+        ),
         "preconditions.E007",
     ),
-    "include_current_etag": (_is_bool, "True or False", "preconditions.E008"),
+    "include_current_etag": (_is_bool, _BOOLEAN, "preconditions.E008"),
     "documentation_url": (
         _is_documentation_url,
-        'None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"',
+        gettext_lazy('None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"'),
         "preconditions.E009",
     ),
+    "json_detailed_headers": (_is_bool, _BOOLEAN, "preconditions.E017"),
 }
+
+
+def _set_it_to(expected: Any) -> str:
+    return gettext("Set it to %(expected)s.") % {"expected": expected}
 
 
 def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
@@ -97,9 +110,12 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
     if not isinstance(block, Mapping):
         return [
             Error(
-                f"{_BLOCK} must be a dict, not {type(block).__name__}.",
-                hint=f'Write {_BLOCK} = {{"METHODS": ["PUT", "PATCH", "DELETE"]}} or remove it '
-                "to use the defaults.",
+                gettext("PRECONDITIONS must be a dict, not %(type)s.")
+                % {"type": type(block).__name__},
+                hint=gettext(
+                    'Write PRECONDITIONS = {"METHODS": ["PUT", "PATCH", "DELETE"]} or remove it '
+                    "to use the defaults."
+                ),
                 id="preconditions.E001",
             )
         ]
@@ -108,8 +124,9 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
         if key not in defaults.SETTING_KEYS:
             errors.append(
                 Error(
-                    f"{_BLOCK} has an unknown key {key!r}.",
-                    hint=f"Known keys: {', '.join(sorted(defaults.SETTING_KEYS))}.",
+                    gettext("PRECONDITIONS has an unknown key %(key)r.") % {"key": key},
+                    hint=gettext("Known keys: %(keys)s.")
+                    % {"keys": ", ".join(sorted(defaults.SETTING_KEYS))},
                     id="preconditions.E002",
                 )
             )
@@ -118,8 +135,9 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
         if key in block and not is_valid(block[key]):
             errors.append(
                 Error(
-                    f"{_BLOCK}[{key!r}] is {block[key]!r}.",
-                    hint=f"Set it to {expected}.",
+                    gettext("PRECONDITIONS[%(key)r] is %(value)r.")
+                    % {"key": key, "value": block[key]},
+                    hint=_set_it_to(expected),
                     id=check_id,
                 )
             )
@@ -127,9 +145,12 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
         errors.append(
             Error(
-                f"{_BLOCK}['RULES_REFRESH_INTERVAL'] is {interval!r}.",
-                hint="Set it to a number of seconds (0 or more), e.g. 5: how stale admin rules "
-                "may be in processes other than the one that saved them.",
+                gettext("PRECONDITIONS['RULES_REFRESH_INTERVAL'] is %(value)r.")
+                % {"value": interval},
+                hint=gettext(
+                    "Set it to a number of seconds (0 or more), e.g. 5: how stale admin rules "
+                    "may be in processes other than the one that saved them."
+                ),
                 id="preconditions.E016",
             )
         )
@@ -144,10 +165,14 @@ def _check_views(views: Any) -> list[CheckMessage]:
     ):
         return [
             Error(
-                f"{_BLOCK}['VIEWS'] must map view keys (URL name, view dotted path or route) "
-                "to dicts.",
-                hint='e.g. {"notes:detail": {"methods": ["PUT", "DELETE"], "model": '
-                '"notes.Note", "lookup_url_kwarg": "pk"}}',
+                gettext(
+                    "PRECONDITIONS['VIEWS'] must map view keys (URL name, view dotted path or "
+                    "route) to dicts."
+                ),
+                hint=gettext(
+                    'e.g. {"notes:detail": {"methods": ["PUT", "DELETE"], "model": '
+                    '"notes.Note", "lookup_url_kwarg": "pk"}}'
+                ),
                 id="preconditions.E010",
             )
         ]
@@ -158,8 +183,10 @@ def _check_views(views: Any) -> list[CheckMessage]:
             if key not in defaults.VIEW_KEYS:
                 errors.append(
                     Error(
-                        f"{where} has an unknown key {key!r}.",
-                        hint=f"Known keys: {', '.join(sorted(defaults.VIEW_KEYS))}.",
+                        gettext("%(where)s has an unknown key %(key)r.")
+                        % {"where": where, "key": key},
+                        hint=gettext("Known keys: %(keys)s.")
+                        % {"keys": ", ".join(sorted(defaults.VIEW_KEYS))},
                         id="preconditions.E011",
                     )
                 )
@@ -167,8 +194,9 @@ def _check_views(views: Any) -> list[CheckMessage]:
             if name in entry and not is_valid(entry[name]):
                 errors.append(
                     Error(
-                        f"{where}[{name!r}] is {entry[name]!r}.",
-                        hint=f"Set it to {expected}.",
+                        gettext("%(where)s[%(key)r] is %(value)r.")
+                        % {"where": where, "key": name, "value": entry[name]},
+                        hint=_set_it_to(expected),
                         id="preconditions.E012",
                     )
                 )
@@ -184,11 +212,17 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
     if has_model != has_kwarg:
         return [
             Error(
-                f"{where} gives {'model' if has_model else 'lookup_url_kwarg'} without "
-                f"{'lookup_url_kwarg' if has_model else 'model'}.",
-                hint='Give both, e.g. "model": "notes.Note", "lookup_url_kwarg": "pk", so the '
-                "current version can be read before the view runs; or neither, to require the "
-                "headers only.",
+                gettext("%(where)s gives %(given)s without %(missing)s.")
+                % {
+                    "where": where,
+                    "given": "model" if has_model else "lookup_url_kwarg",
+                    "missing": "lookup_url_kwarg" if has_model else "model",
+                },
+                hint=gettext(
+                    'Give both, e.g. "model": "notes.Note", "lookup_url_kwarg": "pk", so the '
+                    "current version can be read before the view runs; or neither, to require "
+                    "the headers only."
+                ),
                 id="preconditions.E015",
             )
         ]
@@ -202,17 +236,21 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
     if model is None:
         return [
             Error(
-                f"{where}['model'] is {label!r}, which is not an installed model.",
-                hint='Use "app_label.ModelName" of a model in INSTALLED_APPS.',
+                gettext("%(where)s['model'] is %(label)r, which is not an installed model.")
+                % {"where": where, "label": label},
+                hint=gettext('Use "app_label.ModelName" of a model in INSTALLED_APPS.'),
                 id="preconditions.E013",
             )
         ]
     if not issubclass(model, VersionedModel):
         return [
             Error(
-                f"{where}['model'] is {label!r}, which is not a VersionedModel.",
-                hint="Inherit from django_preconditions.models.VersionedModel so the model has "
-                "a version token to compare.",
+                gettext("%(where)s['model'] is %(label)r, which is not a VersionedModel.")
+                % {"where": where, "label": label},
+                hint=gettext(
+                    "Inherit from django_preconditions.models.VersionedModel so the model has "
+                    "a version token to compare."
+                ),
                 id="preconditions.E014",
             )
         ]
@@ -228,8 +266,8 @@ def rule_errors(rule: Mapping[str, Any], view_key: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for name, (is_valid, expected, _check_id) in _VALUE_RULES.items():
         if name in rule and not is_valid(rule[name]):
-            errors.setdefault(name, []).append(f"Set it to {expected}.")
-    for message in _check_view_model("This rule", rule):
+            errors.setdefault(name, []).append(_set_it_to(expected))
+    for message in _check_view_model(gettext("This rule"), rule):
         field = "lookup_url_kwarg" if message.id == "preconditions.E015" else "model_label"
         errors.setdefault(field, []).append(f"{message.msg} {message.hint}")
     problem = view_key_problem(view_key)
@@ -247,27 +285,36 @@ def view_key_problem(view_key: str) -> str | None:
     from .urls_inventory import known_view_keys
 
     if not view_key.strip():
-        return "Give a URL name, a view dotted path or a route pattern."
+        return gettext("Give a URL name, a view dotted path or a route pattern.")
     if view_key in known_view_keys():
         return None
     if "." in view_key and "/" not in view_key and ":" not in view_key:
         try:
             import_string(view_key)
         except ImportError:
-            return f"{view_key!r} is not a URL name of this project, and cannot be imported."
+            return gettext("%(key)r is not a URL name of this project, and cannot be imported.") % {
+                "key": view_key
+            }
         return None
     if "/" in view_key or "<" in view_key:
         try:
             warnings = RoutePattern(view_key).check()
         except Exception as exc:  # ImproperlyConfigured, re.error: the route does not compile
-            return f"The route {view_key!r} does not compile: {exc}"
+            return _does_not_compile(view_key, exc)
         if warnings:
-            return f"The route {view_key!r} does not compile: {warnings[0].msg}"
+            return _does_not_compile(view_key, warnings[0].msg)
         return None
-    return (
-        f"{view_key!r} is not a URL name of this project. Pick one from the list, or give a "
-        "view dotted path or a route pattern."
-    )
+    return gettext(
+        "%(key)r is not a URL name of this project. Pick one from the list, or give a view "
+        "dotted path or a route pattern."
+    ) % {"key": view_key}
+
+
+def _does_not_compile(view_key: str, problem: Any) -> str:
+    return gettext("The route %(route)r does not compile: %(problem)s") % {
+        "route": view_key,
+        "problem": problem,
+    }
 
 
 def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -287,10 +334,16 @@ def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[Check
         if not isinstance(model._base_manager, VersionedBaseManager):
             messages.append(
                 Error(
-                    f"{model._meta.label} uses base manager {type(model._base_manager).__name__}"
-                    ", so its saves cannot be compare-and-swap writes.",
-                    hint=f"Remove Meta.base_manager_name, or set it to {BASE_MANAGER_NAME!r}, or "
-                    "make that manager subclass django_preconditions.models.VersionedBaseManager.",
+                    gettext(
+                        "%(model)s uses base manager %(manager)s, so its saves cannot be "
+                        "compare-and-swap writes."
+                    )
+                    % {"model": model._meta.label, "manager": type(model._base_manager).__name__},
+                    hint=gettext(
+                        "Remove Meta.base_manager_name, or set it to %(name)r, or make that "
+                        "manager subclass django_preconditions.models.VersionedBaseManager."
+                    )
+                    % {"name": BASE_MANAGER_NAME},
                     obj=model,
                     id="preconditions.E020",
                 )
@@ -298,12 +351,17 @@ def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[Check
         if not isinstance(model._default_manager.all(), VersionedQuerySet):
             messages.append(
                 Warning(
-                    f"{model._meta.label}'s default manager does not return a VersionedQuerySet: "
-                    "its update() and bulk_update() leave version tokens unchanged, so clients "
-                    "holding old ETags would not notice those writes.",
-                    hint="Build the manager from VersionedQuerySet, e.g. "
-                    "objects = MyQuerySet.as_manager() with MyQuerySet(VersionedQuerySet), or "
-                    "call .bump_versions() after bulk writes.",
+                    gettext(
+                        "%(model)s's default manager does not return a VersionedQuerySet: its "
+                        "update() and bulk_update() leave version tokens unchanged, so clients "
+                        "holding old ETags would not notice those writes."
+                    )
+                    % {"model": model._meta.label},
+                    hint=gettext(
+                        "Build the manager from VersionedQuerySet, e.g. "
+                        "objects = MyQuerySet.as_manager() with MyQuerySet(VersionedQuerySet), or "
+                        "call .bump_versions() after bulk writes."
+                    ),
                     obj=model,
                     id="preconditions.W001",
                 )
@@ -332,9 +390,12 @@ def check_rules_table(
     except DatabaseError as exc:
         return [
             Warning(
-                f"Could not list the tables of database {alias!r}: {exc}.",
-                hint="Admin rules (ProtectedEndpoint) cannot be read until the database is "
-                "reachable; settings rules still apply.",
+                gettext("Could not list the tables of database %(alias)r: %(error)s.")
+                % {"alias": alias, "error": exc},
+                hint=gettext(
+                    "Admin rules (ProtectedEndpoint) cannot be read until the database is "
+                    "reachable; settings rules still apply."
+                ),
                 id="preconditions.W003",
             )
         ]
@@ -345,9 +406,12 @@ def check_rules_table(
         return []  # a new database: the migrate that is (or will be) running creates it
     return [
         Warning(
-            f"The table {ProtectedEndpoint._meta.db_table!r} for admin rules does not exist.",
-            hint="Run `python manage.py migrate django_preconditions`. Until then admin rules "
-            "are ignored (and the failure is logged); settings rules still apply.",
+            gettext("The table %(table)r for admin rules does not exist.")
+            % {"table": ProtectedEndpoint._meta.db_table},
+            hint=gettext(
+                "Run `python manage.py migrate django_preconditions`. Until then admin rules "
+                "are ignored (and the failure is logged); settings rules still apply."
+            ),
             id="preconditions.W003",
         )
     ]

@@ -32,6 +32,7 @@ class Policy:
     error_format: str | Callable[..., Any]
     include_current_etag: bool
     documentation_url: str | None
+    json_detailed_headers: bool = False
 
     @property
     def requirement(self) -> Requirement:
@@ -51,6 +52,7 @@ class Policy:
             error_format=conf.ERROR_FORMAT,
             include_current_etag=conf.INCLUDE_CURRENT_ETAG,
             documentation_url=conf.DOCUMENTATION_URL,
+            json_detailed_headers=conf.JSON_DETAILED_HEADERS,
         )
 
     def updated(self, **overrides: Any) -> Policy:
@@ -117,6 +119,7 @@ _POLICY_FIELDS = frozenset(
         "error_format",
         "include_current_etag",
         "documentation_url",
+        "json_detailed_headers",
     }
 )
 

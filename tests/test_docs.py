@@ -776,6 +776,7 @@ RESPONSES: dict[str, tuple[dict[str, Any], Callable[[Client, Any], HttpResponse]
     ),
     "json-428": ({"ERROR_FORMAT": "json"}, _put()),
     "json-412": ({"ERROR_FORMAT": "json"}, _stale_if_match),
+    "json-428-detailed": ({"ERROR_FORMAT": "json", "JSON_DETAILED_HEADERS": True}, _put()),
     "drf-428": ({"ERROR_FORMAT": "drf"}, _put()),
     "drf-412": ({"ERROR_FORMAT": "drf"}, _stale_if_match),
     "problem-412-no-etag-in-body": ({"INCLUDE_CURRENT_ETAG": False}, _stale_if_match),
