@@ -78,8 +78,9 @@ demo:
 	  echo "The example project arrives with issue 5"; \
 	fi
 
-# The other databases and versions leave the browser tests to `make test`.
-SECONDARY := -m "not browser"
+# The other databases and versions leave the browser and Schemathesis tests (the latter
+# always runs on SQLite) to `make test`.
+SECONDARY := -m "not browser and not schemathesis"
 
 test-postgres: venv
 	.ci/services.sh postgres
