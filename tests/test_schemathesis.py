@@ -84,6 +84,7 @@ def run_schemathesis(port: int, report_dir: Path) -> tuple[subprocess.CompletedP
             "--report-dir",
             str(report_dir),
         ],
+        cwd=report_dir.parent,  # nothing written into the checkout
         capture_output=True,
         text=True,
         timeout=600,
