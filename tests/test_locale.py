@@ -155,7 +155,7 @@ ENGLISH_428_TITLE = "Precondition Required"
 TRANSLATED = {
     "fr": {
         "title": "Précondition requise",
-        "detail": "PUT /docs/{pk}/ doit être conditionnelle, pour ne pas écraser une modification "
+        "detail": "La requête PUT /docs/{pk}/ doit être conditionnelle, pour ne pas écraser une modification "
         "que vous n’avez pas vue, mais elle ne porte aucun en-tête de précondition. Envoyez "  # noqa: RUF001 (French typography)
         "If-Match ou If-Unmodified-Since.",
         "step": "Faites GET /docs/{pk}/ et gardez son en-tête de réponse ETag",
@@ -164,7 +164,7 @@ TRANSLATED = {
     },
     "de": {
         "title": "Vorbedingung erforderlich",
-        "detail": "PUT /docs/{pk}/ muss bedingt sein, damit sie keine Änderung überschreibt, die "
+        "detail": "Die Anfrage PUT /docs/{pk}/ muss bedingt sein, damit sie keine Änderung überschreibt, die "
         "Sie nicht gesehen haben, aber sie enthält keinen Vorbedingungs-Header. Senden Sie "
         "If-Match oder If-Unmodified-Since.",
         "step": "Rufen Sie GET /docs/{pk}/ auf und behalten Sie den Antwort-Header ETag",
