@@ -94,7 +94,7 @@ _VALUE_RULES: dict[str, tuple[Callable[[Any], bool], Any, str]] = {
         gettext_lazy('None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"'),
         "preconditions.E009",
     ),
-    "json_detailed_headers": (_is_bool, _BOOLEAN, "preconditions.E017"),
+    "json_detailed_headers": (_is_bool, _BOOLEAN, "preconditions.E019"),
 }
 
 

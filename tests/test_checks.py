@@ -150,9 +150,9 @@ def test_e008_include_current_etag_not_a_bool() -> None:
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None])
-def test_e017_json_detailed_headers_not_a_bool(value: Any) -> None:
+def test_e019_json_detailed_headers_not_a_bool(value: Any) -> None:
     messages = settings_messages({"JSON_DETAILED_HEADERS": value})
-    assert ids(messages) == ["preconditions.E017"]
+    assert ids(messages) == ["preconditions.E019"]
     assert messages[0].msg == f"PRECONDITIONS['JSON_DETAILED_HEADERS'] is {value!r}."
     assert messages[0].hint == "Set it to True or False."
 
