@@ -304,6 +304,7 @@ class PreconditionSchemaMixin(_SchemaBase):
                     description="ETags; 412 unless one is current.",
                 ),
                 *_response_headers([200, 304, 412]),
+                _help_link([412]),
             ]
             return parameters, {**not_modified, **errors(400, 404, 412)}
         if method == "GET":

@@ -337,9 +337,17 @@ def test_delete_documents_only_the_precondition_400(schema):
     assert content.keys() == {"application/problem+json"}
 
 
-@pytest.mark.parametrize("status", ["412", "428"])
-def test_the_help_link_header_is_documented(schema, status):
-    assert "Link" in operation(schema, DETAIL, "put")["responses"][status]["headers"]
+@pytest.mark.parametrize(
+    ("route", "method", "status"),
+    [
+        (DETAIL, "put", "412"),
+        (DETAIL, "put", "428"),
+        (DETAIL, "get", "412"),
+        ("/api/docs/", "post", "412"),
+    ],
+)
+def test_the_help_link_header_is_documented_wherever_412_or_428_is(schema, route, method, status):
+    assert "Link" in operation(schema, route, method)["responses"][status]["headers"]
 
 
 def test_if_unmodified_since_says_invalid_dates_are_ignored(schema):
