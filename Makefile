@@ -25,7 +25,7 @@ $(1) -m pytest $(2) $(PYTEST_ARGS) || { rc=$$?; \
   exit $$rc; }
 endef
 
-.PHONY: help venv test test-browser lint demo test-postgres test-mariadb test-py312-django61 matrix fuzz test-load docs bench clean
+.PHONY: help venv test test-browser lint demo test-postgres test-mariadb test-py312-django61 matrix fuzz test-load docs bench clean messages
 
 help:
 	@echo "make demo                 run the example project on 127.0.0.1:$(PORT)"
@@ -39,6 +39,7 @@ help:
 	@echo "make test-load            gunicorn + client processes on PostgreSQL, MariaDB, SQLite; isolation matrix"
 	@echo "make fuzz                 the fuzz tests with 20,000 examples each (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make docs                 build the docs with mkdocs --strict"
+	@echo "make messages             update the fr/de catalogs (makemessages) and compile them"
 	@echo "make bench                run benchmarks/run.py (BENCH_ARGS='--quick' or '--write-docs')"
 	@echo "make clean                remove virtualenvs, caches and build output"
 
@@ -77,8 +78,9 @@ demo:
 	  echo "The example project arrives with issue 5"; \
 	fi
 
-# The other databases and versions leave the browser tests to `make test`.
-SECONDARY := -m "not browser"
+# The other databases and versions leave the browser and Schemathesis tests (the latter
+# always runs on SQLite) to `make test`.
+SECONDARY := -m "not browser and not schemathesis"
 
 test-postgres: venv
 	.ci/services.sh postgres
@@ -130,6 +132,23 @@ test-load: venv $(VENV)/.mysqlclient.stamp
 
 fuzz: venv
 	env -u DATABASE_URL HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest -q tests/test_fuzz.py tests/test_headers.py tests/test_conditions.py $(PYTEST_ARGS)
+
+# Translation catalogs (django_preconditions/locale): extract every marked string into the
+# French and German .po files (new ones arrive untranslated, vanished ones are dropped), then
+# compile the .mo files that the wheel ships. tests/test_locale.py fails while any msgid is
+# untranslated or a catalog is stale. Needs Debian's gettext (installed here when missing).
+LOCALES := fr de
+MAKEMESSAGES_ARGS := --no-obsolete --add-location file --extension py,html,txt
+
+messages: venv
+	.ci/system-packages.sh gettext
+	cd django_preconditions && ../$(VENV)/bin/django-admin makemessages \
+	  $(addprefix --locale ,$(LOCALES)) $(MAKEMESSAGES_ARGS)
+	cd django_preconditions && ../$(VENV)/bin/django-admin compilemessages $(addprefix --locale ,$(LOCALES))
+	@for locale in $(LOCALES); do \
+	  po=django_preconditions/locale/$$locale/LC_MESSAGES/django.po; \
+	  echo -n "$$po: "; msgfmt --statistics -o /dev/null $$po; \
+	done
 
 $(VENV)/.docs.stamp: $(STAMP)
 	$(VENV)/bin/python -m pip install --quiet -e '.[docs]'

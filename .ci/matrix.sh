@@ -59,9 +59,9 @@ run_entry() {
     local rc=0
     # Browser tests run once, in the main suite (`make test`), not in every combination.
     if [ -z "$url" ]; then
-      env -u DATABASE_URL "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not browser" ${PYTEST_ARGS:-} || rc=$?
+      env -u DATABASE_URL "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not browser and not schemathesis" ${PYTEST_ARGS:-} || rc=$?
     else
-      DATABASE_URL=$url "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not browser" ${PYTEST_ARGS:-} || rc=$?
+      DATABASE_URL=$url "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not browser and not schemathesis" ${PYTEST_ARGS:-} || rc=$?
     fi
     if [ $rc -eq 5 ]; then
       echo "ERROR: pytest collected no tests in $name on $database." >&2

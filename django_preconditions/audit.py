@@ -37,6 +37,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import ResolverMatch
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 from django.views.decorators import http as django_http
 
 from . import decorators
@@ -207,13 +208,12 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
                         "are refused with 428 until it is fixed in the admin."
                     )
             else:
-                note = (
-                    f"{_describe_source(source)} names this view, but "
-                    f"{_MIDDLEWARE_PATH} is not in MIDDLEWARE, so nothing enforces it. "
-                    "Add the middleware after AuthenticationMiddleware."
-                )
+                note = gettext(
+                    "%(source)s names this view, but %(middleware)s is not in MIDDLEWARE, so "
+                    "nothing enforces it. Add the middleware after AuthenticationMiddleware."
+                ) % {"source": _describe_source(source), "middleware": _MIDDLEWARE_PATH}
         elif _is_condition_only(view):
-            note = (
+            note = gettext(
                 "condition/etag/last_modified evaluate the preconditions a client sends but "
                 "never require them: use require_preconditions, a mixin, or a rule."
             )
@@ -241,9 +241,9 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
 
 def _describe_source(source: str) -> str:
     return {
-        "settings": 'A PRECONDITIONS["VIEWS"] entry',
-        "admin": "An admin rule (ProtectedEndpoint)",
-        "settings+admin": 'A PRECONDITIONS["VIEWS"] entry and an admin rule',
+        "settings": gettext('A PRECONDITIONS["VIEWS"] entry'),
+        "admin": gettext("An admin rule (ProtectedEndpoint)"),
+        "settings+admin": gettext('A PRECONDITIONS["VIEWS"] entry and an admin rule'),
     }[source]
 
 
@@ -426,12 +426,14 @@ def audit_admin_view(request: HttpRequest, *, admin_site: AdminSite | None = Non
     """
     user = getattr(request, "user", None)
     if user is None or not (user.is_active and user.is_staff):
-        raise PermissionDenied("The protection audit is for staff only.")
+        raise PermissionDenied(gettext("The protection audit is for staff only."))
     if not (
         user.has_perm("django_preconditions.view_protectedendpoint")
         or user.has_perm("django_preconditions.change_protectedendpoint")
     ):
-        raise PermissionDenied("Viewing the protection audit needs the view permission on rules.")
+        raise PermissionDenied(
+            gettext("Viewing the protection audit needs the view permission on rules.")
+        )
     if admin_site is None:
         from django.contrib import admin
 
@@ -442,7 +444,7 @@ def audit_admin_view(request: HttpRequest, *, admin_site: AdminSite | None = Non
     reported = reported_counts()  # report-only mode: requests let through without one
     context = {
         **admin_site.each_context(request),
-        "title": "Protection audit",
+        "title": gettext("Protection audit"),
         "rows": rows,
         "rows_reported": [(row, reported.get(row.name or row.route, 0)) for row in rows],
         "unprotected": unprotected,

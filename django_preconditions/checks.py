@@ -11,11 +11,16 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.translation import gettext
 
 from . import defaults
 from .validation import VALUE_RULES
 
 _BLOCK = "PRECONDITIONS"
+
+
+def _set_it_to(expected: Any) -> str:
+    return gettext("Set it to %(expected)s.") % {"expected": expected}
 
 
 def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
@@ -26,9 +31,12 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
     if not isinstance(block, Mapping):
         return [
             Error(
-                f"{_BLOCK} must be a dict, not {type(block).__name__}.",
-                hint=f'Write {_BLOCK} = {{"METHODS": ["PUT", "PATCH", "DELETE"]}} or remove it '
-                "to use the defaults.",
+                gettext("PRECONDITIONS must be a dict, not %(type)s.")
+                % {"type": type(block).__name__},
+                hint=gettext(
+                    'Write PRECONDITIONS = {"METHODS": ["PUT", "PATCH", "DELETE"]} or remove it '
+                    "to use the defaults."
+                ),
                 id="preconditions.E001",
             )
         ]
@@ -37,8 +45,9 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
         if key not in defaults.SETTING_KEYS:
             errors.append(
                 Error(
-                    f"{_BLOCK} has an unknown key {key!r}.",
-                    hint=f"Known keys: {', '.join(sorted(defaults.SETTING_KEYS))}.",
+                    gettext("PRECONDITIONS has an unknown key %(key)r.") % {"key": key},
+                    hint=gettext("Known keys: %(keys)s.")
+                    % {"keys": ", ".join(sorted(defaults.SETTING_KEYS))},
                     id="preconditions.E002",
                 )
             )
@@ -47,8 +56,9 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
         if key in block and not is_valid(block[key]):
             errors.append(
                 Error(
-                    f"{_BLOCK}[{key!r}] is {block[key]!r}.",
-                    hint=f"Set it to {expected}.",
+                    gettext("PRECONDITIONS[%(key)r] is %(value)r.")
+                    % {"key": key, "value": block[key]},
+                    hint=_set_it_to(expected),
                     id=check_id,
                 )
             )
@@ -56,9 +66,12 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
         errors.append(
             Error(
-                f"{_BLOCK}['RULES_REFRESH_INTERVAL'] is {interval!r}.",
-                hint="Set it to a number of seconds (0 or more), e.g. 5: how stale admin rules "
-                "may be in processes other than the one that saved them.",
+                gettext("PRECONDITIONS['RULES_REFRESH_INTERVAL'] is %(value)r.")
+                % {"value": interval},
+                hint=gettext(
+                    "Set it to a number of seconds (0 or more), e.g. 5: how stale admin rules "
+                    "may be in processes other than the one that saved them."
+                ),
                 id="preconditions.E016",
             )
         )
@@ -73,10 +86,14 @@ def _check_views(views: Any) -> list[CheckMessage]:
     ):
         return [
             Error(
-                f"{_BLOCK}['VIEWS'] must map view keys (URL name, view dotted path or route) "
-                "to dicts.",
-                hint='e.g. {"notes:detail": {"methods": ["PUT", "DELETE"], "model": '
-                '"notes.Note", "lookup_url_kwarg": "pk"}}',
+                gettext(
+                    "PRECONDITIONS['VIEWS'] must map view keys (URL name, view dotted path or "
+                    "route) to dicts."
+                ),
+                hint=gettext(
+                    'e.g. {"notes:detail": {"methods": ["PUT", "DELETE"], "model": '
+                    '"notes.Note", "lookup_url_kwarg": "pk"}}'
+                ),
                 id="preconditions.E010",
             )
         ]
@@ -87,8 +104,10 @@ def _check_views(views: Any) -> list[CheckMessage]:
             if key not in defaults.VIEW_KEYS:
                 errors.append(
                     Error(
-                        f"{where} has an unknown key {key!r}.",
-                        hint=f"Known keys: {', '.join(sorted(defaults.VIEW_KEYS))}.",
+                        gettext("%(where)s has an unknown key %(key)r.")
+                        % {"where": where, "key": key},
+                        hint=gettext("Known keys: %(keys)s.")
+                        % {"keys": ", ".join(sorted(defaults.VIEW_KEYS))},
                         id="preconditions.E011",
                     )
                 )
@@ -96,8 +115,9 @@ def _check_views(views: Any) -> list[CheckMessage]:
             if name in entry and not is_valid(entry[name]):
                 errors.append(
                     Error(
-                        f"{where}[{name!r}] is {entry[name]!r}.",
-                        hint=f"Set it to {expected}.",
+                        gettext("%(where)s[%(key)r] is %(value)r.")
+                        % {"where": where, "key": name, "value": entry[name]},
+                        hint=_set_it_to(expected),
                         id="preconditions.E012",
                     )
                 )
@@ -113,11 +133,17 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
     if has_model != has_kwarg:
         return [
             Error(
-                f"{where} gives {'model' if has_model else 'lookup_url_kwarg'} without "
-                f"{'lookup_url_kwarg' if has_model else 'model'}.",
-                hint='Give both, e.g. "model": "notes.Note", "lookup_url_kwarg": "pk", so the '
-                "middleware knows which object's save or delete to check; or neither, to "
-                "require the headers only.",
+                gettext("%(where)s gives %(given)s without %(missing)s.")
+                % {
+                    "where": where,
+                    "given": "model" if has_model else "lookup_url_kwarg",
+                    "missing": "lookup_url_kwarg" if has_model else "model",
+                },
+                hint=gettext(
+                    'Give both, e.g. "model": "notes.Note", "lookup_url_kwarg": "pk", so the '
+                    "middleware knows which object's save or delete to check; or neither, to "
+                    "require the headers only."
+                ),
                 id="preconditions.E015",
             )
         ]
@@ -131,17 +157,21 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
     if model is None:
         return [
             Error(
-                f"{where}['model'] is {label!r}, which is not an installed model.",
-                hint='Use "app_label.ModelName" of a model in INSTALLED_APPS.',
+                gettext("%(where)s['model'] is %(label)r, which is not an installed model.")
+                % {"where": where, "label": label},
+                hint=gettext('Use "app_label.ModelName" of a model in INSTALLED_APPS.'),
                 id="preconditions.E013",
             )
         ]
     if not issubclass(model, VersionedModel):
         return [
             Error(
-                f"{where}['model'] is {label!r}, which is not a VersionedModel.",
-                hint="Inherit from django_preconditions.models.VersionedModel so the model has "
-                "a version token to compare.",
+                gettext("%(where)s['model'] is %(label)r, which is not a VersionedModel.")
+                % {"where": where, "label": label},
+                hint=gettext(
+                    "Inherit from django_preconditions.models.VersionedModel so the model has "
+                    "a version token to compare."
+                ),
                 id="preconditions.E014",
             )
         ]
@@ -165,10 +195,16 @@ def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[Check
         if not isinstance(model._base_manager, VersionedBaseManager):
             messages.append(
                 Error(
-                    f"{model._meta.label} uses base manager {type(model._base_manager).__name__}"
-                    ", so its saves cannot be compare-and-swap writes.",
-                    hint=f"Remove Meta.base_manager_name, or set it to {BASE_MANAGER_NAME!r}, or "
-                    "make that manager subclass django_preconditions.models.VersionedBaseManager.",
+                    gettext(
+                        "%(model)s uses base manager %(manager)s, so its saves cannot be "
+                        "compare-and-swap writes."
+                    )
+                    % {"model": model._meta.label, "manager": type(model._base_manager).__name__},
+                    hint=gettext(
+                        "Remove Meta.base_manager_name, or set it to %(name)r, or make that "
+                        "manager subclass django_preconditions.models.VersionedBaseManager."
+                    )
+                    % {"name": BASE_MANAGER_NAME},
                     obj=model,
                     id="preconditions.E020",
                 )
@@ -176,12 +212,17 @@ def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[Check
         if not isinstance(model._default_manager.all(), VersionedQuerySet):
             messages.append(
                 Warning(
-                    f"{model._meta.label}'s default manager does not return a VersionedQuerySet: "
-                    "its update() and bulk_update() leave version tokens unchanged, so clients "
-                    "holding old ETags would not notice those writes.",
-                    hint="Build the manager from VersionedQuerySet, e.g. "
-                    "objects = MyQuerySet.as_manager() with MyQuerySet(VersionedQuerySet), or "
-                    "call .bump_versions() after bulk writes.",
+                    gettext(
+                        "%(model)s's default manager does not return a VersionedQuerySet: its "
+                        "update() and bulk_update() leave version tokens unchanged, so clients "
+                        "holding old ETags would not notice those writes."
+                    )
+                    % {"model": model._meta.label},
+                    hint=gettext(
+                        "Build the manager from VersionedQuerySet, e.g. "
+                        "objects = MyQuerySet.as_manager() with MyQuerySet(VersionedQuerySet), or "
+                        "call .bump_versions() after bulk writes."
+                    ),
                     obj=model,
                     id="preconditions.W001",
                 )
@@ -208,9 +249,12 @@ def check_rules_table(
     except DatabaseError as exc:
         return [
             Warning(
-                f"Could not list the tables of database {alias!r}: {exc}.",
-                hint="Admin rules (ProtectedEndpoint) cannot be read until the database is "
-                "reachable; settings rules still apply.",
+                gettext("Could not list the tables of database %(alias)r: %(error)s.")
+                % {"alias": alias, "error": exc},
+                hint=gettext(
+                    "Admin rules (ProtectedEndpoint) cannot be read until the database is "
+                    "reachable; settings rules still apply."
+                ),
                 id="preconditions.W003",
             )
         ]
@@ -221,9 +265,12 @@ def check_rules_table(
         return []  # a new database: the migrate that is (or will be) running creates it
     return [
         Warning(
-            f"The table {ProtectedEndpoint._meta.db_table!r} for admin rules does not exist.",
-            hint="Run `python manage.py migrate django_preconditions`. Until then admin rules "
-            "are ignored (and the failure is logged); settings rules still apply.",
+            gettext("The table %(table)r for admin rules does not exist.")
+            % {"table": ProtectedEndpoint._meta.db_table},
+            hint=gettext(
+                "Run `python manage.py migrate django_preconditions`. Until then admin rules "
+                "are ignored (and the failure is logged); settings rules still apply."
+            ),
             id="preconditions.W003",
         )
     ]

@@ -14,6 +14,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from django.utils.translation import gettext_noop
+
 from .exceptions import MalformedHeader
 from .headers import WILDCARD, EntityTag, EntityTagList, parse_entity_tag_list, parse_http_date
 
@@ -146,7 +148,9 @@ class Decision:
             Reason.IF_MATCH_FAILED,
             self.method,
             self.header,
-            "another request changed or deleted the resource while yours was being processed",
+            gettext_noop(
+                "another request changed or deleted the resource while yours was being processed"
+            ),
             requirement=self.requirement,
         )
 
@@ -309,11 +313,11 @@ def evaluate(
                 else Reason.IF_MATCH_FAILED,
                 method,
                 IF_MATCH,
-                "the resource has no current representation"
+                gettext_noop("the resource has no current representation")
                 if no_representation
-                else "none of the entity-tags in If-Match is the current one"
+                else gettext_noop("none of the entity-tags in If-Match is the current one")
                 if resource.etag is not None
-                else "the resource has no entity-tag to match",
+                else gettext_noop("the resource has no entity-tag to match"),
                 requirement=requirement,
                 ignored=tuple(ignored),
             )
@@ -326,7 +330,7 @@ def evaluate(
                 Reason.IF_UNMODIFIED_SINCE_FAILED,
                 method,
                 IF_UNMODIFIED_SINCE,
-                "the resource was modified after the date in If-Unmodified-Since",
+                gettext_noop("the resource was modified after the date in If-Unmodified-Since"),
                 requirement=requirement,
                 ignored=tuple(ignored),
             )
@@ -346,9 +350,9 @@ def evaluate(
                 Reason.IF_NONE_MATCH_FAILED,
                 method,
                 IF_NONE_MATCH,
-                "the resource exists"
+                gettext_noop("the resource exists")
                 if if_none_match == WILDCARD
-                else "the current entity-tag is listed in If-None-Match",
+                else gettext_noop("the current entity-tag is listed in If-None-Match"),
                 requirement=requirement,
                 ignored=tuple(ignored),
             )
@@ -394,8 +398,10 @@ def _requirement_gap(
         if if_match == WILDCARD and not requirement.allow_wildcard:
             return (
                 Reason.WILDCARD_NOT_ACCEPTED,
-                "If-Match: * only says that some version exists; it does not prove which version "
-                "you edited, so this endpoint does not accept it",
+                gettext_noop(
+                    "If-Match: * only says that some version exists; it does not prove which "
+                    "version you edited, so this endpoint does not accept it"
+                ),
             )
         return None
     if unmodified_usable and IF_UNMODIFIED_SINCE in accepted and if_match is None:
@@ -413,7 +419,9 @@ def _requirement_gap(
     if raw_unmodified is not None and IF_UNMODIFIED_SINCE in accepted and not unmodified_usable:
         return (
             Reason.PRECONDITION_MISSING,
-            "its If-Unmodified-Since cannot be used here (an invalid HTTP-date, or a resource "
-            "without a modification date)",
+            gettext_noop(
+                "its If-Unmodified-Since cannot be used here (an invalid HTTP-date, or a "
+                "resource without a modification date)"
+            ),
         )
-    return Reason.PRECONDITION_MISSING, "it carries no precondition header"
+    return Reason.PRECONDITION_MISSING, gettext_noop("it carries no precondition header")

@@ -15,6 +15,9 @@ DOCUMENTATION_URL: Final[str | None] = None
 #: through and reports it (a precondition that is sent is always evaluated).
 MODE: Final = "enforce"
 MODES: Final = ("enforce", "report")
+#: With ERROR_FORMAT "json": required_headers lists objects (name, description, example,
+#: obtain_from) instead of names.
+JSON_DETAILED_HEADERS: Final = False
 VIEWS: Final[dict[str, dict[str, Any]]] = {}
 #: Seconds a process may serve admin rules (ProtectedEndpoint) before reading them again.
 #: The process that saves a rule applies it at once; other processes within this bound.
@@ -31,6 +34,7 @@ SETTING_KEYS: Final = frozenset(
         "INCLUDE_CURRENT_ETAG",
         "DOCUMENTATION_URL",
         "MODE",
+        "JSON_DETAILED_HEADERS",
         "VIEWS",
         "RULES_REFRESH_INTERVAL",
     }
@@ -44,6 +48,7 @@ VIEW_KEYS: Final = frozenset(
         "error_format",
         "include_current_etag",
         "mode",
+        "json_detailed_headers",
         "model",
         "lookup_url_kwarg",
         "lookup_field",

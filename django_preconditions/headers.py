@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from django.utils.translation import gettext, gettext_noop
+
 from .exceptions import MalformedHeader
 
 __all__ = [
@@ -43,7 +45,7 @@ _SINGLE_TAG = re.compile(rf'{_OWS}(W/)?"({_ETAGC}*)"{_OWS}\Z')
 _MAX_DATE_LENGTH: Final = 64
 _SHOWN_VALUE_LENGTH: Final = 120
 
-IF_MATCH_FORM: Final = (
+IF_MATCH_FORM: Final = gettext_noop(
     'a comma-separated list of quoted entity-tags such as "abc" or W/"abc", or * alone'
 )
 
@@ -78,38 +80,43 @@ def format_entity_tag(opaque: str, *, weak: bool = False) -> str:
 def _shown(value: str) -> str:
     if len(value) <= _SHOWN_VALUE_LENGTH:
         return value
-    return value[:_SHOWN_VALUE_LENGTH] + f"… ({len(value)} characters)"
+    return value[:_SHOWN_VALUE_LENGTH] + gettext("… (%(count)d characters)") % {"count": len(value)}
 
 
 def _diagnose(header: str, value: str, position: int) -> str:
     """Say in words what is wrong at ``position`` of a list that failed to parse."""
     if not value.strip(" \t"):
-        return f"the {header} header is empty"
+        return gettext("the %(header)s header is empty") % {"header": header}
     if not value.strip(" \t,"):
-        return f"the {header} header lists no entity-tags"
+        return gettext("the %(header)s header lists no entity-tags") % {"header": header}
     rest = value[position:].lstrip(" \t")
     if rest.startswith("*"):
-        return "* must stand alone; it cannot be combined with entity-tags"
+        return gettext("* must stand alone; it cannot be combined with entity-tags")
     if rest[:2].lower() == "w/" and not rest.startswith("W/"):
-        return "the weakness prefix is W/ (an upper-case W)"
+        return gettext("the weakness prefix is W/ (an upper-case W)")
     if rest.startswith("W/") and not rest.startswith('W/"'):
-        return 'W/ must be followed directly by a quoted tag, e.g. W/"abc"'
+        return gettext('W/ must be followed directly by a quoted tag, e.g. W/"abc"')
 
     if rest.startswith(('W/"', '"')):
         start = rest.index('"') + 1
         end = rest.find('"', start)
         if end == -1:
-            return "an entity-tag opens a quote that is never closed"
+            return gettext("an entity-tag opens a quote that is never closed")
         inner = rest[start:end]
         bad = next((c for c in inner if not re.fullmatch(_ETAGC, c)), None)
         if bad is not None:
-            return (
-                f"the entity-tag {_shown(rest[: end + 1])} contains {bad!r}, which is not allowed"
-            )
-        return f"expected a comma after the entity-tag {_shown(rest[: end + 1])}"
+            return gettext("the entity-tag %(tag)s contains %(char)r, which is not allowed") % {
+                "tag": _shown(rest[: end + 1]),
+                "char": bad,
+            }
+        return gettext("expected a comma after the entity-tag %(tag)s") % {
+            "tag": _shown(rest[: end + 1])
+        }
     token = re.split(r"[ \t,]", rest, maxsplit=1)[0]
     example = _shown(token.strip('"'))
-    return f'{_shown(token)} is not quoted; entity-tags are sent in double quotes, e.g. "{example}"'
+    return gettext(
+        '%(token)s is not quoted; entity-tags are sent in double quotes, e.g. "%(example)s"'
+    ) % {"token": _shown(token), "example": example}
 
 
 def parse_entity_tag_list(header: str, value: str) -> EntityTagList | Wildcard:

@@ -30,6 +30,7 @@ from django.db import DatabaseError, IntegrityError, connections, models, router
 from django.db.models.signals import class_prepared, post_save, pre_save
 from django.utils import timezone
 from django.utils.http import http_date
+from django.utils.translation import gettext_lazy as _
 
 from ._compat import can_fast_delete, concrete_parents, is_zero_row_update
 from .dbconflicts import is_database_conflict
@@ -404,12 +405,12 @@ class VersionedModel(models.Model):
         max_length=64,
         default=new_version_token,
         editable=False,
-        help_text="Opaque token naming the stored state; new on every write. Served as ETag.",
+        help_text=_("Opaque token naming the stored state; new on every write. Served as ETag."),
     )
     last_modified = models.DateTimeField(
         default=timezone.now,
         editable=False,
-        help_text="When the row was last written (served as Last-Modified).",
+        help_text=_("When the row was last written (served as Last-Modified)."),
     )
 
     objects: ClassVar[VersionedManager[Any]] = VersionedManager()
@@ -794,49 +795,53 @@ class ProtectedEndpoint(VersionedModel):
     view = models.CharField(
         max_length=255,
         unique=True,
-        help_text="URL name (with namespace, e.g. notes:detail), view dotted path "
-        "(e.g. notes.views.note_detail) or route pattern (e.g. notes/<int:pk>/).",
+        help_text=_(
+            "URL name (with namespace, e.g. notes:detail), view dotted path "
+            "(e.g. notes.views.note_detail) or route pattern (e.g. notes/<int:pk>/)."
+        ),
     )
     methods = models.CharField(
         max_length=64,
         default="PUT,PATCH,DELETE",
-        help_text="Comma-separated methods that must be conditional (POST, PUT, PATCH, DELETE).",
+        help_text=_("Comma-separated methods that must be conditional (POST, PUT, PATCH, DELETE)."),
     )
     required_headers = models.CharField(
         max_length=64,
         default="If-Match,If-Unmodified-Since",
-        help_text="Comma-separated headers; any one of them satisfies the requirement.",
+        help_text=_("Comma-separated headers; any one of them satisfies the requirement."),
     )
     allow_wildcard = models.BooleanField(
         null=True,
         blank=True,
         default=None,
-        help_text="Whether If-Match: * satisfies the requirement (empty: the global setting).",
+        help_text=_("Whether If-Match: * satisfies the requirement (empty: the global setting)."),
     )
     error_format = models.CharField(
         max_length=255,
         blank=True,
         default="",
-        help_text='"problem", "json", "drf" or a dotted path (empty: the global setting).',
+        help_text=_('"problem", "json", "drf" or a dotted path (empty: the global setting).'),
     )
     model_label = models.CharField(
-        "model",
+        _("model"),
         max_length=200,
         blank=True,
         default="",
-        help_text='Optional "app_label.Model" (a VersionedModel): stale preconditions then get '
-        "412 before the view runs, and the view's save/delete is a compare-and-swap.",
+        help_text=_(
+            'Optional "app_label.Model" (a VersionedModel): stale preconditions then get '
+            "412 before the view runs, and the view's save/delete is a compare-and-swap."
+        ),
     )
     lookup_url_kwarg = models.CharField(
         max_length=100,
         blank=True,
         default="",
-        help_text="The URL keyword argument that identifies the object (with a model).",
+        help_text=_("The URL keyword argument that identifies the object (with a model)."),
     )
     lookup_field = models.CharField(
         max_length=100,
         default="pk",
-        help_text="The model field the URL keyword argument is matched against.",
+        help_text=_("The model field the URL keyword argument is matched against."),
     )
     enabled = models.BooleanField(default=True)
     mode = models.CharField(
@@ -851,8 +856,8 @@ class ProtectedEndpoint(VersionedModel):
     note = models.TextField(blank=True, default="")
 
     class Meta(VersionedModel.Meta):
-        verbose_name = "protected endpoint"
-        verbose_name_plural = "protected endpoints"
+        verbose_name = _("protected endpoint")
+        verbose_name_plural = _("protected endpoints")
         ordering = ("view",)
 
     def __str__(self) -> str:

@@ -34,6 +34,8 @@ class Policy:
     error_format: str | Callable[..., Any]
     include_current_etag: bool
     documentation_url: str | None
+    json_detailed_headers: bool = False
+
     #: "enforce" or "report" (only the requirement is relaxed; anything but "report" enforces).
     mode: str = defaults.MODE
 
@@ -61,6 +63,7 @@ class Policy:
             include_current_etag=conf.INCLUDE_CURRENT_ETAG,
             documentation_url=conf.DOCUMENTATION_URL,
             mode=conf.MODE,
+            json_detailed_headers=conf.JSON_DETAILED_HEADERS,
         )
 
     def updated(self, **overrides: Any) -> Policy:
@@ -128,6 +131,7 @@ _POLICY_FIELDS = frozenset(
         "include_current_etag",
         "documentation_url",
         "mode",
+        "json_detailed_headers",
     }
 )
 

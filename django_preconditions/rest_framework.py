@@ -31,6 +31,7 @@ from django.http import Http404, HttpRequest
 from django.urls import NoReverseMatch
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -131,7 +132,7 @@ class PreconditionAPIException(exceptions.APIException):
 
 class PreconditionFailed(PreconditionAPIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = (
+    default_detail = _(
         "The resource changed since you read it. Read it again, re-apply your change and retry."
     )
     default_code = "precondition_failed"
@@ -139,13 +140,13 @@ class PreconditionFailed(PreconditionAPIException):
 
 class PreconditionRequired(PreconditionAPIException):
     status_code = status.HTTP_428_PRECONDITION_REQUIRED
-    default_detail = "This request must be conditional: send If-Match with the ETag you read."
+    default_detail = _("This request must be conditional: send If-Match with the ETag you read.")
     default_code = "precondition_required"
 
 
 class MalformedPrecondition(PreconditionAPIException):
     status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "A conditional request header could not be parsed."
+    default_detail = _("A conditional request header could not be parsed.")
     default_code = "malformed_precondition"
 
 

@@ -22,6 +22,7 @@ from django.apps import apps
 from django.db import models
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import defaults
 from .urls_inventory import Endpoint, iter_endpoints
@@ -48,6 +49,87 @@ def _is_method_list(value: Any) -> bool:
 
 def _is_header_list(value: Any) -> bool:
     acceptable = {name.lower() for name in defaults.ACCEPTABLE_HEADERS}
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) > 0
+        and all(isinstance(item, str) and item.lower() in acceptable for item in value)
+    )
+
+
+def _is_error_format(value: Any) -> bool:
+    """Settings (code) may name any callable by dotted path; it is imported to check it."""
+    if callable(value) or value in defaults.ERROR_FORMATS:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        return callable(import_string(value))
+    except ImportError:
+        return False
+
+
+def _is_registered_error_format(value: Any) -> bool:
+    """Admin rules may only name a registered format: never imported."""
+    return value in defaults.ERROR_FORMATS
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_documentation_url(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+_BOOLEAN = gettext_lazy("True or False")
+# key (lower case) → (validator, what is expected, check id when used at the top level)
+VALUE_RULES: dict[str, tuple[Callable[[Any], bool], Any, str]] = {
+    "methods": (
+        _is_method_list,
+        gettext_lazy(
+            "a list of HTTP methods among POST, PUT, PATCH, DELETE (GET, HEAD and OPTIONS "
+            "never require preconditions)"
+        ),
+        "preconditions.E003",
+    ),
+    "required_headers": (
+        _is_header_list,
+        gettext_lazy(
+            'a non-empty list among "If-Match" and "If-Unmodified-Since"; any one of them '
+            "satisfies the requirement"
+        ),
+        "preconditions.E004",
+    ),
+    "allow_wildcard": (_is_bool, _BOOLEAN, "preconditions.E005"),
+    "weak_if_match": (_is_bool, _BOOLEAN, "preconditions.E006"),
+    "error_format": (
+        _is_error_format,
+        gettext_lazy(
+            '"problem", "json", "drf", or the dotted path of a callable (request, error) -> '
+            "HttpResponse"
+        ),
+        "preconditions.E007",
+    ),
+    "include_current_etag": (_is_bool, _BOOLEAN, "preconditions.E008"),
+    "mode": (
+        lambda value: value in defaults.MODES,
+        gettext_lazy(
+            '"enforce" (428 without a precondition) or "report" (let it through and report it)'
+        ),
+        "preconditions.E021",
+    ),
+    "documentation_url": (
+        _is_documentation_url,
+        gettext_lazy('None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"'),
+        "preconditions.E009",
+    ),
+    "json_detailed_headers": (_is_bool, _BOOLEAN, "preconditions.E019"),
+}
     return (
         isinstance(value, (list, tuple))
         and len(value) > 0

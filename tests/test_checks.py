@@ -47,6 +47,7 @@ def test_a_complete_valid_block_produces_no_messages() -> None:
         "ERROR_FORMAT": "tests.error_formats.envelope_error",
         "INCLUDE_CURRENT_ETAG": False,
         "DOCUMENTATION_URL": "https://example.com/api/errors/",
+        "JSON_DETAILED_HEADERS": True,
         "VIEWS": {
             "document-detail": {
                 "methods": ["DELETE"],
@@ -146,6 +147,19 @@ def test_e008_include_current_etag_not_a_bool() -> None:
     messages = settings_messages({"INCLUDE_CURRENT_ETAG": "false"})
     assert ids(messages) == ["preconditions.E008"]
     assert messages[0].hint == "Set it to True or False."
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_e019_json_detailed_headers_not_a_bool(value: Any) -> None:
+    messages = settings_messages({"JSON_DETAILED_HEADERS": value})
+    assert ids(messages) == ["preconditions.E019"]
+    assert messages[0].msg == f"PRECONDITIONS['JSON_DETAILED_HEADERS'] is {value!r}."
+    assert messages[0].hint == "Set it to True or False."
+
+
+def test_json_detailed_headers_per_view_is_checked_like_the_other_keys() -> None:
+    messages = settings_messages({"VIEWS": {"notes:detail": {"json_detailed_headers": "yes"}}})
+    assert ids(messages) == ["preconditions.E012"]
 
 
 @pytest.mark.parametrize(

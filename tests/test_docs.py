@@ -72,6 +72,7 @@ from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.test.utils import isolate_apps
 from django.urls import clear_url_caches, include, path
+from django.utils import translation
 from django.utils.datastructures import CaseInsensitiveMapping
 from django.utils.module_loading import import_string
 from rest_framework.routers import DefaultRouter, SimpleRouter
@@ -785,6 +786,20 @@ def _put(
     return request
 
 
+def _put_in(language: str) -> Callable[[Client, Any], HttpResponse]:
+    """A PUT without precondition from a client asking for ``language``, with LocaleMiddleware."""
+
+    def request(client: Client, document: Any) -> HttpResponse:
+        middleware = ["django.middleware.locale.LocaleMiddleware", *settings.MIDDLEWARE]
+        try:
+            with override_settings(MIDDLEWARE=middleware):
+                return _put({"Accept-Language": language})(client, document)
+        finally:
+            translation.deactivate()  # LocaleMiddleware leaves the language active
+
+    return request
+
+
 #: name → (PRECONDITIONS block, the request)
 RESPONSES: dict[str, tuple[dict[str, Any], Callable[[Client, Any], HttpResponse]]] = {
     "problem-428": ({}, _put()),
@@ -798,6 +813,9 @@ RESPONSES: dict[str, tuple[dict[str, Any], Callable[[Client, Any], HttpResponse]
     ),
     "json-428": ({"ERROR_FORMAT": "json"}, _put()),
     "json-412": ({"ERROR_FORMAT": "json"}, _stale_if_match),
+    "json-428-detailed": ({"ERROR_FORMAT": "json", "JSON_DETAILED_HEADERS": True}, _put()),
+    "problem-428-fr": ({}, _put_in("fr")),
+    "problem-428-de": ({}, _put_in("de")),
     "drf-428": ({"ERROR_FORMAT": "drf"}, _put()),
     "drf-412": ({"ERROR_FORMAT": "drf"}, _stale_if_match),
     "problem-412-no-etag-in-body": ({"INCLUDE_CURRENT_ETAG": False}, _stale_if_match),
