@@ -1110,7 +1110,7 @@ class ProtectedEndpointForm(_RuleForm):
         max_length=255,
         widget=DatalistInput(view_key_options, attrs={"size": 60}),
         help_text="Pick a URL name of this project from the list, or type a view dotted path "
-        "(e.g. notes.views.note_detail) or a route pattern (e.g. notes/<int:pk>/).",
+        "(e.g. notes.views.note_detail) or a route pattern (e.g. notes/&lt;int:pk&gt;/).",
     )
     methods = CommaSeparatedChoiceField(
         choices=[(method, method) for method in defaults.PROTECTABLE_METHODS],
@@ -1164,6 +1164,7 @@ class ProtectedEndpointForm(_RuleForm):
             "enabled",
             "note",
         )
+        labels = {"lookup_url_kwarg": "Lookup URL kwarg"}  # not "Lookup url kwarg"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -684,6 +684,15 @@ def rule_data(**changes: Any) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
+def test_the_rule_form_shows_route_patterns_and_labels_as_written(admin_client: Client) -> None:
+    """The admin renders help text as HTML: ``<int:pk>`` must reach the page escaped."""
+    html = admin_client.get(RULE_ADD_URL).content.decode()
+    assert "route pattern (e.g. notes/&lt;int:pk&gt;/)" in html
+    assert "notes//" not in html
+    assert "Lookup URL kwarg" in html
+    assert "Lookup url kwarg" not in html
+
+
 def test_rule_changelist_links_to_the_protection_audit(admin_client: Client) -> None:
     ProtectedEndpoint.objects.create(view="document-plain")
     response = admin_client.get(changelist_url(ProtectedEndpoint))

@@ -416,6 +416,19 @@ def test_the_openapi_schema_is_valid_and_documents_the_preconditions(
     assert "ETag" in schema["paths"]["/api/documents/{id}/"]["get"]["responses"]["200"]["headers"]
 
 
+def test_the_browsable_api_describes_the_viewset_in_plain_text(
+    example_server: ExampleServer,
+) -> None:
+    """Its docstring is shown as written: no reST markup leaks into the page."""
+    response = request(
+        "GET", "/api/documents/", server=example_server, headers={"Accept": "text/html"}
+    )
+    assert response.status == 200
+    html = response.body.decode()
+    assert "PUT, PATCH and DELETE need If-Match" in html
+    assert "``" not in html
+
+
 def test_swagger_ui_is_served_without_external_urls(example_server: ExampleServer) -> None:
     response = request("GET", "/api/docs/", server=example_server, headers={"Accept": "text/html"})
     assert response.status == 200
