@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent
 POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/preconditions")
 MARIADB_URL = os.environ.get("MARIADB_URL", "mysql://root@127.0.0.1:3306/preconditions")
 
+os.environ.pop("DATABASE_URL", None)  # SQLite unless a session says otherwise
+
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
 nox.options.download_python = "never"
@@ -71,9 +73,8 @@ def make_session(name: str, python: str, django: str, drf: str, databases: str) 
             "'Django', django.get_version(), 'DRF', rest_framework.VERSION)",
         )
         for database in databases.split(","):
-            env = {
-                "DATABASE_URL": {"postgres": POSTGRES_URL, "mariadb": MARIADB_URL}.get(database, "")
-            }
+            urls = {"postgres": POSTGRES_URL, "mariadb": MARIADB_URL}
+            env = {"DATABASE_URL": urls[database]} if database in urls else {}
             if database != "sqlite":
                 session.run(".ci/services.sh", database, external=True, silent=True)
             session.log(f"-> {database}")

@@ -1164,10 +1164,10 @@ class ProtectedEndpointForm(_RuleForm):
             "enabled",
             "note",
         )
-        labels = {"lookup_url_kwarg": "Lookup URL kwarg"}  # not "Lookup url kwarg"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["lookup_url_kwarg"].label = "Lookup URL kwarg"  # not "Lookup url kwarg"
         choices: list[tuple[str, str]] = [("", "— none: require the headers only —")]
         choices += versioned_model_choices()
         stored = self.instance.model_label

@@ -16,6 +16,7 @@ class DocumentViewSet(PreconditionMixin, viewsets.ModelViewSet):
     A PUT to /api/documents/ID/ with If-None-Match: * creates a document under an id that
     does not exist yet (create-only: a second such PUT gets 412).
     """
+
     # Plain text on purpose: the browsable API and the OpenAPI description show it as written.
 
     queryset = Document.objects.all()
