@@ -161,6 +161,9 @@ def test_stale_change_form_shows_the_conflict_keeps_the_input_and_changes_nothin
     content = response.content.decode()
     assert "changed by editor2" in content
     assert "nothing was saved" in content
+    # Said once (the error above the form), not again in the box's heading.
+    assert content.lower().count("changed by editor2") == 1
+    assert "Their version and yours" in content
     assert "Reload: discard my changes" in content
     assert "Apply my changes to the current version" in content
 
