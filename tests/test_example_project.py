@@ -429,6 +429,36 @@ def test_the_browsable_api_describes_the_viewset_in_plain_text(
     assert "``" not in html
 
 
+def test_reset_demo_data_puts_the_demo_documents_back(example_server: ExampleServer) -> None:
+    changed = new_document(example_server, title="Made by a scenario")
+    page = request("GET", "/playground/", server=example_server, headers={"Accept": "text/html"})
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode())
+    cookie = re.search(r"csrftoken=([^;]+)", page.headers["Set-Cookie"])
+    assert token and cookie
+    response = request(
+        "POST",
+        "/playground/reset/",
+        server=example_server,
+        headers={
+            "Accept": "text/html",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={cookie.group(1)}",
+            "Referer": f"http://127.0.0.1:{example_server.port}/playground/",
+        },
+        body=f"csrfmiddlewaretoken={token.group(1)}".encode(),
+    )
+    assert response.status == 302
+    assert response.headers["Location"] == "/playground/"
+    assert request("GET", f"/api/documents/{changed}/", server=example_server).status == 404
+    listing = request("GET", "/api/documents/", server=example_server).json()
+    items = listing["results"] if isinstance(listing, dict) else listing
+    assert [item["title"] for item in items] == [
+        "Meeting notes",
+        "Release checklist",
+        "Style guide",
+    ]
+
+
 def test_swagger_ui_is_served_without_external_urls(example_server: ExampleServer) -> None:
     response = request("GET", "/api/docs/", server=example_server, headers={"Accept": "text/html"})
     assert response.status == 200
