@@ -434,7 +434,8 @@ def test_reset_demo_data_puts_the_demo_documents_back(example_server: ExampleSer
     page = request("GET", "/playground/", server=example_server, headers={"Accept": "text/html"})
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode())
     cookie = re.search(r"csrftoken=([^;]+)", page.headers["Set-Cookie"])
-    assert token and cookie
+    assert token
+    assert cookie
     response = request(
         "POST",
         "/playground/reset/",
