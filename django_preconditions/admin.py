@@ -1138,7 +1138,7 @@ class ProtectedEndpointForm(_RuleForm):
         max_length=255,
         widget=DatalistInput(view_key_options, attrs={"size": 60}),
         help_text="Pick a URL name of this project from the list, or type a view dotted path "
-        "(e.g. notes.views.note_detail) or a route pattern (e.g. notes/<int:pk>/).",
+        "(e.g. notes.views.note_detail) or a route pattern (e.g. notes/&lt;int:pk&gt;/).",
     )
     # Declared fields take no initial value from the model: give the model's defaults, so
     # that an add form saved as shown is the model's default rule (issue 10, item 6).
@@ -1204,6 +1204,7 @@ class ProtectedEndpointForm(_RuleForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["lookup_url_kwarg"].label = "Lookup URL kwarg"  # not "Lookup url kwarg"
         choices: list[tuple[str, str]] = [("", "— none: require the headers only —")]
         choices += versioned_model_choices()
         stored = self.instance.model_label

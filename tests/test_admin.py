@@ -161,6 +161,9 @@ def test_stale_change_form_shows_the_conflict_keeps_the_input_and_changes_nothin
     content = response.content.decode()
     assert "changed by editor2" in content
     assert "nothing was saved" in content
+    # Said once (the error above the form), not again in the box's heading.
+    assert content.lower().count("changed by editor2") == 1
+    assert "Their version and yours" in content
     assert "Reload: discard my changes" in content
     assert "Apply my changes to the current version" in content
 
@@ -682,6 +685,15 @@ def rule_data(**changes: Any) -> dict[str, Any]:
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def test_the_rule_form_shows_route_patterns_and_labels_as_written(admin_client: Client) -> None:
+    """The admin renders help text as HTML: ``<int:pk>`` must reach the page escaped."""
+    html = admin_client.get(RULE_ADD_URL).content.decode()
+    assert "route pattern (e.g. notes/&lt;int:pk&gt;/)" in html
+    assert "notes//" not in html
+    assert "Lookup URL kwarg" in html
+    assert "Lookup url kwarg" not in html
 
 
 def test_rule_changelist_links_to_the_protection_audit(admin_client: Client) -> None:

@@ -239,6 +239,32 @@ CLASS_BASED_VIEW = Endpoint("class-based view", "/cbv/documents/{id}/", ("title"
 ENDPOINTS = [DRF, FUNCTION_VIEW, CLASS_BASED_VIEW, NOTES]
 
 
+def post_form(
+    server: ExampleServer, form_page: str, action: str, fields: dict[str, str]
+) -> Response:
+    """Submit a form as a browser does: GET the page holding it for the CSRF cookie and token,
+    then POST the fields with them."""
+    page = request("GET", form_page, server=server, headers={"Accept": "text/html"})
+    cookie = re.search(r"csrftoken=([^;]+)", page.headers["Set-Cookie"])
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body)
+    assert cookie
+    assert token
+    return request(
+        "POST",
+        action,
+        server=server,
+        headers={
+            "Accept": "text/html",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={cookie.group(1)}",
+            "Referer": f"{server.base_url}{form_page}",
+        },
+        body=urllib.parse.urlencode(
+            {**fields, "csrfmiddlewaretoken": token.group(1).decode()}
+        ).encode(),
+    )
+
+
 def new_document(server: ExampleServer, title: str = "Test document") -> int:
     created = request("POST", "/api/documents/", server=server, body={"title": title, "body": ""})
     assert created.status == 201, created.body
@@ -448,6 +474,34 @@ def test_the_openapi_schema_is_valid_and_documents_the_preconditions(
     assert "ETag" in schema["paths"]["/api/documents/{id}/"]["get"]["responses"]["200"]["headers"]
 
 
+def test_the_browsable_api_describes_the_viewset_in_plain_text(
+    example_server: ExampleServer,
+) -> None:
+    """Its docstring is shown as written: no reST markup leaks into the page."""
+    response = request(
+        "GET", "/api/documents/", server=example_server, headers={"Accept": "text/html"}
+    )
+    assert response.status == 200
+    html = response.body.decode()
+    assert "PUT, PATCH and DELETE need If-Match" in html
+    assert "``" not in html
+
+
+def test_reset_demo_data_puts_the_demo_documents_back(example_server: ExampleServer) -> None:
+    changed = new_document(example_server, title="Made by a scenario")
+    response = post_form(example_server, "/playground/", "/playground/reset/", {})
+    assert response.status == 302
+    assert response.headers["Location"] == "/playground/"
+    assert request("GET", f"/api/documents/{changed}/", server=example_server).status == 404
+    listing = request("GET", "/api/documents/", server=example_server).json()
+    items = listing["results"] if isinstance(listing, dict) else listing
+    assert [item["title"] for item in items] == [
+        "Meeting notes",
+        "Release checklist",
+        "Style guide",
+    ]
+
+
 def test_swagger_ui_is_served_without_external_urls(example_server: ExampleServer) -> None:
     response = request("GET", "/api/docs/", server=example_server, headers={"Accept": "text/html"})
     assert response.status == 200
@@ -469,29 +523,11 @@ def test_the_admin_login_page_loads_and_the_demo_superuser_can_log_in(
     login = request("GET", "/admin/login/", server=example_server, headers={"Accept": "text/html"})
     assert login.status == 200
     assert b'name="username"' in login.body
-    csrf_cookie = re.search(r"csrftoken=([^;]+)", login.headers["Set-Cookie"])
-    csrf_field = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', login.body)
-    assert csrf_cookie
-    assert csrf_field
-    form = urllib.parse.urlencode(
-        {
-            "username": "admin",
-            "password": "admin",
-            "csrfmiddlewaretoken": csrf_field.group(1).decode(),
-            "next": "/admin/",
-        }
-    ).encode()
-    logged_in = request(
-        "POST",
+    logged_in = post_form(
+        example_server,
         "/admin/login/",
-        server=example_server,
-        headers={
-            "Accept": "text/html",
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": f"csrftoken={csrf_cookie.group(1)}",
-            "Referer": f"{example_server.base_url}/admin/login/",
-        },
-        body=form,
+        "/admin/login/",
+        {"username": "admin", "password": "admin", "next": "/admin/"},
     )
     assert logged_in.status == 302, logged_in.body[:2000]
     cookies_set = "\n".join(logged_in.headers.get_all("Set-Cookie") or [])

@@ -56,7 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not DATABASE_URL:
         pytest.skip("load tests run with `make test-load` (LOAD_DATABASE_URL unset)")
     if shutil.which("gunicorn", path=str(Path(sys.executable).parent)) is None:
-        pytest.fail("gunicorn is not installed in this virtualenv (pip install -e '.[test]')")
+        pytest.fail("gunicorn is not installed in this virtualenv (pip install -e . --group test)")
     env = example_env(DATABASE_URL)
     manage("migrate", "--noinput", env=env)  # `make test-load` gives it an empty database
     with gunicorn(env, WORKERS) as port:

@@ -18,6 +18,7 @@ router.register("documents", api.DocumentViewSet, basename="api-document")
 urlpatterns = [
     path("", views.home, name="home"),
     path("playground/", views.playground, name="playground"),
+    path("playground/reset/", views.reset_demo_data, name="reset-demo-data"),
     path("documents/<int:pk>/", views.document_detail, name="document-detail"),
     path("cbv/documents/<int:pk>/", views.DocumentView.as_view(), name="document-cbv"),
     path("notes/<int:pk>/", views.note_detail, name="note-detail"),

@@ -17,12 +17,13 @@ import json
 from typing import Any
 
 from django import forms
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic.detail import SingleObjectMixin
 
 from django_preconditions import require_preconditions
@@ -217,3 +218,22 @@ def playground(request: HttpRequest) -> HttpResponse:
             }
         },
     )
+
+
+@require_POST
+@transaction.atomic
+def reset_demo_data(request: HttpRequest) -> HttpResponse:
+    """The playground's "Reset demo data": the documents and notes as load_demo_data makes them,
+    under the ids 1, 2, 3 that links and bookmarks use (users are left alone); back to the
+    playground."""
+    from .management.commands.load_demo_data import DOCUMENTS
+
+    Note.objects.all().delete()
+    Document.objects.exclude(pk__in=range(1, len(DOCUMENTS) + 1)).delete()
+    for pk, (title, body, notes) in enumerate(DOCUMENTS, start=1):
+        document, _ = Document.objects.update_or_create(
+            pk=pk, defaults={"title": title, "body": body}
+        )
+        for text in notes:
+            Note.objects.create(document=document, text=text)
+    return redirect("playground")
