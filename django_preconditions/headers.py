@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
 
 from .exceptions import MalformedHeader
 
@@ -44,6 +44,15 @@ _SINGLE_TAG = re.compile(rf'{_OWS}(W/)?"({_ETAGC}*)"{_OWS}\Z')
 # No HTTP-date is longer than 29 characters; anything much longer is not one.
 _MAX_DATE_LENGTH: Final = 64
 _SHOWN_VALUE_LENGTH: Final = 120
+
+
+
+def gettext_noop(message: str) -> str:
+    """Mark ``message`` for translation (makemessages finds the name) without translating it.
+    Unlike Django's, it never reads settings, so this module imports before settings are
+    configured (the ``pytest11`` plugin imports the package while pytest starts)."""
+    return message
+
 
 IF_MATCH_FORM: Final = gettext_noop(
     'a comma-separated list of quoted entity-tags such as "abc" or W/"abc", or * alone'

@@ -371,3 +371,22 @@ def test_the_etag_of_a_created_resource_is_remembered_for_its_location() -> None
     client.fetch_missing_etags = False  # so a 200 proves the remembered ETag was sent
     response = client.put(location, {"title": "renamed", "body": ""}, format="json")
     assert response.status_code == 200
+
+
+def test_the_plugin_imports_before_django_settings_are_configured() -> None:
+    """pytest loads ``pytest11`` plugins before pytest-django configures settings: importing
+    the plugin (and so the package) must not read settings, or every project's test run that
+    has the package installed fails to start."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django_preconditions.testing.pytest_plugin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
