@@ -48,6 +48,7 @@ from .policy import Policy, settings_entry, view_keys_for_request
 from .reporting import report_unmet
 from .responses import error_response
 from .rules import rule_for_keys
+from .transactions import keep_body, run_with_retries
 from .validation import is_admin_view
 
 __all__ = ["PreconditionMiddleware", "is_protected_in_code", "rule_for_keys"]
@@ -422,6 +423,13 @@ class PreconditionMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
+        # Run again when the database refused a write of an unchanged row (rule 47), as the
+        # adapters protecting in code do; each run has its own transaction, rolled back.
+        return run_with_retries(request, lambda: self._run_once(request))
+
+    def _run_once(self, request: HttpRequest) -> Any:
+        if hasattr(request, _STATE_ATTRIBUTE):
+            delattr(request, _STATE_ATTRIBUTE)  # the previous run's guard is closed
         try:
             response = self.get_response(request)
         except BaseException:
@@ -464,6 +472,8 @@ class PreconditionMiddleware:
             return _fail_closed(request, view_func, keys, str(exc))  # type: ignore[no-any-return]
         if guard is None:
             return None
+        if guard.unsafe:
+            keep_body(request)  # so that a run refused by the database can be replayed
         guard.open()
         setattr(request, _STATE_ATTRIBUTE, guard)
         return None
