@@ -114,14 +114,14 @@ class _LazyExpectation(VersionExpectation):
         return self._decided
 
     @property
-    def token(self) -> str:
+    def token(self) -> str | None:
         if not self._decided:
             self._token = self._guard.decide_write(self._guard.target_pk())
             self._decided = True
         return self._token
 
     @token.setter
-    def token(self, value: str) -> None:
+    def token(self, value: str | None) -> None:
         self._token = value
 
 
@@ -196,7 +196,7 @@ class _Guard:
         assert response is not None
         return response
 
-    def decide_write(self, pk: Any) -> str:
+    def decide_write(self, pk: Any) -> str | None:
         """The view is writing the row: evaluate the preconditions against the stored row
         (read on the database the write goes to) and return the token the compare-and-swap
         must find; raise :class:`_Refused` (400, 412, 428) otherwise."""
@@ -215,7 +215,8 @@ class _Guard:
             self.refusal = self.refuse(decision, snapshot)
             raise _Refused(self.refusal)
         report_unmet(self.request, decision, view=self.enforcer.view)  # report mode
-        return str(row[0]) if row else ""
+        # No row: the write must create it, as an INSERT that fails on conflict (rule 50).
+        return str(row[0]) if row else None
 
     def settle(self, response: HttpResponse) -> HttpResponse:
         """The response after the view: its own, with validators, or a refusal."""
@@ -253,7 +254,8 @@ class _Guard:
         expectation = self.expectation
         checked = None
         if isinstance(expectation, _LazyExpectation) and expectation.decided:
-            checked = Snapshot.of_version(expectation.token, None)
+            token = expectation.token
+            checked = Snapshot.of_version(token, None) if token is not None else None
         return self.enforcer.answer_conflict(
             self.request,
             self.policy,
