@@ -31,6 +31,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, router, transaction
 from django.db.models.signals import post_init
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_noop
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
@@ -397,8 +398,10 @@ def _fail_closed(request: HttpRequest, view: Any, keys: tuple[str, ...], problem
         Outcome.PRECONDITION_REQUIRED,
         Reason.PRECONDITION_MISSING,
         method,
-        detail="the protection rule for this endpoint cannot be applied, so the server refuses "
-        "writes until an administrator fixes it",
+        detail=gettext_noop(  # translated when the response is written
+            "the protection rule for this endpoint cannot be applied, so the server refuses "
+            "writes until an administrator fixes it"
+        ),
         requirement=Requirement(methods=frozenset({method})),
     )
     return error_response(request, decision, policy, view=view)
