@@ -1310,7 +1310,7 @@ def rules_status() -> str:
         status = gettext("This process has not read the rules successfully yet.")
     else:
         moment = formats.date_format(
-            timezone.localtime(datetime.datetime.fromtimestamp(read_at, tz=datetime.UTC)),
+            timezone.localtime(datetime.datetime.fromtimestamp(read_at, tz=datetime.timezone.utc)),
             "DATETIME_FORMAT",
         )
         status = gettext("This process last read the rules at %(moment)s.") % {"moment": moment}
