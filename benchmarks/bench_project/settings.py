@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "rest_framework",
     "django_preconditions",
+    "concurrency",
     "bench_app",
 ]
 
