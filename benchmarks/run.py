@@ -328,8 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     throughput_result = None
     skipped = None
     if "throughput" in args.only:
-        skipped = "skipped with --quick" if args.quick else throughput.unavailable_reason(
-            args.throughput_url
+        skipped = (
+            "skipped with --quick"
+            if args.quick
+            else throughput.unavailable_reason(args.throughput_url)
         )
         if skipped is None:
             throughput_result = throughput.run(

@@ -6,17 +6,22 @@ from rest_framework import serializers
 
 from .models import ConcDoc, Doc, PlainDoc, Wide
 
+#: The same representation for every variant: the version travels in the ETag header, not in
+#: the body (``fields = "__all__"`` would add ``version_token`` and ``last_modified`` to each
+#: item: a larger representation, not a cost of the conditional-request machinery).
+DOC_FIELDS = ("id", "title", "body", "status", "counter", "published")
+
 
 class PlainDocSerializer(serializers.ModelSerializer[PlainDoc]):
     class Meta:
         model = PlainDoc
-        fields = "__all__"
+        fields = DOC_FIELDS
 
 
 class DocSerializer(serializers.ModelSerializer[Doc]):
     class Meta:
         model = Doc
-        fields = "__all__"
+        fields = DOC_FIELDS
 
 
 class ConcDocSerializer(serializers.ModelSerializer[ConcDoc]):
@@ -28,7 +33,7 @@ class ConcDocSerializer(serializers.ModelSerializer[ConcDoc]):
 
     class Meta:
         model = ConcDoc
-        fields = "__all__"
+        fields = (*DOC_FIELDS, "version")
 
 
 class WideSerializer(serializers.ModelSerializer[Any]):

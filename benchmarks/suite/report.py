@@ -175,7 +175,9 @@ def summary_table(databases: list[dict[str, Any]], throughput: ThroughputResult 
                 line += " not measured | | |"
                 continue
             detail = f" ({target['detail']})" if target["detail"] else ""
-            line += f" {target['ratio']:.3f}x | {target['limit']} | {_verdict(target['met'])}{detail} |"
+            line += (
+                f" {target['ratio']:.3f}x | {target['limit']} | {_verdict(target['met'])}{detail} |"
+            )
         lines.append(line)
     return "\n".join(lines)
 
@@ -194,8 +196,10 @@ def unmet(databases: list[dict[str, Any]], throughput: ThroughputResult | None) 
                     )
     through = _throughput_target(throughput)
     if through is not None and not through["met"]:
-        lines.append(f"PostgreSQL over HTTP: {through['row']}: {through['ratio']:.2f}x, target "
-                     f"{through['limit']}.")
+        lines.append(
+            f"PostgreSQL over HTTP: {through['row']}: {through['ratio']:.2f}x, target "
+            f"{through['limit']}."
+        )
     return lines
 
 
@@ -231,7 +235,9 @@ def throughput_tables(result: ThroughputResult) -> list[tuple[str, str]]:
 
 
 def header_limit_text(result: ThroughputResult) -> str:
-    parts = [f"{size:,} bytes → {status or 'connection closed'}" for size, status in result.header_limit]
+    parts = [
+        f"{size:,} bytes → {status or 'connection closed'}" for size, status in result.header_limit
+    ]
     return (
         "Server limit, one conditional GET each through gunicorn (If-None-Match value "
         "size → status): " + "; ".join(parts) + "."

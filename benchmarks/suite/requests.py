@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from .throughput import tag_list
 from .timing import Group, Measurement, Target, Variant
 
 CONDITIONAL_GET = "django.middleware.http.ConditionalGetMiddleware"
@@ -322,7 +322,9 @@ def fn_retrieve_group(clients: Clients) -> Group:
         variants,
         judge=_judges(
             _ratio_target("retrieve", "retrieve (decorator view)", "fn-retrieve.fn-ours"),
-            _ratio_target("retrieve", "retrieve (middleware-protected view)", "fn-retrieve.fn-rule"),
+            _ratio_target(
+                "retrieve", "retrieve (middleware-protected view)", "fn-retrieve.fn-rule"
+            ),
         ),
         notes=[
             "The middleware variant's client runs PreconditionMiddleware (one admin rule); the "
@@ -402,14 +404,18 @@ def detail_304_group(clients: Clients) -> Group:
             lambda: clients.plain.get(plain_url),
             expect(200, "detail plain 200"),
         ),
-        _conditional_variant("detail-304.ours", "ours (PreconditionMixin), 304", clients.plain, ours_url),
+        _conditional_variant(
+            "detail-304.ours", "ours (PreconditionMixin), 304", clients.plain, ours_url
+        ),
         _conditional_variant(
             "detail-304.conditional-get",
             "plain model + ConditionalGetMiddleware, 304",
             clients.conditional_get,
             plain_url,
         ),
-        _conditional_variant("detail-304.ext", "drf-extensions APIETAGMixin, 304", clients.plain, ext_url),
+        _conditional_variant(
+            "detail-304.ext", "drf-extensions APIETAGMixin, 304", clients.plain, ext_url
+        ),
     ]
     return Group(
         "detail-304",
@@ -447,7 +453,10 @@ def list_group(clients: Clients, size: int) -> Group:
             expect(200, f"list {size} ours"),
         ),
         _conditional_variant(
-            f"list-{size}.ours", "ours (PreconditionMixin), 304", clients.plain, f"/drf/ours/docs/{query}"
+            f"list-{size}.ours",
+            "ours (PreconditionMixin), 304",
+            clients.plain,
+            f"/drf/ours/docs/{query}",
         ),
         _conditional_variant(
             f"list-{size}.conditional-get",
@@ -475,7 +484,9 @@ def list_group(clients: Clients, size: int) -> Group:
 
         judge = _judges(
             _ratio_target("list", "list of 100 (200)", "list-100.ours-200"),
-            _ratio_target("list-304", "list of 100, 304 vs the plain 200", "list-100.ours", faster_than_ext),
+            _ratio_target(
+                "list-304", "list of 100, 304 vs the plain 200", "list-100.ours", faster_than_ext
+            ),
         )
     return Group(
         f"list-{size}",
@@ -536,14 +547,14 @@ def header_group(clients: Clients, size: int) -> Group:
             "ours (PreconditionMixin), 304",
             clients.plain,
             ours_url,
-            headers={"If-None-Match": _tag_list(ours_etag, size)},
+            headers={"If-None-Match": tag_list(ours_etag, size)},
         ),
         _conditional_variant(
             f"header-{size}.conditional-get",
             "plain model + ConditionalGetMiddleware, 304",
             clients.conditional_get,
             plain_url,
-            headers={"If-None-Match": _tag_list(plain_etag, size)},
+            headers={"If-None-Match": tag_list(plain_etag, size)},
         ),
     ]
     return Group(
@@ -552,18 +563,6 @@ def header_group(clients: Clients, size: int) -> Group:
         variants,
         curve=("header", f"{size:,} B"),
     )
-
-
-def _tag_list(etag: str, size: int) -> str:
-    tags: list[str] = []
-    length = len(etag)
-    index = 0
-    while length + 16 <= size:
-        tag = f'"other-{index:07d}"'  # 16 bytes
-        tags.append(tag)
-        length += len(tag) + 2
-        index += 1
-    return ", ".join([*tags, etag])
 
 
 # --- Middleware rule lookup ---------------------------------------------------------------------
@@ -667,14 +666,18 @@ def wide_group(clients: Clients) -> Group:
             lambda: clients.plain.get("/drf/plain/wide/1/"),
             expect(200, "wide plain"),
         ),
-        _conditional_variant("wide.ours", "ours (PreconditionMixin), 304", clients.plain, "/drf/ours/wide/1/"),
+        _conditional_variant(
+            "wide.ours", "ours (PreconditionMixin), 304", clients.plain, "/drf/ours/wide/1/"
+        ),
         _conditional_variant(
             "wide.conditional-get",
             "plain + ConditionalGetMiddleware, 304",
             clients.conditional_get,
             "/drf/plain/wide/1/",
         ),
-        _conditional_variant("wide.ext", "drf-extensions APIETAGMixin, 304", clients.plain, "/drf/ext/wide/1/"),
+        _conditional_variant(
+            "wide.ext", "drf-extensions APIETAGMixin, 304", clients.plain, "/drf/ext/wide/1/"
+        ),
     ]
     return Group("wide", "Detail 304 on a 200-field object vs its full 200", variants)
 
