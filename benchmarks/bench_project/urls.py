@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from bench_app import views
+from django.contrib import admin
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
@@ -18,6 +19,7 @@ for prefix, viewset in (
     router.register(prefix, viewset, basename=prefix.replace("/", "-"))
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("drf/", include(router.urls)),
     path("fn/plain/<int:pk>/", views.plain_doc, name="plain-doc"),
     path("fn/ours/<int:pk>/", views.ours_doc, name="ours-doc"),

@@ -12,7 +12,9 @@ row (SQLite skips writing a row whose values do not change, which would measure 
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +30,11 @@ from .timing import Group, Measurement, Target, Variant
 CONDITIONAL_GET = "django.middleware.http.ConditionalGetMiddleware"
 PRECONDITION_MIDDLEWARE = "django_preconditions.middleware.PreconditionMiddleware"
 CONCURRENCY_MIDDLEWARE = "concurrency.middleware.ConcurrencyMiddleware"
+ADMIN_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
 RULES_TABLE = "django_preconditions_protectedendpoint"
 
 PAGE_SIZES = (10, 100, 1000)
@@ -682,6 +689,83 @@ def wide_group(clients: Clients) -> Group:
     return Group("wide", "Detail 304 on a 200-field object vs its full 200", variants)
 
 
+# --- Admin change form ---------------------------------------------------------------------------
+
+ADMIN_VARIANTS = (
+    ("plain-model", "plain model + plain ModelAdmin", "plaindoc"),
+    ("ours", "ours: VersionedModel + VersionedModelAdmin", "doc"),
+    ("conc", "django-concurrency ConcurrentModelAdmin", "concdoc"),
+)
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+def admin_group(clients: Clients) -> Group:
+    """Saving the change form (POST, 302): each variant posts the hidden inputs of the page it
+    read (the version fields), read again after each save, outside the timed part."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    user = user_model.objects.filter(username="bench").first() or (
+        user_model.objects.create_superuser("bench", "bench@example.com", "bench")
+    )
+    client = client_with(ADMIN_MIDDLEWARE)
+    client.force_login(user)
+    variants = []
+    for name, label, model in ADMIN_VARIANTS:
+        url = f"/admin/bench_app/{model}/{ROWS[name]}/change/"
+        state: dict[str, Any] = {"counter": 0}
+
+        def read_form(url: str = url, state: dict[str, Any] = state) -> None:
+            page = client.get(url)
+            if page.status_code != 200:
+                raise BenchmarkError(f"admin {url}: GET answered {page.status_code}")
+            hidden = {
+                key: html.unescape(value)
+                for key, value in _HIDDEN.findall(page.content.decode())
+                if key != "csrfmiddlewaretoken"
+            }
+            state["counter"] += 1
+            state["data"] = {
+                **hidden,
+                "title": f"Admin edit {state['counter']}",
+                "body": "Edited in the admin.",
+                "status": "draft",
+                "counter": str(state["counter"]),
+                "published_0": "",
+                "published_1": "",
+                "_save": "Save",
+            }
+
+        def check(response: HttpResponse, read_form: Any = read_form, label: str = label) -> None:
+            if response.status_code != 302:
+                raise BenchmarkError(
+                    f"admin {label}: expected 302, got {response.status_code}: "
+                    f"{response.content[:300]!r}"
+                )
+            read_form()
+
+        read_form()
+        variants.append(
+            _variant(
+                f"admin.{name}",
+                label,
+                lambda url=url, state=state: client.post(url, state["data"]),
+                check,
+            )
+        )
+    return Group(
+        "admin",
+        "Admin: save the change form (POST, 302; every save changes the row)",
+        variants,
+        notes=[
+            "The admin client runs the session, authentication and messages middleware, logged "
+            "in as a superuser; each POST sends the hidden inputs (the version) of the change "
+            "page read after the previous save."
+        ],
+        rounds_factor=0.4,
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Clients], list[Callable[[], Group]]]] = {
     "drf": lambda c: [lambda: retrieve_group(c), lambda: update_group(c)],
     "fn": lambda c: [lambda: fn_retrieve_group(c), lambda: fn_update_group(c)],
@@ -690,5 +774,6 @@ BENCHMARKS: dict[str, Callable[[Clients], list[Callable[[], Group]]]] = {
     "headers": lambda c: [lambda size=size: header_group(c, size) for size in HEADER_SIZES],
     "rules": lambda c: [lambda: rules_group(c)],
     "wide": lambda c: [lambda: wide_group(c)],
+    "admin": lambda c: [lambda: admin_group(c)],
 }
-DEFAULT_BENCHMARKS = ("drf", "fn", "304", "list", "headers", "rules")
+DEFAULT_BENCHMARKS = ("drf", "fn", "304", "list", "headers", "rules", "admin")
