@@ -169,7 +169,7 @@ def group_factories(only: list[str]) -> list[Callable[[], Group]]:
     clients = requests.make_clients()
     return [
         factory
-        for name in IN_PROCESS
+        for name in requests.ORDER
         if name in only
         for factory in requests.BENCHMARKS[name](clients)
     ]
