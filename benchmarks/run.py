@@ -35,8 +35,8 @@ sys.path.insert(0, str(BENCH_DIR))
 if TYPE_CHECKING:
     from suite.timing import Group
 
-IN_PROCESS = ("drf", "fn", "304", "list", "headers", "rules", "admin", "wide")
-DEFAULT = ("drf", "fn", "304", "list", "headers", "rules", "admin", "throughput")
+IN_PROCESS = ("drf", "fn", "304", "list", "headers", "rules", "admin", "report", "wide")
+DEFAULT = ("drf", "fn", "304", "list", "headers", "rules", "admin", "report", "throughput")
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/preconditions_bench_inproc"
 DEFAULT_THROUGHPUT = "postgres://postgres@127.0.0.1:5432/preconditions_bench"
 

@@ -41,6 +41,35 @@ def can_fast_delete(instance: Any, using: str) -> bool:
     return bool(Collector(using=using, origin=instance).can_fast_delete(instance))
 
 
+def non_atomic_aliases(view: Any) -> frozenset[str]:
+    """The databases ``view`` is marked ``transaction.non_atomic_requests`` for.
+
+    Django's handler reads the same attribute (``BaseHandler.make_view_atomic``)."""
+    return frozenset(getattr(view, "_non_atomic_requests", ()))
+
+
+def set_non_atomic_aliases(view: Any, aliases: frozenset[str]) -> None:
+    """Mark ``view`` non-atomic for exactly ``aliases``, in a set of its own.
+
+    ``transaction.non_atomic_requests`` adds to the set the view already has, which
+    ``functools.wraps`` and ``View.as_view()`` share with the wrapped function or the class's
+    ``dispatch``; adding there would opt those out too."""
+    view._non_atomic_requests = set(aliases)
+
+
+def request_body_replayable(request: HttpRequest) -> bool:
+    """Whether a view can be run a second time on ``request``: its body was not read, or was
+    read through ``request.body`` (which caches it). A body streamed with ``request.read()``
+    is gone."""
+    return hasattr(request, "_body") or not getattr(request, "_read_started", False)
+
+
+def concrete_parents(model: Any) -> list[Any]:
+    """Every concrete ancestor of ``model`` under multi-table inheritance, nearest first
+    (``Options.get_parent_list()``, not in Django's documented ``_meta`` API)."""
+    return list(model._meta.get_parent_list())
+
+
 def log_response(message: str, *args: Any, request: HttpRequest, response: HttpResponse) -> None:
     """Log a 4xx the way Django logs its own 412s (``django.request``, warning level)."""
     _django_log_response(message, *args, response=response, request=request)

@@ -51,6 +51,7 @@ from django.utils import formats, timezone
 from django.utils.duration import duration_iso_string
 from django.utils.html import strip_tags
 from django.utils.text import Truncator, capfirst
+from django.utils.translation import gettext, gettext_lazy
 
 from . import defaults
 from .exceptions import VersionConflict
@@ -120,8 +121,17 @@ class SignedVersion:
     base: dict[str, Any]
 
 
-def sign_version(instance: VersionedModel, base: dict[str, Any] | None = None) -> str:
+#: What a signed version is for: a change form (or changelist row), or a delete confirmation.
+CHANGE, DELETE = "change", "delete"
+
+
+def sign_version(
+    instance: VersionedModel, base: dict[str, Any] | None = None, *, purpose: str = CHANGE
+) -> str:
     """The tamper-evident value of the hidden version field for ``instance``.
+
+    ``purpose`` (``"change"`` or ``"delete"``) is signed too: a delete page's version is not
+    accepted by a change form, nor the other way round.
 
     Signed with ``SECRET_KEY`` (salted for this use), binding the model label, the primary key
     and the version token, plus ``base`` — the encoded field values the form shows — so that
@@ -134,13 +144,14 @@ def sign_version(instance: VersionedModel, base: dict[str, Any] | None = None) -
         "v": instance.version_token,
         "at": time.time(),
         "b": base or {},
+        "p": purpose,
     }
     return signing.dumps(payload, salt=_SALT, compress=True)
 
 
-def read_version(value: str, model: type[models.Model]) -> SignedVersion:
+def read_version(value: str, model: type[models.Model], *, purpose: str = CHANGE) -> SignedVersion:
     """The signed version in ``value``, for a row of ``model``; :class:`InvalidVersion` if it
-    is missing, altered or made for another model."""
+    is missing, altered, made for another model or for another purpose."""
     if not value:
         raise InvalidVersion("missing")
     try:
@@ -149,6 +160,8 @@ def read_version(value: str, model: type[models.Model]) -> SignedVersion:
         raise InvalidVersion("altered") from None
     if not isinstance(payload, dict) or payload.get("m") != model._meta.label_lower:
         raise InvalidVersion("other")
+    if payload.get("p") != purpose:
+        raise InvalidVersion("purpose")
     return SignedVersion(
         label=str(payload["m"]),
         pk=str(payload["pk"]),
@@ -168,17 +181,18 @@ def _same_pk(model: type[models.Model], signed_pk: str, pk: Any) -> bool:
 
 
 _INVALID_MESSAGES = {
-    "missing": "{page} did not carry the version of this {name} it was made from",
-    "altered": "The version {page_lower} carried had been altered",
-    "other": "The version {page_lower} carried belongs to another object",
+    "missing": gettext_lazy("{page} did not carry the version of this {name} it was made from"),
+    "altered": gettext_lazy("The version {page_lower} carried had been altered"),
+    "other": gettext_lazy("The version {page_lower} carried belongs to another object"),
+    "purpose": gettext_lazy("The version {page_lower} carried was made for another page"),
 }
 
 
 def _invalid_message(reason: str, model: type[models.Model], page: str, outcome: str) -> str:
-    message = _INVALID_MESSAGES[reason].format(
+    message = str(_INVALID_MESSAGES[reason]).format(
         page=page, page_lower=page.lower(), name=model._meta.verbose_name
     )
-    return f"{message}, so nothing was {outcome}."
+    return gettext("{message}, so nothing was {outcome}.").format(message=message, outcome=outcome)
 
 
 # --- Snapshot encoding -------------------------------------------------------------------------
@@ -450,6 +464,8 @@ class VersionedFormMixin(_VersionedFormBase):
             signed = read_version(raw, type(instance))
             if not _same_pk(type(instance), signed.pk, instance.pk):
                 raise InvalidVersion("other")
+            if not signed.base and self.preconditions_base():
+                raise InvalidVersion("purpose")  # no snapshot to tell what others changed
         except InvalidVersion as exc:
             message = _invalid_message(str(exc), type(instance), "This form", "saved")
             self.add_error(
@@ -832,7 +848,7 @@ class VersionedModelAdminMixin(_ModelAdmin):
     def render_delete_form(self, request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
         obj = context.get("object")
         if isinstance(obj, VersionedModel):
-            context[VERSION_FIELD_NAME] = sign_version(obj)
+            context[VERSION_FIELD_NAME] = sign_version(obj, purpose=DELETE)
         return super().render_delete_form(request, context)
 
     def delete_view(
@@ -843,9 +859,19 @@ class VersionedModelAdminMixin(_ModelAdmin):
             return super().delete_view(request, object_id, extra_context)
         key = unquote(object_id)
         to_field = request.POST.get(TO_FIELD_VAR, request.GET.get(TO_FIELD_VAR))
+        if to_field and not self.to_field_allowed(request, to_field):
+            return super().delete_view(request, object_id, extra_context)  # Django's 400
+        # The object this request deletes, however it is addressed (pk or ``_to_field``):
+        # the signed version must be this object's (issue 10, item 4).
+        target = self.get_object(request, key, to_field)
+        if target is None:
+            return super().delete_view(request, object_id, extra_context)  # Django's answer
+        setattr(request, _OBJECT_CACHE_ATTRIBUTE, {(key, to_field): target})
         try:
-            signed = read_version(request.POST.get(VERSION_FIELD_NAME, ""), self.model)
-            if not to_field and not _same_pk(self.model, signed.pk, key):
+            signed = read_version(
+                request.POST.get(VERSION_FIELD_NAME, ""), self.model, purpose=DELETE
+            )
+            if not _same_pk(self.model, signed.pk, target.pk):
                 raise InvalidVersion("other")
         except InvalidVersion as exc:
             message = _invalid_message(str(exc), self.model, "The confirmation", "deleted")
@@ -889,7 +915,7 @@ class VersionedModelAdminMixin(_ModelAdmin):
         signed_by_pk: dict[str, SignedVersion] = {}
         for raw in request.POST.getlist(VERSION_FIELD_NAME):
             try:
-                posted = read_version(raw, self.model)
+                posted = read_version(raw, self.model, purpose=DELETE)
             except InvalidVersion:
                 continue
             signed_by_pk[posted.pk] = posted
@@ -994,7 +1020,9 @@ def delete_selected(
     response = django_delete_selected(modeladmin, request, queryset)
     if isinstance(response, TemplateResponse) and response.context_data is not None:
         rows = response.context_data["queryset"]
-        response.context_data["preconditions_versions"] = [sign_version(obj) for obj in rows]
+        response.context_data["preconditions_versions"] = [
+            sign_version(obj, purpose=DELETE) for obj in rows
+        ]
         response.context_data["preconditions_field_name"] = VERSION_FIELD_NAME
     return response
 
@@ -1110,13 +1138,16 @@ class ProtectedEndpointForm(_RuleForm):
         max_length=255,
         widget=DatalistInput(view_key_options, attrs={"size": 60}),
         help_text="Pick a URL name of this project from the list, or type a view dotted path "
-        "(e.g. notes.views.note_detail) or a route pattern (e.g. notes/<int:pk>/).",
+        "(e.g. notes.views.note_detail) or a route pattern (e.g. notes/&lt;int:pk&gt;/).",
     )
+    # Declared fields take no initial value from the model: give the model's defaults, so
+    # that an add form saved as shown is the model's default rule (issue 10, item 6).
     methods = CommaSeparatedChoiceField(
         choices=[(method, method) for method in defaults.PROTECTABLE_METHODS],
         canonical=str.upper,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Requests with these methods must carry a precondition.",
+        initial=ProtectedEndpoint._meta.get_field("methods").default,
+        help_text=gettext_lazy("Requests with these methods must carry a precondition."),
     )
     required_headers = CommaSeparatedChoiceField(
         choices=[(header, header) for header in defaults.ACCEPTABLE_HEADERS],
@@ -1124,30 +1155,35 @@ class ProtectedEndpointForm(_RuleForm):
             value.lower(), value
         ),
         widget=forms.CheckboxSelectMultiple,
-        label="Accepted headers",
-        help_text="Any one of them satisfies the requirement.",
+        initial=ProtectedEndpoint._meta.get_field("required_headers").default,
+        label=gettext_lazy("Accepted headers"),
+        help_text=gettext_lazy("Any one of them satisfies the requirement."),
     )
     allow_wildcard = forms.NullBooleanField(
         required=False, widget=WildcardSelect, label="If-Match: *"
     )
-    error_format = forms.CharField(
+    # A fixed set of registered names: what an admin types is never imported (item 4).
+    error_format = forms.ChoiceField(
         required=False,
-        max_length=255,
-        widget=DatalistInput(
-            lambda: [
-                ("problem", "RFC 9457 problem details"),
-                ("json", "guidance JSON"),
-                ("drf", "DRF"),
-            ]
+        choices=[
+            ("", gettext_lazy("— the ERROR_FORMAT setting —")),
+            ("problem", gettext_lazy("problem: RFC 9457 problem details")),
+            ("json", gettext_lazy("json: guidance JSON")),
+            ("drf", gettext_lazy("drf: Django REST framework")),
+        ],
+        help_text=gettext_lazy(
+            "Used only when the settings do not choose a format for this view; custom formats "
+            "are configured in code (PRECONDITIONS settings), not here."
         ),
-        help_text='"problem", "json", "drf" or the dotted path of a callable (request, error) '
-        "-> HttpResponse; empty: the ERROR_FORMAT setting.",
     )
     model_label = forms.ChoiceField(
         required=False,
-        label="Model",
-        help_text="Optional: a VersionedModel whose current version is checked before the view "
-        "runs (stale preconditions get 412), with the URL keyword argument naming the object.",
+        label=gettext_lazy("Model"),
+        help_text=gettext_lazy(
+            "Optional: a VersionedModel the view loads and saves; when the view saves or "
+            "deletes the object named by the URL keyword argument, a stale precondition gets "
+            "412 and the view's writes are rolled back."
+        ),
     )
 
     class Meta:
@@ -1162,11 +1198,13 @@ class ProtectedEndpointForm(_RuleForm):
             "lookup_url_kwarg",
             "lookup_field",
             "enabled",
+            "mode",
             "note",
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["lookup_url_kwarg"].label = "Lookup URL kwarg"  # not "Lookup url kwarg"
         choices: list[tuple[str, str]] = [("", "— none: require the headers only —")]
         choices += versioned_model_choices()
         stored = self.instance.model_label
@@ -1175,6 +1213,27 @@ class ProtectedEndpointForm(_RuleForm):
         field = self.fields["model_label"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = choices
+
+
+def rules_status() -> str:
+    """When this process last read the rules, and whether the last read failed (no query)."""
+    from .rules import current_rules, last_read
+
+    read_at = last_read()
+    if read_at is None:
+        status = gettext("This process has not read the rules successfully yet.")
+    else:
+        moment = formats.date_format(
+            timezone.localtime(datetime.datetime.fromtimestamp(read_at, tz=datetime.UTC)),
+            "DATETIME_FORMAT",
+        )
+        status = gettext("This process last read the rules at %(moment)s.") % {"moment": moment}
+    error = current_rules().error
+    if error:
+        status += " " + gettext(
+            "The last attempt failed (%(error)s): the rules read before stay in force."
+        ) % {"error": error}
+    return status
 
 
 @admin.register(ProtectedEndpoint)
@@ -1190,29 +1249,32 @@ class ProtectedEndpointAdmin(VersionedModelAdmin):
         "model_label",
         "wildcard",
         "enabled",
+        "mode",
         "last_modified",
     )
     list_filter = ("enabled", "allow_wildcard", "error_format", "model_label")
     search_fields = ("view", "model_label", "note")
     actions = ("enable_rules", "disable_rules")
     fieldsets = (
-        (None, {"fields": ("view", "methods", "required_headers", "enabled")}),
+        (None, {"fields": ("view", "methods", "required_headers", "enabled", "mode")}),
         (
-            "Versions checked before the view runs",
+            gettext_lazy("Versions checked when the view writes"),
             {"fields": ("model_label", "lookup_url_kwarg", "lookup_field")},
         ),
-        ("Responses", {"fields": ("allow_wildcard", "error_format", "note")}),
+        (gettext_lazy("Responses"), {"fields": ("allow_wildcard", "error_format", "note")}),
     )
 
     @admin.display(description="If-Match: *", ordering="allow_wildcard")
     def wildcard(self, obj: ProtectedEndpoint) -> str:
-        return {None: "default", True: "accepted", False: "refused"}[obj.allow_wildcard]
+        return {None: gettext("default"), True: gettext("accepted"), False: gettext("refused")}[
+            obj.allow_wildcard
+        ]
 
-    @admin.action(description="Enable the selected rules", permissions=["change"])
+    @admin.action(description=gettext_lazy("Enable the selected rules"), permissions=["change"])
     def enable_rules(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
         self._set_enabled(request, queryset, enabled=True)
 
-    @admin.action(description="Disable the selected rules", permissions=["change"])
+    @admin.action(description=gettext_lazy("Disable the selected rules"), permissions=["change"])
     def disable_rules(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
         self._set_enabled(request, queryset, enabled=False)
 
@@ -1237,12 +1299,12 @@ class ProtectedEndpointAdmin(VersionedModelAdmin):
                 change_message=[{"changed": {"fields": ["Enabled"]}}],
             )
         invalidate_rules()
-        state = "enabled" if enabled else "disabled"
-        self.message_user(
-            request,
-            f"{len(rules)} rule(s) {state}; the change applies at once in this process.",
-            messages.SUCCESS,
+        message = (
+            gettext("%(count)d rule(s) enabled; the change applies at once in this process.")
+            if enabled
+            else gettext("%(count)d rule(s) disabled; the change applies at once in this process.")
         )
+        self.message_user(request, message % {"count": len(rules)}, messages.SUCCESS)
 
     def get_urls(self) -> list[URLPattern]:
         audit = path(
@@ -1267,5 +1329,9 @@ class ProtectedEndpointAdmin(VersionedModelAdmin):
                 "admin:django_preconditions_protectedendpoint_audit",
                 current_app=self.admin_site.name,
             ),
+            "preconditions_rules_status": rules_status(),
         }
         return super().changelist_view(request, extra_context)
+
+
+from . import reporting_admin  # noqa: E402, F401  (registers the report-only report, issue 14)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PreconditionsConfig(AppConfig):
     name = "django_preconditions"
-    verbose_name = "Preconditions"
+    verbose_name = _("Preconditions")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

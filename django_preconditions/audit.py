@@ -37,6 +37,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import ResolverMatch
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 from django.views.decorators import http as django_http
 
 from . import decorators
@@ -44,7 +45,8 @@ from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .defaults import PROTECTABLE_METHODS
 from .enforcement import Enforcer
 from .middleware import PreconditionMiddleware, rule_for_keys
-from .policy import Policy, view_keys_for_request
+from .policy import Policy, settings_entry, view_keys_for_request
+from .reporting import reported_counts
 from .urls_inventory import Endpoint, iter_endpoints
 
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ _RULE_SOURCES: Final = {
     "admin": ADMIN_RULE,
     "settings+admin": SETTINGS_AND_ADMIN,
 }
+_CODE: Final = (DECORATOR, CLASS_MIXIN, DRF_MIXIN)
 _NOT_UNSAFE: Final = SAFE_METHODS | IGNORED_METHODS
 _MIDDLEWARE_PATH: Final = "django_preconditions.middleware.PreconditionMiddleware"
 _ADMIN_MODULES: Final = ("django.contrib.admin.sites", "django.contrib.admin.options")
@@ -98,6 +101,9 @@ class AuditRow:
     #: Headers that satisfy the requirement (any one of them).
     required_headers: tuple[str, ...] = ()
     note: str = ""
+    #: "enforce", "report" (docs/rollout.md), "mixed" (per-method policies differ), or ""
+    #: when no method is protected.
+    mode: str = ""
 
     @property
     def unprotected(self) -> bool:
@@ -114,6 +120,7 @@ class AuditRow:
             "protected_methods": list(self.protected_methods),
             "required_headers": list(self.required_headers),
             "note": self.note,
+            "mode": self.mode or None,
         }
 
 
@@ -133,6 +140,19 @@ def build_report(
         if row.methods or include_safe:
             rows.append(row)
     return rows
+
+
+def enforced_by(view_key: str) -> str | None:
+    """What enforces ``view_key`` in enforce mode, in code or settings (``None``: nothing):
+    an admin rule cannot switch such an endpoint to report mode."""
+    entry = settings_entry([view_key])
+    if entry is not None and entry.get("mode", Policy.from_settings().mode) != "report":
+        return f"PRECONDITIONS['VIEWS'][{view_key!r}]"
+    for row in build_report():
+        named = view_key in (row.route, row.name, row.view)
+        if named and row.protection in _CODE and row.mode in ("enforce", "mixed"):
+            return f"the {row.protection} of {row.view}"
+    return None
 
 
 def middleware_installed() -> bool:
@@ -182,23 +202,30 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
             if middleware:
                 protection = _RULE_SOURCES[source]
                 policy_for = _constant(Policy.from_settings().updated(**rule))
+                if rule.get("broken"):
+                    note = (
+                        f"The admin rule cannot be applied ({rule['broken']}): unsafe requests "
+                        "are refused with 428 until it is fixed in the admin."
+                    )
             else:
-                note = (
-                    f"{_describe_source(source)} names this view, but "
-                    f"{_MIDDLEWARE_PATH} is not in MIDDLEWARE, so nothing enforces it. "
-                    "Add the middleware after AuthenticationMiddleware."
-                )
+                note = gettext(
+                    "%(source)s names this view, but %(middleware)s is not in MIDDLEWARE, so "
+                    "nothing enforces it. Add the middleware after AuthenticationMiddleware."
+                ) % {"source": _describe_source(source), "middleware": _MIDDLEWARE_PATH}
         elif _is_condition_only(view):
-            note = (
+            note = gettext(
                 "condition/etag/last_modified evaluate the preconditions a client sends but "
                 "never require them: use require_preconditions, a mixin, or a rule."
             )
     protected: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
+    mode = ""
     if protection is None or policy_for is None:
         protection = NONE
     else:
         protected, headers = _protected(methods, policy_for)
+        modes = {policy_for(method).mode for method in protected}
+        mode = modes.pop() if len(modes) == 1 else ("mixed" if modes else "")
     return AuditRow(
         route=endpoint.route,
         name=endpoint.name,
@@ -208,14 +235,15 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
         protected_methods=protected,
         required_headers=headers,
         note=note,
+        mode=mode,
     )
 
 
 def _describe_source(source: str) -> str:
     return {
-        "settings": 'A PRECONDITIONS["VIEWS"] entry',
-        "admin": "An admin rule (ProtectedEndpoint)",
-        "settings+admin": 'A PRECONDITIONS["VIEWS"] entry and an admin rule',
+        "settings": gettext('A PRECONDITIONS["VIEWS"] entry'),
+        "admin": gettext("An admin rule (ProtectedEndpoint)"),
+        "settings+admin": gettext('A PRECONDITIONS["VIEWS"] entry and an admin rule'),
     }[source]
 
 
@@ -398,12 +426,14 @@ def audit_admin_view(request: HttpRequest, *, admin_site: AdminSite | None = Non
     """
     user = getattr(request, "user", None)
     if user is None or not (user.is_active and user.is_staff):
-        raise PermissionDenied("The protection audit is for staff only.")
+        raise PermissionDenied(gettext("The protection audit is for staff only."))
     if not (
         user.has_perm("django_preconditions.view_protectedendpoint")
         or user.has_perm("django_preconditions.change_protectedendpoint")
     ):
-        raise PermissionDenied("Viewing the protection audit needs the view permission on rules.")
+        raise PermissionDenied(
+            gettext("Viewing the protection audit needs the view permission on rules.")
+        )
     if admin_site is None:
         from django.contrib import admin
 
@@ -411,10 +441,12 @@ def audit_admin_view(request: HttpRequest, *, admin_site: AdminSite | None = Non
     request.current_app = admin_site.name
     rows = build_report()
     unprotected = [row for row in rows if row.unprotected]
+    reported = reported_counts()  # report-only mode: requests let through without one
     context = {
         **admin_site.each_context(request),
-        "title": "Protection audit",
+        "title": gettext("Protection audit"),
         "rows": rows,
+        "rows_reported": [(row, reported.get(row.name or row.route, 0)) for row in rows],
         "unprotected": unprotected,
         "middleware_installed": middleware_installed(),
         "opts": _protected_endpoint_opts(),

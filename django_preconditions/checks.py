@@ -5,88 +5,22 @@ Every id is listed in docs/checks.md with its fix; each has a test in tests/test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
-from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from . import defaults
+from .validation import VALUE_RULES
 
 _BLOCK = "PRECONDITIONS"
 
 
-def _is_method_list(value: Any) -> bool:
-    return isinstance(value, (list, tuple, set, frozenset)) and all(
-        isinstance(item, str) and item.upper() in defaults.PROTECTABLE_METHODS for item in value
-    )
-
-
-def _is_header_list(value: Any) -> bool:
-    acceptable = {name.lower() for name in defaults.ACCEPTABLE_HEADERS}
-    return (
-        isinstance(value, (list, tuple))
-        and len(value) > 0
-        and all(isinstance(item, str) and item.lower() in acceptable for item in value)
-    )
-
-
-def _is_error_format(value: Any) -> bool:
-    if callable(value) or value in defaults.ERROR_FORMATS:
-        return True
-    if not isinstance(value, str):
-        return False
-    try:
-        return callable(import_string(value))
-    except ImportError:
-        return False
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_documentation_url(value: Any) -> bool:
-    if value is None:
-        return True
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-# key (lower case) → (validator, what is expected, check id when used at the top level)
-_VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str, str]] = {
-    "methods": (
-        _is_method_list,
-        f"a list of HTTP methods among {', '.join(defaults.PROTECTABLE_METHODS)} "
-        "(GET, HEAD and OPTIONS never require preconditions)",
-        "preconditions.E003",
-    ),
-    "required_headers": (
-        _is_header_list,
-        'a non-empty list among "If-Match" and "If-Unmodified-Since"; any one of them satisfies '
-        "the requirement",
-        "preconditions.E004",
-    ),
-    "allow_wildcard": (_is_bool, "True or False", "preconditions.E005"),
-    "weak_if_match": (_is_bool, "True or False", "preconditions.E006"),
-    "error_format": (
-        _is_error_format,
-        '"problem", "json", "drf", or the dotted path of a callable (request, error) -> '
-        "HttpResponse",
-        "preconditions.E007",
-    ),
-    "include_current_etag": (_is_bool, "True or False", "preconditions.E008"),
-    "documentation_url": (
-        _is_documentation_url,
-        'None or an absolute http(s) URL, e.g. "https://example.com/api/errors/"',
-        "preconditions.E009",
-    ),
-}
+def _set_it_to(expected: Any) -> str:
+    return gettext("Set it to %(expected)s.") % {"expected": expected}
 
 
 def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
@@ -97,9 +31,12 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
     if not isinstance(block, Mapping):
         return [
             Error(
-                f"{_BLOCK} must be a dict, not {type(block).__name__}.",
-                hint=f'Write {_BLOCK} = {{"METHODS": ["PUT", "PATCH", "DELETE"]}} or remove it '
-                "to use the defaults.",
+                gettext("PRECONDITIONS must be a dict, not %(type)s.")
+                % {"type": type(block).__name__},
+                hint=gettext(
+                    'Write PRECONDITIONS = {"METHODS": ["PUT", "PATCH", "DELETE"]} or remove it '
+                    "to use the defaults."
+                ),
                 id="preconditions.E001",
             )
         ]
@@ -108,18 +45,20 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
         if key not in defaults.SETTING_KEYS:
             errors.append(
                 Error(
-                    f"{_BLOCK} has an unknown key {key!r}.",
-                    hint=f"Known keys: {', '.join(sorted(defaults.SETTING_KEYS))}.",
+                    gettext("PRECONDITIONS has an unknown key %(key)r.") % {"key": key},
+                    hint=gettext("Known keys: %(keys)s.")
+                    % {"keys": ", ".join(sorted(defaults.SETTING_KEYS))},
                     id="preconditions.E002",
                 )
             )
-    for name, (is_valid, expected, check_id) in _VALUE_RULES.items():
+    for name, (is_valid, expected, check_id) in VALUE_RULES.items():
         key = name.upper()
         if key in block and not is_valid(block[key]):
             errors.append(
                 Error(
-                    f"{_BLOCK}[{key!r}] is {block[key]!r}.",
-                    hint=f"Set it to {expected}.",
+                    gettext("PRECONDITIONS[%(key)r] is %(value)r.")
+                    % {"key": key, "value": block[key]},
+                    hint=_set_it_to(expected),
                     id=check_id,
                 )
             )
@@ -127,9 +66,12 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
         errors.append(
             Error(
-                f"{_BLOCK}['RULES_REFRESH_INTERVAL'] is {interval!r}.",
-                hint="Set it to a number of seconds (0 or more), e.g. 5: how stale admin rules "
-                "may be in processes other than the one that saved them.",
+                gettext("PRECONDITIONS['RULES_REFRESH_INTERVAL'] is %(value)r.")
+                % {"value": interval},
+                hint=gettext(
+                    "Set it to a number of seconds (0 or more), e.g. 5: how stale admin rules "
+                    "may be in processes other than the one that saved them."
+                ),
                 id="preconditions.E016",
             )
         )
@@ -144,10 +86,14 @@ def _check_views(views: Any) -> list[CheckMessage]:
     ):
         return [
             Error(
-                f"{_BLOCK}['VIEWS'] must map view keys (URL name, view dotted path or route) "
-                "to dicts.",
-                hint='e.g. {"notes:detail": {"methods": ["PUT", "DELETE"], "model": '
-                '"notes.Note", "lookup_url_kwarg": "pk"}}',
+                gettext(
+                    "PRECONDITIONS['VIEWS'] must map view keys (URL name, view dotted path or "
+                    "route) to dicts."
+                ),
+                hint=gettext(
+                    'e.g. {"notes:detail": {"methods": ["PUT", "DELETE"], "model": '
+                    '"notes.Note", "lookup_url_kwarg": "pk"}}'
+                ),
                 id="preconditions.E010",
             )
         ]
@@ -158,17 +104,20 @@ def _check_views(views: Any) -> list[CheckMessage]:
             if key not in defaults.VIEW_KEYS:
                 errors.append(
                     Error(
-                        f"{where} has an unknown key {key!r}.",
-                        hint=f"Known keys: {', '.join(sorted(defaults.VIEW_KEYS))}.",
+                        gettext("%(where)s has an unknown key %(key)r.")
+                        % {"where": where, "key": key},
+                        hint=gettext("Known keys: %(keys)s.")
+                        % {"keys": ", ".join(sorted(defaults.VIEW_KEYS))},
                         id="preconditions.E011",
                     )
                 )
-        for name, (is_valid, expected, _top_level_id) in _VALUE_RULES.items():
+        for name, (is_valid, expected, _top_level_id) in VALUE_RULES.items():
             if name in entry and not is_valid(entry[name]):
                 errors.append(
                     Error(
-                        f"{where}[{name!r}] is {entry[name]!r}.",
-                        hint=f"Set it to {expected}.",
+                        gettext("%(where)s[%(key)r] is %(value)r.")
+                        % {"where": where, "key": name, "value": entry[name]},
+                        hint=_set_it_to(expected),
                         id="preconditions.E012",
                     )
                 )
@@ -184,11 +133,17 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
     if has_model != has_kwarg:
         return [
             Error(
-                f"{where} gives {'model' if has_model else 'lookup_url_kwarg'} without "
-                f"{'lookup_url_kwarg' if has_model else 'model'}.",
-                hint='Give both, e.g. "model": "notes.Note", "lookup_url_kwarg": "pk", so the '
-                "current version can be read before the view runs; or neither, to require the "
-                "headers only.",
+                gettext("%(where)s gives %(given)s without %(missing)s.")
+                % {
+                    "where": where,
+                    "given": "model" if has_model else "lookup_url_kwarg",
+                    "missing": "lookup_url_kwarg" if has_model else "model",
+                },
+                hint=gettext(
+                    'Give both, e.g. "model": "notes.Note", "lookup_url_kwarg": "pk", so the '
+                    "middleware knows which object's save or delete to check; or neither, to "
+                    "require the headers only."
+                ),
                 id="preconditions.E015",
             )
         ]
@@ -202,72 +157,25 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
     if model is None:
         return [
             Error(
-                f"{where}['model'] is {label!r}, which is not an installed model.",
-                hint='Use "app_label.ModelName" of a model in INSTALLED_APPS.',
+                gettext("%(where)s['model'] is %(label)r, which is not an installed model.")
+                % {"where": where, "label": label},
+                hint=gettext('Use "app_label.ModelName" of a model in INSTALLED_APPS.'),
                 id="preconditions.E013",
             )
         ]
     if not issubclass(model, VersionedModel):
         return [
             Error(
-                f"{where}['model'] is {label!r}, which is not a VersionedModel.",
-                hint="Inherit from django_preconditions.models.VersionedModel so the model has "
-                "a version token to compare.",
+                gettext("%(where)s['model'] is %(label)r, which is not a VersionedModel.")
+                % {"where": where, "label": label},
+                hint=gettext(
+                    "Inherit from django_preconditions.models.VersionedModel so the model has "
+                    "a version token to compare."
+                ),
                 id="preconditions.E014",
             )
         ]
     return []
-
-
-_RULE_FIELDS = {"model": "model_label"}
-
-
-def rule_errors(rule: Mapping[str, Any], view_key: str) -> dict[str, list[str]]:
-    """Problems with an admin rule (a ``VIEWS``-shaped dict), by model field name, using the
-    same validators as the checks of ``PRECONDITIONS["VIEWS"]``."""
-    errors: dict[str, list[str]] = {}
-    for name, (is_valid, expected, _check_id) in _VALUE_RULES.items():
-        if name in rule and not is_valid(rule[name]):
-            errors.setdefault(name, []).append(f"Set it to {expected}.")
-    for message in _check_view_model("This rule", rule):
-        field = "lookup_url_kwarg" if message.id == "preconditions.E015" else "model_label"
-        errors.setdefault(field, []).append(f"{message.msg} {message.hint}")
-    problem = view_key_problem(view_key)
-    if problem:
-        errors.setdefault("view", []).append(problem)
-    return {_RULE_FIELDS.get(key, key): value for key, value in errors.items()}
-
-
-def view_key_problem(view_key: str) -> str | None:
-    """Why ``view_key`` names no view of this project, or ``None`` when it does: a URL name,
-    a view's dotted path or a route of the project's URLconf; or an importable view; or a
-    route pattern that compiles."""
-    from django.urls.resolvers import RoutePattern
-
-    from .urls_inventory import known_view_keys
-
-    if not view_key.strip():
-        return "Give a URL name, a view dotted path or a route pattern."
-    if view_key in known_view_keys():
-        return None
-    if "." in view_key and "/" not in view_key and ":" not in view_key:
-        try:
-            import_string(view_key)
-        except ImportError:
-            return f"{view_key!r} is not a URL name of this project, and cannot be imported."
-        return None
-    if "/" in view_key or "<" in view_key:
-        try:
-            warnings = RoutePattern(view_key).check()
-        except Exception as exc:  # ImproperlyConfigured, re.error: the route does not compile
-            return f"The route {view_key!r} does not compile: {exc}"
-        if warnings:
-            return f"The route {view_key!r} does not compile: {warnings[0].msg}"
-        return None
-    return (
-        f"{view_key!r} is not a URL name of this project. Pick one from the list, or give a "
-        "view dotted path or a route pattern."
-    )
 
 
 def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -287,10 +195,16 @@ def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[Check
         if not isinstance(model._base_manager, VersionedBaseManager):
             messages.append(
                 Error(
-                    f"{model._meta.label} uses base manager {type(model._base_manager).__name__}"
-                    ", so its saves cannot be compare-and-swap writes.",
-                    hint=f"Remove Meta.base_manager_name, or set it to {BASE_MANAGER_NAME!r}, or "
-                    "make that manager subclass django_preconditions.models.VersionedBaseManager.",
+                    gettext(
+                        "%(model)s uses base manager %(manager)s, so its saves cannot be "
+                        "compare-and-swap writes."
+                    )
+                    % {"model": model._meta.label, "manager": type(model._base_manager).__name__},
+                    hint=gettext(
+                        "Remove Meta.base_manager_name, or set it to %(name)r, or make that "
+                        "manager subclass django_preconditions.models.VersionedBaseManager."
+                    )
+                    % {"name": BASE_MANAGER_NAME},
                     obj=model,
                     id="preconditions.E020",
                 )
@@ -298,12 +212,17 @@ def check_versioned_models(app_configs: Any = None, **kwargs: Any) -> list[Check
         if not isinstance(model._default_manager.all(), VersionedQuerySet):
             messages.append(
                 Warning(
-                    f"{model._meta.label}'s default manager does not return a VersionedQuerySet: "
-                    "its update() and bulk_update() leave version tokens unchanged, so clients "
-                    "holding old ETags would not notice those writes.",
-                    hint="Build the manager from VersionedQuerySet, e.g. "
-                    "objects = MyQuerySet.as_manager() with MyQuerySet(VersionedQuerySet), or "
-                    "call .bump_versions() after bulk writes.",
+                    gettext(
+                        "%(model)s's default manager does not return a VersionedQuerySet: its "
+                        "update() and bulk_update() leave version tokens unchanged, so clients "
+                        "holding old ETags would not notice those writes."
+                    )
+                    % {"model": model._meta.label},
+                    hint=gettext(
+                        "Build the manager from VersionedQuerySet, e.g. "
+                        "objects = MyQuerySet.as_manager() with MyQuerySet(VersionedQuerySet), or "
+                        "call .bump_versions() after bulk writes."
+                    ),
                     obj=model,
                     id="preconditions.W001",
                 )
@@ -316,15 +235,13 @@ def check_rules_table(
 ) -> list[CheckMessage]:
     """W003: the admin rules table is missing (migrations not applied). Runs with database
     checks (``migrate``, ``check --database default``)."""
-    from django.db import DatabaseError, connections, router
+    from django.db import DatabaseError, connections
     from django.db.migrations.recorder import MigrationRecorder
 
     from .models import ProtectedEndpoint
 
-    if not databases:
-        return []
-    alias = router.db_for_read(ProtectedEndpoint)
-    if alias not in databases:
+    alias = _rules_alias(databases)
+    if alias is None:
         return []
     try:
         with connections[alias].cursor() as cursor:
@@ -332,9 +249,12 @@ def check_rules_table(
     except DatabaseError as exc:
         return [
             Warning(
-                f"Could not list the tables of database {alias!r}: {exc}.",
-                hint="Admin rules (ProtectedEndpoint) cannot be read until the database is "
-                "reachable; settings rules still apply.",
+                gettext("Could not list the tables of database %(alias)r: %(error)s.")
+                % {"alias": alias, "error": exc},
+                hint=gettext(
+                    "Admin rules (ProtectedEndpoint) cannot be read until the database is "
+                    "reachable; settings rules still apply."
+                ),
                 id="preconditions.W003",
             )
         ]
@@ -345,15 +265,127 @@ def check_rules_table(
         return []  # a new database: the migrate that is (or will be) running creates it
     return [
         Warning(
-            f"The table {ProtectedEndpoint._meta.db_table!r} for admin rules does not exist.",
-            hint="Run `python manage.py migrate django_preconditions`. Until then admin rules "
-            "are ignored (and the failure is logged); settings rules still apply.",
+            gettext("The table %(table)r for admin rules does not exist.")
+            % {"table": ProtectedEndpoint._meta.db_table},
+            hint=gettext(
+                "Run `python manage.py migrate django_preconditions`. Until then admin rules "
+                "are ignored (and the failure is logged); settings rules still apply."
+            ),
             id="preconditions.W003",
         )
     ]
 
 
+def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W004: a ``VIEWS`` key that matches no URL pattern (a typo leaves the view unprotected);
+    E017/E018: a ``VIEWS`` lookup that cannot identify the row on the matched routes."""
+    from .conf import conf
+    from .urls_inventory import iter_endpoints
+    from .validation import (
+        closest_view_keys,
+        endpoints_for,
+        lookup_field_problem,
+        lookup_kwarg_problem,
+        model_problem,
+    )
+
+    views: Mapping[Any, Any] = conf.VIEWS  # as written: E010 reports other shapes
+    if not views:
+        return []
+    endpoints = list(iter_endpoints())
+    messages: list[CheckMessage] = []
+    for view_key, entry in views.items():
+        if not isinstance(view_key, str) or not isinstance(entry, Mapping):
+            continue  # E010
+        where = f"{_BLOCK}['VIEWS'][{view_key!r}]"
+        matching = endpoints_for(view_key, endpoints)
+        if not matching:
+            close = closest_view_keys(view_key, endpoints)
+            messages.append(
+                Warning(
+                    f"{where} matches no URL pattern, so no view is protected by it.",
+                    hint=(f"Did you mean {', '.join(map(repr, close))}? " if close else "")
+                    + "Use a URL name (with its namespace), a view's dotted path or a route "
+                    "exactly as `manage.py preconditions_audit` lists them.",
+                    id="preconditions.W004",
+                )
+            )
+        model, _problem = model_problem(entry.get("model"))
+        if model is None:
+            continue  # E013/E014/E015
+        problem = lookup_field_problem(model, entry.get("lookup_field", "pk"))
+        if problem:
+            messages.append(
+                Error(
+                    f"{where}['lookup_field']: {problem}",
+                    id="preconditions.E017",
+                    hint="Requests to this view are refused with 428 until fixed.",
+                )
+            )
+        kwarg = entry.get("lookup_url_kwarg")
+        problem = lookup_kwarg_problem(kwarg, matching) if matching and kwarg else None
+        if problem:
+            messages.append(
+                Error(
+                    f"{where}['lookup_url_kwarg']: {problem}",
+                    id="preconditions.E018",
+                    hint="Requests to this view are refused with 428 until fixed.",
+                )
+            )
+    return messages
+
+
+def check_admin_rules(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """W005: an enabled admin rule that matches no URL pattern or cannot be applied (runs with
+    database checks, like W003)."""
+    from django.db import DatabaseError
+
+    from .models import ProtectedEndpoint
+    from .urls_inventory import iter_endpoints
+    from .validation import admin_rule_errors
+
+    alias = _rules_alias(databases)
+    if alias is None:
+        return []
+    try:
+        rules = list(ProtectedEndpoint.objects.using(alias).filter(enabled=True))
+    except DatabaseError:
+        return []  # W003 reports it
+    endpoints = list(iter_endpoints())
+    messages: list[CheckMessage] = []
+    for rule in rules:
+        errors = admin_rule_errors(rule.as_rule(), rule.view, endpoints=endpoints)
+        if errors:
+            detail = "; ".join(
+                f"{field}: {' '.join(map(str, found))}" for field, found in errors.items()
+            )
+            messages.append(
+                Warning(
+                    f"The admin rule for {rule.view!r} cannot be applied: {detail}",
+                    hint="Fix or disable it in the admin (Protected endpoints). Until then "
+                    "unsafe requests to a view it matches are refused with 428.",
+                    obj=rule,
+                    id="preconditions.W005",
+                )
+            )
+    return messages
+
+
+def _rules_alias(databases: Any) -> str | None:
+    """The database the admin rules are read from, if the check may query it."""
+    from django.db import router
+
+    from .models import ProtectedEndpoint
+
+    alias = router.db_for_read(ProtectedEndpoint)
+    return alias if databases and alias in databases else None
+
+
 def register_checks() -> None:
     register(Tags.compatibility)(check_settings_block)
+    register(Tags.urls)(check_view_keys)
+    register(Tags.database)(check_admin_rules)
     register(Tags.models)(check_versioned_models)
     register(Tags.database)(check_rules_table)

@@ -9,9 +9,12 @@ that unsafe methods carry a precondition (428) is RFC 6585 §3 and CONFORMANCE s
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
+
+from django.utils.translation import gettext_noop
 
 from .exceptions import MalformedHeader
 from .headers import WILDCARD, EntityTag, EntityTagList, parse_entity_tag_list, parse_http_date
@@ -64,6 +67,7 @@ class Reason(str, enum.Enum):
     MALFORMED_IF_NONE_MATCH = "malformed_if_none_match"
     PRECONDITION_MISSING = "precondition_missing"
     WILDCARD_NOT_ACCEPTED = "wildcard_not_accepted"
+    UNMODIFIED_SINCE_IN_FUTURE = "if_unmodified_since_in_future"
     IF_MATCH_FAILED = "if_match_failed"
     IF_MATCH_NO_CURRENT_REPRESENTATION = "if_match_no_current_representation"
     IF_UNMODIFIED_SINCE_FAILED = "if_unmodified_since_failed"
@@ -98,6 +102,8 @@ class Requirement:
     methods: frozenset[str]
     accepted_headers: frozenset[str] = frozenset({IF_MATCH, IF_UNMODIFIED_SINCE})
     allow_wildcard: bool = False
+    #: Report mode: a missing precondition is reported (``Decision.unmet``), not refused.
+    report_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,8 @@ class Decision:
     requirement: Requirement | None = None
     # Headers that were present but played no part (ignored by precedence or invalid).
     ignored: tuple[str, ...] = field(default=())
+    #: Report mode: the 428 this request would have got in enforce mode (it proceeds).
+    unmet: Decision | None = None
 
     @property
     def status(self) -> int:
@@ -122,15 +130,27 @@ class Decision:
     def proceeds(self) -> bool:
         return self.outcome is Outcome.PROCEED
 
-    def lost_race(self) -> Decision:
+    def lost_race(self, *, created: bool = False) -> Decision:
         """The 412 for a request whose preconditions passed but whose compare-and-swap write
-        then found another version (rule 44)."""
+        then found another version (rule 44) — or, ``created``, whose create-only write found
+        the row created by another request (rule 50)."""
+        if created:
+            return Decision(
+                Outcome.PRECONDITION_FAILED,
+                Reason.IF_NONE_MATCH_FAILED,
+                self.method,
+                IF_NONE_MATCH,
+                "another request created the resource while yours was being processed",
+                requirement=self.requirement,
+            )
         return Decision(
             Outcome.PRECONDITION_FAILED,
             Reason.IF_MATCH_FAILED,
             self.method,
             self.header,
-            "another request changed or deleted the resource while yours was being processed",
+            gettext_noop(
+                "another request changed or deleted the resource while yours was being processed"
+            ),
             requirement=self.requirement,
         )
 
@@ -173,6 +193,7 @@ def evaluate(
     requirement: Requirement | None = None,
     *,
     weak_if_match: bool = False,
+    now: int | None = None,
 ) -> Decision:
     """Decide a request's fate from its conditional headers and the resource's state.
 
@@ -185,8 +206,14 @@ def evaluate(
     ``resource`` is ``None`` when the current state is not known (an endpoint protected by
     headers only, e.g. a settings rule without a model): the headers are then parsed and the
     requirement enforced (400, 428), and everything else is left to the view.
+
+    ``now`` (seconds since the epoch, default: the current time) is what dates in the future
+    are judged against: an ``If-Modified-Since`` later than now is ignored, and an
+    ``If-Unmodified-Since`` later than now does not satisfy the requirement unless the policy
+    allows wildcards — it matches every version, like ``If-Match: *`` (rules 56, 57).
     """
     method = method.upper()
+    now = int(time.time()) if now is None else now
     if method in IGNORED_METHODS:
         return Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
 
@@ -226,6 +253,9 @@ def evaluate(
     if raw_unmodified is not None and unmodified_since is None:
         ignored.append(IF_UNMODIFIED_SINCE)  # invalid date: ignored (rule 7)
     modified_since = parse_http_date(raw_modified) if raw_modified is not None else None
+    if modified_since is not None and modified_since > now:
+        modified_since = None  # invalid, RFC 7232 §3.3 (rule 57)
+        ignored.append(IF_MODIFIED_SINCE)
     # If-Unmodified-Since only means something when the resource has a modification date
     # (RFC 9110 §13.1.4, rule 25).
     unmodified_usable = unmodified_since is not None and (
@@ -236,12 +266,18 @@ def evaluate(
 
     # Requirement (428) — only for the methods the policy protects (rule 32).
     if requirement is not None and method in requirement.methods and method not in SAFE_METHODS:
+        unmodified_future = unmodified_since is not None and unmodified_since > now
         missing = _requirement_gap(
-            requirement, if_match, unmodified_usable, if_none_match, raw_unmodified
+            requirement,
+            if_match,
+            unmodified_usable,
+            if_none_match,
+            raw_unmodified,
+            unmodified_future=unmodified_future,
         )
         if missing is not None:
             reason, detail = missing
-            return Decision(
+            required = Decision(
                 Outcome.PRECONDITION_REQUIRED,
                 reason,
                 method,
@@ -249,6 +285,13 @@ def evaluate(
                 requirement=requirement,
                 ignored=tuple(ignored),
             )
+            if not requirement.report_only:
+                return required
+            # Report mode relaxes the requirement only: what the client sent is evaluated.
+            relaxed = replace(requirement, methods=frozenset())
+            decision = evaluate(method, headers, resource, relaxed, weak_if_match=weak_if_match)
+            unmet = required if decision.proceeds else None  # a refusal is not "let through"
+            return replace(decision, requirement=requirement, unmet=unmet)
 
     if resource is None:
         return Decision(
@@ -270,11 +313,11 @@ def evaluate(
                 else Reason.IF_MATCH_FAILED,
                 method,
                 IF_MATCH,
-                "the resource has no current representation"
+                gettext_noop("the resource has no current representation")
                 if no_representation
-                else "none of the entity-tags in If-Match is the current one"
+                else gettext_noop("none of the entity-tags in If-Match is the current one")
                 if resource.etag is not None
-                else "the resource has no entity-tag to match",
+                else gettext_noop("the resource has no entity-tag to match"),
                 requirement=requirement,
                 ignored=tuple(ignored),
             )
@@ -287,7 +330,7 @@ def evaluate(
                 Reason.IF_UNMODIFIED_SINCE_FAILED,
                 method,
                 IF_UNMODIFIED_SINCE,
-                "the resource was modified after the date in If-Unmodified-Since",
+                gettext_noop("the resource was modified after the date in If-Unmodified-Since"),
                 requirement=requirement,
                 ignored=tuple(ignored),
             )
@@ -307,9 +350,9 @@ def evaluate(
                 Reason.IF_NONE_MATCH_FAILED,
                 method,
                 IF_NONE_MATCH,
-                "the resource exists"
+                gettext_noop("the resource exists")
                 if if_none_match == WILDCARD
-                else "the current entity-tag is listed in If-None-Match",
+                else gettext_noop("the current entity-tag is listed in If-None-Match"),
                 requirement=requirement,
                 ignored=tuple(ignored),
             )
@@ -346,6 +389,8 @@ def _requirement_gap(
     unmodified_usable: bool,
     if_none_match: EntityTagList | str | None,
     raw_unmodified: str | None,
+    *,
+    unmodified_future: bool = False,
 ) -> tuple[Reason, str] | None:
     """``None`` when the request carries an accepted precondition, else why not."""
     accepted: Collection[str] = requirement.accepted_headers
@@ -353,11 +398,20 @@ def _requirement_gap(
         if if_match == WILDCARD and not requirement.allow_wildcard:
             return (
                 Reason.WILDCARD_NOT_ACCEPTED,
-                "If-Match: * only says that some version exists; it does not prove which version "
-                "you edited, so this endpoint does not accept it",
+                gettext_noop(
+                    "If-Match: * only says that some version exists; it does not prove which "
+                    "version you edited, so this endpoint does not accept it"
+                ),
             )
         return None
     if unmodified_usable and IF_UNMODIFIED_SINCE in accepted and if_match is None:
+        if unmodified_future and not requirement.allow_wildcard and if_none_match != WILDCARD:
+            return (
+                Reason.UNMODIFIED_SINCE_IN_FUTURE,
+                "its If-Unmodified-Since is later than the server's current time; a date in the "
+                "future matches every version, so it does not prove which version you edited. "
+                "Send the Last-Modified you were served, or If-Match",
+            )
         return None
     # Create-only: "If-None-Match: *" proves the client will not overwrite anything (rule 31).
     if if_none_match == WILDCARD:
@@ -365,7 +419,9 @@ def _requirement_gap(
     if raw_unmodified is not None and IF_UNMODIFIED_SINCE in accepted and not unmodified_usable:
         return (
             Reason.PRECONDITION_MISSING,
-            "its If-Unmodified-Since cannot be used here (an invalid HTTP-date, or a resource "
-            "without a modification date)",
+            gettext_noop(
+                "its If-Unmodified-Since cannot be used here (an invalid HTTP-date, or a "
+                "resource without a modification date)"
+            ),
         )
-    return Reason.PRECONDITION_MISSING, "it carries no precondition header"
+    return Reason.PRECONDITION_MISSING, gettext_noop("it carries no precondition header")

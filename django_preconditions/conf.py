@@ -56,6 +56,14 @@ class Settings:
         return str(value) if value else None
 
     @property
+    def MODE(self) -> str:
+        return str(self._get("MODE", defaults.MODE))
+
+    @property
+    def JSON_DETAILED_HEADERS(self) -> bool:
+        return bool(self._get("JSON_DETAILED_HEADERS", defaults.JSON_DETAILED_HEADERS))
+
+    @property
     def RULES_REFRESH_INTERVAL(self) -> float:
         return float(self._get("RULES_REFRESH_INTERVAL", defaults.RULES_REFRESH_INTERVAL))
 

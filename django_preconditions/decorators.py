@@ -22,14 +22,17 @@ from typing import Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import models
+from django.db import models, router
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.http import http_date, quote_etag
 
-from .conditions import IGNORED_METHODS
+from .conditions import IGNORED_METHODS, SAFE_METHODS
+from .creation import advance_sequence, creatable_key, is_primary_key
 from .enforcement import Enforcer, Snapshot
+from .exceptions import VersionConflict
 from .models import VersionedModel
+from .transactions import own_request_transaction, run_with_retries
 
 __all__ = ["condition", "etag", "last_modified", "require_preconditions"]
 
@@ -151,6 +154,7 @@ def require_preconditions(
     error_format: str | Callable[..., Any] | None = None,
     include_current_etag: bool | None = None,
     allow_create: bool = False,
+    mode: str | None = None,
 ) -> Callable[[_View], _View]:
     """Protect a function view over one object of a :class:`VersionedModel`.
 
@@ -161,7 +165,8 @@ def require_preconditions(
 
     The other arguments override the ``PRECONDITIONS`` settings for this view. With
     ``allow_create=True``, ``PUT`` to an absent object reaches the view when it carries
-    ``If-None-Match: *`` (create-only, rules 26 and 31).
+    ``If-None-Match: *`` (create-only, rules 26 and 31). ``mode="report"`` lets requests
+    without a precondition through and reports them (docs/rollout.md).
 
     Put authentication and permission decorators *outside* this one, so that 401/403 come
     before 412/428 (rule 12).
@@ -173,6 +178,7 @@ def require_preconditions(
         "weak_if_match": weak_if_match,
         "error_format": error_format,
         "include_current_etag": include_current_etag,
+        "mode": mode,
     }
 
     def load(request: HttpRequest, kwargs: dict[str, Any]) -> VersionedModel | None:
@@ -182,6 +188,9 @@ def require_preconditions(
                 f"passes {sorted(kwargs)!r}. Name the keyword argument that identifies the object."
             )
         queryset = _queryset(model, request)
+        if request.method not in SAFE_METHODS | IGNORED_METHODS:
+            # The version a write is checked against is read where the write goes (rule 54).
+            queryset = queryset.using(router.db_for_write(queryset.model))
         try:
             instance = queryset.get(**{lookup_field: kwargs[lookup_url_kwarg]})
         except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):
@@ -193,48 +202,113 @@ def require_preconditions(
             )
         return instance
 
+    def creatable(request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+        """The key of a create-by-PUT, or ``None`` when the column cannot hold it or it would
+        exhaust the key generator (see :mod:`django_preconditions.creation`)."""
+        target = _queryset(model, request).model
+        alias = router.db_for_write(target)
+        return creatable_key(target, lookup_field, kwargs.get(lookup_url_kwarg), alias)
+
+    def creation(request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+        """The row a create-by-PUT makes, so that its save is create-only (rule 50)."""
+        target = _queryset(model, request).model
+        if lookup_field != "pk" and lookup_field not in {
+            field.name for field in target._meta.concrete_fields
+        }:
+            return None  # a lookup across relations names no single column
+        return target, lookup_field, kwargs[lookup_url_kwarg]
+
+    def hidden_from_caller(
+        request: HttpRequest, kwargs: dict[str, Any], conflict: VersionConflict
+    ) -> bool:
+        """After a create-by-PUT lost to another request's create: whether that row exists
+        but lies outside the caller's queryset (then 404, never 412 with its ETag: rule 13)."""
+        if conflict.model is None or conflict.expected_version is not None:
+            return False
+        if load(request, kwargs) is not None:
+            return False
+        target = _queryset(model, request).model
+        lookup = {lookup_field: kwargs[lookup_url_kwarg]}
+        return bool(target._base_manager.filter(**lookup).exists())
+
     def decorator(func: _View) -> _View:
         enforcer = Enforcer(func, **overrides)
 
         def prepare(
-            request: HttpRequest, instance: VersionedModel | None
+            request: HttpRequest, instance: VersionedModel | None, kwargs: dict[str, Any]
         ) -> tuple[HttpResponse | None, Any, Any, Any]:
             policy = enforcer.policy(request)
             if instance is None:
-                if not (allow_create and request.method == "PUT"):
+                if not (allow_create and request.method in ("PUT", *IGNORED_METHODS)):
                     return enforcer.not_found(request, policy), None, None, None
-                snapshot = Snapshot.absent()
+                if request.method == "PUT" and creatable(request, kwargs) is None:
+                    return enforcer.not_found(request, policy), None, None, None  # item 12
+                snapshot = Snapshot.absent(creation(request, kwargs))
             else:
                 snapshot = Snapshot.of_instance(instance)
+            if request.method in IGNORED_METHODS:
+                # Not evaluated (rule 14), but the view sees the object as on any other method.
+                request.preconditions = enforcer.context(request, snapshot, policy)  # type: ignore[attr-defined]
+                return None, None, None, None
             decision = enforcer.decide(request, snapshot, policy)
             return enforcer.refusal(request, decision, snapshot, policy), snapshot, policy, decision
 
         if iscoroutinefunction(func):
 
             async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-                if request.method in IGNORED_METHODS:
-                    return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
                 instance = await sync_to_async(load)(request, kwargs)
-                refused, snapshot, policy, decision = prepare(request, instance)
+                refused, snapshot, policy, decision = prepare(request, instance, kwargs)
                 if refused is not None:
                     return refused
-                return await enforcer.arun(
-                    request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
-                )
+                if request.method in IGNORED_METHODS:
+                    return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+                async def call() -> HttpResponse:
+                    try:
+                        return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
+                    except VersionConflict as conflict:
+                        if snapshot.creation is not None and await sync_to_async(
+                            hidden_from_caller
+                        )(request, kwargs, conflict):
+                            return enforcer.not_found(request, policy)
+                        raise
+
+                return await enforcer.arun(request, snapshot, policy, decision, call)
 
             return cast("_View", _mark_protected(wraps(func)(_async_view)))
 
         def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method in IGNORED_METHODS:
-                return func(request, *args, **kwargs)  # type: ignore[no-any-return]
-            instance = load(request, kwargs)
-            refused, snapshot, policy, decision = prepare(request, instance)
-            if refused is not None:
-                return refused
-            return enforcer.run(
-                request, snapshot, policy, decision, lambda: func(request, *args, **kwargs)
-            )
+            def attempt() -> HttpResponse:
+                instance = load(request, kwargs)
+                refused, snapshot, policy, decision = prepare(request, instance, kwargs)
+                if refused is not None:
+                    return refused
+                if request.method in IGNORED_METHODS:
+                    return func(request, *args, **kwargs)  # type: ignore[no-any-return]
 
-        return cast("_View", _mark_protected(wraps(func)(_view)))
+                def call() -> HttpResponse:
+                    try:
+                        return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+                    except VersionConflict as conflict:
+                        if snapshot.creation is not None and hidden_from_caller(
+                            request, kwargs, conflict
+                        ):
+                            return enforcer.not_found(request, policy)
+                        raise
+
+                response = enforcer.run(request, snapshot, policy, decision, call)
+                target = _queryset(model, request).model if snapshot.instance is None else None
+                created = target is not None and 200 <= response.status_code < 300
+                if created and target is not None and is_primary_key(target, lookup_field):
+                    key = creatable(request, kwargs)  # a create-by-PUT: keep POSTs working
+                    advance_sequence(target, key, router.db_for_write(target))
+                return response
+
+            # Run again when the database refused an unchanged row (rule 47).
+            return run_with_retries(request, attempt)
+
+        view = own_request_transaction(_mark_protected(wraps(func)(_view)))
+        enforcer.transaction_view = view
+        return cast("_View", view)
 
     return decorator

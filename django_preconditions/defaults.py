@@ -11,6 +11,13 @@ WEAK_IF_MATCH: Final = True
 ERROR_FORMAT: Final = "problem"
 INCLUDE_CURRENT_ETAG: Final = True
 DOCUMENTATION_URL: Final[str | None] = None
+#: "enforce" answers 428 to an unsafe request without a precondition; "report" lets it
+#: through and reports it (a precondition that is sent is always evaluated).
+MODE: Final = "enforce"
+MODES: Final = ("enforce", "report")
+#: With ERROR_FORMAT "json": required_headers lists objects (name, description, example,
+#: obtain_from) instead of names.
+JSON_DETAILED_HEADERS: Final = False
 VIEWS: Final[dict[str, dict[str, Any]]] = {}
 #: Seconds a process may serve admin rules (ProtectedEndpoint) before reading them again.
 #: The process that saves a rule applies it at once; other processes within this bound.
@@ -26,6 +33,8 @@ SETTING_KEYS: Final = frozenset(
         "ERROR_FORMAT",
         "INCLUDE_CURRENT_ETAG",
         "DOCUMENTATION_URL",
+        "MODE",
+        "JSON_DETAILED_HEADERS",
         "VIEWS",
         "RULES_REFRESH_INTERVAL",
     }
@@ -38,6 +47,8 @@ VIEW_KEYS: Final = frozenset(
         "weak_if_match",
         "error_format",
         "include_current_etag",
+        "mode",
+        "json_detailed_headers",
         "model",
         "lookup_url_kwarg",
         "lookup_field",

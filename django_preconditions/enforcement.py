@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, models
+from django.db import DatabaseError, models, router
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
 
@@ -24,6 +24,7 @@ from .conditions import (
     SAFE_METHODS,
     Decision,
     Outcome,
+    Reason,
     ResourceState,
     evaluate,
 )
@@ -31,16 +32,17 @@ from .dbconflicts import conflict_from
 from .exceptions import VersionConflict
 from .headers import EntityTag, format_entity_tag, parse_entity_tag
 from .models import (
-    MODIFIED_FIELD,
-    VERSION_FIELD,
     VersionedModel,
     VersionExpectation,
+    expect_creation,
     expect_version,
     http_timestamp,
     stored_timestamp,
 )
 from .policy import Policy, dotted_path, view_keys_for_request
-from .responses import error_response, not_found_error, render
+from .reporting import report_unmet
+from .responses import error_response, not_found_error, render, retry_later_error
+from .transactions import current_version, mark_retryable, request_transaction
 
 __all__ = ["Enforcer", "PreconditionContext", "Snapshot", "set_validators"]
 
@@ -53,6 +55,9 @@ class Snapshot:
     instance: models.Model | None = None
     etag: str | None = None  # header form, quotes included
     last_modified: int | None = None  # whole seconds since the epoch
+    # An absent target a PUT may create: (model, unique field, value). The view's save of
+    # that row is then create-only: an INSERT that fails on conflict (rule 50).
+    creation: tuple[type[models.Model], str, Any] | None = None
 
     @classmethod
     def of_instance(cls, instance: VersionedModel) -> Snapshot:
@@ -65,10 +70,10 @@ class Snapshot:
         modified: datetime.datetime | None,
         instance: models.Model | None = None,
     ) -> Snapshot:
-        """Preconditions are evaluated against the stored second, which can be ahead of the
-        clock after quick successive writes; the ``Last-Modified`` served is capped at now
-        (rules 24 and 39). Comparing against the capped value would let a stale
-        If-Unmodified-Since through."""
+        """Preconditions are evaluated against the stored second; the ``Last-Modified``
+        served is that second only once it is settled, the one before until then, and never
+        later than now (rules 22, 24 and 39: :func:`~django_preconditions.models.http_timestamp`).
+        """
         return cls(
             state=ResourceState(
                 exists=True, etag=EntityTag(token), last_modified=stored_timestamp(modified)
@@ -79,8 +84,8 @@ class Snapshot:
         )
 
     @classmethod
-    def absent(cls) -> Snapshot:
-        return cls(state=ResourceState(exists=False))
+    def absent(cls, creation: tuple[type[models.Model], str, Any] | None = None) -> Snapshot:
+        return cls(state=ResourceState(exists=False), creation=creation)
 
     @classmethod
     def of_validators(cls, etag: str | None, last_modified: int | None) -> Snapshot:
@@ -132,6 +137,9 @@ class Enforcer:
         self.view = view
         self.view_path = dotted_path(view)
         self.policy_overrides = policy_overrides
+        #: What :func:`.transactions.request_transaction` reads the view's database opt-outs
+        #: from: the view as marked by ``own_request_transaction`` (set by the adapter).
+        self.transaction_view: Any = None
 
     def policy(self, request: HttpRequest, *extra_keys: str) -> Policy:
         keys: Iterable[str] = (*view_keys_for_request(request), self.view_path, *extra_keys)
@@ -141,13 +149,16 @@ class Enforcer:
 
     def decide(self, request: HttpRequest, snapshot: Snapshot | None, policy: Policy) -> Decision:
         """``snapshot`` is ``None`` when the current state is unknown (headers-only rules)."""
-        return evaluate(
+        decision = evaluate(
             request.method or "GET",
             request.headers,
             snapshot.state if snapshot is not None else None,
             policy.requirement,
             weak_if_match=policy.weak_if_match,
         )
+        if decision.unmet is not None:  # report mode let a request without one through
+            report_unmet(request, decision, view=self.view)
+        return decision
 
     def refusal(
         self, request: HttpRequest, decision: Decision, snapshot: Snapshot, policy: Policy
@@ -186,16 +197,20 @@ class Enforcer:
         decision: Decision,
         call: Callable[[], HttpResponse],
     ) -> HttpResponse:
+        """Call the view inside the request transaction (see :mod:`.transactions`): a lost
+        race or a database conflict — raised by a statement or by the COMMIT — rolls the
+        view's writes back and is answered by :meth:`answer_conflict`."""
         try:
-            with self.protecting(request, snapshot, policy, decision) as context:
+            with (
+                request_transaction(self.transaction_view),
+                self.protecting(request, snapshot, policy, decision) as context,
+            ):
                 response = call()
         except (VersionConflict, DatabaseError) as exc:
             conflict = conflict_from(exc)
             if conflict is None:
                 raise
-            return self.conflict_response(
-                request, policy, decision, conflict, current_row(conflict)
-            )
+            return self.answer_conflict(request, policy, decision, conflict, snapshot)
         return self.finish(request, response, snapshot, context.expectation)
 
     async def arun(
@@ -213,9 +228,22 @@ class Enforcer:
             conflict = conflict_from(exc)
             if conflict is None:
                 raise
-            current = await sync_to_async(current_row)(conflict)
-            return self.conflict_response(request, policy, decision, conflict, current)
+            return await sync_to_async(self.answer_conflict)(
+                request, policy, decision, conflict, snapshot
+            )
         return self.finish(request, response, snapshot, context.expectation)
+
+    def context(
+        self, request: HttpRequest, snapshot: Snapshot | None, policy: Policy
+    ) -> PreconditionContext:
+        """``request.preconditions`` for a request that is not evaluated (OPTIONS, TRACE,
+        CONNECT: rule 14): the loaded object, the policy, and a "not evaluated" decision, so
+        a view reading ``request.preconditions.instance`` works on every method."""
+        method = request.method or "OPTIONS"
+        instance = snapshot.instance if snapshot is not None else None
+        return PreconditionContext(
+            instance, policy, Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
+        )
 
     @contextlib.contextmanager
     def protecting(
@@ -227,10 +255,17 @@ class Enforcer:
         request.preconditions = context  # type: ignore[attr-defined]
         target = self.expectation_for(request, snapshot)
         if target is None:
-            yield context
+            if snapshot.creation is None or request.method in SAFE_METHODS:
+                yield context
+                return
+            model, field, value = snapshot.creation
+            with expect_creation(model, value, field=field) as expectation:
+                context.expectation = expectation
+                yield context
             return
         instance, token = target
-        with expect_version(type(instance), instance.pk, token) as expectation:
+        using = router.db_for_write(type(instance), instance=instance)
+        with expect_version(type(instance), instance.pk, token, using=using) as expectation:
             context.expectation = expectation
             yield context
 
@@ -242,15 +277,39 @@ class Enforcer:
         conflict: VersionConflict,
         current: Snapshot | None,
     ) -> HttpResponse:
-        """412 for a write that lost the race after the preconditions passed (rule 44)."""
+        """412 for a write that lost the race after the preconditions passed (rule 44), or a
+        create-only write that found the row created meanwhile (rule 50)."""
+        created = conflict.model is not None and conflict.expected_version is None
         return error_response(
             request,
-            decision.lost_race(),
+            decision.lost_race(created=created),
             policy,
             view=self.view,
             current_etag=current.etag if current else None,
             last_modified=current.last_modified if current else None,
         )
+
+    def answer_conflict(
+        self,
+        request: HttpRequest,
+        policy: Policy,
+        decision: Decision,
+        conflict: VersionConflict,
+        checked: Snapshot | None,
+    ) -> HttpResponse:
+        """The answer to a write refused by the compare-and-swap or by the database (rules 44,
+        47, 55), once the request's transaction is rolled back.
+
+        The row's current version is read now, on the write database: 412 with it when it is
+        not the version the request was checked against (``checked``), or the row is gone;
+        503 with ``Retry-After`` when the database refused the write although the row did not
+        change (a serialization failure or deadlock over something else): nothing was
+        applied, and the same request may simply be sent again.
+        """
+        current, unchanged = conflict_outcome(conflict, checked)
+        if unchanged or (conflict.reason == "database" and request.method in SAFE_METHODS):
+            return mark_retryable(render(request, retry_later_error(request, policy), policy))
+        return self.conflict_response(request, policy, decision, conflict, current)
 
     def finish(
         self,
@@ -290,19 +349,29 @@ def not_modified(snapshot: Snapshot) -> HttpResponse:
 
 
 def current_row(conflict: VersionConflict) -> Snapshot | None:
-    """The row as it is now, for the 412 that reports a lost race (one query, only then)."""
-    model = conflict.model
-    if model is None or not issubclass(model, VersionedModel):
-        return None
-    try:
-        row = (
-            model._base_manager.filter(pk=conflict.pk)
-            .values_list(VERSION_FIELD, MODIFIED_FIELD)
-            .first()
-        )
-    except DatabaseError:  # e.g. the request's transaction is marked for rollback
-        return None
-    if row is None:
-        return None
-    token, modified = row
-    return Snapshot.of_version(token, modified)
+    """The row as it is now, for the 412 that reports a lost race (one query, only then),
+    read on the write database (rule 54)."""
+    current = current_version(conflict.model, conflict.pk)
+    return None if current is None else Snapshot.of_version(current.token, current.last_modified)
+
+
+def conflict_outcome(
+    conflict: VersionConflict, checked: Snapshot | None
+) -> tuple[Snapshot | None, bool]:
+    """The row's current version after a refused write, and whether it is still the one the
+    request was checked against (then the database refused the write for another reason and
+    nothing tells the client its copy is stale: rule 47's 503)."""
+    model, pk = conflict.model, conflict.pk
+    instance = checked.instance if checked is not None else None
+    if model is None and isinstance(instance, VersionedModel):
+        model, pk = type(instance), instance.pk
+    current = current_version(model, pk)
+    snapshot = (
+        None if current is None else Snapshot.of_version(current.token, current.last_modified)
+    )
+    if conflict.reason != "database":
+        return snapshot, False  # the compare-and-swap saw another version (or no row)
+    checked_tag = checked.state.etag if checked is not None else None
+    if current is None:
+        return None, instance is None  # gone: 412; never existed (a create): 503
+    return snapshot, checked_tag is not None and checked_tag.opaque == current.token

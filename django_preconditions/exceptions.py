@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 
 class VersionConflict(Exception):
     """The stored version is no longer the one the write expected (or the row is gone).
@@ -37,7 +39,10 @@ class MalformedHeader(ValueError):
     """A conditional request header that does not follow its RFC 9110 grammar."""
 
     def __init__(self, header: str, value: str, problem: str, expected: str) -> None:
-        super().__init__(f"Malformed {header} header: {problem}")
+        super().__init__(
+            gettext("Malformed %(header)s header: %(problem)s")
+            % {"header": header, "problem": problem}
+        )
         self.header = header
         self.value = value
         self.problem = problem

@@ -9,11 +9,14 @@ which splits on every comma and silently drops what it cannot parse, a malformed
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import re
+import time
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from django.utils.http import parse_http_date_safe
+from django.utils.translation import gettext
 
 from .exceptions import MalformedHeader
 
@@ -42,7 +45,16 @@ _SINGLE_TAG = re.compile(rf'{_OWS}(W/)?"({_ETAGC}*)"{_OWS}\Z')
 _MAX_DATE_LENGTH: Final = 64
 _SHOWN_VALUE_LENGTH: Final = 120
 
-IF_MATCH_FORM: Final = (
+
+
+def gettext_noop(message: str) -> str:
+    """Mark ``message`` for translation (makemessages finds the name) without translating it.
+    Unlike Django's, it never reads settings, so this module imports before settings are
+    configured (the ``pytest11`` plugin imports the package while pytest starts)."""
+    return message
+
+
+IF_MATCH_FORM: Final = gettext_noop(
     'a comma-separated list of quoted entity-tags such as "abc" or W/"abc", or * alone'
 )
 
@@ -77,38 +89,43 @@ def format_entity_tag(opaque: str, *, weak: bool = False) -> str:
 def _shown(value: str) -> str:
     if len(value) <= _SHOWN_VALUE_LENGTH:
         return value
-    return value[:_SHOWN_VALUE_LENGTH] + f"… ({len(value)} characters)"
+    return value[:_SHOWN_VALUE_LENGTH] + gettext("… (%(count)d characters)") % {"count": len(value)}
 
 
 def _diagnose(header: str, value: str, position: int) -> str:
     """Say in words what is wrong at ``position`` of a list that failed to parse."""
     if not value.strip(" \t"):
-        return f"the {header} header is empty"
+        return gettext("the %(header)s header is empty") % {"header": header}
     if not value.strip(" \t,"):
-        return f"the {header} header lists no entity-tags"
+        return gettext("the %(header)s header lists no entity-tags") % {"header": header}
     rest = value[position:].lstrip(" \t")
     if rest.startswith("*"):
-        return "* must stand alone; it cannot be combined with entity-tags"
+        return gettext("* must stand alone; it cannot be combined with entity-tags")
     if rest[:2].lower() == "w/" and not rest.startswith("W/"):
-        return "the weakness prefix is W/ (an upper-case W)"
+        return gettext("the weakness prefix is W/ (an upper-case W)")
     if rest.startswith("W/") and not rest.startswith('W/"'):
-        return 'W/ must be followed directly by a quoted tag, e.g. W/"abc"'
+        return gettext('W/ must be followed directly by a quoted tag, e.g. W/"abc"')
 
     if rest.startswith(('W/"', '"')):
         start = rest.index('"') + 1
         end = rest.find('"', start)
         if end == -1:
-            return "an entity-tag opens a quote that is never closed"
+            return gettext("an entity-tag opens a quote that is never closed")
         inner = rest[start:end]
         bad = next((c for c in inner if not re.fullmatch(_ETAGC, c)), None)
         if bad is not None:
-            return (
-                f"the entity-tag {_shown(rest[: end + 1])} contains {bad!r}, which is not allowed"
-            )
-        return f"expected a comma after the entity-tag {_shown(rest[: end + 1])}"
+            return gettext("the entity-tag %(tag)s contains %(char)r, which is not allowed") % {
+                "tag": _shown(rest[: end + 1]),
+                "char": bad,
+            }
+        return gettext("expected a comma after the entity-tag %(tag)s") % {
+            "tag": _shown(rest[: end + 1])
+        }
     token = re.split(r"[ \t,]", rest, maxsplit=1)[0]
     example = _shown(token.strip('"'))
-    return f'{_shown(token)} is not quoted; entity-tags are sent in double quotes, e.g. "{example}"'
+    return gettext(
+        '%(token)s is not quoted; entity-tags are sent in double quotes, e.g. "%(example)s"'
+    ) % {"token": _shown(token), "example": example}
 
 
 def parse_entity_tag_list(header: str, value: str) -> EntityTagList | Wildcard:
@@ -143,12 +160,72 @@ def parse_entity_tag(value: str) -> EntityTag | None:
     return EntityTag(match.group(2), weak=match.group(1) is not None)
 
 
-def parse_http_date(value: str) -> int | None:
+_MONTHS: Final = [
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+]
+_MONTH = r"(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
+# RFC 9110 §5.6.7. Fixed-width fields, no repetition but the day name: linear and bounded.
+_IMF_FIXDATE = re.compile(
+    rf"[A-Za-z]{{3}}, (?P<day>[0-9]{{2}}) {_MONTH} (?P<year>[0-9]{{4}}) {_TIME} GMT"
+)
+_RFC850_DATE = re.compile(
+    rf"[A-Za-z]{{6,9}}, (?P<day>[0-9]{{2}})-{_MONTH}-(?P<year>[0-9]{{2}}) {_TIME} GMT"
+)
+_ASCTIME_DATE = re.compile(
+    rf"[A-Za-z]{{3}} {_MONTH} (?P<day>[ 0-9][0-9]) {_TIME} (?P<year>[0-9]{{4}})"
+)
+
+
+def parse_http_date(value: str, *, now: float | None = None) -> int | None:
     """Seconds since the epoch for an HTTP-date in any of its three forms, else ``None``.
+
+    IMF-fixdate and asctime years have four digits and are taken as written (``0030`` is the
+    year 30); only the obsolete RFC 850 form has a two-digit year, read by RFC 9110's rule: a
+    year that would lie more than 50 years after ``now`` (default: the current time) is the
+    most recent past year with those digits (CONFORMANCE rule 57). Django's
+    ``parse_http_date`` applies that rule to every year below 100, whatever its form.
 
     Invalid dates are ignored by the callers, as RFC 9110 §13.1.3/§13.1.4 require (rule 7).
     """
     value = value.strip(" \t")
     if len(value) > _MAX_DATE_LENGTH:
         return None
-    return parse_http_date_safe(value)
+    for pattern in (_IMF_FIXDATE, _RFC850_DATE, _ASCTIME_DATE):
+        match = pattern.fullmatch(value)
+        if match is not None:
+            break
+    else:
+        return None
+    year = int(match["year"])
+    if pattern is _RFC850_DATE:
+        current_year = datetime.datetime.fromtimestamp(
+            time.time() if now is None else now, tz=datetime.timezone.utc
+        ).year
+        year += current_year - current_year % 100
+        if year > current_year + 50:
+            year -= 100
+    try:
+        moment = datetime.datetime(
+            year,
+            _MONTHS.index(match["month"].lower()) + 1,
+            int(match["day"]),
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"]),
+            tzinfo=datetime.timezone.utc,
+        )
+    except ValueError:  # no such day, hour, ... (or year 0)
+        return None
+    return calendar.timegm(moment.utctimetuple())

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Tags, Warning, register
+from django.utils.translation import gettext
 
 __all__ = ["check_cors_headers"]
 
@@ -79,15 +80,21 @@ def check_cors_headers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     lines: list[str] = []
     if missing_exposed:
         problems.append(
-            f"CORS_EXPOSE_HEADERS does not include {', '.join(missing_exposed)}, so browsers "
-            "hide them from cross-origin scripts"
+            gettext(
+                "CORS_EXPOSE_HEADERS does not include %(headers)s, so browsers hide them from "
+                "cross-origin scripts"
+            )
+            % {"headers": ", ".join(missing_exposed)}
         )
         current = [str(name) for name in getattr(settings, "CORS_EXPOSE_HEADERS", ())]
         lines.append(f"CORS_EXPOSE_HEADERS = {[*current, *missing_exposed]!r}")
     if missing_allowed:
         problems.append(
-            f"CORS_ALLOW_HEADERS does not include {', '.join(missing_allowed)}, so browsers "
-            "refuse to send them cross-origin"
+            gettext(
+                "CORS_ALLOW_HEADERS does not include %(headers)s, so browsers refuse to send "
+                "them cross-origin"
+            )
+            % {"headers": ", ".join(missing_allowed)}
         )
         extra = [name.lower() for name in missing_allowed]
         if hasattr(settings, "CORS_ALLOW_HEADERS"):
@@ -98,10 +105,13 @@ def check_cors_headers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             lines.append(f"CORS_ALLOW_HEADERS = (*default_headers, {', '.join(map(repr, extra))})")
     return [
         Warning(
-            f"django-cors-headers is installed, but {'; and '.join(problems)}. Cross-origin "
-            "clients could not read the ETag they must send back, or could not send "
-            "If-Match, and every protected write would fail with 428.",
-            hint="Add to your settings:\n" + "\n".join(lines),
+            gettext(
+                "django-cors-headers is installed, but %(problems)s. Cross-origin clients could "
+                "not read the ETag they must send back, or could not send If-Match, and every "
+                "protected write would fail with 428."
+            )
+            % {"problems": gettext("; and ").join(problems)},
+            hint=gettext("Add to your settings:") + "\n" + "\n".join(lines),
             id="preconditions.W002",
         )
     ]

@@ -7,7 +7,10 @@ explicitly (``save(expected_version=…)``) or by a protected view for the objec
 (:func:`expect_version`) — issues a single ``UPDATE … WHERE pk = … AND version_token = …``
 (or ``DELETE …``); no row matched means somebody else wrote first, and
 :class:`~django_preconditions.exceptions.VersionConflict` is raised. There is no SELECT
-before the write and no extra statement compared with Django's plain ``save()``/``delete()``.
+before the write and no extra data statement compared with Django's plain
+``save()``/``delete()``; a save of several statements runs in a savepoint so that a refused
+one leaves nothing behind. A create-only save (:func:`expect_creation`) is an INSERT that
+fails on conflict.
 """
 
 from __future__ import annotations
@@ -15,20 +18,23 @@ from __future__ import annotations
 import contextlib
 import datetime
 import secrets
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, connections, models, router, transaction
-from django.db.models.functions import Greatest, TruncSecond
-from django.db.models.signals import class_prepared
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
+from django.db.models.signals import class_prepared, post_save, pre_save
 from django.utils import timezone
 from django.utils.http import http_date
+from django.utils.translation import gettext_lazy as _
 
-from ._compat import can_fast_delete, is_zero_row_update
+from ._compat import can_fast_delete, concrete_parents, is_zero_row_update
 from .dbconflicts import is_database_conflict
+from .duplicates import duplicates_key
 from .exceptions import VersionConflict
 from .headers import EntityTag, format_entity_tag
 
@@ -37,18 +43,25 @@ __all__ = [
     "VersionedManager",
     "VersionedModel",
     "VersionedQuerySet",
+    "expect_creation",
     "expect_version",
     "new_version_token",
     "pop_expectation",
     "push_expectation",
+    "register_expectation",
+    "version_root",
 ]
 
 VERSION_FIELD = "version_token"
 MODIFIED_FIELD = "last_modified"
 BASE_MANAGER_NAME = "versioned_base_objects"
-_ONE_SECOND = datetime.timedelta(seconds=1)
+#: Seconds after the end of a write's second from which that second is served as
+#: ``Last-Modified`` (see :func:`http_timestamp`): a write is stamped when ``save()`` starts
+#: and becomes visible at COMMIT, usually milliseconds later.
+SETTLED_AFTER = 0.5
 
 _M = TypeVar("_M", bound="VersionedModel")
+_E = TypeVar("_E", bound="VersionExpectation")
 
 
 def new_version_token() -> str:
@@ -60,29 +73,11 @@ def new_version_token() -> str:
     return secrets.token_urlsafe(16)
 
 
-def next_modification_time(previous: datetime.datetime | None) -> datetime.datetime:
-    """The ``last_modified`` of a new write: now, but at least one whole second after the
-    previous write's second.
-
-    ``If-Unmodified-Since`` has one-second resolution. If two writes could share a second, a
-    client that read after the first could pass the check after the second and overwrite it.
-    Moving the second write to the next whole second makes its ``Last-Modified`` strictly
-    later (rule 24). Until the clock catches up, the served ``Last-Modified`` is capped at the
-    current time (rule 39), which can only make a precondition fail, never pass wrongly.
-    """
-    now = timezone.now()
-    if previous is None:
-        return now
-    if timezone.is_aware(previous) != timezone.is_aware(now):
-        return now
-    earliest = previous.replace(microsecond=0) + _ONE_SECOND
-    return earliest if now < earliest else now
-
-
 def stored_timestamp(value: datetime.datetime | None) -> int | None:
-    """Whole seconds since the epoch of a stored ``last_modified`` (rule 22), uncapped: what
-    preconditions are evaluated against. It may lie up to a few seconds in the future after
-    writes in quick succession (see :func:`next_modification_time`)."""
+    """Whole seconds since the epoch of a stored ``last_modified``: the stored time truncated
+    to the second (rule 22). Preconditions are evaluated against it: ``If-Unmodified-Since``
+    passes when it is not earlier than this second, ``If-Modified-Since`` answers 304 when it
+    is not earlier either."""
     if value is None:
         return None
     if timezone.is_naive(value):
@@ -90,40 +85,113 @@ def stored_timestamp(value: datetime.datetime | None) -> int | None:
     return int(value.timestamp())
 
 
-def http_timestamp(value: datetime.datetime | None) -> int | None:
-    """Whole seconds since the epoch, as served in ``Last-Modified``: the stored time
-    truncated to the second (rule 22) and never later than now (rule 39)."""
+def http_timestamp(value: datetime.datetime | None, *, now: float | None = None) -> int | None:
+    """Whole seconds since the epoch, as served in ``Last-Modified`` (rules 22, 24, 39).
+
+    ``last_modified`` keeps the exact time of the write, so two writes can share a second.
+    A client that read inside a write's second cannot know whether a later write of the same
+    second will follow; were it served that second, its ``If-Unmodified-Since`` would pass
+    after such a write (a lost update). So the stored second is served only once the clock
+    is past it by :data:`SETTLED_AFTER`; until then the second *before* it is served, which
+    can only make a precondition fail (a spurious 412 for about a second, after which a
+    re-read gets the real second), never pass wrongly. The margin covers a write stamped
+    shortly before its transaction commits. Never later than now (rule 39).
+    """
     stored = stored_timestamp(value)
     if stored is None:
         return None
-    return min(stored, int(timezone.now().timestamp()))
+    current = time.time() if now is None else now
+    served = stored if current >= stored + 1 + SETTLED_AFTER else stored - 1
+    return min(served, int(current))
 
 
 # --- Expected versions -------------------------------------------------------------------
+
+
+def version_root(model: type[models.Model]) -> type[models.Model]:
+    """The concrete model whose table holds ``version_token``: for a proxy its concrete
+    model, under multi-table inheritance the ancestor that inherits :class:`VersionedModel`.
+    One row has one root, whatever class it is read, saved or deleted through (rule 53)."""
+    try:
+        owner = model._meta.get_field(VERSION_FIELD).model
+    except FieldDoesNotExist:
+        owner = model
+    return owner._meta.concrete_model or owner
+
+
+def _key_field(root: type[models.Model], field: str) -> models.Field[Any, Any]:
+    key = root._meta.pk if field == "pk" else root._meta.get_field(field)
+    assert isinstance(key, models.Field)
+    return key
+
+
+_MISSING = object()
+
+
+def _key_value(key: models.Field[Any, Any], value: Any) -> Any:
+    """``value`` as the field's Python value, so that ``"7"`` from a URL matches ``7``."""
+    try:
+        return key.to_python(value)
+    except (ValidationError, TypeError, ValueError):
+        return value
 
 
 @dataclass
 class VersionExpectation:
     """The version a write to one row must still find, and what happened to it.
 
-    Protected views register one for the object they serve (:func:`expect_version`); the
-    object's ``save()``/``delete()`` during the request then compare-and-swap against it and
-    record the outcome here, so the adapter can send the new ``ETag``.
+    Protected views register one for the object they serve (:func:`expect_version`); any
+    ``save()``/``delete()`` of that row during the request then compare-and-swaps against it
+    and records the outcome here, so the adapter can send the new ``ETag``. The row is named
+    by its :func:`version_root` model, its primary key (or, for a create-only expectation,
+    another unique ``field``) and the database alias writes go to. ``token`` ``None`` means
+    the row must not exist yet: a save is then an INSERT that fails on conflict (rule 50).
     """
 
     model: type[models.Model]
     pk: Any
-    token: str
+    token: str | None
+    using: str | None = None
+    field: str = "pk"
     written: bool = False
     deleted: bool = False
     last_modified: datetime.datetime | None = None
 
-    def matches(self, instance: models.Model) -> bool:
-        return isinstance(instance, self.model) and instance.pk == self.pk
+    def __post_init__(self) -> None:
+        self.root = version_root(self.model)
+        self.key = _key_field(self.root if self.field == "pk" else self.model, self.field)
+        self.value = _key_value(self.key, self.pk)
+        if self.using is None:
+            self.using = router.db_for_write(self.model)
+
+    def matches(self, instance: models.Model, using: str | None = None) -> bool:
+        """Whether ``instance`` is this row (any proxy, parent or child class of it) on the
+        database ``using`` (by default where ``instance`` would be saved)."""
+        if version_root(type(instance)) is not self.root:
+            return False
+        if using is None:
+            using = router.db_for_write(type(instance), instance=instance)
+        if using != self.using:
+            return False
+        value = getattr(instance, self.key.attname, _MISSING)
+        return value is not _MISSING and bool(_key_value(self.key, value) == self.value)
 
     @property
     def etag(self) -> str:
+        assert self.token is not None, "no version yet: the row was expected to be absent"
         return format_entity_tag(self.token)
+
+    def _record(
+        self, token: str, modified: datetime.datetime | None
+    ) -> tuple[str | None, datetime.datetime | None, bool]:
+        """Follow the write this request made (rule 52); returns what to restore if the
+        write is refused after all."""
+        previous = (self.token, self.last_modified, self.written)
+        self.token, self.last_modified, self.written = token, modified, True
+        return previous
+
+    def _restore(self, previous: tuple[str | None, datetime.datetime | None, bool]) -> None:
+        self.token, self.last_modified, self.written = previous
 
 
 _expectations: ContextVar[tuple[VersionExpectation, ...]] = ContextVar(
@@ -132,26 +200,59 @@ _expectations: ContextVar[tuple[VersionExpectation, ...]] = ContextVar(
 
 
 @contextlib.contextmanager
-def expect_version(model: type[models.Model], pk: Any, token: str) -> Iterator[VersionExpectation]:
+def expect_version(
+    model: type[models.Model], pk: Any, token: str, *, using: str | None = None
+) -> Iterator[VersionExpectation]:
     """Within the block, saving or deleting the row ``model``/``pk`` must find ``token``.
 
-    Works for any instance of that row, also one the view fetched again itself; sync and
-    async code alike (the expectation lives in a context variable).
+    Works for any instance of that row, also one the view fetched again itself, or one of a
+    proxy, parent or child class (rule 53); sync and async code alike (the expectation lives
+    in a context variable). ``using`` is the database the row is written to (by default the
+    router's ``db_for_write(model)``). Further saves of the row in the block follow the
+    version the block itself wrote (rule 52).
     """
-    expectation = push_expectation(model, pk, token)
+    expectation = push_expectation(model, pk, token, using=using)
     try:
         yield expectation
     finally:
         pop_expectation(expectation)
 
 
-def push_expectation(model: type[models.Model], pk: Any, token: str) -> VersionExpectation:
+@contextlib.contextmanager
+def expect_creation(
+    model: type[models.Model], value: Any, *, field: str = "pk", using: str | None = None
+) -> Iterator[VersionExpectation]:
+    """Within the block, the row ``model``/``value`` must not exist yet (``If-None-Match: *``,
+    rule 50): saving it is an INSERT, never Django's UPDATE-then-INSERT, and a row that
+    exists by then (a concurrent create) raises :class:`VersionConflict`, never
+    ``IntegrityError``. ``field`` names a unique field other than the primary key. After
+    the INSERT the expectation follows the new version like :func:`expect_version`.
+    """
+    expectation = register_expectation(
+        VersionExpectation(model=model, pk=value, token=None, using=using, field=field)
+    )
+    try:
+        yield expectation
+    finally:
+        pop_expectation(expectation)
+
+
+def push_expectation(
+    model: type[models.Model], pk: Any, token: str, *, using: str | None = None
+) -> VersionExpectation:
     """Start expecting ``token`` for the row, until :func:`pop_expectation`.
 
     For adapters whose "before" and "after" run in different calls (the middleware's
     ``process_view`` and ``__call__``); elsewhere :func:`expect_version` is simpler.
     """
-    expectation = VersionExpectation(model=model, pk=pk, token=token)
+    return register_expectation(VersionExpectation(model=model, pk=pk, token=token, using=using))
+
+
+def register_expectation(expectation: _E) -> _E:
+    """Register an expectation object until :func:`pop_expectation`: for adapters that
+    subclass :class:`VersionExpectation` (e.g. the middleware's, which decides its ``token``
+    only when the view writes the row). ``save()``/``delete()`` consult ``matches()`` and
+    read ``token`` just before their compare-and-swap."""
     _expectations.set((*_expectations.get(), expectation))
     return expectation
 
@@ -161,9 +262,14 @@ def pop_expectation(expectation: VersionExpectation) -> None:
     _expectations.set(tuple(item for item in _expectations.get() if item is not expectation))
 
 
-def _expectation_for(instance: models.Model) -> VersionExpectation | None:
-    for expectation in reversed(_expectations.get()):
-        if expectation.matches(instance):
+def _expectation_for(instance: models.Model, using: str | None) -> VersionExpectation | None:
+    expectations = _expectations.get()
+    if not expectations:
+        return None
+    if using is None:
+        using = router.db_for_write(type(instance), instance=instance)
+    for expectation in reversed(expectations):
+        if expectation.matches(instance, using):
             return expectation
     return None
 
@@ -177,6 +283,8 @@ class _SwapTarget:
     pk: Any
     token: str
     applied: bool = False
+    # Called when the compare-and-swap UPDATE is issued (no user code runs in between).
+    on_applied: Callable[[], None] | None = None
 
 
 _swap_target: ContextVar[_SwapTarget | None] = ContextVar(
@@ -188,14 +296,16 @@ class _CompareAndSwapQuerySet(models.QuerySet[Any]):
     """The base-manager queryset while a compare-and-swap save runs.
 
     ``Model.save()`` updates an existing row through ``_base_manager.filter(pk=…)``; that one
-    filter gains ``version_token = <expected>``, so the UPDATE itself is the compare-and-swap.
-    Any other query is untouched. ``tests/test_compat.py`` pins this Django behaviour.
+    filter of the table holding the version gains ``version_token = <expected>``, so the
+    UPDATE itself is the compare-and-swap. Any other query, and any later one (e.g. in a
+    ``post_save`` receiver), is untouched. ``tests/test_compat.py`` pins this Django behaviour.
     """
 
     def filter(self, *args: Any, **kwargs: Any) -> Any:
         target = _swap_target.get()
         if (
             target is not None
+            and not target.applied
             and not args
             and kwargs.keys() == {"pk"}
             and self.model is target.model
@@ -203,6 +313,8 @@ class _CompareAndSwapQuerySet(models.QuerySet[Any]):
         ):
             target.applied = True
             kwargs[VERSION_FIELD] = target.token
+            if target.on_applied is not None:
+                target.on_applied()
         return super().filter(*args, **kwargs)
 
 
@@ -212,7 +324,7 @@ class VersionedBaseManager(models.Manager[Any]):
 
     def get_queryset(self) -> models.QuerySet[Any]:
         target = _swap_target.get()
-        if target is not None and self.model is target.model:
+        if target is not None and not target.applied and self.model is target.model:
             return _CompareAndSwapQuerySet(self.model, using=self._db)
         return super().get_queryset()
 
@@ -220,26 +332,14 @@ class VersionedBaseManager(models.Manager[Any]):
 # --- QuerySet and manager --------------------------------------------------------------------
 
 
-def _bumped_modification() -> Any:
-    """SQL for ``last_modified`` on a bulk update: now, or one second after the row's previous
-    second if that is later (the same rule as :func:`next_modification_time`, per row)."""
-    now = models.Value(timezone.now(), output_field=models.DateTimeField())
-    after_previous = models.ExpressionWrapper(
-        TruncSecond(MODIFIED_FIELD, tzinfo=datetime.timezone.utc)
-        + models.Value(_ONE_SECOND, output_field=models.DurationField()),
-        output_field=models.DateTimeField(),
-    )
-    return Greatest(now, after_previous, output_field=models.DateTimeField())
-
-
 class VersionedQuerySet(models.QuerySet[_M]):
     """A queryset whose bulk writes change the version of every row they touch (rule 46)."""
 
     def update(self, **kwargs: Any) -> int:
         """``QuerySet.update()`` that also gives every updated row a new version token and
-        ``last_modified``, so clients holding the old ETag get 412."""
+        ``last_modified`` (the time of the write), so clients holding the old ETag get 412."""
         kwargs.setdefault(VERSION_FIELD, new_version_token())
-        kwargs.setdefault(MODIFIED_FIELD, _bumped_modification())
+        kwargs.setdefault(MODIFIED_FIELD, timezone.now())
         return super().update(**kwargs)
 
     update.alters_data = True  # type: ignore[attr-defined]
@@ -261,11 +361,13 @@ class VersionedQuerySet(models.QuerySet[_M]):
     def bulk_update(
         self, objs: Iterable[_M], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
-        """``bulk_update()`` that gives each object a new version token and ``last_modified``."""
+        """``bulk_update()`` that gives each object a new version token and ``last_modified``
+        (the time of the write, never derived from the possibly stale copy in memory)."""
         objs = list(objs)
+        now = timezone.now()
         for obj in objs:
             obj.version_token = new_version_token()
-            obj.last_modified = next_modification_time(obj.last_modified)
+            obj.last_modified = now
         fields = [
             *fields,
             *(name for name in (VERSION_FIELD, MODIFIED_FIELD) if name not in fields),
@@ -303,12 +405,12 @@ class VersionedModel(models.Model):
         max_length=64,
         default=new_version_token,
         editable=False,
-        help_text="Opaque token naming the stored state; new on every write. Served as ETag.",
+        help_text=_("Opaque token naming the stored state; new on every write. Served as ETag."),
     )
     last_modified = models.DateTimeField(
         default=timezone.now,
         editable=False,
-        help_text="When the row was last written (served as Last-Modified).",
+        help_text=_("When the row was last written (served as Last-Modified)."),
     )
 
     objects: ClassVar[VersionedManager[Any]] = VersionedManager()
@@ -321,19 +423,26 @@ class VersionedModel(models.Model):
     # -- writes --
 
     def save(self, *args: Any, expected_version: str | None = None, **kwargs: Any) -> None:
-        """Save with a new version token and ``last_modified``.
+        """Save with a new version token and ``last_modified`` (the time of the write).
 
-        With ``expected_version`` (or inside :func:`expect_version` for this row) the UPDATE
-        only applies if the stored token is still the expected one, and a missing row is
-        never re-inserted; otherwise :class:`VersionConflict` is raised and nothing changes.
+        With ``expected_version`` (or inside :func:`expect_version` for this row, through any
+        class of it) the UPDATE only applies if the stored token is still the expected one,
+        and a missing row is never re-inserted; otherwise :class:`VersionConflict` is raised
+        and nothing of the save remains (rule 51). Inside :func:`expect_creation` the save is
+        an INSERT that raises :class:`VersionConflict` when the row exists (rule 50).
         ``update_fields`` always gains the two version fields.
         """
         expectation = None
-        if expected_version is None and not self._state.adding:
-            expectation = _expectation_for(self)
+        if expected_version is None:
+            expectation = _expectation_for(self, kwargs.get("using"))
+            if expectation is not None and expectation.token is None:
+                self._create_only_save(expectation, args, kwargs)
+                return
+            if expectation is not None and kwargs.get("force_insert"):
+                expectation = None  # an INSERT never overwrites: it fails if the row exists
             if expectation is not None:
                 expected_version = expectation.token
-        if expected_version is not None and self._state.adding:
+        elif self._state.adding and self.pk is None:
             raise ValueError(
                 "save(expected_version=…) needs an existing row; this instance has not been "
                 "saved yet. Omit expected_version to create it."
@@ -346,33 +455,45 @@ class VersionedModel(models.Model):
             kwargs["update_fields"] = {*update_fields, VERSION_FIELD, MODIFIED_FIELD}
         previous = (self.version_token, self.last_modified)
         self.version_token = new_version_token()
-        # A new row has no previous write to stay ahead of.
-        self.last_modified = next_modification_time(
-            None if self._state.adding else self.last_modified
-        )
+        self.last_modified = timezone.now()  # exact; never derived from the copy in memory
         try:
             if expected_version is None:
                 super().save(*args, **kwargs)
             else:
-                self._compare_and_swap_save(expected_version, args, kwargs)
+                self._compare_and_swap_save(expected_version, expectation, args, kwargs)
         except BaseException:
             self.version_token, self.last_modified = previous
             raise
-        if expectation is not None:
-            expectation.token = self.version_token
-            expectation.last_modified = self.last_modified
-            expectation.written = True
 
     save.alters_data = True  # type: ignore[attr-defined]
 
-    def _version_owner(self) -> type[models.Model]:
-        """The concrete model whose table holds ``version_token`` (matters for multi-table
-        inheritance, where Django updates each parent table through its own base manager)."""
-        owner = self._meta.get_field(VERSION_FIELD).model
-        return owner._meta.concrete_model or owner
+    def _write_scope(self, alias: str, *, recover: bool = False) -> Any:
+        """Where a protected write runs, so that a refused one leaves no trace (rule 51).
+
+        A save that issues more than one statement — parent tables under multi-table
+        inheritance, ``pre_save``/``post_save`` receivers (which run inside ``save()``) —
+        runs in ``atomic()``: a savepoint inside a transaction, a transaction otherwise; a
+        refusal rolls all of it back and the enclosing transaction stays usable. ``recover``
+        asks for that also for a lone statement that can fail inside a transaction (an
+        INSERT). A lone compare-and-swap UPDATE needs neither: matching no row changes
+        nothing, so it costs no extra statement (see :func:`_lone_statement`).
+        """
+        origin = type(self)
+        if (
+            self._meta.parents
+            or pre_save.has_listeners(origin)
+            or post_save.has_listeners(origin)
+            or (recover and connections[alias].in_atomic_block)
+        ):
+            return transaction.atomic(using=alias)
+        return _lone_statement(alias)
 
     def _compare_and_swap_save(
-        self, expected_version: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        expected_version: str,
+        expectation: VersionExpectation | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> None:
         if not kwargs.get("update_fields"):
             # A vanished row must raise, not be re-inserted (Django's fallback to INSERT).
@@ -384,18 +505,31 @@ class VersionedModel(models.Model):
                 }
             else:
                 kwargs["force_update"] = True
-        target = _SwapTarget(model=self._version_owner(), pk=self.pk, token=expected_version)
+        root = version_root(type(self))
+        target = _SwapTarget(
+            model=root, pk=getattr(self, root._meta.pk.attname), token=expected_version
+        )
         alias = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        rollback_flag = _rollback_flag(alias)
+        # From the UPDATE on, receivers of post_save (inside super().save()) and later saves
+        # in the request follow the version this save writes (rule 52); undone below if the
+        # write is refused.
+        recorded: list[tuple[str | None, datetime.datetime | None, bool]] = []
+        if expectation is not None:
+            target.on_applied = lambda: recorded.append(
+                expectation._record(self.version_token, self.last_modified)
+            )
         reset = _swap_target.set(target)
         try:
-            super().save(*args, **kwargs)
-        except DatabaseError as exc:
-            if target.applied and is_zero_row_update(exc):
-                _restore_rollback_flag(alias, rollback_flag)
-                raise self._conflict(expected_version) from None
-            if is_database_conflict(exc):
-                raise self._conflict(expected_version, reason="database") from exc
+            with self._write_scope(alias):
+                super().save(*args, **kwargs)
+        except BaseException as exc:
+            if expectation is not None and recorded:
+                expectation._restore(recorded[0])
+            if isinstance(exc, DatabaseError):
+                if target.applied and is_zero_row_update(exc):
+                    raise self._conflict(expected_version) from None
+                if is_database_conflict(exc):
+                    raise self._conflict(expected_version, reason="database") from exc
             raise
         finally:
             _swap_target.reset(reset)
@@ -406,6 +540,51 @@ class VersionedModel(models.Model):
                 f"Meta.base_manager_name is {BASE_MANAGER_NAME!r} (system check "
                 "preconditions.E020) and report the Django version if it is."
             )
+
+    def _create_only_save(
+        self, expectation: VersionExpectation, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        """Create the row the request expects to be absent: an INSERT, never Django's
+        UPDATE-then-INSERT; a duplicate key (a concurrent create) is a conflict (rule 50)."""
+        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):
+            raise self._conflict(None)  # an UPDATE: the row exists after all
+        if not kwargs.get("force_insert"):
+            kwargs["force_insert"] = True
+        alias = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        previous = (self.version_token, self.last_modified)
+        self.version_token = new_version_token()
+        self.last_modified = timezone.now()
+        recorded = expectation._record(self.version_token, self.last_modified)
+        try:
+            with self._write_scope(alias, recover=True):
+                super().save(*args, **kwargs)
+        except BaseException as exc:
+            expectation._restore(recorded)
+            self.version_token, self.last_modified = previous
+            if isinstance(exc, IntegrityError) and self._is_duplicate(expectation, exc, alias):
+                raise self._conflict(None) from None
+            if isinstance(exc, DatabaseError) and is_database_conflict(exc):
+                raise self._conflict(None, reason="database") from exc
+            raise
+
+    def _is_duplicate(
+        self, expectation: VersionExpectation, exc: IntegrityError, alias: str
+    ) -> bool:
+        """Whether the failed INSERT collided with the expected row's key (not, say, with
+        another unique field, which stays the application's error)."""
+        keys: list[tuple[str, str]] = []
+        if expectation.field == "pk":
+            for model in (type(self), *concrete_parents(type(self))):
+                pk = model._meta.concrete_model._meta.pk
+                keys.append((model._meta.db_table, str(pk.column)))
+        else:
+            owner = expectation.key.model
+            keys.append((owner._meta.db_table, str(expectation.key.column)))
+        verdict = duplicates_key(exc, connections[alias], keys)
+        if verdict is not None:
+            return verdict
+        lookup = {expectation.key.attname: expectation.value}
+        return bool(type(self)._base_manager.using(alias).filter(**lookup).exists())
 
     def delete(
         self,
@@ -422,8 +601,10 @@ class VersionedModel(models.Model):
         Otherwise the row is first claimed with a compare-and-swap UPDATE (which also locks
         it) and then deleted by Django's collector in the same transaction.
         """
-        expectation = _expectation_for(self) if expected_version is None else None
+        expectation = _expectation_for(self, using) if expected_version is None else None
         if expectation is not None:
+            if expectation.token is None:
+                raise self._conflict(None)  # the row was expected to be absent
             expected_version = expectation.token
         if expected_version is None:
             return super().delete(using=using, keep_parents=keep_parents)
@@ -457,9 +638,14 @@ class VersionedModel(models.Model):
 
     delete.alters_data = True  # type: ignore[attr-defined]
 
-    def _conflict(self, expected_version: str, reason: str = "stale") -> VersionConflict:
+    def _conflict(self, expected_version: str | None, reason: str = "stale") -> VersionConflict:
         if reason == "database":
             message = f"The database reported a concurrent write to {self._meta.label} {self.pk}"
+        elif expected_version is None:
+            message = (
+                f"{self._meta.label} {self.pk} was expected not to exist, but it does: another "
+                "write created it"
+            )
         else:
             message = (
                 f"{self._meta.label} {self.pk} no longer has version {expected_version!r}: it "
@@ -551,6 +737,25 @@ def _restore_rollback_flag(alias: str, flag: bool | None) -> None:
         transaction.set_rollback(flag, using=alias)
 
 
+@contextlib.contextmanager
+def _lone_statement(alias: str) -> Iterator[None]:
+    """Around a save that is one compare-and-swap UPDATE: when it matches no row, undo
+    Django's "needs rollback" mark on the enclosing transaction.
+
+    Django marks the transaction for rollback whenever an exception leaves ``save()``; here
+    the only statement matched zero rows, so the transaction is intact and the caller may go
+    on using it, e.g. to read the current row for the 412 or to retry. (Saves of several
+    statements run in a savepoint instead: :meth:`VersionedModel._write_scope`.)
+    """
+    flag = _rollback_flag(alias)
+    try:
+        yield
+    except DatabaseError as exc:
+        if is_zero_row_update(exc):
+            _restore_rollback_flag(alias, flag)
+        raise
+
+
 def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> None:
     """Give every concrete versioned model our base manager, even when its ``Meta`` does not
     inherit ``VersionedModel.Meta`` (a common omission that would otherwise disable the
@@ -565,6 +770,10 @@ def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> No
 
 
 class_prepared.connect(_use_versioned_base_manager)
+
+from .inheritance import guard_plain_parents  # noqa: E402  (uses the names defined above)
+
+class_prepared.connect(guard_plain_parents)
 
 
 # --- Rules managed in the admin -------------------------------------------------------------
@@ -586,68 +795,82 @@ class ProtectedEndpoint(VersionedModel):
     view = models.CharField(
         max_length=255,
         unique=True,
-        help_text="URL name (with namespace, e.g. notes:detail), view dotted path "
-        "(e.g. notes.views.note_detail) or route pattern (e.g. notes/<int:pk>/).",
+        help_text=_(
+            "URL name (with namespace, e.g. notes:detail), view dotted path "
+            "(e.g. notes.views.note_detail) or route pattern (e.g. notes/<int:pk>/)."
+        ),
     )
     methods = models.CharField(
         max_length=64,
         default="PUT,PATCH,DELETE",
-        help_text="Comma-separated methods that must be conditional (POST, PUT, PATCH, DELETE).",
+        help_text=_("Comma-separated methods that must be conditional (POST, PUT, PATCH, DELETE)."),
     )
     required_headers = models.CharField(
         max_length=64,
         default="If-Match,If-Unmodified-Since",
-        help_text="Comma-separated headers; any one of them satisfies the requirement.",
+        help_text=_("Comma-separated headers; any one of them satisfies the requirement."),
     )
     allow_wildcard = models.BooleanField(
         null=True,
         blank=True,
         default=None,
-        help_text="Whether If-Match: * satisfies the requirement (empty: the global setting).",
+        help_text=_("Whether If-Match: * satisfies the requirement (empty: the global setting)."),
     )
     error_format = models.CharField(
         max_length=255,
         blank=True,
         default="",
-        help_text='"problem", "json", "drf" or a dotted path (empty: the global setting).',
+        help_text=_('"problem", "json", "drf" or a dotted path (empty: the global setting).'),
     )
     model_label = models.CharField(
-        "model",
+        _("model"),
         max_length=200,
         blank=True,
         default="",
-        help_text='Optional "app_label.Model" (a VersionedModel): stale preconditions then get '
-        "412 before the view runs, and the view's save/delete is a compare-and-swap.",
+        help_text=_(
+            'Optional "app_label.Model" (a VersionedModel): stale preconditions then get '
+            "412 before the view runs, and the view's save/delete is a compare-and-swap."
+        ),
     )
     lookup_url_kwarg = models.CharField(
         max_length=100,
         blank=True,
         default="",
-        help_text="The URL keyword argument that identifies the object (with a model).",
+        help_text=_("The URL keyword argument that identifies the object (with a model)."),
     )
     lookup_field = models.CharField(
         max_length=100,
         default="pk",
-        help_text="The model field the URL keyword argument is matched against.",
+        help_text=_("The model field the URL keyword argument is matched against."),
     )
     enabled = models.BooleanField(default=True)
+    mode = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        choices=[("", "(as code or settings say)"), ("enforce", "enforce"), ("report", "report")],
+        help_text='"report" lets requests without a precondition through and reports them; '
+        '"enforce" answers 428. A rule can switch an endpoint from report to enforce, never '
+        "from enforce to report.",
+    )
     note = models.TextField(blank=True, default="")
 
     class Meta(VersionedModel.Meta):
-        verbose_name = "protected endpoint"
-        verbose_name_plural = "protected endpoints"
+        verbose_name = _("protected endpoint")
+        verbose_name_plural = _("protected endpoints")
         ordering = ("view",)
 
     def __str__(self) -> str:
         return self.view
 
     def clean(self) -> None:
-        """Validate the rule the way the system checks validate ``VIEWS`` entries."""
+        """Validate every field of the rule (``validation.admin_rule_errors``): an admin rule
+        can only add protection, and nothing an admin typed is ever imported."""
         from django.core.exceptions import ValidationError
 
-        from .checks import rule_errors
+        from .validation import admin_rule_errors
 
-        errors = rule_errors(self.as_rule(), self.view)
+        errors = admin_rule_errors(self.as_rule(), self.view)
         if errors:
             raise ValidationError(errors)
 
@@ -667,4 +890,6 @@ class ProtectedEndpoint(VersionedModel):
             rule["lookup_url_kwarg"] = self.lookup_url_kwarg
         if self.lookup_field and self.lookup_field != "pk":
             rule["lookup_field"] = self.lookup_field
+        if self.mode:
+            rule["mode"] = self.mode
         return rule

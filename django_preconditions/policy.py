@@ -7,14 +7,16 @@ settings reloads take effect without restarting.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final
 
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from . import defaults
 from .conditions import Requirement
 from .conf import conf, normalise_headers
 
@@ -32,6 +34,14 @@ class Policy:
     error_format: str | Callable[..., Any]
     include_current_etag: bool
     documentation_url: str | None
+    json_detailed_headers: bool = False
+
+    #: "enforce" or "report" (only the requirement is relaxed; anything but "report" enforces).
+    mode: str = defaults.MODE
+
+    @property
+    def report_only(self) -> bool:
+        return self.mode == REPORT
 
     @property
     def requirement(self) -> Requirement:
@@ -39,6 +49,7 @@ class Policy:
             methods=self.methods,
             accepted_headers=frozenset(self.required_headers),
             allow_wildcard=self.allow_wildcard,
+            report_only=self.report_only,
         )
 
     @classmethod
@@ -51,6 +62,8 @@ class Policy:
             error_format=conf.ERROR_FORMAT,
             include_current_etag=conf.INCLUDE_CURRENT_ETAG,
             documentation_url=conf.DOCUMENTATION_URL,
+            mode=conf.MODE,
+            json_detailed_headers=conf.JSON_DETAILED_HEADERS,
         )
 
     def updated(self, **overrides: Any) -> Policy:
@@ -81,7 +94,7 @@ class Policy:
         except TypeError:  # an unhashable override: resolve every time
             cache_key, cached = None, None
         if cached is not None:
-            return cached
+            return enforced_by_admin_rule(cached, keys)
         policy = cls.from_settings()
         entry = settings_entry(keys)
         if entry:
@@ -89,7 +102,7 @@ class Policy:
         policy = policy.updated(**code_overrides)
         if cache_key is not None:
             _resolved[cache_key] = policy
-        return policy
+        return enforced_by_admin_rule(policy, keys)
 
 
 _resolved: dict[Any, Policy] = {}
@@ -117,8 +130,32 @@ _POLICY_FIELDS = frozenset(
         "error_format",
         "include_current_etag",
         "documentation_url",
+        "mode",
+        "json_detailed_headers",
     }
 )
+
+REPORT: Final = "report"
+ENFORCE: Final = "enforce"
+
+
+def enforced_by_admin_rule(policy: Policy, view_keys: Iterable[str]) -> Policy:
+    """A report-mode policy switched to enforce by an admin rule for the view (an admin rule
+    may move an endpoint from report to enforce, never back). Enforce mode costs nothing."""
+    if policy.mode != REPORT:
+        return policy
+    from .rules import current_rules, rules_without_blocking
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        rules = current_rules()
+    else:  # an async view: no query on the event loop
+        rules = rules_without_blocking()
+    rule = rules.rule_for(view_keys)
+    if rule is not None and rule.get("mode") == ENFORCE:
+        return replace(policy, mode=ENFORCE)
+    return policy
 
 
 def settings_entry(view_keys: Iterable[str]) -> Mapping[str, Any] | None:

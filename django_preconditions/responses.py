@@ -16,6 +16,7 @@ from typing import Any, Final
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import http_date
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext, gettext_lazy
 
 from . import signals
 from ._compat import log_response
@@ -32,16 +33,22 @@ __all__ = [
     "error_response",
     "not_found_error",
     "render",
+    "retry_later_error",
 ]
 
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 JSON_CONTENT_TYPE: Final = "application/json"
 _TYPE_PREFIX: Final = "tag:django-preconditions,2026:"
 _TITLES: Final = {
-    400: "Malformed precondition header",
-    404: "Not Found",
-    412: "Precondition Failed",
-    428: "Precondition Required",
+    400: gettext_lazy("Malformed precondition header"),
+    404: gettext_lazy("Not Found"),
+    412: gettext_lazy("Precondition Failed"),
+    428: gettext_lazy("Precondition Required"),
+}
+#: What each accepted header must carry, for the detailed guidance body.
+_HEADER_DESCRIPTIONS: Final = {
+    IF_MATCH: gettext_lazy("the ETag from your last GET"),
+    IF_UNMODIFIED_SINCE: gettext_lazy("the Last-Modified from your last GET"),
 }
 _CODES: Final = {
     400: "malformed_precondition",
@@ -64,6 +71,9 @@ class PreconditionError:
     documentation: str | None = None
     header: str | None = None
     required_headers: tuple[str, ...] = ()
+    #: ``required_headers`` as objects (name, description, example, obtain_from) when the
+    #: policy asks for the detailed guidance body (``JSON_DETAILED_HEADERS``).
+    required_header_details: tuple[dict[str, str], ...] = ()
     current_etag: str | None = None
     last_modified: str | None = None
     example: str | None = None
@@ -97,7 +107,7 @@ class PreconditionError:
         return {
             "error": self.code,
             "message": self.detail,
-            "required_headers": list(self.required_headers),
+            "required_headers": list(self.required_header_details) or list(self.required_headers),
             "current_etag": self.current_etag,
             "example": self.example,
             "steps": list(self.steps),
@@ -126,6 +136,34 @@ def _shown(value: str, limit: int = 200) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
 
 
+def _either(names: tuple[str, ...]) -> str:
+    """``If-Match or If-Unmodified-Since``, in the active language."""
+    if not names:
+        return IF_MATCH
+    joined = names[0]
+    for name in names[1:]:
+        joined = gettext("%(first)s or %(second)s") % {"first": joined, "second": name}
+    return joined
+
+
+def _header_details(
+    request: HttpRequest, accepted: tuple[str, ...], etag: str, date: str
+) -> tuple[dict[str, str], ...]:
+    """The detailed ``required_headers`` of the guidance body: what to send, and where to
+    read it."""
+    examples = {IF_MATCH: etag, IF_UNMODIFIED_SINCE: date}
+    obtain_from = request.build_absolute_uri(request.path)
+    return tuple(
+        {
+            "name": name,
+            "description": str(_HEADER_DESCRIPTIONS.get(name, "")),
+            "example": f"{name}: {examples.get(name, '')}",
+            "obtain_from": obtain_from,
+        }
+        for name in accepted
+    )
+
+
 def describe(
     decision: Decision,
     request: HttpRequest,
@@ -138,7 +176,9 @@ def describe(
     """The error for a refused decision (400, 412 or 428).
 
     ``readable`` says whether the caller may read the resource: only then do the current
-    ``ETag``/``Last-Modified`` appear, in headers and body (rules 13 and 37).
+    ``ETag``/``Last-Modified`` appear, in headers and body (rules 13 and 37). Texts are in the
+    active language (``LocaleMiddleware``); codes, reasons, header names and ``type`` are not
+    translated.
     """
     status = decision.status
     path = request.get_full_path()
@@ -152,11 +192,15 @@ def describe(
         headers["ETag"] = current_etag
         if last_modified_text:
             headers["Last-Modified"] = last_modified_text
-    example_tag = body_etag or '"<the ETag from your last GET>"'
+    if status in (412, 428) and policy.documentation_url:
+        headers["Link"] = f'<{policy.documentation_url}>; rel="help"'
+    placeholder = gettext("<the ETag from your last GET>")
+    example_tag = body_etag or f'"{placeholder}"'
+    reason_text = gettext(decision.detail) if decision.detail else ""
     common: dict[str, Any] = {
         "status": status,
         "code": _CODES[status],
-        "title": _TITLES[status],
+        "title": str(_TITLES[status]),
         "instance": path,
         "reason": str(decision.reason),
         "documentation": policy.documentation_url,
@@ -165,70 +209,103 @@ def describe(
     if decision.outcome is Outcome.MALFORMED:
         assert decision.malformed is not None
         header = decision.malformed.header
+        expected = gettext(IF_MATCH_FORM)
         return PreconditionError(
             **common,
-            detail=(
-                f"The {header} header could not be parsed: {decision.malformed.problem}. "
-                f"It was not ignored, because ignoring it would turn a conditional request into "
-                f"an unconditional one. Send {IF_MATCH_FORM}."
-            ),
+            detail=gettext(
+                "The %(header)s header could not be parsed: %(problem)s. It was not ignored, "
+                "because ignoring it would turn a conditional request into an unconditional "
+                "one. Send %(expected)s."
+            )
+            % {"header": header, "problem": decision.malformed.problem, "expected": expected},
             header=header,
             received=_shown(decision.malformed.value),
-            expected=IF_MATCH_FORM,
+            expected=expected,
             example=f"{header}: {example_tag}",
         )
     if decision.outcome is Outcome.PRECONDITION_REQUIRED:
         accepted = policy.required_headers
-        names = " or ".join(accepted)
         if decision.reason is Reason.WILDCARD_NOT_ACCEPTED:
-            lead = f"{method} {path} was sent with If-Match: *. {decision.detail[:1].upper()}{decision.detail[1:]}."
+            lead = gettext("%(method)s %(path)s was sent with If-Match: *. %(reason)s.") % {
+                "method": method,
+                "path": path,
+                "reason": f"{reason_text[:1].upper()}{reason_text[1:]}",
+            }
         else:
-            lead = (
-                f"{method} {path} must be conditional, so that it cannot overwrite a change you "
-                f"have not seen, but {decision.detail}. Send {names}."
-            )
+            lead = gettext(
+                "%(method)s %(path)s must be conditional, so that it cannot overwrite a change "
+                "you have not seen, but %(reason)s. Send %(headers)s."
+            ) % {
+                "method": method,
+                "path": path,
+                "reason": reason_text,
+                "headers": _either(accepted),
+            }
         first_header = accepted[0] if accepted else IF_MATCH
+        date_placeholder = gettext("<the Last-Modified from your last GET>")
+        shown_date = last_modified_text if policy.include_current_etag else None
+        date_example = shown_date or date_placeholder
         if first_header == IF_UNMODIFIED_SINCE:
-            example = f"{IF_UNMODIFIED_SINCE}: <the Last-Modified from your last GET>"
-            fetch = f"GET {request.path} and keep its Last-Modified response header"
+            example = f"{IF_UNMODIFIED_SINCE}: {date_placeholder}"
+            fetch = gettext("GET %(path)s and keep its Last-Modified response header")
         else:
             example = f"{IF_MATCH}: {example_tag}"
-            fetch = f"GET {request.path} and keep its ETag response header"
+            fetch = gettext("GET %(path)s and keep its ETag response header")
+        detailed = policy.error_format == "json" and policy.json_detailed_headers
         return PreconditionError(
             **common,
             detail=lead,
             required_headers=tuple(accepted),
+            required_header_details=_header_details(request, accepted, example_tag, date_example)
+            if detailed
+            else (),
             current_etag=body_etag,
             example=example,
             steps=(
-                fetch,
-                f"Send the {method} again with {example.split(':', 1)[0]} set to that value",
-                "If the answer is 412 Precondition Failed, someone changed the resource in the "
-                "meantime: GET it again, re-apply your change, and retry",
+                fetch % {"path": request.path},
+                gettext("Send the %(method)s again with %(header)s set to that value")
+                % {"method": method, "header": example.split(":", 1)[0]},
+                gettext(
+                    "If the answer is 412 Precondition Failed, someone changed the resource in "
+                    "the meantime: GET it again, re-apply your change, and retry"
+                ),
             ),
         )
     # 412
+    values = {"method": method, "path": path, "reason": reason_text, "url": request.path}
     if decision.header == IF_NONE_MATCH:
         detail = (
-            f"{method} {path} was not applied: {decision.detail}. If-None-Match: * asks to "
-            "create the resource only if it does not exist yet."
+            gettext(
+                "%(method)s %(path)s was not applied: %(reason)s. If-None-Match: * asks to "
+                "create the resource only if it does not exist yet."
+            )
             if decision.reason is Reason.IF_NONE_MATCH_FAILED
-            else f"{method} {path} was not applied: {decision.detail}."
-        )
+            else gettext("%(method)s %(path)s was not applied: %(reason)s.")
+        ) % values
         steps: tuple[str, ...] = (
-            f"GET {request.path} to see the current version and its ETag",
-            f"To change it, send the {method} with If-Match: <that ETag> instead of If-None-Match",
+            gettext("GET %(url)s to see the current version and its ETag") % values,
+            gettext(
+                "To change it, send the %(method)s with If-Match: <that ETag> instead of "
+                "If-None-Match"
+            )
+            % values,
         )
     else:
         detail = (
-            f"{method} {path} was not applied: {decision.detail}. Someone changed the resource "
-            "after you read it; re-read it, re-apply your change and retry."
+            gettext(
+                "%(method)s %(path)s was not applied: %(reason)s. Someone changed the resource "
+                "after you read it; re-read it, re-apply your change and retry."
+            )
+            % values
         )
         steps = (
-            f"GET {request.path} again to read the current version and its ETag",
-            "Re-apply your change to that version (merge it, or ask the user)",
-            f"Retry the {method} with If-Match: <the new ETag>. Do not resend the old request "
-            "unchanged: it would fail again, and must not overwrite the other change",
+            gettext("GET %(url)s again to read the current version and its ETag") % values,
+            gettext("Re-apply your change to that version (merge it, or ask the user)"),
+            gettext(
+                "Retry the %(method)s with If-Match: <the new ETag>. Do not resend the old "
+                "request unchanged: it would fail again, and must not overwrite the other change"
+            )
+            % values,
         )
     return PreconditionError(
         **common,
@@ -246,11 +323,40 @@ def not_found_error(request: HttpRequest, policy: Policy) -> PreconditionError:
     return PreconditionError(
         status=404,
         code=_CODES[404],
-        title=_TITLES[404],
-        detail=f"{request.path} does not exist (or you may not see it).",
+        title=str(_TITLES[404]),
+        detail=gettext("%(path)s does not exist (or you may not see it).") % {"path": request.path},
         instance=request.get_full_path(),
         reason="not_found",
         documentation=policy.documentation_url,
+    )
+
+
+RETRY_AFTER_SECONDS: Final = 1
+
+
+def retry_later_error(request: HttpRequest, policy: Policy) -> PreconditionError:
+    """503 for a write the database refused at a statement or at COMMIT (a serialization
+    failure, a deadlock) while the resource itself did not change: everything the request
+    wrote was rolled back, and the same request may be sent again (rule 47)."""
+    method = request.method or "GET"
+    return PreconditionError(
+        status=503,
+        code="database_conflict",
+        title=gettext("Service Unavailable"),
+        detail=gettext(
+            "%(method)s %(path)s was not applied: the database refused it because of a "
+            "concurrent request, and everything it wrote was rolled back. Nothing changed; "
+            "send the same request again in %(seconds)s second(s)."
+        )
+        % {"method": method, "path": request.get_full_path(), "seconds": RETRY_AFTER_SECONDS},
+        instance=request.get_full_path(),
+        reason="database_conflict",
+        documentation=policy.documentation_url,
+        steps=(
+            gettext("Wait for the number of seconds in the Retry-After header"),
+            gettext("Send the same request again, with the same precondition headers"),
+        ),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
     )
 
 

@@ -25,12 +25,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import IntegrityError, models, router, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest
 from django.urls import NoReverseMatch
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -51,13 +52,29 @@ from .conditions import (
     ResourceState,
     evaluate,
 )
+from .creation import advance_sequence, creatable_key, is_primary_key
 from .dbconflicts import conflict_from
-from .enforcement import Enforcer, PreconditionContext, Snapshot, current_row, not_modified
+from .enforcement import Enforcer, PreconditionContext, Snapshot, conflict_outcome, not_modified
 from .exceptions import VersionConflict
 from .headers import EntityTag
-from .models import VersionedModel, VersionExpectation, expect_version
+from .models import VersionedModel, VersionExpectation, expect_creation, expect_version
 from .policy import Policy, dotted_path, view_keys_for_request
-from .responses import PROBLEM_CONTENT_TYPE, PreconditionError, announce, describe, render
+from .reporting import report_unmet
+from .responses import (
+    PROBLEM_CONTENT_TYPE,
+    PreconditionError,
+    announce,
+    describe,
+    render,
+    retry_later_error,
+)
+from .transactions import (
+    keep_body,
+    mark_retryable,
+    own_request_transaction,
+    request_transaction,
+    run_with_retries,
+)
 
 if TYPE_CHECKING:
     from rest_framework.generics import GenericAPIView
@@ -68,6 +85,7 @@ else:
     _ViewBase = object
 
 __all__ = [
+    "DatabaseConflict",
     "MalformedPrecondition",
     "PreconditionAPIException",
     "PreconditionBrowsableAPIRenderer",
@@ -114,7 +132,7 @@ class PreconditionAPIException(exceptions.APIException):
 
 class PreconditionFailed(PreconditionAPIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = (
+    default_detail = _(
         "The resource changed since you read it. Read it again, re-apply your change and retry."
     )
     default_code = "precondition_failed"
@@ -122,14 +140,32 @@ class PreconditionFailed(PreconditionAPIException):
 
 class PreconditionRequired(PreconditionAPIException):
     status_code = status.HTTP_428_PRECONDITION_REQUIRED
-    default_detail = "This request must be conditional: send If-Match with the ETag you read."
+    default_detail = _("This request must be conditional: send If-Match with the ETag you read.")
     default_code = "precondition_required"
 
 
 class MalformedPrecondition(PreconditionAPIException):
     status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "A conditional request header could not be parsed."
+    default_detail = _("A conditional request header could not be parsed.")
     default_code = "malformed_precondition"
+
+
+class DatabaseConflict(PreconditionAPIException):
+    """503: the database refused the write (serialization failure, deadlock) although the
+    resource did not change; nothing was applied and the request may be sent again."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database refused this write because of a concurrent request; retry."
+    default_code = "database_conflict"
+
+
+class _ConflictEscape(Exception):
+    """Carries a conflict out of DRF's dispatch, so the request transaction rolls back
+    before the current version is read for the answer."""
+
+    def __init__(self, conflict: VersionConflict) -> None:
+        super().__init__(str(conflict))
+        self.conflict = conflict
 
 
 _EXCEPTIONS: Final[dict[Outcome, type[PreconditionAPIException]]] = {
@@ -209,6 +245,8 @@ class PreconditionMixin(_ViewBase):
     precondition_weak_if_match: bool | None = None
     precondition_error_format: Any = None
     precondition_include_current_etag: bool | None = None
+    #: "enforce" or "report" (``None``: settings); see docs/rollout.md.
+    precondition_mode: str | None = None
     #: Per-action policy overrides: ``{action name: {VIEWS-style key: value}}``.
     precondition_actions: Mapping[str, Mapping[str, Any]] | None = None
     #: ``PUT`` to an absent object creates it when it carries ``If-None-Match: *`` (rule 26).
@@ -244,6 +282,7 @@ class PreconditionMixin(_ViewBase):
             "weak_if_match": self.precondition_weak_if_match,
             "error_format": self.precondition_error_format,
             "include_current_etag": self.precondition_include_current_etag,
+            "mode": self.precondition_mode,
         }
         per_action = (self.precondition_actions or {}).get(action or "")
         if per_action:
@@ -265,16 +304,45 @@ class PreconditionMixin(_ViewBase):
 
     # -- request plumbing --
 
+    @classmethod
+    def as_view(cls, *args: Any, **kwargs: Any) -> Any:
+        """DRF's ``as_view()``; under ``ATOMIC_REQUESTS`` the view runs in the mixin's own
+        request transaction (see :mod:`django_preconditions.transactions`)."""
+        return own_request_transaction(super().as_view(*args, **kwargs))
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.method not in SAFE_METHODS | IGNORED_METHODS:
+            keep_body(request)  # DRF's parsers would stream it: a retry could not replay it
+        return run_with_retries(request, lambda: self._dispatch_once(request, *args, **kwargs))
+
+    def _dispatch_once(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         # The expectation registered in get_object() must outlive the handler (the save runs
-        # there) and end with the request: an ExitStack around DRF's whole dispatch.
+        # there) and end with the request: an ExitStack around DRF's whole dispatch. Around
+        # it, the request transaction: a lost race or a database conflict (also one raised
+        # by the COMMIT) leaves it, rolled back, and is answered here (rules 47, 51, 55).
         tracking = _Tracking()
         self.__dict__["_precondition_tracking"] = tracking
         try:
-            with contextlib.ExitStack() as tracking.stack:
-                return super().dispatch(request, *args, **kwargs)
-        finally:
-            tracking.stack = None  # rendering (e.g. the browsable API's forms) comes later
+            with request_transaction(type(self).dispatch) as atomic:
+                try:
+                    with contextlib.ExitStack() as tracking.stack:
+                        response = super().dispatch(request, *args, **kwargs)
+                finally:
+                    tracking.stack = None  # rendering (the browsable API's forms) comes later
+                if response.status_code in (412, 428):
+                    atomic.roll_back()  # a refusal leaves no trace (rule 51)
+        except (_ConflictEscape, VersionConflict, DatabaseError) as exc:
+            conflict = exc.conflict if isinstance(exc, _ConflictEscape) else conflict_from(exc)
+            if conflict is None:
+                raise
+            answer = self._answer_conflict(conflict)
+            self.response = self.finalize_response(
+                self.request, self.handle_exception(answer), *args, **kwargs
+            )
+            if isinstance(answer, DatabaseConflict):
+                mark_retryable(self.response)
+            return self.response
+        return response
 
     def _method(self) -> str:
         """The request's real method (DRF's OPTIONS metadata and browsable API clone the
@@ -310,13 +378,16 @@ class PreconditionMixin(_ViewBase):
     ) -> Decision:
         method = self._method()
         policy = self._policy()
-        return evaluate(
+        decision = evaluate(
             method,
             self._conditional_headers(method, form=form),
             state,
             policy.requirement if required else None,
             weak_if_match=policy.weak_if_match,
         )
+        if decision.unmet is not None:  # report mode let a request without one through
+            report_unmet(self.request, decision, view=type(self))
+        return decision
 
     def _refusal(self, decision: Decision, snapshot: Snapshot) -> Exception | None:
         """The exception that replaces the handler, or ``None`` when it must run."""
@@ -338,6 +409,10 @@ class PreconditionMixin(_ViewBase):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        # Set on every request, OPTIONS included; replaced once the object is checked.
+        request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
+            None, self._policy(), Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, self._method())
+        )
         # POST to the collection: the target is the collection, which exists, so
         # "If-None-Match: *" fails (rule 27). Nothing is required of a create.
         lookup = self.lookup_url_kwarg or self.lookup_field
@@ -356,6 +431,16 @@ class PreconditionMixin(_ViewBase):
                 self.get_object()
             except Http404:
                 setattr(self, "put", self.create_by_put)  # noqa: B010
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        """The view's queryset; for a write, on the database writes go to, so that the version
+        the write is checked against is never read on a replica (rule 54)."""
+        queryset = super().get_queryset()
+        if self._method() not in SAFE_METHODS | IGNORED_METHODS and isinstance(
+            queryset, models.QuerySet
+        ):
+            return queryset.using(router.db_for_write(queryset.model))
+        return queryset
 
     def get_object(self) -> Any:
         """DRF's ``get_object()`` (404, object permissions), then the preconditions.
@@ -468,24 +553,27 @@ class PreconditionMixin(_ViewBase):
         model = queryset.model
         lookup_field = self.lookup_field
         raw_value = self.kwargs[self.lookup_url_kwarg or lookup_field]
-        model_field = (
-            model._meta.pk if lookup_field == "pk" else model._meta.get_field(lookup_field)
-        )
-        try:
-            value = model_field.to_python(raw_value)
-        except ValidationError:
-            raise exceptions.NotFound() from None
+        alias = router.db_for_write(model)
+        value = creatable_key(model, lookup_field, raw_value, alias)
+        if value is None:  # the column cannot hold it, or it would exhaust the key generator
+            raise exceptions.NotFound()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         serializer.validated_data[lookup_field] = value
         perform_create = getattr(self, "perform_create", None)
         try:
-            with transaction.atomic(using=router.db_for_write(model)):
+            # Whatever perform_create() does, the save of this row is an INSERT (rule 50).
+            with (
+                transaction.atomic(using=alias),
+                expect_creation(model, value, field=lookup_field, using=alias),
+            ):
                 if perform_create is not None:
                     perform_create(serializer)
                 else:
                     serializer.save()
-        except IntegrityError:
+                if is_primary_key(model, lookup_field):
+                    advance_sequence(model, value, alias)
+        except (IntegrityError, VersionConflict):
             visible = self.filter_queryset(self.get_queryset()).filter(**{lookup_field: value})
             existing = visible.first()
             if isinstance(existing, VersionedModel):
@@ -509,15 +597,30 @@ class PreconditionMixin(_ViewBase):
         if isinstance(exc, _NotModified):
             return _not_modified_response(exc.snapshot)
         conflict = conflict_from(exc)
-        # A database conflict error counts only while a protected write is under way.
-        if conflict is not None and (conflict is exc or self._tracking().expectation is not None):
-            exc = self._conflict(conflict, current_row(conflict))
+        # A database conflict error counts only while a protected write is under way. It is
+        # answered by dispatch(), once the request's transaction is rolled back.
+        tracking = self._tracking()
+        if conflict is not None and (conflict is exc or tracking.expectation is not None):
+            if tracking.stack is not None:
+                raise _ConflictEscape(conflict) from exc
+            exc = self._answer_conflict(conflict)
         response = super().handle_exception(exc)
         if isinstance(exc, PreconditionAPIException) and exc.error is not None:
             response = self._format_error(exc, exc.error, response)
             if exc.decision is not None:
                 announce(self.request, exc.decision, response, view=type(self))
         return response
+
+    def _answer_conflict(self, conflict: VersionConflict) -> PreconditionAPIException:
+        """412 with the current version read now (outside the rolled-back transaction, on
+        the write database), or 503 when the row did not change (rule 47)."""
+        tracking = self._tracking()
+        current, unchanged = conflict_outcome(conflict, tracking.snapshot)
+        if unchanged or (conflict.reason == "database" and self._method() in SAFE_METHODS):
+            policy = self._policy()
+            error = retry_later_error(self.request, policy)
+            return DatabaseConflict(error=error, policy=policy)
+        return self._conflict(conflict, current)
 
     def _conflict(self, conflict: VersionConflict, current: Snapshot | None) -> PreconditionFailed:
         """412 for a write that lost the race after its preconditions passed (rule 44)."""

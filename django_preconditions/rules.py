@@ -2,13 +2,20 @@
 
 Requests read an in-memory snapshot: no SQL query per request. A process re-reads the table
 at most every ``RULES_REFRESH_INTERVAL`` seconds (default 5), and at once after it saved or
-deleted a rule itself. If the table is missing or the database is unreachable, the failure is
-logged, admin rules are treated as absent (settings rules still apply) and the next request
-after the interval tries again; check ``preconditions.W003`` says how to fix it.
+deleted a rule itself. If the table cannot be read (missing, database unreachable), the
+failure is logged and the last rules read successfully stay in force — the refresh fails
+closed — and the next request after the interval tries again; check ``preconditions.W003``
+says how to fix a missing table. Each rule is validated when loaded
+(``validation.admin_rule_errors``): one that fails is kept, marked ``broken``, and the
+middleware refuses unsafe requests to its view with 428 (fail closed) until it is fixed.
+
+:func:`rule_for_keys` is the rule that applies to a view: its ``PRECONDITIONS["VIEWS"]``
+entry, made stricter by an admin rule (:func:`combine_rules`), never weaker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -19,17 +26,23 @@ from typing import Any
 from django.db import DatabaseError, connections, router, transaction
 
 from .conf import conf
+from .defaults import ERROR_FORMATS
+from .policy import Policy, settings_entry
 
 logger = logging.getLogger("django_preconditions")
 
 
 @dataclass(frozen=True)
 class RuleSnapshot:
-    """Enabled admin rules by view key, as read at ``loaded_at`` (``time.monotonic()``)."""
+    """Enabled admin rules by view key, as read at ``loaded_at`` (``time.monotonic()``).
+
+    After a failed read, ``by_key`` holds the last rules read successfully, ``error`` the
+    failure and ``read_at`` (``time.time()``) when those rules were read; ``None`` if never."""
 
     by_key: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     loaded_at: float = 0.0
     error: str | None = None
+    read_at: float | None = None
 
     def rule_for(self, keys: Iterable[str]) -> Mapping[str, Any] | None:
         for key in keys:
@@ -40,7 +53,9 @@ class RuleSnapshot:
 
 
 _snapshot: RuleSnapshot | None = None
+_last_good: RuleSnapshot | None = None
 _lock = threading.Lock()
+_refreshing = False
 
 
 def current_rules() -> RuleSnapshot:
@@ -51,12 +66,42 @@ def current_rules() -> RuleSnapshot:
     return reload_rules()
 
 
+def rules_without_blocking() -> RuleSnapshot:
+    """For code running on an event loop: the cached rules, even when older than the
+    interval; a stale or missing snapshot is re-read in a worker thread for later requests."""
+    global _refreshing
+    snapshot = _snapshot
+    fresh = (
+        snapshot is not None and time.monotonic() - snapshot.loaded_at < conf.RULES_REFRESH_INTERVAL
+    )
+    if not fresh and not _refreshing:
+        _refreshing = True
+        asyncio.get_running_loop().run_in_executor(None, _refresh_in_thread)
+    return snapshot if snapshot is not None else RuleSnapshot()
+
+
+def _refresh_in_thread() -> None:
+    global _refreshing
+    try:
+        reload_rules()
+    finally:
+        _refreshing = False
+        connections.close_all()  # this worker thread's own connections
+
+
 def reload_rules() -> RuleSnapshot:
-    global _snapshot
+    global _snapshot, _last_good
     with _lock:
-        snapshot = _load()
+        snapshot = _load(_last_good)
+        if snapshot.error is None:
+            _last_good = snapshot
         _snapshot = snapshot
     return snapshot
+
+
+def last_read() -> float | None:
+    """When this process last read the rules successfully (``time.time()``), or ``None``."""
+    return _last_good.read_at if _last_good is not None else None
 
 
 def invalidate_rules(**kwargs: Any) -> None:
@@ -65,7 +110,7 @@ def invalidate_rules(**kwargs: Any) -> None:
     _snapshot = None
 
 
-def _load() -> RuleSnapshot:
+def _load(last_good: RuleSnapshot | None) -> RuleSnapshot:
     from .models import ProtectedEndpoint
 
     alias = router.db_for_read(ProtectedEndpoint)
@@ -78,15 +123,102 @@ def _load() -> RuleSnapshot:
         else:
             rows = _read(ProtectedEndpoint, alias)
     except DatabaseError as exc:
+        kept = last_good.by_key if last_good is not None else {}
         logger.error(
-            "django-preconditions could not read its admin rules (%s); only settings rules "
-            "apply until it can. Run `manage.py migrate django_preconditions` if the table is "
-            "missing.",
+            "django-preconditions could not read its admin rules (%s); the %d rules read "
+            "last stay in force (settings rules apply as always) until it can. Run "
+            "`manage.py migrate django_preconditions` if the table is missing.",
             exc,
+            len(kept),
         )
-        return RuleSnapshot(loaded_at=time.monotonic(), error=str(exc))
-    return RuleSnapshot(by_key=rows, loaded_at=time.monotonic())
+        return RuleSnapshot(
+            by_key=kept,
+            loaded_at=time.monotonic(),
+            error=str(exc),
+            read_at=last_good.read_at if last_good is not None else None,
+        )
+    return RuleSnapshot(by_key=rows, loaded_at=time.monotonic(), read_at=time.time())
 
 
 def _read(model: Any, alias: str) -> dict[str, Mapping[str, Any]]:
-    return {rule.view: rule.as_rule() for rule in model.objects.using(alias).filter(enabled=True)}
+    from .urls_inventory import iter_endpoints
+    from .validation import admin_rule_errors
+
+    endpoints = list(iter_endpoints())
+    rules: dict[str, Mapping[str, Any]] = {}
+    for endpoint in model.objects.using(alias).filter(enabled=True):
+        rule = endpoint.as_rule()
+        errors = admin_rule_errors(rule, endpoint.view, check_view=False, endpoints=endpoints)
+        if errors:
+            problem = "; ".join(
+                f"{name}: {' '.join(map(str, msgs))}" for name, msgs in errors.items()
+            )
+            logger.error(
+                "django-preconditions: the admin rule for %r is invalid (%s); unsafe requests "
+                "to that view are refused with 428 until it is fixed.",
+                endpoint.view,
+                problem,
+            )
+            rule["broken"] = problem
+        rules[endpoint.view] = rule
+    return rules
+
+
+# --- Which rule applies: settings, then admin rules that can only add protection ------------
+
+
+def rule_for_keys(keys: tuple[str, ...]) -> tuple[dict[str, Any], str] | None:
+    """The effective rule for a view from settings and admin rules, and where it came from
+    (``"settings"``, ``"admin"`` or ``"settings+admin"``); ``None`` if neither names it."""
+    configured = settings_entry(keys)
+    admin = current_rules().rule_for(keys)
+    if configured is None and admin is None:
+        return None
+    if admin is None:
+        return dict(configured or {}), "settings"
+    merged = combine_rules(configured, admin)
+    return merged, "admin" if configured is None else "settings+admin"
+
+
+def combine_rules(configured: Mapping[str, Any] | None, admin: Mapping[str, Any]) -> dict[str, Any]:
+    """An admin rule applied on top of the settings rule (or the global defaults): it can only
+    make the requirement stricter (rule 30; docs/views.md).
+
+    - methods: the union with the settings rule's (an admin rule alone: its own methods);
+      accepted headers: the intersection (an empty one accepts nothing);
+    - ``allow_wildcard``: on only when settings (or the default) and the admin rule allow it;
+    - error format: the settings one; an admin rule may only name a registered format;
+    - model and lookup: the settings ones when settings name a model, else the admin rule's;
+    - mode: ``enforce`` when either says so (report → enforce, never back).
+    """
+    base = Policy.from_settings().updated(**(configured or {}))
+    merged: dict[str, Any] = dict(configured or {})
+    # Without a settings rule the view had no protection: the admin rule's methods stand.
+    required = base.methods if configured is not None or "methods" not in admin else ()
+    merged["methods"] = tuple(
+        sorted({*required, *(str(m).upper() for m in admin.get("methods", ()))})
+    )
+    headers = admin.get("required_headers")
+    if headers is not None:
+        wanted = {str(name).lower() for name in headers}
+        merged["required_headers"] = tuple(
+            name for name in base.required_headers if name.lower() in wanted
+        )
+    merged["allow_wildcard"] = base.allow_wildcard and admin.get("allow_wildcard", True) is True
+    if "error_format" not in merged and admin.get("error_format") in ERROR_FORMATS:
+        merged["error_format"] = admin["error_format"]
+    if "model" not in merged:
+        for key in ("model", "lookup_url_kwarg", "lookup_field"):
+            if key in admin:
+                merged[key] = admin[key]
+    # Mode too may only tighten: an admin rule can switch report to enforce, never back;
+    # alone (no settings rule protected the view), its mode stands, like its methods.
+    admin_mode = admin.get("mode")
+    if configured is None:
+        if admin_mode:
+            merged["mode"] = admin_mode
+    elif "enforce" in (base.mode, admin_mode):
+        merged["mode"] = "enforce"
+    if admin.get("broken"):
+        merged["broken"] = admin["broken"]
+    return merged

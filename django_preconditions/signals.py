@@ -13,5 +13,6 @@ from django.dispatch import Signal
 #: If-None-Match, or a compare-and-swap write that found the row changed).
 precondition_failed = Signal()
 
-#: A request was answered 428 Precondition Required (no accepted precondition was sent).
+#: A request was answered 428 Precondition Required (no accepted precondition was sent), or,
+#: with ``report_only=True``, report mode let such a request through (docs/rollout.md).
 precondition_required = Signal()

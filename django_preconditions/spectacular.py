@@ -89,12 +89,35 @@ class PreconditionDRFErrorSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
 
 
+class PreconditionRequiredHeaderSerializer(serializers.Serializer[Any]):
+    """One accepted header in the detailed guidance body (``JSON_DETAILED_HEADERS``)."""
+
+    name = serializers.CharField(help_text="The header to send, e.g. If-Match.")
+    description = serializers.CharField(help_text="What its value is.")
+    example = serializers.CharField(help_text="A header line to send.")
+    obtain_from = serializers.URLField(help_text="The URL to GET to read that value.")
+
+
+class PreconditionDetailedGuidanceSerializer(PreconditionGuidanceSerializer):
+    """The guidance body with ``JSON_DETAILED_HEADERS = True``."""
+
+    required_headers = PreconditionRequiredHeaderSerializer(many=True)  # type: ignore[assignment]
+
+
+class PreconditionNotFoundSerializer(serializers.Serializer[Any]):
+    """DRF's 404 body (``get_object()`` raises ``Http404`` before any precondition)."""
+
+    detail = serializers.CharField()
+
+
 def _error_body(policy: Policy) -> tuple[str, Any]:
     """(media type, schema) of the error responses in the view's format."""
     error_format = policy.error_format
     if error_format == "problem":
         return PROBLEM_CONTENT_TYPE, PreconditionProblemSerializer
     if error_format == "json":
+        if policy.json_detailed_headers:
+            return JSON_CONTENT_TYPE, PreconditionDetailedGuidanceSerializer
         return JSON_CONTENT_TYPE, PreconditionGuidanceSerializer
     if error_format == "drf":
         return JSON_CONTENT_TYPE, PreconditionDRFErrorSerializer
@@ -105,10 +128,43 @@ _DESCRIPTIONS: Final = {
     304: "Not Modified: the representation you hold (If-None-Match / If-Modified-Since) is "
     "still current; the body is empty.",
     400: "A conditional header (If-Match, or If-None-Match on a write) could not be parsed.",
+    404: "Not Found: no object has this id (or you may not see it). Answered before any "
+    "precondition is evaluated.",
     412: "Precondition Failed: the resource changed since you read it. GET it again, re-apply "
     "your change and retry with the new ETag. The response carries the current ETag.",
-    428: "Precondition Required: send If-Match with the ETag from your last GET.",
+    428: "Precondition Required: send If-Match with the ETag from your last GET, or "
+    "If-Unmodified-Since with its Last-Modified.",
 }
+_BODY_400: Final = (
+    " A request body that fails validation also gets 400, with Django REST framework's "
+    "field → messages object (application/json)."
+)
+
+# Entity-tag syntax (RFC 9110 §8.8.3) as the server parses it: a comma-separated list with at
+# least one quoted tag, optional whitespace and empty list elements allowed; "*" alone only
+# where it is accepted. ECMA-262 regular expressions, anchored. Tags are documented with the
+# visible ASCII characters (%x21 / %x23-7E); obs-text, which the server also accepts, is left
+# out so that generated examples stay portable header values.
+_ETAG: Final = r'(?:W/)?"[!#-~]*"'
+ENTITY_TAG_LIST_PATTERN: Final = rf"^[ \t,]*{_ETAG}(?:[ \t]*,[ \t,]*{_ETAG})*[ \t,]*$"
+ENTITY_TAG_LIST_OR_WILDCARD_PATTERN: Final = (
+    rf"^(?:[ \t]*\*[ \t]*|[ \t,]*{_ETAG}(?:[ \t]*,[ \t,]*{_ETAG})*[ \t,]*)$"
+)
+# On GET and HEAD a malformed If-None-Match is ignored (the full response is sent, as Django
+# does): any string is acceptable there.
+_IGNORED_ON_READ: Final = (
+    ' Entity-tags in double quotes, e.g. "abc", W/"abc", or *; a value that cannot be parsed '
+    "is ignored on reads."
+)
+_HTTP_DATE_HELP: Final = (
+    " An HTTP-date such as Sun, 06 Nov 1994 08:49:37 GMT; a value that is not a valid "
+    "HTTP-date is ignored, as RFC 9110 requires."
+)
+
+
+def _entity_tags(wildcard: bool) -> dict[str, Any]:
+    pattern = ENTITY_TAG_LIST_OR_WILDCARD_PATTERN if wildcard else ENTITY_TAG_LIST_PATTERN
+    return {"type": "string", "pattern": pattern}
 
 
 def _response_headers(codes: list[int], *, weak: bool = False) -> list[OpenApiParameter]:
@@ -147,6 +203,16 @@ def _location(codes: list[int]) -> OpenApiParameter:
     )
 
 
+def _help_link(codes: list[int]) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Link",
+        OpenApiTypes.STR,
+        _HEADER,
+        description='<DOCUMENTATION_URL>; rel="help" when the project sets DOCUMENTATION_URL.',
+        response=codes,
+    )
+
+
 class PreconditionSchemaMixin(_SchemaBase):
     """Adds the precondition parameters, responses and response headers of a
     :class:`PreconditionMixin` view's operation to drf-spectacular's ``AutoSchema``."""
@@ -161,6 +227,28 @@ class PreconditionSchemaMixin(_SchemaBase):
             return detail
         return not isinstance(view, (ListModelMixin, CreateModelMixin))
 
+    def _precondition_rule(self) -> dict[str, Any] | None:
+        """The ``x-preconditions`` extension: what an unsafe operation must send."""
+        view = self._precondition_view()
+        method = self.method
+        if view is None or method not in ("PUT", "PATCH", "DELETE", "POST"):
+            return None
+        if method == "POST" and not self._precondition_is_detail(view):
+            return {"required": False, "evaluated-against": "collection"}
+        policy = view.get_precondition_policy()
+        creates = method == "PUT" and view.precondition_allow_create
+        rule: dict[str, Any] = {
+            "required": method in policy.methods and not creates,
+            "one-of": list(policy.required_headers),
+            "wildcard-accepted": policy.allow_wildcard,
+            "when-missing": 428,
+            "when-stale": 412,
+            "when-malformed": 400,
+        }
+        if creates:
+            rule["create-only"] = "If-None-Match: *"
+        return rule
+
     def _precondition_spec(self) -> tuple[list[OpenApiParameter], dict[Any, Any]] | None:
         """(parameters, responses) this operation gains; ``None`` when it gains nothing."""
         view = self._precondition_view()
@@ -171,11 +259,26 @@ class PreconditionSchemaMixin(_SchemaBase):
         detail = self._precondition_is_detail(view)
         media_type, schema = _error_body(policy)
 
-        def errors(*codes: int) -> dict[Any, Any]:
-            return {
-                (code, media_type): OpenApiResponse(schema, description=_DESCRIPTIONS[code])
-                for code in codes
-            }
+        def errors(*codes: int, body: bool = False) -> dict[Any, Any]:
+            responses: dict[Any, Any] = {}
+            for code in codes:
+                description = _DESCRIPTIONS[code] + (_BODY_400 if body and code == 400 else "")
+                if code == 404:
+                    responses[code, JSON_CONTENT_TYPE] = OpenApiResponse(
+                        PreconditionNotFoundSerializer, description=description
+                    )
+                elif code == 400 and body and media_type == JSON_CONTENT_TYPE:
+                    # One media type for two shapes: the format's, and DRF's validation errors.
+                    responses[code, media_type] = OpenApiResponse(
+                        OpenApiTypes.OBJECT, description=description
+                    )
+                else:
+                    responses[code, media_type] = OpenApiResponse(schema, description=description)
+                    if code == 400 and body:
+                        responses[code, JSON_CONTENT_TYPE] = OpenApiResponse(
+                            OpenApiTypes.OBJECT, description=description
+                        )
+            return responses
 
         not_modified = {304: OpenApiResponse(description=_DESCRIPTIONS[304])}
         if method == "GET" and detail:
@@ -184,24 +287,26 @@ class PreconditionSchemaMixin(_SchemaBase):
                     IF_NONE_MATCH,
                     OpenApiTypes.STR,
                     _HEADER,
-                    description="ETags you hold; 304 Not Modified when one is current.",
+                    description="ETags you hold; 304 Not Modified when one is current."
+                    + _IGNORED_ON_READ,
                 ),
                 OpenApiParameter(
                     IF_MODIFIED_SINCE,
                     OpenApiTypes.STR,
                     _HEADER,
-                    description="HTTP-date; 304 Not Modified when the resource has not changed "
-                    "since (ignored when If-None-Match is sent).",
+                    description="304 Not Modified when the resource has not changed since "
+                    "(ignored when If-None-Match is sent)." + _HTTP_DATE_HELP,
                 ),
                 OpenApiParameter(
                     IF_MATCH,
-                    OpenApiTypes.STR,
+                    _entity_tags(wildcard=True),
                     _HEADER,
                     description="ETags; 412 unless one is current.",
                 ),
                 *_response_headers([200, 304, 412]),
+                _help_link([412]),
             ]
-            return parameters, {**not_modified, **errors(400, 412)}
+            return parameters, {**not_modified, **errors(400, 404, 412)}
         if method == "GET":
             if not view.precondition_list_etag:
                 return None
@@ -210,45 +315,71 @@ class PreconditionSchemaMixin(_SchemaBase):
                     IF_NONE_MATCH,
                     OpenApiTypes.STR,
                     _HEADER,
-                    description="The page's ETag you hold; 304 Not Modified when it is current.",
+                    description="The page's ETag you hold; 304 Not Modified when it is current."
+                    + _IGNORED_ON_READ,
                 ),
                 *_response_headers([200, 304], weak=True),
             ]
             return parameters, not_modified
         if method == "POST" and not detail:
-            return [*_response_headers([201]), _location([201])], {}
+            parameters = [
+                OpenApiParameter(
+                    IF_NONE_MATCH,
+                    _entity_tags(wildcard=True),
+                    _HEADER,
+                    description="Evaluated against the collection, which always exists: "
+                    '"*" gets 412 Precondition Failed (to create under an id only if it is '
+                    "free, use PUT on that id with If-None-Match: * where the API allows it); "
+                    "entity-tags never match, so the create goes ahead. A malformed value gets "
+                    "400.",
+                ),
+                *_response_headers([201]),
+                _location([201]),
+                _help_link([412]),
+            ]
+            return parameters, errors(400, 412, body=True)
         if method not in ("PUT", "PATCH", "DELETE", "POST"):
             return None
         protected = method in policy.methods
         creates = method == "PUT" and view.precondition_allow_create
         accepted = tuple(policy.required_headers)
         needed = protected and not creates
-        wildcard = " (* is accepted)" if policy.allow_wildcard else " (* is not accepted)"
+        alternatives = " or ".join(accepted)
+        requirement = (
+            f" One of {alternatives} is required: without any, 428 Precondition Required."
+            if needed and len(accepted) > 1
+            else " Required: without it, 428 Precondition Required."
+            if needed
+            else ""
+        )
+        wildcard = (
+            " * (any current version) is accepted."
+            if policy.allow_wildcard
+            else " * is not accepted here (428): it does not prove which version you edited."
+        )
         parameters = [
             OpenApiParameter(
                 IF_MATCH,
-                OpenApiTypes.STR,
+                _entity_tags(wildcard=policy.allow_wildcard),
                 _HEADER,
-                required=needed and IF_MATCH in accepted,
                 description="The ETag from your last GET: the change applies only if the "
-                f"resource is still at that version, else 412{wildcard}."
-                + (" Required: without it, 428." if needed and IF_MATCH in accepted else ""),
+                "resource is still at that version, else 412." + wildcard + requirement,
             ),
             OpenApiParameter(
                 IF_UNMODIFIED_SINCE,
                 OpenApiTypes.STR,
                 _HEADER,
-                required=needed and accepted == (IF_UNMODIFIED_SINCE,),
-                description="The Last-Modified from your last GET"
-                + (", as an alternative to If-Match" if IF_MATCH in accepted else "")
-                + "; ignored when If-Match is sent.",
+                description="The Last-Modified from your last GET: the change applies only if "
+                "the resource has not changed since, else 412. Ignored when If-Match is sent."
+                + requirement
+                + _HTTP_DATE_HELP,
             ),
         ]
         if creates:
             parameters.append(
                 OpenApiParameter(
                     IF_NONE_MATCH,
-                    OpenApiTypes.STR,
+                    _entity_tags(wildcard=True),
                     _HEADER,
                     description='"*" to create the resource only if it does not exist yet '
                     "(412 if it does).",
@@ -256,10 +387,19 @@ class PreconditionSchemaMixin(_SchemaBase):
             )
         success = [] if method == "DELETE" else [200, 201] if creates else [200]
         parameters.extend(_response_headers([*success, 412]))
+        parameters.append(_help_link([412, 428] if protected else [412]))
         if creates:
             parameters.append(_location([201]))
-        responses = errors(400, 412, 428) if protected else errors(400, 412)
-        return parameters, responses
+        body = method != "DELETE"
+        codes = [400, 404, 412, 428] if protected else [400, 404, 412]
+        return parameters, errors(*codes, body=body)
+
+    def get_extensions(self) -> dict[str, Any]:
+        extensions = dict(super().get_extensions())
+        rule = self._precondition_rule()
+        if rule is not None:
+            extensions.setdefault("x-preconditions", rule)
+        return extensions
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())

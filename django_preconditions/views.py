@@ -17,14 +17,15 @@ from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
+from django.db import models, router
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.generic.base import TemplateResponseMixin
 
-from .conditions import IGNORED_METHODS, Decision
+from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision
 from .enforcement import Enforcer, Snapshot
 from .models import VersionedModel
 from .policy import Policy
+from .transactions import own_request_transaction, run_with_retries
 
 __all__ = ["PreconditionRequiredMixin"]
 
@@ -43,6 +44,7 @@ class PreconditionRequiredMixin:
     precondition_weak_if_match: ClassVar[bool | None] = None
     precondition_error_format: ClassVar[Any] = None
     precondition_include_current_etag: ClassVar[bool | None] = None
+    precondition_mode: ClassVar[str | None] = None
     preconditions_protected: ClassVar[bool] = True
 
     request: HttpRequest
@@ -57,13 +59,22 @@ class PreconditionRequiredMixin:
                 "Combine it with SingleObjectMixin (DetailView, UpdateView, DeleteView) or "
                 "override get_precondition_object()."
             )
-        instance = get_object()
+        instance = get_object(self._precondition_queryset())
         if not isinstance(instance, VersionedModel):
             raise ImproperlyConfigured(
                 f"{type(self).__name__}.get_precondition_object() returned a "
                 f"{type(instance).__name__}, which is not a VersionedModel."
             )
         return instance
+
+    def _precondition_queryset(self) -> models.QuerySet[Any] | None:
+        """For a write, the view's queryset on the database writes go to: the version the
+        write is checked against is read there, never on a replica (rule 54)."""
+        get_queryset = getattr(self, "get_queryset", None)
+        if self.request.method in SAFE_METHODS or get_queryset is None:
+            return None
+        queryset: models.QuerySet[Any] = get_queryset()
+        return queryset.using(router.db_for_write(queryset.model))
 
     def get_object(self, queryset: models.QuerySet[Any] | None = None) -> Any:
         cached = getattr(self, "_precondition_object", None)
@@ -80,6 +91,7 @@ class PreconditionRequiredMixin:
             weak_if_match=self.precondition_weak_if_match,
             error_format=self.precondition_error_format,
             include_current_etag=self.precondition_include_current_etag,
+            mode=self.precondition_mode,
         )
 
     def _not_found(
@@ -108,13 +120,30 @@ class PreconditionRequiredMixin:
             and hasattr(self, method)
         )
 
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """Django's ``as_view()``; the view runs in the mixin's own request transaction
+        under ``ATOMIC_REQUESTS`` (see :mod:`django_preconditions.transactions`)."""
+        return own_request_transaction(super().as_view(**initkwargs))  # type: ignore[misc]
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         parent = super().dispatch  # type: ignore[misc]
+        enforcer = self._precondition_enforcer()
         if not self._handles(request):
-            return parent(request, *args, **kwargs)  # 405 and OPTIONS as usual (rules 12, 14)
+            # 405 and OPTIONS as usual (rules 12, 14); the object is not loaded for them.
+            request.preconditions = enforcer.context(request, None, enforcer.policy(request))  # type: ignore[attr-defined]
+            return parent(request, *args, **kwargs)
         if getattr(type(self), "view_is_async", False):
             return self._adispatch(parent, request, *args, **kwargs)
-        enforcer = self._precondition_enforcer()
+        enforcer.transaction_view = type(self).dispatch
+        return run_with_retries(
+            request, lambda: self._dispatch_once(enforcer, parent, request, *args, **kwargs)
+        )
+
+    def _dispatch_once(
+        self, enforcer: Enforcer, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        self.__dict__.pop("_precondition_object", None)  # a retry loads the object again
         policy = enforcer.policy(request)
         try:
             instance = self.get_precondition_object()

@@ -28,7 +28,7 @@ def require_browser(chromium: Path = CHROMIUM) -> None:
     """Skip (or, under CI, fail) with the reason when the browser cannot run here."""
     missing = []
     if importlib.util.find_spec("playwright") is None:
-        missing.append("Playwright is not installed (pip install -e '.[test]')")
+        missing.append("Playwright is not installed (pip install -e . --group test)")
     if not os.access(chromium, os.X_OK):
         missing.append(f"{chromium} is missing (apt-get install chromium, or `.ci/run`)")
     if not missing:

@@ -67,7 +67,16 @@ else:
         _default_db["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed"}
         _default_db["TEST"]["CHARSET"] = "utf8mb4"
 
-DATABASES = {"default": _default_db}
+# A second database on the same server, for the read-replica tests (tests/test_replicas.py,
+# CONFORMANCE rule 54). Only the tests that ask for it create it.
+_replica_db = {**_default_db, "TEST": dict(_default_db["TEST"])}
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    _replica_db["NAME"] = str(BASE_DIR / "test-replica.sqlite3")
+    _replica_db["TEST"]["NAME"] = str(BASE_DIR / f".test-replica-{os.getpid()}.sqlite3")
+else:
+    _replica_db["TEST"]["NAME"] = _default_db["TEST"]["NAME"] + "_replica"
+
+DATABASES = {"default": _default_db, "replica": _replica_db}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

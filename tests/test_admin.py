@@ -161,6 +161,9 @@ def test_stale_change_form_shows_the_conflict_keeps_the_input_and_changes_nothin
     content = response.content.decode()
     assert "changed by editor2" in content
     assert "nothing was saved" in content
+    # Said once (the error above the form), not again in the box's heading.
+    assert content.lower().count("changed by editor2") == 1
+    assert "Their version and yours" in content
     assert "Reload: discard my changes" in content
     assert "Apply my changes to the current version" in content
 
@@ -684,6 +687,15 @@ def rule_data(**changes: Any) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
+def test_the_rule_form_shows_route_patterns_and_labels_as_written(admin_client: Client) -> None:
+    """The admin renders help text as HTML: ``<int:pk>`` must reach the page escaped."""
+    html = admin_client.get(RULE_ADD_URL).content.decode()
+    assert "route pattern (e.g. notes/&lt;int:pk&gt;/)" in html
+    assert "notes//" not in html
+    assert "Lookup URL kwarg" in html
+    assert "Lookup url kwarg" not in html
+
+
 def test_rule_changelist_links_to_the_protection_audit(admin_client: Client) -> None:
     ProtectedEndpoint.objects.create(view="document-plain")
     response = admin_client.get(changelist_url(ProtectedEndpoint))
@@ -732,13 +744,13 @@ def test_model_dropdown_offers_installed_versioned_models_only(admin_client: Cli
 def test_rule_30_rule_created_in_the_admin_is_stored_comma_separated(
     admin_client: Client,
 ) -> None:
-    response = admin_client.post(RULE_ADD_URL, rule_data(allow_wildcard="true"))
+    response = admin_client.post(RULE_ADD_URL, rule_data(allow_wildcard="false"))
     assert response.status_code == 302, form_of(response).errors
     rule = ProtectedEndpoint.objects.get()
     assert (rule.methods, rule.required_headers, rule.allow_wildcard) == (
         "PUT,DELETE",
         "If-Match",
-        True,
+        False,
     )
     assert rule.as_rule()["methods"] == ("PUT", "DELETE")
     change = form_of(admin_client.get(change_url(rule)))
@@ -748,7 +760,11 @@ def test_rule_30_rule_created_in_the_admin_is_stored_comma_separated(
 
 @pytest.mark.parametrize(
     "view",
-    ["tests.testapp.views.plain_document_detail", "plain/docs/<int:pk>/", "reports/<slug:name>/"],
+    [
+        "tests.testapp.views.plain_document_detail",
+        "plain/docs/<int:pk>/",
+        "plain/counters/<int:pk>/",
+    ],
 )
 def test_rule_view_accepts_a_dotted_path_or_a_route_typed_in(
     admin_client: Client, view: str
@@ -761,12 +777,18 @@ def test_rule_view_accepts_a_dotted_path_or_a_route_typed_in(
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"view": "no-such-name"}, "view", "is not a URL name of this project"),
-        ({"view": "docs/<int:pk/"}, "view", "does not compile"),
-        ({"view": "tests.testapp.views.nothing_here"}, "view", "cannot be imported"),
-        ({"error_format": "tests.nowhere.render"}, "error_format", "dotted path of a callable"),
-        ({"lookup_url_kwarg": ""}, "lookup_url_kwarg", "gives model without lookup_url_kwarg"),
-        ({"model_label": ""}, "lookup_url_kwarg", "gives lookup_url_kwarg without model"),
+        ({"view": "no-such-name"}, "view", "matches no URL pattern of this project"),
+        ({"view": "docs/<int:pk/"}, "view", "Did you mean 'docs/<int:pk>/'"),
+        ({"view": "tests.testapp.views.nothing_here"}, "view", "matches no URL pattern"),
+        ({"error_format": "tests.nowhere.render"}, "error_format", "Select a valid choice"),
+        # Issue 10, item 3: every field that could weaken protection is refused.
+        ({"error_format": "django.http.HttpResponse"}, "error_format", "Select a valid choice"),
+        ({"allow_wildcard": "true"}, "allow_wildcard", "can only add protection"),
+        ({"lookup_field": "title"}, "lookup_field", "is not a unique field of testapp.Document"),
+        ({"lookup_field": "nonexistent"}, "lookup_field", "Use pk or one of: id"),
+        ({"lookup_url_kwarg": "id"}, "lookup_url_kwarg", "has no URL keyword argument 'id'"),
+        ({"lookup_url_kwarg": ""}, "lookup_url_kwarg", "Give both a model and its URL keyword"),
+        ({"model_label": ""}, "model_label", "Give both a model and its URL keyword"),
         ({"model_label": "testapp.PlainCounter"}, "model_label", "Select a valid choice"),
         ({"methods": None}, "methods", "This field is required"),
         ({"required_headers": None}, "required_headers", "This field is required"),

@@ -282,7 +282,9 @@ def test_the_command_prints_a_table() -> None:
     output = run("--urlconf", URLCONF)
     lines = output.splitlines()
 
-    assert lines[0].split() == ["ROUTE", "NAME", "METHODS", "PROTECTION", "PROTECTED", "HEADERS"]
+    assert lines[0].split() == [
+        *("ROUTE", "NAME", "METHODS", "PROTECTION", "PROTECTED", "HEADERS", "MODE")
+    ]
     decorated = next(line for line in lines if line.startswith("docs/<int:pk>/"))
     assert decorated.split()[:4] == ["docs/<int:pk>/", "document-detail", "any", "decorator"]
     assert "If-Match, If-Unmodified-Since" in decorated
@@ -309,6 +311,7 @@ def test_the_command_prints_json() -> None:
         "protected_methods": ["PUT", "PATCH", "DELETE"],
         "required_headers": ["If-Match", "If-Unmodified-Since"],
         "note": "",
+        "mode": "enforce",
     }
 
 

@@ -47,6 +47,7 @@ def test_a_complete_valid_block_produces_no_messages() -> None:
         "ERROR_FORMAT": "tests.error_formats.envelope_error",
         "INCLUDE_CURRENT_ETAG": False,
         "DOCUMENTATION_URL": "https://example.com/api/errors/",
+        "JSON_DETAILED_HEADERS": True,
         "VIEWS": {
             "document-detail": {
                 "methods": ["DELETE"],
@@ -146,6 +147,19 @@ def test_e008_include_current_etag_not_a_bool() -> None:
     messages = settings_messages({"INCLUDE_CURRENT_ETAG": "false"})
     assert ids(messages) == ["preconditions.E008"]
     assert messages[0].hint == "Set it to True or False."
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_e019_json_detailed_headers_not_a_bool(value: Any) -> None:
+    messages = settings_messages({"JSON_DETAILED_HEADERS": value})
+    assert ids(messages) == ["preconditions.E019"]
+    assert messages[0].msg == f"PRECONDITIONS['JSON_DETAILED_HEADERS'] is {value!r}."
+    assert messages[0].hint == "Set it to True or False."
+
+
+def test_json_detailed_headers_per_view_is_checked_like_the_other_keys() -> None:
+    messages = settings_messages({"VIEWS": {"notes:detail": {"json_detailed_headers": "yes"}}})
+    assert ids(messages) == ["preconditions.E012"]
 
 
 @pytest.mark.parametrize(
@@ -336,3 +350,59 @@ def test_check_command_fails_with_a_bad_preconditions_block() -> None:
     assert "preconditions.E003" in report
     assert "preconditions.E015" in report
     assert "HINT: Set it to a list of HTTP methods" in report
+
+
+# --- URL patterns and admin rules (issue 10, item 7) ----------------------------------------
+
+
+def view_key_messages(views: dict[str, Any]) -> list[Any]:
+    from django_preconditions.checks import check_view_keys
+
+    with override_settings(PRECONDITIONS={"VIEWS": views}):
+        return check_view_keys()
+
+
+def test_w004_views_key_that_matches_no_url_names_the_closest() -> None:
+    messages = view_key_messages({"document-plian": {"methods": ["PUT"]}})
+    assert ids(messages) == ["preconditions.W004"]
+    assert isinstance(messages[0], Warning)
+    assert "'document-plain'" in messages[0].hint
+
+
+def test_views_keys_of_every_kind_that_match_a_url_pass() -> None:
+    entry = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
+    views = dict.fromkeys(
+        ("document-plain", "tests.testapp.views.plain_document_detail", "plain/docs/<int:pk>/"),
+        entry,
+    )
+    assert view_key_messages(views) == []
+
+
+def test_e017_views_lookup_field_that_is_not_a_unique_field() -> None:
+    entry = {"model": "testapp.Document", "lookup_url_kwarg": "pk", "lookup_field": "title"}
+    messages = view_key_messages({"document-plain": entry})
+    assert ids(messages) == ["preconditions.E017"]
+    assert "not a unique field" in messages[0].msg
+
+
+def test_e018_views_lookup_url_kwarg_that_the_route_does_not_pass() -> None:
+    entry = {"model": "testapp.Document", "lookup_url_kwarg": "slug"}
+    messages = view_key_messages({"document-plain": entry})
+    assert ids(messages) == ["preconditions.E018"]
+    assert "Use one of: pk" in messages[0].msg
+
+
+@pytest.mark.django_db
+def test_w005_admin_rule_that_matches_no_url_or_cannot_be_applied() -> None:
+    from django_preconditions.checks import check_admin_rules
+    from django_preconditions.models import ProtectedEndpoint
+
+    ProtectedEndpoint.objects.create(view="document-plian")
+    ProtectedEndpoint.objects.create(view="document-plain", error_format="tests.error_formats.x")
+    ProtectedEndpoint.objects.create(view="mw-read-only")
+    ProtectedEndpoint.objects.create(view="document-detail", enabled=False, lookup_field="x")
+    messages = check_admin_rules(databases=["default"])
+    assert ids(messages) == ["preconditions.W005", "preconditions.W005"]
+    by_view = {message.obj.view: message.msg for message in messages}
+    assert "Did you mean 'document-plain'" in by_view["document-plian"]
+    assert "error_format" in by_view["document-plain"]

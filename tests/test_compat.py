@@ -6,15 +6,32 @@ If a Django release changes any of these, this file fails first and says what mo
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from django_preconditions._compat import can_fast_delete, is_zero_row_update, log_response
-from tests.testapp.models import Document, Folder
+from django_preconditions._compat import (
+    can_fast_delete,
+    concrete_parents,
+    is_zero_row_update,
+    log_response,
+)
+from django_preconditions.duplicates import duplicates_key
+from django_preconditions.models import ProtectedEndpoint, expect_version
+from tests.testapp.models import (
+    Article,
+    Document,
+    DocumentProxy,
+    Folder,
+    Named,
+    NamedDocument,
+    SpecialArticle,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +79,97 @@ def test_log_response_logs_like_django(caplog: pytest.LogCaptureFixture) -> None
         )
     assert [record.getMessage() for record in caplog.records] == ["Precondition Failed: /x/"]
     assert caplog.records[0].status_code == 412  # type: ignore[attr-defined]
+
+
+def test_djangos_handler_reads_the_non_atomic_aliases_we_set(settings: Any) -> None:
+    """transactions.own_request_transaction relies on it: Django must not wrap the view."""
+    from django.core.handlers.base import BaseHandler
+    from django.db import connections, transaction
+
+    from django_preconditions._compat import non_atomic_aliases, set_non_atomic_aliases
+
+    def view(request: Any) -> HttpResponse:
+        return HttpResponse()
+
+    def opted_out(request: Any) -> HttpResponse:
+        return HttpResponse()
+
+    assert non_atomic_aliases(transaction.non_atomic_requests(opted_out)) == {"default"}
+    assert non_atomic_aliases(view) == frozenset()
+    settings_dict = connections["default"].settings_dict
+    previous = settings_dict["ATOMIC_REQUESTS"]
+    settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        assert BaseHandler().make_view_atomic(view) is not view  # wrapped by Django
+        set_non_atomic_aliases(view, frozenset({"default"}))
+        assert BaseHandler().make_view_atomic(view) is view
+    finally:
+        settings_dict["ATOMIC_REQUESTS"] = previous
+
+
+def test_request_body_replayable_follows_djangos_body_cache() -> None:
+    from django_preconditions._compat import request_body_replayable
+
+    request = RequestFactory().put("/x/", b'{"a": 1}', content_type="application/json")
+    assert request_body_replayable(request)  # not read yet
+    assert request.body == b'{"a": 1}'
+    assert request_body_replayable(request)  # cached by request.body
+    streamed = RequestFactory().put("/x/", b"data", content_type="application/octet-stream")
+    streamed.read()
+    assert not request_body_replayable(streamed)
+
+
+def test_multi_table_save_updates_the_version_table_once_through_its_base_manager() -> None:
+    """The hook applies to the one UPDATE of the table holding the version, also when Django
+    saves the parent tables of a multi-table child first (rules 51, 53)."""
+    article = SpecialArticle.objects.create(title="a", tag="t")
+    token = article.version_token
+    with CaptureQueriesContext(connection) as queries:
+        article.save(expected_version=token)
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    guarded = [sql for sql in updates if token in sql.split("WHERE", 1)[1]]
+    assert len(updates) == 2
+    assert len(guarded) == 1
+    assert "testapp_article" in guarded[0].split("WHERE", 1)[0]
+
+
+def test_post_save_receivers_run_after_the_compare_and_swap_update() -> None:
+    """Rule 52 relies on Django issuing the UPDATE (our filter hook) before post_save."""
+    document = Document.objects.create(title="a")
+    seen: list[str | None] = []
+
+    def receiver(sender: Any, instance: Document, **kwargs: Any) -> None:
+        seen.append(expectation.token)
+
+    with expect_version(Document, document.pk, document.version_token) as expectation:
+        post_save.connect(receiver, sender=Document)
+        try:
+            document.save()
+        finally:
+            post_save.disconnect(receiver, sender=Document)
+    assert seen == [document.version_token]
+
+
+def test_duplicate_primary_keys_are_recognised_from_this_backends_error() -> None:
+    """A driver that reworded its unique-violation error would turn 412s into 500s (rule 50)."""
+    document = Document.objects.create(title="a")
+    keys = [(Document._meta.db_table, "id")]
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        Document(pk=document.pk, title="b").save_base(force_insert=True)
+    assert duplicates_key(raised.value, connection, keys) is True
+    ProtectedEndpoint.objects.create(view="taken")
+    with pytest.raises(IntegrityError) as other, transaction.atomic():
+        ProtectedEndpoint(view="taken").save_base(force_insert=True)
+    assert (
+        duplicates_key(other.value, connection, [("django_preconditions_protectedendpoint", "id")])
+        is False
+    )
+
+
+def test_concrete_parents_lists_the_multi_table_ancestors() -> None:
+    """Used to find the tables a duplicate key can be reported on and the plain parents to
+    guard (rules 50, 53)."""
+    assert concrete_parents(SpecialArticle) == [Article]
+    assert concrete_parents(NamedDocument) == [Named]
+    assert concrete_parents(Document) == []
+    assert concrete_parents(DocumentProxy) == [Document]  # a proxy's concrete model counts

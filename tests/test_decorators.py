@@ -16,9 +16,10 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django.utils.http import parse_http_date
 
-from django_preconditions.models import VersionedQuerySet
+from django_preconditions.models import SETTLED_AFTER, VersionedQuerySet
 from tests.documents import make_stale, state
 from tests.testapp import extra_views
 from tests.testapp.models import Document
@@ -598,34 +599,46 @@ def test_if_unmodified_since_equal_to_the_served_last_modified_passes(client, do
     assert state(document.pk)[0] == "PUT title"  # type: ignore[index]
 
 
-def test_if_unmodified_since_equal_to_the_last_modified_served_right_after_creation_passes(
+def wait_until_settled(instance: Document) -> None:
+    """Sleep until the second of ``instance``'s last write is served (rule 24)."""
+    instance.refresh_from_db()
+    settled = int(instance.last_modified.timestamp()) + 1 + SETTLED_AFTER
+    time.sleep(max(0.0, settled - time.time()))
+
+
+def test_if_unmodified_since_served_right_after_creation_passes_once_the_second_settled(
     client,
 ):
-    # Rule 22, with the real clock: a client reads a document in the second it was created
-    # and sends back the Last-Modified it was served. Nothing was written since: it must pass.
+    # Rules 22 and 24, with the real clock: a client reading in the second a document was
+    # created is served the second before (a later write of the same second could follow),
+    # so its If-Unmodified-Since is refused, safely; re-read once the second has settled,
+    # the Last-Modified served passes.
     wait_for_a_fresh_second()
     document = Document.objects.create(title="fresh")
     url = f"/docs/{document.pk}/"
+    served = client.get(url)["Last-Modified"]
+    before = state(document.pk)
+    early = send(client, "PUT", url, body_for("PUT"), {"If-Unmodified-Since": served})
+    assert early.status_code == 412
+    assert state(document.pk) == before
+    wait_until_settled(document)
     served = client.get(url)["Last-Modified"]
     response = send(client, "PUT", url, body_for("PUT"), {"If-Unmodified-Since": served})
     assert response.status_code == 200
     assert state(document.pk)[0] == "PUT title"  # type: ignore[index]
 
 
-def test_if_unmodified_since_equal_to_the_last_modified_served_after_create_by_put_passes(
-    client,
-):
-    # Rule 22 after a create-by-PUT (rule 26): the Last-Modified of the 201 is usable at once.
+def test_if_unmodified_since_after_create_by_put_passes_once_the_second_settled(client):
+    # Rules 22, 24 and 26: the Last-Modified of the 201 names the second before the write
+    # until that second has settled; then a re-read gives one that passes.
     wait_for_a_fresh_second()
     created = send(client, "PUT", "/create/docs/4243/", {"title": "new"}, {"If-None-Match": "*"})
     assert created.status_code == 201
-    response = send(
-        client,
-        "PUT",
-        "/docs/4243/",
-        body_for("PUT"),
-        {"If-Unmodified-Since": created["Last-Modified"]},
-    )
+    stored = Document.objects.get(pk=4243)
+    assert parse_http_date(created["Last-Modified"]) == int(stored.last_modified.timestamp()) - 1
+    wait_until_settled(stored)
+    served = client.get("/docs/4243/")["Last-Modified"]
+    response = send(client, "PUT", "/docs/4243/", body_for("PUT"), {"If-Unmodified-Since": served})
     assert response.status_code == 200
 
 
@@ -702,15 +715,18 @@ def test_a_stale_if_unmodified_since_is_412_at_t_plus_0_6_seconds(client, docume
     assert state(document.pk) == before
 
 
-def test_two_quick_writes_get_strictly_increasing_last_modified(client, document):
-    # Rule 24 (the documented mechanism): each write's Last-Modified is later, in whole
-    # seconds, than the previous one. Observed once the clock has caught up.
+def test_rule_24_quick_writes_keep_their_exact_time_and_serve_the_second_before(client, document):
+    # Rule 24 (rewritten): no write is moved to a later second (no drift ahead of the
+    # clock); the ambiguity of a shared second is decided when serving.
     url = f"/docs/{document.pk}/"
+    started = timezone.now()
     first = send(client, "PUT", url, {"title": "first"}, {"If-Match": document.etag})
-    send(client, "PUT", url, {"title": "second"}, {"If-Match": first["ETag"]})
+    second = send(client, "PUT", url, {"title": "second"}, {"If-Match": first["ETag"]})
+    assert second.status_code == 200
     document.refresh_from_db()
-    previous = parse_http_date(first["Last-Modified"])
-    assert int(document.last_modified.timestamp()) > previous
+    assert started <= document.last_modified <= timezone.now()
+    stored = int(document.last_modified.timestamp())
+    assert parse_http_date(second["Last-Modified"]) == stored - 1
 
 
 # --- rule 25 / rule 7: an unusable If-Unmodified-Since ----------------------------------------

@@ -235,7 +235,34 @@ class Endpoint:
 DRF = Endpoint("DRF viewset", "/api/documents/{id}/", ("title", "body"))
 FUNCTION_VIEW = Endpoint("decorated function view", "/documents/{id}/", ("title", "body"))
 NOTES = Endpoint("settings + middleware", "/notes/{id}/", ("text",))
-ENDPOINTS = [DRF, FUNCTION_VIEW, NOTES]
+CLASS_BASED_VIEW = Endpoint("class-based view", "/cbv/documents/{id}/", ("title", "body"))
+ENDPOINTS = [DRF, FUNCTION_VIEW, CLASS_BASED_VIEW, NOTES]
+
+
+def post_form(
+    server: ExampleServer, form_page: str, action: str, fields: dict[str, str]
+) -> Response:
+    """Submit a form as a browser does: GET the page holding it for the CSRF cookie and token,
+    then POST the fields with them."""
+    page = request("GET", form_page, server=server, headers={"Accept": "text/html"})
+    cookie = re.search(r"csrftoken=([^;]+)", page.headers["Set-Cookie"])
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body)
+    assert cookie
+    assert token
+    return request(
+        "POST",
+        action,
+        server=server,
+        headers={
+            "Accept": "text/html",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={cookie.group(1)}",
+            "Referer": f"{server.base_url}{form_page}",
+        },
+        body=urllib.parse.urlencode(
+            {**fields, "csrfmiddlewaretoken": token.group(1).decode()}
+        ).encode(),
+    )
 
 
 def new_document(server: ExampleServer, title: str = "Test document") -> int:
@@ -254,6 +281,16 @@ def target_url(server: ExampleServer, endpoint: Endpoint) -> str:
 @pytest.fixture(params=ENDPOINTS, ids=lambda endpoint: endpoint.name)
 def endpoint(request: pytest.FixtureRequest) -> Endpoint:
     return request.param  # type: ignore[no-any-return]
+
+
+def test_item_11_options_never_answers_500_on_any_endpoint(
+    example_server: ExampleServer, endpoint: Endpoint
+) -> None:
+    """Issue 9, item 11: the example's views read ``request.preconditions`` unconditionally,
+    as the docs show; a CORS preflight (OPTIONS) must not crash them (rule 14)."""
+    response = request("OPTIONS", target_url(example_server, endpoint), server=example_server)
+    assert response.status < 500, response.body
+    assert response.status != 428
 
 
 def test_the_server_answers_within_60_seconds_of_start(example_server: ExampleServer) -> None:
@@ -397,6 +434,27 @@ def test_the_notes_view_is_protected_only_by_settings_and_the_middleware() -> No
     assert '"django_preconditions.middleware.PreconditionMiddleware"' in settings
 
 
+def test_the_example_projects_own_tests_pass_with_the_pytest_plugin() -> None:
+    """Issue 14: the example project tests itself with the plugin's fixtures
+    (preconditions_client, preconditions_api_client, assert_protected, assert_all_protected),
+    found through the pytest11 entry point, in a pytest run of its own."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")  # its pytest.ini names them
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b8 passed\b", done.stdout), done.stdout
+
+
 # -- OpenAPI, Swagger UI, admin, pages ----------------------------------------------------------
 
 
@@ -414,6 +472,34 @@ def test_the_openapi_schema_is_valid_and_documents_the_preconditions(
     assert if_match["in"] == "header"
     assert {"412", "428"} <= set(update["responses"])
     assert "ETag" in schema["paths"]["/api/documents/{id}/"]["get"]["responses"]["200"]["headers"]
+
+
+def test_the_browsable_api_describes_the_viewset_in_plain_text(
+    example_server: ExampleServer,
+) -> None:
+    """Its docstring is shown as written: no reST markup leaks into the page."""
+    response = request(
+        "GET", "/api/documents/", server=example_server, headers={"Accept": "text/html"}
+    )
+    assert response.status == 200
+    html = response.body.decode()
+    assert "PUT, PATCH and DELETE need If-Match" in html
+    assert "``" not in html
+
+
+def test_reset_demo_data_puts_the_demo_documents_back(example_server: ExampleServer) -> None:
+    changed = new_document(example_server, title="Made by a scenario")
+    response = post_form(example_server, "/playground/", "/playground/reset/", {})
+    assert response.status == 302
+    assert response.headers["Location"] == "/playground/"
+    assert request("GET", f"/api/documents/{changed}/", server=example_server).status == 404
+    listing = request("GET", "/api/documents/", server=example_server).json()
+    items = listing["results"] if isinstance(listing, dict) else listing
+    assert [item["title"] for item in items] == [
+        "Meeting notes",
+        "Release checklist",
+        "Style guide",
+    ]
 
 
 def test_swagger_ui_is_served_without_external_urls(example_server: ExampleServer) -> None:
@@ -437,29 +523,11 @@ def test_the_admin_login_page_loads_and_the_demo_superuser_can_log_in(
     login = request("GET", "/admin/login/", server=example_server, headers={"Accept": "text/html"})
     assert login.status == 200
     assert b'name="username"' in login.body
-    csrf_cookie = re.search(r"csrftoken=([^;]+)", login.headers["Set-Cookie"])
-    csrf_field = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', login.body)
-    assert csrf_cookie
-    assert csrf_field
-    form = urllib.parse.urlencode(
-        {
-            "username": "admin",
-            "password": "admin",
-            "csrfmiddlewaretoken": csrf_field.group(1).decode(),
-            "next": "/admin/",
-        }
-    ).encode()
-    logged_in = request(
-        "POST",
+    logged_in = post_form(
+        example_server,
         "/admin/login/",
-        server=example_server,
-        headers={
-            "Accept": "text/html",
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": f"csrftoken={csrf_cookie.group(1)}",
-            "Referer": f"{example_server.base_url}/admin/login/",
-        },
-        body=form,
+        "/admin/login/",
+        {"username": "admin", "password": "admin", "next": "/admin/"},
     )
     assert logged_in.status == 302, logged_in.body[:2000]
     cookies_set = "\n".join(logged_in.headers.get_all("Set-Cookie") or [])
@@ -580,3 +648,17 @@ def test_the_python_client_in_the_guide_retries_after_412(example_server: Exampl
     assert result["title"] == "Shared + mine"
     assert result["body"] == "theirs"  # re-read and re-applied: their change is kept
     assert interfered == [True]
+
+
+def test_rule_12_notes_answer_405_for_patch_whatever_the_preconditions(
+    example_server: ExampleServer,
+) -> None:
+    """Issue 10, item 2: the middleware decides after the view's method dispatch."""
+    url = NOTES.url.format(id=1)
+    current = request("GET", url, server=example_server).etag
+    assert current
+    for headers in ({}, {"If-Match": '"stale"'}, {"If-Match": current}):
+        response = request("PATCH", url, server=example_server, headers=headers, body={"text": "x"})
+        assert response.status == 405
+        assert response.etag is None
+    assert request("GET", url, server=example_server).etag == current

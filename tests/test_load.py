@@ -56,7 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not DATABASE_URL:
         pytest.skip("load tests run with `make test-load` (LOAD_DATABASE_URL unset)")
     if shutil.which("gunicorn", path=str(Path(sys.executable).parent)) is None:
-        pytest.fail("gunicorn is not installed in this virtualenv (pip install -e '.[test]')")
+        pytest.fail("gunicorn is not installed in this virtualenv (pip install -e . --group test)")
     env = example_env(DATABASE_URL)
     manage("migrate", "--noinput", env=env)  # `make test-load` gives it an empty database
     with gunicorn(env, WORKERS) as port:
@@ -80,7 +80,7 @@ class Target:
             return {"text": str(value)}
         if self.method == "PATCH":
             return {self.counter_field: str(value)}
-        return {"title": data.get("title") or "load", self.counter_field: str(value)}
+        return {"title": f"load {value}", self.counter_field: str(value)}  # one PUT, both
 
 
 @dataclass
@@ -89,16 +89,24 @@ class Outcome:
     successes: Counter[str] = field(default_factory=Counter)  # by path
     etags: dict[str, list[str]] = field(default_factory=dict)  # successful ETags by path
     deleted: list[str] = field(default_factory=list)
+    stale_412_etags: list[str] = field(default_factory=list)
+    unmodified_since_clients: list[int] = field(default_factory=list)  # successes of each
 
 
-def writer(
-    port: int, target: Target, use_unmodified_since: bool, barrier: Any, results: Any
-) -> None:
-    outcome = Outcome()
-    barrier.wait(timeout=60)
-    deadline = time.monotonic() + DEADLINE_SECONDS
+def write_loop(
+    port: int,
+    target: Target,
+    use_unmodified_since: bool,
+    outcome: Outcome,
+    successes: int = SUCCESSES_PER_WRITER,
+    deadline_seconds: float = DEADLINE_SECONDS,
+) -> int:
+    """GET, increment, write with If-Match (or If-Unmodified-Since); on 412 re-read and retry,
+    on 503 wait for Retry-After first; until ``successes`` writes got through or the deadline
+    passed. Returns the number of successes."""
+    deadline = time.monotonic() + deadline_seconds
     done = 0
-    while done < SUCCESSES_PER_WRITER and time.monotonic() < deadline:
+    while done < successes and time.monotonic() < deadline:
         status, headers, data = request(port, "GET", target.path)
         outcome.statuses[status] += 1
         if status != 200:
@@ -118,6 +126,20 @@ def writer(
             done += 1
             outcome.successes[target.path] += 1
             outcome.etags.setdefault(target.path, []).append(headers.get("etag", ""))
+        elif status == 412 and headers.get("etag") == condition.get("If-Match"):
+            # Rule 55: a 412 carries the latest version, never the one the client sent.
+            outcome.stale_412_etags.append(target.path)
+        elif status == 503:
+            time.sleep(float(headers.get("retry-after", "1")) * random.uniform(0.1, 0.5))
+    return done
+
+
+def writer(
+    port: int, target: Target, use_unmodified_since: bool, barrier: Any, results: Any
+) -> None:
+    outcome = Outcome()
+    barrier.wait(timeout=60)
+    write_loop(port, target, use_unmodified_since, outcome)
     results.put(outcome)
 
 
@@ -166,6 +188,8 @@ def run_clients(jobs: list[tuple[Any, tuple[Any, ...]]]) -> Outcome:
         for path, etags in outcome.etags.items():
             total.etags.setdefault(path, []).extend(etags)
         total.deleted.extend(outcome.deleted)
+        total.stale_412_etags.extend(outcome.stale_412_etags)
+        total.unmodified_since_clients.extend(outcome.unmodified_since_clients)
     for process in processes:
         process.join(timeout=30)
         assert process.exitcode == 0

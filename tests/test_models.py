@@ -21,7 +21,7 @@ from django_preconditions.models import (
     expect_version,
     http_timestamp,
     new_version_token,
-    next_modification_time,
+    stored_timestamp,
 )
 from tests.testapp.models import (
     Article,
@@ -384,13 +384,14 @@ def test_rule_46_queryset_update_bumps_every_row_it_touches() -> None:
     assert Document.objects.get(pk=untouched.pk).version_token == untouched.version_token
 
 
-def test_queryset_update_moves_last_modified_past_the_previous_second() -> None:
+def test_rule_24_queryset_update_stamps_the_time_of_the_write_without_drift() -> None:
+    """Rule 24 (rewritten): the stored time is exact, never pushed past the previous write."""
     document = Document.objects.create(title="a")
-    Document.objects.filter(pk=document.pk).update(body="1")
-    first = Document.objects.get(pk=document.pk).last_modified
-    Document.objects.filter(pk=document.pk).update(body="2")
-    second = Document.objects.get(pk=document.pk).last_modified
-    assert int(second.timestamp()) > int(first.timestamp())
+    for body in "12345":
+        before = timezone.now()
+        Document.objects.filter(pk=document.pk).update(body=body)
+        stored = Document.objects.get(pk=document.pk).last_modified
+        assert before <= stored <= timezone.now()
 
 
 def test_update_without_bump_and_bump_versions() -> None:
@@ -415,24 +416,43 @@ def test_rule_46_bulk_update_bumps_each_object() -> None:
 # --- modification times (rules 22, 24, 39) -----------------------------------------------------
 
 
-def test_rule_24_writes_within_one_second_get_strictly_later_whole_seconds() -> None:
+def test_rule_24_saves_stamp_the_time_of_the_write_without_drift() -> None:
+    """Rule 24: many writes in one second all keep the exact time (no second per write)."""
     document = Document.objects.create(title="a")
-    stamps = []
-    for _ in range(3):
+    start = timezone.now()
+    for _ in range(20):
         document.save()
-        stamps.append(int(document.last_modified.timestamp()))
-    assert stamps == sorted(set(stamps))
+    stored = Document.objects.get(pk=document.pk).last_modified
+    assert start <= stored <= timezone.now()
+    assert stored == document.last_modified
 
 
-def test_next_modification_time_is_now_when_the_previous_write_is_old() -> None:
-    long_ago = timezone.now() - datetime.timedelta(days=1)
+def test_rule_24_stale_copies_are_stamped_now_not_from_memory() -> None:
+    """Issue 9 item 6: the stamp of save(update_fields) or bulk_update() of an old copy is
+    the time of the write, never derived from the stale value the copy holds."""
+    document = Document.objects.create(title="a")
+    old = Document.objects.get(pk=document.pk)
+    old.last_modified = timezone.now() - datetime.timedelta(hours=1)
     before = timezone.now()
-    assert next_modification_time(long_ago) >= before
+    old.counter = 1
+    old.save(update_fields=["counter"])
+    assert Document.objects.get(pk=document.pk).last_modified >= before
+    old.last_modified = timezone.now() - datetime.timedelta(hours=1)
+    before = timezone.now()
+    Document.objects.bulk_update([old], ["counter"])
+    assert Document.objects.get(pk=document.pk).last_modified >= before
 
 
-def test_rule_22_and_39_served_time_is_whole_seconds_and_never_in_the_future() -> None:
-    stored = timezone.now().replace(microsecond=700_000)
-    assert http_timestamp(stored) == int(stored.timestamp())
-    future = timezone.now() + datetime.timedelta(seconds=30)
-    assert http_timestamp(future) <= int(timezone.now().timestamp())
+def test_rule_22_24_39_served_second_waits_until_the_write_second_is_settled() -> None:
+    stored = datetime.datetime(2025, 7, 1, 12, 0, 0, 700_000, tzinfo=datetime.timezone.utc)
+    second = int(stored.timestamp())
+    assert stored_timestamp(stored) == second  # what preconditions are evaluated against
+    # Inside the write's second (and the margin after it) the second before is served...
+    assert http_timestamp(stored, now=second + 0.8) == second - 1
+    assert http_timestamp(stored, now=second + 1.2) == second - 1
+    # ...then the stored second itself (rule 22: IUS equal to it passes from then on).
+    assert http_timestamp(stored, now=second + 1.5) == second
+    assert http_timestamp(stored, now=second + 3600) == second
+    # Never later than now (rule 39), also for a stamp from a clock that runs ahead.
+    assert http_timestamp(stored, now=second - 5.5) == second - 6
     assert http_timestamp(None) is None

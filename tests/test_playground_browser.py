@@ -330,3 +330,39 @@ def test_the_request_builder_copies_the_etag_from_a_get_into_if_match(
     assert f"If-Match: {etag.group(1)}" in shown["headers"].splitlines()
     assert shown["put_again"] == "200 OK"
     assert '"title": "Typed in the builder"' in shown["body"]
+
+
+def test_a_conflict_box_does_not_outlive_its_scenario(playground: Playground) -> None:
+    playground.choose("api")
+    statuses, _conclusion, _outcome = playground.run_scenario("#run-two-users")
+    assert codes(statuses)[-1] == 412
+
+    def bobs_conflict_box_is_visible(page: Any) -> bool:
+        return bool(page.locator("#editor-bob .conflict-box").is_visible())
+
+    assert playground.run(bobs_conflict_box_is_visible)
+    statuses, _conclusion, outcome = playground.run_scenario("#run-conditional-get")
+    assert outcome == "ok"
+    assert not playground.run(bobs_conflict_box_is_visible)
+
+
+def test_reset_demo_data_puts_the_demo_documents_back(playground: Playground) -> None:
+    """Scenarios change the documents for real; the reset button restores the demo ones."""
+    playground.choose("api", "1")
+    playground.run_scenario("#run-no-precondition")  # edits document 1
+
+    def reset(page: Any) -> list[str]:
+        page.click("#reset-demo-data")
+        page.wait_for_selector("body[data-ready='true']")
+        page.select_option("#target-endpoint", "api")
+        return page.locator("#target-id option").all_inner_texts()
+
+    options = playground.run(reset)
+    assert options[:3] == ["1 — Meeting notes", "2 — Release checklist", "3 — Style guide"]
+    title = playground.run(
+        lambda page: page.evaluate(
+            "fetch('/api/documents/1/', {headers: {Accept: 'application/json'}})"
+            ".then((r) => r.json()).then((d) => d.title)"
+        )
+    )
+    assert title == "Meeting notes"

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import override_settings
@@ -620,3 +621,125 @@ def test_http_refusals_send_signals_and_are_logged_once(
     records = [record for record in caplog.records if record.name == "django.request"]
     logged = [(record.levelno, getattr(record, "status_code", None)) for record in records]
     assert logged == [(logging.WARNING, 428), (logging.WARNING, 412)]
+
+
+# --- Link: rel="help" (DOCUMENTATION_URL) ----------------------------------------------------
+
+MIDDLEWARE_ON = [
+    *django_settings.MIDDLEWARE,
+    "django_preconditions.middleware.PreconditionMiddleware",
+]
+# One path per adapter: decorator, class-based mixin, DRF mixin, middleware (settings rule).
+ADAPTER_PATHS = ["/docs/{pk}/", "/cbv/docs/{pk}/", "/api/docs/{pk}/", "/plain/docs/{pk}/"]
+MIDDLEWARE_RULE = {
+    "document-plain": {"model": "testapp.Document", "lookup_url_kwarg": "pk"},
+}
+
+
+@pytest.mark.parametrize("status", [428, 412])
+def test_link_help_header_points_to_the_documentation_url(rf: RequestFactory, status: int) -> None:
+    with override_settings(PRECONDITIONS={"DOCUMENTATION_URL": DOCS}):
+        response = respond(rf, status)
+    assert response.headers["Link"] == f'<{DOCS}>; rel="help"'
+
+
+@pytest.mark.parametrize("status", [428, 412, 400])
+def test_no_link_header_without_documentation_url(rf: RequestFactory, status: int) -> None:
+    assert "Link" not in respond(rf, status).headers
+
+
+@override_settings(PRECONDITIONS={"DOCUMENTATION_URL": DOCS})
+def test_no_link_header_on_a_malformed_header(rf: RequestFactory) -> None:
+    """400 is about the syntax, which the body's `expected` explains; the help link is for
+    the precondition protocol (412/428)."""
+    assert "Link" not in respond(rf, 400).headers
+
+
+@pytest.mark.parametrize("path", ADAPTER_PATHS)
+@pytest.mark.parametrize("if_match", [None, '"stale"'])
+def test_every_adapter_sends_the_link_header_on_428_and_412(
+    client: Client, document: Document, path: str, if_match: str | None
+) -> None:
+    block = {"DOCUMENTATION_URL": DOCS, "VIEWS": MIDDLEWARE_RULE}
+    headers = {"If-Match": if_match} if if_match else {}
+    with override_settings(MIDDLEWARE=MIDDLEWARE_ON, PRECONDITIONS=block):
+        response = put(client, path.format(pk=document.pk), **headers)
+    assert response.status_code == (412 if if_match else 428)
+    assert response.headers["Link"] == f'<{DOCS}>; rel="help"'
+
+
+# --- The detailed guidance body (JSON_DETAILED_HEADERS) ----------------------------------------
+
+
+def test_detailed_guidance_lists_each_header_with_description_example_and_source(
+    rf: RequestFactory,
+) -> None:
+    with override_settings(PRECONDITIONS={"JSON_DETAILED_HEADERS": True}):
+        body = body_of(respond(rf, 428, error_format="json"))
+    assert set(body) == GUIDANCE_KEYS
+    assert body["required_headers"] == [
+        {
+            "name": "If-Match",
+            "description": "the ETag from your last GET",
+            "example": f"If-Match: {CURRENT_ETAG}",
+            "obtain_from": f"http://testserver{PATH}",
+        },
+        {
+            "name": "If-Unmodified-Since",
+            "description": "the Last-Modified from your last GET",
+            "example": f"If-Unmodified-Since: {LAST_MODIFIED_HTTP}",
+            "obtain_from": f"http://testserver{PATH}",
+        },
+    ]
+
+
+def test_detailed_guidance_shows_placeholders_when_the_current_version_is_hidden(
+    rf: RequestFactory,
+) -> None:
+    """Rule 37: without INCLUDE_CURRENT_ETAG (or for an unreadable resource), neither the ETag
+    nor the date that would identify the version appears in the examples."""
+    block = {"JSON_DETAILED_HEADERS": True, "INCLUDE_CURRENT_ETAG": False}
+    with override_settings(PRECONDITIONS=block):
+        body = body_of(respond(rf, 428, error_format="json"))
+    examples = [item["example"] for item in body["required_headers"]]
+    assert examples == [
+        'If-Match: "<the ETag from your last GET>"',
+        "If-Unmodified-Since: <the Last-Modified from your last GET>",
+    ]
+
+
+def test_detailed_guidance_only_lists_the_accepted_headers(rf: RequestFactory) -> None:
+    with override_settings(PRECONDITIONS={"JSON_DETAILED_HEADERS": True}):
+        body = body_of(respond(rf, 428, error_format="json", required_headers=["If-Match"]))
+    assert [item["name"] for item in body["required_headers"]] == ["If-Match"]
+
+
+@pytest.mark.parametrize("error_format", ["problem", "drf"])
+def test_detailed_guidance_leaves_the_other_formats_alone(
+    rf: RequestFactory, error_format: str
+) -> None:
+    with override_settings(PRECONDITIONS={"JSON_DETAILED_HEADERS": True}):
+        body = body_of(respond(rf, 428, error_format=error_format))
+    assert body.get("required_headers", ["If-Match", "If-Unmodified-Since"]) == [
+        "If-Match",
+        "If-Unmodified-Since",
+    ]
+
+
+def test_without_the_setting_required_headers_stays_a_list_of_names(rf: RequestFactory) -> None:
+    body = body_of(respond(rf, 428, error_format="json"))
+    assert body["required_headers"] == ["If-Match", "If-Unmodified-Since"]
+
+
+def test_the_drf_adapter_serves_the_detailed_guidance_body(
+    client: Client, document: Document
+) -> None:
+    block = {"ERROR_FORMAT": "json", "JSON_DETAILED_HEADERS": True}
+    with override_settings(PRECONDITIONS=block):
+        response = put(client, f"/api/docs/{document.pk}/")
+    assert response.status_code == 428
+    [first, second] = response.json()["required_headers"]
+    assert first["name"] == "If-Match"
+    assert first["example"] == f"If-Match: {document.etag}"
+    assert first["obtain_from"] == f"http://testserver/api/docs/{document.pk}/"
+    assert second["description"] == "the Last-Modified from your last GET"

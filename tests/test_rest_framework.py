@@ -8,6 +8,7 @@ deterministic (a rival write between the check and the save).
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
 import time
 from typing import Any
@@ -31,6 +32,7 @@ from django_preconditions.rest_framework import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from django_preconditions.transactions import ATTEMPTS
 from tests.testapp import drf_views
 from tests.testapp.models import Document
 from tests.testapp.serializers import DocumentSerializer
@@ -49,6 +51,13 @@ def client() -> APIClient:
 @pytest.fixture
 def document() -> Document:
     return Document.objects.create(title="draft", body="text", counter=1)
+
+
+def settle(document: Document) -> None:
+    """Move the document's last write two seconds back: its second has then settled and is
+    served as Last-Modified (rule 24; rules 22 and 28 hold from then on)."""
+    earlier = document.last_modified - datetime.timedelta(seconds=2)
+    Document.objects.filter(pk=document.pk).update_without_bump(last_modified=earlier)
 
 
 def url(document: Document | int, prefix: str = "docs") -> str:
@@ -331,6 +340,7 @@ def test_rule_21_wildcard_passes_where_the_policy_allows_it(client, document):
 
 
 def test_rule_22_if_unmodified_since_equal_to_the_served_last_modified_passes(client, document):
+    settle(document)
     last_modified = client.get(url(document))["Last-Modified"]
 
     response = put(client, url(document), **{"If-Unmodified-Since": last_modified})
@@ -441,6 +451,7 @@ def test_rule_28_matching_if_none_match_is_304_without_running_the_serializer(
 
 
 def test_rule_28_head_and_if_modified_since_are_304_too(client, document):
+    settle(document)
     last_modified = client.get(url(document))["Last-Modified"]
 
     head = client.head(url(document), headers={"If-None-Match": document.etag})
@@ -708,9 +719,8 @@ def test_rule_41_writes_answer_with_the_new_validators(client, document, method)
 
     current = stored(document)
     assert response["ETag"] == current.etag != document.etag
-    # The stored second, capped at the clock when the response was made (rules 24, 39): the
-    # write may have been moved to the next whole second, which the clock may not have
-    # reached when the response was made.
+    # The stored second, or the second before while the write's second has not settled
+    # (rules 24, 39): which one depends on when the response was made.
     served = parse_http_date(response["Last-Modified"])
     assert (
         stored_timestamp(current.last_modified) - 1
@@ -796,18 +806,68 @@ def test_rule_45_a_delete_before_the_write_is_404(client, document):
     assert put(client, url(document), **{"If-Match": etag}).status_code == 404
 
 
-def test_rule_47_database_conflict_signals_become_412(client, document, monkeypatch):
+def _database_locked() -> None:
+    try:
+        raise sqlite3.OperationalError("database is locked")
+    except sqlite3.OperationalError as exc:
+        raise OperationalError("database is locked") from exc
+
+
+def test_rule_47_database_conflict_on_an_unchanged_row_is_retried_then_503(
+    client, document, monkeypatch
+):
+    calls: list[int] = []
+
     def locked(self: Any, serializer: Any) -> None:
-        try:
-            raise sqlite3.OperationalError("database is locked")
-        except sqlite3.OperationalError as exc:
-            raise OperationalError("database is locked") from exc
+        calls.append(1)
+        _database_locked()
 
     monkeypatch.setattr(drf_views.DocumentViewSet, "perform_update", locked, raising=False)
 
     response = put(client, url(document), **{"If-Match": document.etag})
 
+    assert len(calls) == ATTEMPTS  # run again: the client's copy was not stale
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json()["code"] == "database_conflict"
+    assert "nothing changed" in response.json()["detail"].lower()
+    assert Document.objects.get(pk=document.pk).version_token == document.version_token
+
+
+def test_rule_47_database_conflict_after_the_row_changed_is_412_with_its_etag(
+    client, document, monkeypatch
+):
+    def changed_then_locked(self: Any, serializer: Any) -> None:
+        Document.objects.filter(pk=document.pk).update(version_token="theirs")
+        _database_locked()
+
+    monkeypatch.setattr(
+        drf_views.DocumentViewSet, "perform_update", changed_then_locked, raising=False
+    )
+
+    response = put(client, url(document), **{"If-Match": document.etag})
+
     assert response.status_code == 412
+    assert response["ETag"] == '"theirs"'
+
+
+def test_rule_47_a_retry_that_succeeds_answers_200(client, document, monkeypatch):
+    calls: list[int] = []
+    original = drf_views.DocumentViewSet.perform_update
+
+    def locked_once(self: Any, serializer: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            _database_locked()
+        original(self, serializer)
+
+    monkeypatch.setattr(drf_views.DocumentViewSet, "perform_update", locked_once, raising=False)
+
+    response = put(client, url(document), {"title": "second try"}, **{"If-Match": document.etag})
+
+    assert response.status_code == 200
+    assert len(calls) == 2
+    assert Document.objects.get(pk=document.pk).title == "second try"
 
 
 # --- Query counts ---------------------------------------------------------------------------

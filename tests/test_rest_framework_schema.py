@@ -8,6 +8,7 @@ with openapi-spec-validator, and inspected for the headers and responses.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -67,8 +68,13 @@ def headers_of(op: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def error_schema(op: dict[str, Any], status: str) -> tuple[str, str]:
-    [(media_type, content)] = op["responses"][status]["content"].items()
-    return media_type, content["schema"].get("$ref", content["schema"].get("type"))
+    """(media type, schema) of an error response; a 400 of an operation with a request body
+    also documents DRF's validation errors (application/json), left out here."""
+    content = dict(op["responses"][status]["content"])
+    if status == "400" and len(content) == 2:
+        del content["application/json"]
+    [(media_type, body)] = content.items()
+    return media_type, body["schema"].get("$ref", body["schema"].get("type"))
 
 
 DETAIL = "/api/docs/{id}/"
@@ -97,19 +103,31 @@ def test_retrieve_documents_revalidation_and_the_validators(schema):
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_protected_writes_require_if_match_and_document_400_412_428(schema, method):
+def test_protected_writes_document_the_two_headers_as_alternatives_and_400_412_428(schema, method):
+    """Rule 29: If-Match or If-Unmodified-Since satisfies the requirement, so neither is a
+    required parameter (OpenAPI cannot say "one of"): x-preconditions and the descriptions do."""
     op = operation(schema, DETAIL, method)
 
     headers = headers_of(op)
-    assert headers["If-Match"]["required"] is True
+    assert not headers["If-Match"].get("required")
     assert not headers["If-Unmodified-Since"].get("required")
+    for name in ("If-Match", "If-Unmodified-Since"):
+        assert "One of If-Match or If-Unmodified-Since is required" in headers[name]["description"]
+    assert op["x-preconditions"] == {
+        "required": True,
+        "one-of": ["If-Match", "If-Unmodified-Since"],
+        "wildcard-accepted": False,
+        "when-missing": 428,
+        "when-stale": 412,
+        "when-malformed": 400,
+    }
     for status in ("400", "412", "428"):
         assert error_schema(op, status) == (
             "application/problem+json",
             "#/components/schemas/PreconditionProblem",
         )
     assert {"ETag", "Last-Modified"} <= op["responses"]["412"]["headers"].keys()
-    assert "headers" not in op["responses"]["428"]
+    assert set(op["responses"]["428"]["headers"]) == {"Link"}  # no validators on a 428
 
 
 @pytest.mark.parametrize(
@@ -151,9 +169,10 @@ def test_the_policy_of_the_view_decides_what_is_required(schema):
     put = operation(schema, route, "put")
     patch = operation(schema, route, "patch")  # partial_update: PATCH is not protected
 
-    assert headers_of(put)["If-Match"]["required"] is True
+    assert put["x-preconditions"]["required"] is True
     assert "428" in put["responses"]
-    assert not headers_of(patch)["If-Match"].get("required")
+    assert patch["x-preconditions"]["required"] is False
+    assert "required" not in headers_of(patch)["If-Match"]["description"]
     assert "428" not in patch["responses"]
     assert "412" in patch["responses"]
 
@@ -162,9 +181,9 @@ def test_extra_actions_follow_their_precondition_keywords(schema):
     publish = operation(schema, "/api/custom/docs/{id}/publish/", "post")
     touch = operation(schema, "/api/custom/docs/{id}/touch/", "post")
 
-    assert headers_of(publish)["If-Match"]["required"] is True
+    assert publish["x-preconditions"]["required"] is True
     assert "428" in publish["responses"]
-    assert not headers_of(touch)["If-Match"].get("required")
+    assert touch["x-preconditions"]["required"] is False
 
 
 @pytest.mark.parametrize(
@@ -187,6 +206,9 @@ def test_create_by_put_documents_create_only(schema):
     headers = headers_of(op)
     assert "If-None-Match" in headers
     assert not headers["If-Match"].get("required")  # If-None-Match: * is the alternative
+    assert op["x-preconditions"]["create-only"] == "If-None-Match: *"
+    # PUT to an absent id creates it; an id the lookup cannot use still gets 404
+    assert "404" in op["responses"]
     assert {"ETag", "Last-Modified", "Location"} <= op["responses"]["201"]["headers"].keys()
     assert "Location" not in op["responses"]["200"]["headers"]
 
@@ -198,7 +220,7 @@ def test_generic_views_are_documented_too(schema):
     assert "304" in detail["responses"]
     assert "Last-Modified" in detail["responses"]["200"]["headers"]
     assert "Last-Modified" not in listing["responses"]["200"]["headers"]
-    assert headers_of(operation(schema, "/api/generic/docs/{id}/", "put"))["If-Match"]["required"]
+    assert operation(schema, "/api/generic/docs/{id}/", "put")["x-preconditions"]["required"]
 
 
 def test_views_without_the_mixin_are_untouched(schema):
@@ -215,5 +237,133 @@ def test_actions_documented_with_extend_schema_keep_the_preconditions(schema):
     assert retrieve["summary"] == "Read a document"
     assert "304" in retrieve["responses"]
     assert patch["description"] == "Change some fields."
-    assert headers_of(patch)["If-Match"]["required"] is True
+    assert patch["x-preconditions"]["required"] is True
     assert "428" in patch["responses"]
+
+
+# --- Entity-tag syntax, create, 404, validation errors (issue 13) -----------------------------
+
+
+def pattern_of(parameter: dict[str, Any]) -> re.Pattern[str]:
+    return re.compile(parameter["schema"]["pattern"])
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ('"abc"', True),
+        ('W/"abc"', True),
+        ('"a", W/"b"', True),
+        ('"a,b"', True),  # a comma inside the quotes belongs to the tag
+        ('"a" ,, "b"', True),  # empty list elements are allowed (RFC 9110 §5.6.1)
+        ("", False),  # rule 5: an empty If-Match is malformed (400)
+        ("*", False),  # the wildcard does not prove a version (428 here)
+        ("abc", False),  # unquoted
+        ('w/"abc"', False),
+        ('"a" "b"', False),
+        ('"a"b"', False),
+    ],
+)
+def test_if_match_pattern_is_the_entity_tag_syntax_the_server_accepts(schema, method, value, valid):
+    parameter = headers_of(operation(schema, DETAIL, method))["If-Match"]
+    assert bool(pattern_of(parameter).match(value)) is valid
+
+
+def test_the_wildcard_matches_the_pattern_where_it_is_accepted(schema):
+    read = headers_of(operation(schema, DETAIL, "get"))
+    assert pattern_of(read["If-Match"]).match("*")
+    assert pattern_of(headers_of(operation(schema, "/api/docs/", "post"))["If-None-Match"]).match(
+        "*"
+    )
+
+
+def test_if_none_match_on_reads_is_any_string_because_the_server_ignores_bad_ones(schema):
+    """A malformed If-None-Match on GET/HEAD is ignored (rule 5 only refuses it on writes)."""
+    parameter = headers_of(operation(schema, DETAIL, "get"))["If-None-Match"]
+    assert parameter["schema"] == {"type": "string"}
+
+
+def test_the_pattern_is_an_ecma_regular_expression(schema):
+    """OpenAPI patterns are ECMA-262: no Python-only syntax."""
+    pattern = headers_of(operation(schema, DETAIL, "put"))["If-Match"]["schema"]["pattern"]
+    assert pattern.startswith("^")
+    assert pattern.endswith("$")
+    assert "(?P<" not in pattern
+    assert "\\A" not in pattern
+    assert "\\Z" not in pattern
+
+
+def test_create_documents_if_none_match_and_its_400_and_412(schema):
+    op = operation(schema, "/api/docs/", "post")
+
+    parameter = headers_of(op)["If-None-Match"]
+    assert not parameter.get("required")
+    assert "412" in parameter["description"]
+    assert error_schema(op, "412") == (
+        "application/problem+json",
+        "#/components/schemas/PreconditionProblem",
+    )
+    assert op["responses"]["400"]["content"].keys() == {
+        "application/problem+json",
+        "application/json",
+    }
+    assert op["x-preconditions"] == {"required": False, "evaluated-against": "collection"}
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_detail_operations_document_404_in_drf_shape(schema, method):
+    op = operation(schema, DETAIL, method)
+
+    assert error_schema(op, "404") == (
+        "application/json",
+        "#/components/schemas/PreconditionNotFound",
+    )
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_writes_with_a_body_document_drf_validation_errors_next_to_malformed_headers(
+    schema, method
+):
+    content = operation(schema, DETAIL, method)["responses"]["400"]["content"]
+    assert content["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/PreconditionProblem"
+    }
+    assert content["application/json"]["schema"]["type"] == "object"
+
+
+def test_delete_documents_only_the_precondition_400(schema):
+    content = operation(schema, DETAIL, "delete")["responses"]["400"]["content"]
+    assert content.keys() == {"application/problem+json"}
+
+
+@pytest.mark.parametrize(
+    ("route", "method", "status"),
+    [
+        (DETAIL, "put", "412"),
+        (DETAIL, "put", "428"),
+        (DETAIL, "get", "412"),
+        ("/api/docs/", "post", "412"),
+    ],
+)
+def test_the_help_link_header_is_documented_wherever_412_or_428_is(schema, route, method, status):
+    assert "Link" in operation(schema, route, method)["responses"][status]["headers"]
+
+
+def test_if_unmodified_since_says_invalid_dates_are_ignored(schema):
+    description = headers_of(operation(schema, DETAIL, "put"))["If-Unmodified-Since"]["description"]
+    assert "ignored" in description
+    assert "HTTP-date" in description
+
+
+def test_the_detailed_guidance_format_has_its_own_schema():
+    from django_preconditions.policy import Policy
+    from django_preconditions.spectacular import (
+        PreconditionDetailedGuidanceSerializer,
+        _error_body,
+    )
+
+    policy = Policy.from_settings().updated(error_format="json", json_detailed_headers=True)
+    assert _error_body(policy) == ("application/json", PreconditionDetailedGuidanceSerializer)
+    fields = PreconditionDetailedGuidanceSerializer().fields["required_headers"].child.fields
+    assert set(fields) == {"name", "description", "example", "obtain_from"}

@@ -30,4 +30,7 @@ urlpatterns = [
     path("condition/", include("tests.conditional_processing.urls")),
     path("extra/", include("tests.extra_urls")),
     path("api/", include("tests.drf_urls")),
+    path("tx/", include("tests.transaction_urls")),
+    path("mw/", include("tests.middleware_urls")),
+    path("integrity/", include("tests.integrity_urls")),
 ]

@@ -12,10 +12,9 @@ from django_preconditions.models import stored_timestamp
 
 
 def assert_last_modified(response: Any, instance: Any) -> None:
-    """``Last-Modified`` is the stored second capped at the clock (rules 22, 24, 39).
-
-    After writes in quick succession the stored second can be ahead of the clock; the value
-    served then depends on when the response was made, so allow the one-second window."""
+    """``Last-Modified`` is the stored second, or the second before while the write's second
+    has not settled, and never later than the clock (rules 22, 24, 39). Which one depends on
+    when the response was made, so allow both."""
     served = parse_http_date(response["Last-Modified"])
     stored = stored_timestamp(instance.last_modified)
     assert stored is not None

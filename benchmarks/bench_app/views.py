@@ -127,10 +127,10 @@ def ours_doc(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def doc_by_rule(request: HttpRequest, pk: int) -> HttpResponse:
-    """A plain function view over ``Doc`` that only an admin rule protects; it reads the
-    object the middleware loaded (no query of its own)."""
-    context = getattr(request, "preconditions", None)
-    doc = context.instance if context is not None else get_object_or_404(Doc, pk=pk)
+    """A plain function view over ``Doc`` that only an admin rule protects: it loads the Doc
+    itself (the middleware never reads it before the view; it adds the ETag of the row the
+    view loaded, and makes the view's save of that row a compare-and-swap)."""
+    doc = get_object_or_404(Doc, pk=pk)
     if request.method == "PUT":
         _apply(request, doc)
     return JsonResponse(_doc_json(doc))

@@ -158,11 +158,11 @@ def unavailable_reason(database_url: str, *, need_gunicorn: bool = True) -> str 
         try:
             import gunicorn  # noqa: F401
         except ImportError:
-            return "gunicorn is not installed (pip install -e '.[bench]')"
+            return "gunicorn is not installed (pip install --group bench)"
     try:
         import psycopg
     except ImportError:
-        return "psycopg is not installed (pip install -e '.[bench]')"
+        return "psycopg is not installed (pip install --group bench)"
     if urlsplit(database_url).scheme not in ("postgres", "postgresql"):
         return f"{database_url!r} is not a PostgreSQL URL"
     try:

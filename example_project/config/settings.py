@@ -42,6 +42,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Error bodies in the client's language (Accept-Language: fr or de): docs/errors.md.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -87,6 +89,19 @@ def _database() -> dict[str, Any]:
 
 
 DATABASES = {"default": _database()}
+# The load tests' isolation matrix (tests/test_isolation_matrix.py) sets these two.
+if os.environ.get("DATABASE_ATOMIC_REQUESTS") == "1":
+    DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if os.environ.get("DATABASE_ISOLATION_LEVEL"):
+    _level = os.environ["DATABASE_ISOLATION_LEVEL"]
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        from psycopg import IsolationLevel
+
+        DATABASES["default"].setdefault("OPTIONS", {})["isolation_level"] = IsolationLevel[
+            _level.upper().replace(" ", "_")
+        ]
+    else:
+        DATABASES["default"].setdefault("OPTIONS", {})["isolation_level"] = _level
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several server processes (gunicorn workers) on one SQLite file: WAL lets readers go on
     # while one writer writes, and IMMEDIATE transactions take the write lock up front.
@@ -131,6 +146,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components (drf-spectacular's advice): the request side then
+    # says what the server checks, e.g. a title may not be blank, and has no read-only fields.
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -11,11 +11,13 @@ from .serializers import DocumentSerializer
 
 
 class DocumentViewSet(PreconditionMixin, viewsets.ModelViewSet):
-    """Documents. PUT/PATCH/DELETE need If-Match (or If-Unmodified-Since).
+    """Documents. PUT, PATCH and DELETE need If-Match (or If-Unmodified-Since).
 
-    ``PUT /api/documents/<id>/`` with ``If-None-Match: *`` creates a document under an id
-    that does not exist yet (create-only: a second such PUT gets 412).
+    A PUT to /api/documents/ID/ with If-None-Match: * creates a document under an id that
+    does not exist yet (create-only: a second such PUT gets 412).
     """
+
+    # Plain text on purpose: the browsable API and the OpenAPI description show it as written.
 
     queryset = Document.objects.all()
     serializer_class = DocumentSerializer

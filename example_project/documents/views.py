@@ -1,7 +1,9 @@
 """The plain Django side of the example: two JSON views over one object, protected two ways,
 and the pages (home, playground).
 
-- ``document_detail`` (/documents/<id>/) is protected in code, by ``require_preconditions``.
+- ``document_detail`` (/documents/<id>/) is protected in code, by ``require_preconditions``;
+  ``DocumentView`` (/cbv/documents/<id>/) is the same as a class-based view, with
+  ``PreconditionRequiredMixin``.
 - ``note_detail`` (/notes/<id>/) has no decorator at all: ``PreconditionMiddleware`` protects
   it because ``PRECONDITIONS["VIEWS"]`` in settings names it (``"note-detail"``).
 
@@ -15,12 +17,17 @@ import json
 from typing import Any
 
 from django import forms
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.generic.detail import SingleObjectMixin
 
 from django_preconditions import require_preconditions
+from django_preconditions.views import PreconditionRequiredMixin
 
 from .models import Document, Note
 
@@ -110,6 +117,31 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse(document_data(document))
 
 
+# -- /cbv/documents/<id>/: the same, as a class-based view -----------------------------------
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class DocumentView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
+    """GET, PUT and DELETE one document; ``PreconditionRequiredMixin`` loads it once (the
+    handlers' ``get_object()`` costs no query) and does what the decorator does above."""
+
+    model = Document
+    http_method_names = ["get", "head", "options", "put", "delete"]
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return JsonResponse(document_data(self.get_object()))
+
+    def put(self, request: HttpRequest, pk: int) -> HttpResponse:
+        saved = _save_json(request, DocumentForm, self.get_object())
+        if isinstance(saved, JsonResponse):
+            return saved
+        return JsonResponse(document_data(saved))
+
+    def delete(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self.get_object().delete()
+        return HttpResponse(status=204)
+
+
 # -- /notes/<id>/: no decorator; PRECONDITIONS["VIEWS"] + PreconditionMiddleware -------------
 
 
@@ -117,8 +149,9 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(READ_AND_WRITE)
 def note_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """GET, PUT (``{"text": …}``) and DELETE one note — written as if preconditions did not
-    exist. The middleware evaluates them before this view runs and turns its ``save()`` and
-    ``delete()`` into a compare-and-swap; it adds the validators to the response."""
+    exist. The middleware lets this view answer first (404, 405 for PATCH), checks the
+    preconditions when it saves or deletes the note (a compare-and-swap, in a transaction that
+    a refusal rolls back), and adds the validators (or a 304) to its 200."""
     note = Note.objects.filter(pk=pk).first()
     if note is None:
         return JsonResponse({"error": "not_found", "message": f"No note {pk}."}, status=404)
@@ -185,3 +218,22 @@ def playground(request: HttpRequest) -> HttpResponse:
             }
         },
     )
+
+
+@require_POST
+@transaction.atomic
+def reset_demo_data(request: HttpRequest) -> HttpResponse:
+    """The playground's "Reset demo data": the documents and notes as load_demo_data makes them,
+    under the ids 1, 2, 3 that links and bookmarks use (users are left alone); back to the
+    playground."""
+    from .management.commands.load_demo_data import DOCUMENTS
+
+    Note.objects.all().delete()
+    Document.objects.exclude(pk__in=range(1, len(DOCUMENTS) + 1)).delete()
+    for pk, (title, body, notes) in enumerate(DOCUMENTS, start=1):
+        document, _ = Document.objects.update_or_create(
+            pk=pk, defaults={"title": title, "body": body}
+        )
+        for text in notes:
+            Note.objects.create(document=document, text=text)
+    return redirect("playground")

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.utils.text import slugify
 
-from django_preconditions.models import VersionedModel
+from django_preconditions.models import VersionedManager, VersionedModel
 
 
 class Document(VersionedModel):
@@ -52,3 +57,57 @@ class PlainCounter(models.Model):
     """The unprotected control for concurrency tests."""
 
     counter = models.IntegerField(default=0)
+
+
+class SluggedDocument(VersionedModel):
+    """A unique field: under SERIALIZABLE, writers of different rows conflict through its
+    index (the reproduction of issue 9, item 2)."""
+
+    slug = models.SlugField(unique=True)
+    counter = models.IntegerField(default=0)
+
+
+# --- integrity of the compare-and-swap on every write path (rules 50-53) ---------------------
+
+
+class DocumentProxy(Document):
+    """The same rows as Document, through another class (rule 53)."""
+
+    class Meta:
+        proxy = True
+
+
+class UuidDocument(VersionedModel):
+    """A primary key with a default: Django saves a new instance with a bare INSERT."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=200)
+
+
+class Named(models.Model):
+    """A plain concrete parent: its table is written before the versioned child's."""
+
+    name = models.CharField(max_length=100, default="")
+
+
+class NamedDocument(Named, VersionedModel):
+    """Multi-table inheritance where the version lives in the child table (rule 51)."""
+
+    title = models.CharField(max_length=200, default="")
+
+    objects = VersionedManager()
+
+
+class Note(VersionedModel):
+    """Its post_save receiver saves it again with update_fields (rule 52)."""
+
+    title = models.CharField(max_length=200)
+    slug = models.CharField(max_length=200, blank=True, default="")
+
+
+@receiver(post_save, sender=Note)
+def _keep_note_slug(sender: type[Note], instance: Note, **kwargs: object) -> None:
+    slug = slugify(instance.title)
+    if instance.slug != slug:
+        instance.slug = slug
+        instance.save(update_fields=["slug"])

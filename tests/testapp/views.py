@@ -104,7 +104,12 @@ def plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The same view without protection: the baseline for query counts."""
     if request.method == "OPTIONS":
         return options()
-    document = Document.objects.get(pk=pk)
+    return serve_document(request, Document.objects.get(pk=pk))
+
+
+def serve_document(request: HttpRequest, document: Document) -> HttpResponse:
+    """GET/HEAD, DELETE or a write of ``document``, loaded by the view, with plain
+    ``save()``/``delete()``: what an unprotected view does."""
     if request.method in ("GET", "HEAD"):
         return JsonResponse(representation(document))
     if request.method == "DELETE":

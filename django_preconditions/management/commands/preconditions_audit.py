@@ -7,41 +7,53 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext, gettext_noop
 
 from django_preconditions.audit import AuditRow, build_report
 from django_preconditions.rules import current_rules
 
-COLUMNS = ("ROUTE", "NAME", "METHODS", "PROTECTION", "PROTECTED", "HEADERS")
+COLUMNS = ("ROUTE", "NAME", "METHODS", "PROTECTION", "PROTECTED", "HEADERS", "MODE")
+
+
+HELP = gettext_noop(
+    "List the URL patterns that accept unsafe methods (POST, PUT, PATCH, DELETE) and what "
+    "protects each: decorator, class-based mixin, DRF mixin, settings, admin rule, or none."
+)
 
 
 class Command(BaseCommand):
-    help = (
-        "List the URL patterns that accept unsafe methods (POST, PUT, PATCH, DELETE) and what "
-        "protects each: decorator, class-based mixin, DRF mixin, settings, admin rule, or none."
-    )
+    help = HELP
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.description = gettext(HELP)  # `--help` in the active language
         parser.add_argument(
-            "--format", choices=("table", "json"), default="table", help="Output format."
+            "--format",
+            choices=("table", "json"),
+            default="table",
+            help=gettext("Output format."),
         )
         parser.add_argument(
             "--fail-on-unprotected",
             action="store_true",
-            help="Exit with status 1 when a pattern accepting unsafe methods is unprotected.",
+            help=gettext(
+                "Exit with status 1 when a pattern accepting unsafe methods is unprotected."
+            ),
         )
         parser.add_argument(
             "--all",
             action="store_true",
             dest="include_safe",
-            help="Also list patterns that accept only safe methods (GET, HEAD, OPTIONS).",
+            help=gettext("Also list patterns that accept only safe methods (GET, HEAD, OPTIONS)."),
         )
         parser.add_argument(
             "--include-admin",
             action="store_true",
-            help="Also list the admin site's own patterns (left out by default).",
+            help=gettext("Also list the admin site's own patterns (left out by default)."),
         )
         parser.add_argument(
-            "--urlconf", default=None, help="Audit this URLconf module instead of ROOT_URLCONF."
+            "--urlconf",
+            default=None,
+            help=gettext("Audit this URLconf module instead of ROOT_URLCONF."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -56,17 +68,24 @@ class Command(BaseCommand):
             self._write_table(rows)
         if current_rules().error:
             self.stderr.write(
-                "Admin rules could not be read, so only settings rules are shown: "
-                f"{current_rules().error}. Run `manage.py migrate django_preconditions`."
+                gettext(
+                    "Admin rules could not be read, so only settings rules are shown: "
+                    "%(error)s. Run `manage.py migrate django_preconditions`."
+                )
+                % {"error": current_rules().error}
             )
         unprotected = [row for row in rows if row.unprotected]
         if options["fail_on_unprotected"] and unprotected:
             listed = ", ".join(row.name or row.route for row in unprotected)
             raise CommandError(
-                f"{len(unprotected)} URL pattern(s) accept unsafe methods without requiring "
-                f"preconditions: {listed}. Protect each with require_preconditions, "
-                "PreconditionRequiredMixin or the DRF PreconditionMixin, or name it in "
-                'PRECONDITIONS["VIEWS"] or an admin rule (with PreconditionMiddleware installed).'
+                gettext(
+                    "%(count)d URL pattern(s) accept unsafe methods without requiring "
+                    "preconditions: %(listed)s. Protect each with require_preconditions, "
+                    "PreconditionRequiredMixin or the DRF PreconditionMixin, or name it in "
+                    'PRECONDITIONS["VIEWS"] or an admin rule (with PreconditionMiddleware '
+                    "installed)."
+                )
+                % {"count": len(unprotected), "listed": listed}
             )
 
     def _write_table(self, rows: list[AuditRow]) -> None:
@@ -81,10 +100,11 @@ class Command(BaseCommand):
                 (
                     row.route,
                     row.name or "-",
-                    " ".join(row.methods) or "(safe only)",
+                    " ".join(row.methods) or gettext("(safe only)"),
                     protection,
                     " ".join(row.protected_methods) or "-",
                     ", ".join(row.required_headers) or "-",
+                    row.mode or "-",
                 )
             )
         widths = [max(len(line[column]) for line in cells) for column in range(len(COLUMNS))]
@@ -95,9 +115,13 @@ class Command(BaseCommand):
             self.stdout.write(note)
         unsafe = [row for row in rows if row.methods]
         unprotected = sum(row.unprotected for row in unsafe)
-        summary = (
-            f"{len(unsafe)} URL pattern(s) accept unsafe methods: "
-            f"{len(unsafe) - unprotected} protected, {unprotected} unprotected."
-        )
+        summary = gettext(
+            "%(unsafe)d URL pattern(s) accept unsafe methods: %(protected)d protected, "
+            "%(unprotected)d unprotected."
+        ) % {
+            "unsafe": len(unsafe),
+            "protected": len(unsafe) - unprotected,
+            "unprotected": unprotected,
+        }
         self.stdout.write("")
         self.stdout.write(self.style.WARNING(summary) if unprotected else summary)

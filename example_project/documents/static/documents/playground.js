@@ -629,6 +629,9 @@ const scenarios = {
 async function runScenario(name) {
   const buttons = document.querySelectorAll("[data-scenario]");
   buttons.forEach((button) => (button.disabled = true));
+  // A conflict box belongs to the scenario that raised it.
+  alice.hideConflict();
+  bob.hideConflict();
   try {
     await scenarios[name]();
   } catch (error) {

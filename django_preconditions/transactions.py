@@ -1,0 +1,213 @@
+"""The request transaction: how every adapter runs a protected view under ``ATOMIC_REQUESTS``.
+
+With ``ATOMIC_REQUESTS``, Django wraps the whole view in ``transaction.atomic()`` and commits
+after the view has returned. Two things then escape a protected view:
+
+- an error raised at COMMIT — PostgreSQL's serialization failure (``40001``) or deadlock
+  (``40P01``) under ``REPEATABLE READ``/``SERIALIZABLE``, MariaDB's ``1020``/``1213``, SQLite's
+  "database is locked" — reaches Django's handler after the view returned: a 500;
+- the current version read for a 412 is read inside the request's transaction, which under
+  ``REPEATABLE READ`` still sees its old snapshot: the 412 carries the very ETag the client
+  sent (CONFORMANCE rule 55).
+
+So the adapters (``require_preconditions``, ``PreconditionRequiredMixin``,
+``PreconditionMixin``) take the transaction over. The API, three steps:
+
+1. :func:`own_request_transaction` at decoration time (or in ``as_view()``) marks the view
+   with Django's public ``transaction.non_atomic_requests`` for every configured database,
+   so the handler does not wrap it;
+2. :func:`request_transaction` around the view call opens ``transaction.atomic(using=alias)``
+   for each database whose settings say ``ATOMIC_REQUESTS`` (read at request time, so tests can
+   switch it). A refusal raised inside (a lost compare-and-swap, a database conflict) leaves
+   the block and rolls back everything the view wrote (rule 51); a refusal the adapter turned
+   into a response inside the block calls :meth:`RequestTransaction.roll_back` first; the
+   COMMIT happens when the block exits, so its errors are raised where the adapter can catch
+   them (rule 47);
+3. after the block — outside the old snapshot, on ``router.db_for_write`` — the adapter reads
+   the current version with :func:`current_version` and answers with
+   ``Enforcer.answer_conflict()``: 412 with that version when it differs from the one the
+   request was checked against, else 503 with ``Retry-After`` (nothing was applied,
+   :func:`mark_retryable`).
+
+When the database refused a write although the row did not change (a serialization failure
+or a deadlock over other rows, frequent under ``SERIALIZABLE``), nothing tells the client its
+copy is stale, so the adapter runs the whole request again — load, evaluate, view — up to
+:data:`ATTEMPTS` times (:func:`run_with_retries`) before answering 503. A request is run again
+only when its body can be replayed (it was not read, or was read through ``request.body``).
+
+A view marked ``non_atomic_requests`` for a database before the adapter wraps it keeps its
+choice: no transaction is opened for that database. Async views are left to Django, which
+refuses ``ATOMIC_REQUESTS`` for them.
+
+``PreconditionMiddleware`` does not use steps 1 and 2 yet: Django's own transaction wraps the
+views it protects, and its ``process_exception`` answers after Django's rollback (step 3, no
+retries). To use them, its ``process_view`` (which Django calls before it wraps the view) would
+mark the resolved view, and ``__call__`` would open :func:`request_transaction` and
+:func:`run_with_retries` around ``get_response``. A marked view stays marked (the mark is on the
+function object), so the middleware must then open the transaction for it on every request,
+protected by a rule or not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
+from django.db import DatabaseError, connections, models, router, transaction
+from django.http import HttpRequest, HttpResponseBase
+from django.http.request import RawPostDataException
+
+from ._compat import non_atomic_aliases, request_body_replayable, set_non_atomic_aliases
+
+__all__ = [
+    "ATTEMPTS",
+    "RequestTransaction",
+    "atomic_request_aliases",
+    "current_version",
+    "keep_body",
+    "mark_retryable",
+    "own_request_transaction",
+    "request_transaction",
+    "run_with_retries",
+]
+
+#: How many times a request refused by the database, with the row unchanged, is run in all.
+ATTEMPTS: Final = 8
+_RETRY_ATTRIBUTE = "preconditions_retry"
+
+_V = TypeVar("_V", bound=Callable[..., Any])
+_R = TypeVar("_R", bound=HttpResponseBase)
+_OWNED_ATTRIBUTE = "preconditions_transaction_aliases"
+
+
+def own_request_transaction(view: _V) -> _V:
+    """Mark ``view`` so that Django's handler does not wrap it in ``ATOMIC_REQUESTS``'s
+    transaction: :func:`request_transaction` opens it instead, around the view call.
+
+    Remembers which databases the view had already opted out of (those stay without a
+    transaction). Sync views only; an async view is returned unchanged.
+    """
+    view_class = getattr(view, "view_class", None)
+    if iscoroutinefunction(view) or getattr(view_class, "view_is_async", False):
+        return view
+    opted_out = non_atomic_aliases(view)
+    aliases = frozenset(connections)
+    set_non_atomic_aliases(view, opted_out | aliases)
+    setattr(view, _OWNED_ATTRIBUTE, tuple(sorted(aliases - opted_out)))
+    return view
+
+
+def atomic_request_aliases(view: Any = None) -> tuple[str, ...]:
+    """The databases whose settings ask for ``ATOMIC_REQUESTS`` (now), minus those ``view``
+    (a view marked by :func:`own_request_transaction`, or a class-based view's ``dispatch``)
+    opted out of with ``transaction.non_atomic_requests``."""
+    owned = getattr(view, _OWNED_ATTRIBUTE, None)
+    opted_out = non_atomic_aliases(view) if owned is None else frozenset()
+    return tuple(
+        alias
+        for alias in connections
+        if connections.settings[alias].get("ATOMIC_REQUESTS")
+        and (alias in owned if owned is not None else alias not in opted_out)
+    )
+
+
+@dataclass
+class RequestTransaction:
+    """The transactions opened for one request (one per ``ATOMIC_REQUESTS`` database)."""
+
+    aliases: tuple[str, ...]
+
+    def roll_back(self) -> None:
+        """Roll everything back when the block exits (for a refusal answered inside it)."""
+        for alias in self.aliases:
+            transaction.set_rollback(True, using=alias)
+
+
+@contextlib.contextmanager
+def request_transaction(view: Any = None) -> Iterator[RequestTransaction]:
+    """``transaction.atomic(using=alias)`` for each ``ATOMIC_REQUESTS`` database, nested.
+
+    Exceptions leave the block after the rollback; errors of the COMMIT itself are raised
+    from the ``with`` statement, after the view returned.
+    """
+    aliases = atomic_request_aliases(view)
+    with contextlib.ExitStack() as stack:
+        for alias in aliases:
+            stack.enter_context(transaction.atomic(using=alias))
+        yield RequestTransaction(aliases)
+
+
+@dataclass(frozen=True)
+class CurrentVersion:
+    token: str
+    last_modified: datetime.datetime | None
+
+
+def current_version(model: type[models.Model] | None, pk: Any) -> CurrentVersion | None:
+    """The latest committed version of a row, read on the database writes go to
+    (``router.db_for_write``, never a replica: rule 54); ``None`` when the row is gone or
+    cannot be read. Call it outside the request's transaction (rule 55)."""
+    from .models import MODIFIED_FIELD, VERSION_FIELD, VersionedModel
+
+    if model is None or not issubclass(model, VersionedModel) or pk is None:
+        return None
+    alias = router.db_for_write(model)
+    try:
+        row = (
+            model._base_manager.using(alias)
+            .filter(pk=pk)
+            .values_list(VERSION_FIELD, MODIFIED_FIELD)
+            .first()
+        )
+    except DatabaseError:  # e.g. called inside a transaction the database aborted
+        return None
+    if row is None:
+        return None
+    return CurrentVersion(row[0], row[1])
+
+
+def mark_retryable(response: _R) -> _R:
+    """Mark a 503 answering a database refusal of an unchanged row: running the request
+    again may succeed."""
+    setattr(response, _RETRY_ATTRIBUTE, True)
+    return response
+
+
+def keep_body(request: HttpRequest) -> None:
+    """Read the body through ``request.body`` (which caches it) so that a retry can replay
+    it — unless it is a multipart upload or larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``,
+    which Django streams."""
+    if request.content_type == "multipart/form-data":
+        return
+    limit: int | None = getattr(settings, "DATA_UPLOAD_MAX_MEMORY_SIZE", None)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    if limit is not None and length > limit:
+        return
+    with contextlib.suppress(RawPostDataException):
+        request.body  # noqa: B018 - cached by Django for every later reader
+
+
+def run_with_retries(request: HttpRequest, attempt: Callable[[], _R]) -> _R:
+    """``attempt()`` (one complete run of the request: load, evaluate, view), again while it
+    answers a retryable 503 and the body can be replayed, at most :data:`ATTEMPTS` times,
+    with a short random pause in between."""
+    for number in range(1, ATTEMPTS + 1):
+        response = attempt()
+        if (
+            not getattr(response, _RETRY_ATTRIBUTE, False)
+            or number == ATTEMPTS
+            or not request_body_replayable(request)
+        ):
+            return response
+        time.sleep(random.uniform(0, min(0.5, 0.01 * 2**number)))
+    raise AssertionError("unreachable")  # pragma: no cover

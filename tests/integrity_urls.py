@@ -1,0 +1,65 @@
+"""Protected views over the integrity test models (rules 50-53), written the way
+docs/views.md shows: the view sets fields from the JSON body and calls ``save()``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path
+
+from django_preconditions.decorators import require_preconditions
+from django_preconditions.enforcement import set_validators
+from django_preconditions.models import VersionedModel
+from tests.testapp.models import Document, NamedDocument, Note, UuidDocument
+
+
+def json_put(
+    model: type[VersionedModel], fields: tuple[str, ...], *, saves: int = 1, source: Any = None
+) -> Callable[..., HttpResponse]:
+    """A protected PUT that creates the object when absent (``If-None-Match: *``) and saves
+    it ``saves`` times, one field per save after the first (a second save in the view)."""
+
+    @require_preconditions(source or model, allow_create=True)
+    def view(request: HttpRequest, pk: Any) -> HttpResponse:
+        instance = request.preconditions.instance or model(pk=pk)  # type: ignore[attr-defined]
+        created = instance._state.adding
+        data = json.loads(request.body or b"{}")
+        for field in fields:
+            if field in data:
+                setattr(instance, field, data[field])
+        instance.save()
+        for field in fields[1:saves]:
+            setattr(instance, field, f"{getattr(instance, field)}+")
+            instance.save(update_fields=[field])
+        body = {field: getattr(instance, field) for field in fields}
+        response = JsonResponse(body, status=201 if created else 200)
+        return set_validators(response, instance)
+
+    return view
+
+
+def _owned(request: HttpRequest) -> Any:
+    return Document.objects.filter(owner=request.user.pk)
+
+
+@require_preconditions(_owned, allow_create=True)
+async def owned_async_create(request: HttpRequest, pk: int) -> HttpResponse:
+    document = request.preconditions.instance or Document(pk=pk)  # type: ignore[attr-defined]
+    created = document._state.adding
+    document.title = json.loads(request.body)["title"]
+    await document.asave()
+    return JsonResponse({"title": document.title}, status=201 if created else 200)
+
+
+urlpatterns = [
+    path("docs/<int:pk>/", json_put(Document, ("title", "body"))),
+    path("twice/docs/<int:pk>/", json_put(Document, ("title", "body"), saves=2)),
+    path("uuid/<uuid:pk>/", json_put(UuidDocument, ("title",))),
+    path("named/<int:pk>/", json_put(NamedDocument, ("name", "title"))),
+    path("notes/<int:pk>/", json_put(Note, ("title",))),
+    path("owned/docs/<int:pk>/", json_put(Document, ("title",), source=_owned)),
+    path("owned/async/docs/<int:pk>/", owned_async_create),
+]

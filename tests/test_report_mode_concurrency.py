@@ -1,0 +1,87 @@
+"""Report-only counts written by several processes at once (issue 14): real parallel
+connections on PostgreSQL and MariaDB; every count arrives, in one row per endpoint and
+client, and the insert race really happened."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection, connections
+from django.db.models import QuerySet
+
+from django_preconditions import reporting
+from django_preconditions.reporting import ReportedRequest
+
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
+
+WRITERS = 8
+ROUNDS = 5
+
+
+@pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="SQLite serialises writers: no parallel connections"
+)
+def test_parallel_first_writes_of_one_key_lose_no_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    races = {"lost_inserts": 0, "deadlocks": 0}
+    lock = threading.Lock()
+    create = QuerySet.create
+
+    def counting_create(self: QuerySet[Any], **kwargs: Any) -> Any:
+        try:
+            return create(self, **kwargs)
+        except IntegrityError:
+            if self.model is ReportedRequest:
+                with lock:
+                    races["lost_inserts"] += 1
+            raise
+
+    monkeypatch.setattr(QuerySet, "create", counting_create)
+    is_conflict = reporting.is_database_conflict
+
+    def counting_conflict(exc: BaseException) -> bool:
+        conflict = is_conflict(exc)
+        if conflict:
+            with lock:
+                races["deadlocks"] += 1
+        return conflict
+
+    monkeypatch.setattr(reporting, "is_database_conflict", counting_conflict)
+
+    for round_index in range(ROUNDS):
+        key = (f"race-{round_index}", "PUT", "", "agent")
+        barrier = threading.Barrier(WRITERS)
+        errors: list[BaseException] = []
+
+        def work(
+            count: int,
+            key: tuple[str, str, str, str] = key,
+            barrier: Any = barrier,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            try:
+                now = time.time()
+                entry = reporting._Pending(*key, f"/{key[0]}/", now, now, count=count)
+                barrier.wait(timeout=30)
+                reporting._write(key, entry)
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=work, args=(n + 1,)) for n in range(WRITERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+        assert not errors
+        rows = ReportedRequest.objects.filter(endpoint=key[0])
+        assert rows.count() == 1
+        assert rows.get().count == sum(range(1, WRITERS + 1))  # no lost count
+
+    # The race really happened, and was recovered by retrying: duplicate inserts
+    # (PostgreSQL), or deadlocks on the unique index (MariaDB).
+    assert races["lost_inserts"] + races["deadlocks"] > 0, races
