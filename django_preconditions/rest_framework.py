@@ -33,12 +33,14 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
+from ._compat import version_tokens_of
 from .conditions import (
     IF_MATCH,
     IF_MODIFIED_SINCE,
@@ -95,6 +97,12 @@ __all__ = [
 ]
 
 _CONDITIONAL_HEADERS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
+# Paginators whose paginate_queryset() only counts and slices the queryset: they page a
+# token-only query (primary keys and versions) exactly as they page the full rows.
+_TOKEN_PAGINATE: Final = (
+    PageNumberPagination.paginate_queryset,
+    LimitOffsetPagination.paginate_queryset,
+)
 _BUILT_IN_FORMATS: Final = ("problem", "json", "drf")
 
 
@@ -526,6 +534,37 @@ class PreconditionMixin(_ViewBase):
             self._decide_list(serializer)
         return serializer
 
+    def paginate_queryset(self, queryset: Any) -> Any:
+        """A conditional GET of a list is first decided from a token-only query of the page
+        (primary keys and version tokens; the filters, the ordering and the paginator's slice
+        kept): a matching ``If-None-Match`` is answered 304 without loading or instantiating
+        the rows (rule 28). Otherwise the page is loaded as DRF loads it, and its ETag is
+        computed from the rows served."""
+        if (
+            "HTTP_IF_NONE_MATCH" in self.request.META
+            and self.precondition_list_etag
+            and self._tracking().list_etag is None
+            and self._method() in SAFE_METHODS
+        ):
+            self._decide_list_from_tokens(queryset)
+        return super().paginate_queryset(queryset)
+
+    def _decide_list_from_tokens(self, queryset: Any) -> None:
+        if not isinstance(queryset, models.QuerySet) or not issubclass(
+            queryset.model, VersionedModel
+        ):
+            return
+        paginator = self.paginator
+        if paginator is not None and type(paginator).paginate_queryset not in _TOKEN_PAGINATE:
+            return  # e.g. cursor pagination reads the rows' ordering fields
+        tokens = version_tokens_of(queryset)
+        if tokens is None:
+            return
+        page = super().paginate_queryset(tokens)
+        pairs = list(tokens) if page is None else page
+        etag = self._page_etag(queryset.model._meta.label, pairs)
+        self._decide_list_etag(etag, keep=False)
+
     def get_renderers(self) -> list[BaseRenderer]:
         renderers = super().get_renderers()
         if not self.precondition_form_field:
@@ -727,10 +766,14 @@ class PreconditionMixin(_ViewBase):
     def _decide_list(self, serializer: ListSerializer[Any]) -> None:
         """Collection ``ETag`` of the page about to be serialized; 304 (or 412) at once."""
         etag = self._collection_etag(serializer)
-        if etag is None:
-            return
+        if etag is not None:
+            self._decide_list_etag(etag)
+
+    def _decide_list_etag(self, etag: str, *, keep: bool = True) -> None:
+        """304 (or 412) at once; ``keep``: the ETag of the page that will be served."""
         tag = EntityTag(etag, weak=True)
-        self._tracking().list_etag = tag
+        if keep:
+            self._tracking().list_etag = tag
         snapshot = Snapshot(state=ResourceState(exists=True, etag=tag), etag=str(tag))
         refusal = self._refusal(self._decide(snapshot.state, required=False), snapshot)
         if refusal is not None:
@@ -753,9 +796,17 @@ class PreconditionMixin(_ViewBase):
             items = list(items) if isinstance(items, Iterable) else None
         if items is None or not all(isinstance(item, VersionedModel) for item in items):
             return None
+        labels = {item._meta.label for item in items}
+        if len(labels) > 1:
+            return None
+        pairs = [(item.pk, item.version_token) for item in items]
+        return self._page_etag(labels.pop() if labels else "", pairs)
+
+    def _page_etag(self, label: str, pairs: Iterable[tuple[Any, str]]) -> str:
+        """The digest of the ``(pk, version token)`` pairs of ``label``'s model in page order,
+        and of the page envelope: the same from the full rows and from a token-only query."""
         digest = hashlib.blake2b(digest_size=20)
-        for item in items:
-            digest.update(f"{item._meta.label}\x1f{item.pk}\x1f{item.version_token}\x1e".encode())
+        digest.update("".join(f"{label}\x1f{pk}\x1f{token}\x1e" for pk, token in pairs).encode())
         digest.update(json.dumps(self._pagination_state(), default=str).encode())
         return f"l{digest.hexdigest()}"
 
