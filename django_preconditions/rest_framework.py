@@ -56,11 +56,25 @@ from .conditions import (
 )
 from .creation import advance_sequence, creatable_key, is_primary_key
 from .dbconflicts import conflict_from
-from .enforcement import Enforcer, PreconditionContext, Snapshot, conflict_outcome, not_modified
+from .enforcement import (
+    PreconditionContext,
+    Snapshot,
+    conditional_headers,
+    conflict_outcome,
+    finish,
+    not_modified,
+)
 from .exceptions import VersionConflict
 from .headers import EntityTag
 from .models import VersionedModel, VersionExpectation, expect_creation, expect_version
-from .policy import Policy, dotted_path, view_keys_for_request
+from .policy import (
+    Policy,
+    dotted_path,
+    enforced_by_admin_rule,
+    route_key,
+    settings_generation,
+    view_keys_for_request,
+)
 from .reporting import report_unmet
 from .responses import (
     PROBLEM_CONTENT_TYPE,
@@ -233,6 +247,12 @@ class _Tracking:
     serializers: list[BaseSerializer[Any]] = field(default_factory=list)
     form_token: str | None = None
     list_etag: EntityTag | None = None
+    method: str | None = None  # the request's real method, set by dispatch()
+
+
+# Policies of views that keep the default get_precondition_policy(), by (view class, action,
+# route), and the settings generation they were resolved under.
+_class_policies: list[Any] = [-1, {}]
 
 
 # --- The mixin -----------------------------------------------------------------------------
@@ -276,6 +296,11 @@ class PreconditionMixin(_ViewBase):
         """The policy for the current request and action: settings, then ``VIEWS`` (an
         ``"<view dotted path>.<action>"`` key first), then the attributes, then
         ``precondition_actions``."""
+        keys, overrides = self._policy_inputs()
+        return Policy.resolve(keys, **overrides)
+
+    def _policy_inputs(self) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The ``VIEWS`` keys and the code overrides :meth:`get_precondition_policy` uses."""
         view_path = dotted_path(type(self))
         action = getattr(self, "action", None)
         keys: list[str] = [f"{view_path}.{action}"] if action else []
@@ -295,7 +320,7 @@ class PreconditionMixin(_ViewBase):
         per_action = (self.precondition_actions or {}).get(action or "")
         if per_action:
             overrides.update(per_action)
-        return Policy.resolve(keys, **overrides)
+        return tuple(keys), overrides
 
     def _tracking(self) -> _Tracking:
         tracking: _Tracking | None = self.__dict__.get("_precondition_tracking")
@@ -307,8 +332,25 @@ class PreconditionMixin(_ViewBase):
     def _policy(self) -> Policy:
         tracking = self._tracking()
         if tracking.policy is None:
-            tracking.policy = self.get_precondition_policy()
+            tracking.policy = self._resolved_policy()
         return tracking.policy
+
+    def _resolved_policy(self) -> Policy:
+        """``get_precondition_policy()``, remembered per view class, action and route until
+        ``PRECONDITIONS`` changes; called on every request when a subclass overrides it."""
+        if type(self).get_precondition_policy is not PreconditionMixin.get_precondition_policy:
+            return self.get_precondition_policy()
+        request = getattr(self, "request", None)
+        key = (type(self), getattr(self, "action", None), route_key(request) if request else ())
+        generation, policies = _class_policies
+        if generation != settings_generation():
+            policies = {}
+            _class_policies[:] = [settings_generation(), policies]
+        known = policies.get(key)
+        if known is None:
+            keys, overrides = self._policy_inputs()
+            known = policies[key] = (keys, Policy.resolve_base(keys, **overrides))
+        return enforced_by_admin_rule(known[1], known[0])
 
     # -- request plumbing --
 
@@ -328,7 +370,7 @@ class PreconditionMixin(_ViewBase):
         # there) and end with the request: an ExitStack around DRF's whole dispatch. Around
         # it, the request transaction: a lost race or a database conflict (also one raised
         # by the COMMIT) leaves it, rolled back, and is answered here (rules 47, 51, 55).
-        tracking = _Tracking()
+        tracking = _Tracking(method=(request.method or "GET").upper())
         self.__dict__["_precondition_tracking"] = tracking
         try:
             with request_transaction(type(self).dispatch) as atomic:
@@ -354,7 +396,10 @@ class PreconditionMixin(_ViewBase):
 
     def _method(self) -> str:
         """The request's real method (DRF's OPTIONS metadata and browsable API clone the
-        request with another method to probe permissions)."""
+        request with another method to probe permissions); read once per request."""
+        method = self._tracking().method
+        if method is not None:
+            return method
         request = self.request
         original = getattr(request, "_request", request)
         return (original.method or "GET").upper()
@@ -362,7 +407,7 @@ class PreconditionMixin(_ViewBase):
     def _conditional_headers(self, method: str, *, form: bool) -> Mapping[str, str]:
         """The request's headers; for a browsable-API form that carries the token in
         ``precondition_form_field`` and no conditional header, that token as ``If-Match``."""
-        headers = self.request.headers
+        headers = conditional_headers(self.request)
         tracking = self._tracking()
         if tracking.form_token is not None:
             return {IF_MATCH: tracking.form_token}
@@ -729,8 +774,7 @@ class PreconditionMixin(_ViewBase):
                     response.headers["Location"] = location
             return response
         if tracking.snapshot is not None:
-            enforcer = Enforcer(type(self))
-            enforcer.finish(request, response, tracking.snapshot, tracking.expectation)
+            finish(request, response, tracking.snapshot, tracking.expectation)
             return response
         if method in SAFE_METHODS and self.precondition_list_etag:
             return self._finish_list(response)
