@@ -51,7 +51,7 @@ from django.utils import formats, timezone
 from django.utils.duration import duration_iso_string
 from django.utils.html import strip_tags
 from django.utils.text import Truncator, capfirst
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from . import defaults
 from .exceptions import VersionConflict
@@ -188,9 +188,25 @@ _INVALID_MESSAGES = {
 }
 
 
-def _invalid_message(reason: str, model: type[models.Model], page: str, outcome: str) -> str:
+_PAGES = {  # page: (as a sentence starts, within a sentence, what nothing was)
+    "form": (
+        gettext_lazy("This form"),
+        gettext_lazy("this form"),
+        gettext_lazy("saved"),
+    ),
+    "confirmation": (
+        gettext_lazy("The confirmation"),
+        gettext_lazy("the confirmation"),
+        gettext_lazy("deleted"),
+    ),
+}
+
+
+def _invalid_message(reason: str, model: type[models.Model], page: str) -> str:
+    """Why a posted version was refused; ``page`` is ``"form"`` or ``"confirmation"``."""
+    start, within, outcome = _PAGES[page]
     message = str(_INVALID_MESSAGES[reason]).format(
-        page=page, page_lower=page.lower(), name=model._meta.verbose_name
+        page=start, page_lower=within, name=model._meta.verbose_name
     )
     return gettext("{message}, so nothing was {outcome}.").format(message=message, outcome=outcome)
 
@@ -274,9 +290,9 @@ class FieldDifference:
     @property
     def in_form(self) -> str:
         return {
-            "conflict": "Your input (replaces the current value if you save again)",
-            "theirs": "The current value (you had not changed this field)",
-            "same": "Your input, which equals the current value",
+            "conflict": gettext("Your input (replaces the current value if you save again)"),
+            "theirs": gettext("The current value (you had not changed this field)"),
+            "same": gettext("Your input, which equals the current value"),
         }[self.state]
 
 
@@ -293,35 +309,44 @@ class ConflictReport:
 
     @property
     def who(self) -> str:
-        when = f" at {_local(self.changed_at)}" if self.changed_at else ""
-        if self.changed_by:
-            return f"by {self.changed_by}{when}"
-        return f"outside the admin{when}"
+        return _who(self.changed_by, self.changed_at)
 
     @property
     def summary(self) -> str:
         if self.simultaneous:
-            head = (
-                f"Another change to this {self.verbose_name} was saved at the same moment as "
-                "yours, so nothing was saved."
-            )
+            head = gettext(
+                "Another change to this %(name)s was saved at the same moment as yours, so "
+                "nothing was saved."
+            ) % {"name": self.verbose_name}
         else:
-            head = (
-                f"This {self.verbose_name} was changed {self.who} after this page was loaded, "
-                "so nothing was saved."
-            )
+            head = gettext(
+                "This %(name)s was changed %(who)s after this page was loaded, so nothing was "
+                "saved."
+            ) % {"name": self.verbose_name, "who": self.who}
         if self.differences:
             changed = "; ".join(
-                f"{item.label} is now “{Truncator(item.current).chars(80)}”"
+                gettext("%(field)s is now “%(value)s”")
+                % {"field": item.label, "value": Truncator(item.current).chars(80)}
                 for item in self.differences
             )
-            head += f" Changed: {changed}."
+            head += " " + gettext("Changed: %(changed)s.") % {"changed": changed}
         elif not self.simultaneous:
-            head += " None of the fields shown here changed."
-        return (
-            f"{head} Your input is kept: save again to apply it to the current version, or "
-            "reload the page to discard it."
+            head += " " + gettext("None of the fields shown here changed.")
+        return f"{head} " + gettext(
+            "Your input is kept: save again to apply it to the current version, or reload the "
+            "page to discard it."
         )
+
+
+def _who(user: str | None, moment: datetime.datetime | None) -> str:
+    """Who changed a row and when: "by NAME at TIME", or "outside the admin"."""
+    if user and moment:
+        return gettext("by %(user)s at %(when)s") % {"user": user, "when": _local(moment)}
+    if user:
+        return gettext("by %(user)s") % {"user": user}
+    if moment:
+        return gettext("outside the admin at %(when)s") % {"when": _local(moment)}
+    return gettext("outside the admin")
 
 
 def _local(moment: datetime.datetime) -> str:
@@ -361,14 +386,14 @@ def _username(entry: LogEntry) -> str:
 def _change_by(model: type[models.Model], pk: Any, since: float) -> str:
     entry = _latest_change(model, pk, since)
     if entry is None:
-        return "outside the admin"
-    return f"by {_username(entry)} at {_local(entry.action_time)}"
+        return _who(None, None)
+    return _who(_username(entry), entry.action_time)
 
 
 def _display(field: models.Field[Any, Any], value: Any) -> str:
     """A short, readable text for a value of ``field`` (queries related rows by pk)."""
     if value is _UNKNOWN:
-        return "(a long value, not shown)"
+        return gettext("(a long value, not shown)")
     if field.is_relation and field.related_model is not None:
         pks = list(value) if field.many_to_many else ([] if value is None else [value])
         pks = [item.pk if isinstance(item, models.Model) else item for item in pks]
@@ -376,9 +401,12 @@ def _display(field: models.Field[Any, Any], value: Any) -> str:
             return "-"
         related: Any = field.related_model
         found = related._base_manager.in_bulk(pks)
-        return ", ".join(str(found[pk]) if pk in found else f"#{pk} (deleted)" for pk in pks)
+        return ", ".join(
+            str(found[pk]) if pk in found else gettext("#%(pk)s (deleted)") % {"pk": pk}
+            for pk in pks
+        )
     if isinstance(field, models.BooleanField):
-        return {True: "Yes", False: "No"}.get(value, "Unknown")
+        return {True: gettext("Yes"), False: gettext("No")}.get(value, gettext("Unknown"))
     shown = display_for_field(value, field, "-", avoid_link=True)
     return Truncator(strip_tags(str(shown))).chars(300)
 
@@ -390,7 +418,9 @@ class VersionField(forms.CharField):
     """The hidden field carrying the signed version; never counts as a changed field."""
 
     def __init__(self) -> None:
-        super().__init__(required=False, widget=forms.HiddenInput, label="Version", strip=False)
+        super().__init__(
+            required=False, widget=forms.HiddenInput, label=gettext_lazy("Version"), strip=False
+        )
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         return False
@@ -467,11 +497,14 @@ class VersionedFormMixin(_VersionedFormBase):
             if not signed.base and self.preconditions_base():
                 raise InvalidVersion("purpose")  # no snapshot to tell what others changed
         except InvalidVersion as exc:
-            message = _invalid_message(str(exc), type(instance), "This form", "saved")
+            message = _invalid_message(str(exc), type(instance), "form")
             self.add_error(
                 None,
-                f"{message} The form now carries the current version: check the values "
-                "below and save again, or reload the page.",
+                f"{message} "
+                + gettext(
+                    "The form now carries the current version: check the values below and "
+                    "save again, or reload the page."
+                ),
             )
             self._refresh_version()
             return raw
@@ -514,9 +547,15 @@ class VersionedFormMixin(_VersionedFormBase):
         self.preconditions_deleted = signed.pk
         self.add_error(
             None,
-            f"This {name} (ID {signed.pk}) was deleted "
-            f"{_change_by(type(self.instance), signed.pk, signed.issued_at)} after this page "
-            "was loaded; your changes to it were not saved, and it was not re-created.",
+            gettext(
+                "This %(name)s (ID %(pk)s) was deleted %(who)s after this page was loaded; "
+                "your changes to it were not saved, and it was not re-created."
+            )
+            % {
+                "name": name,
+                "pk": signed.pk,
+                "who": _change_by(type(self.instance), signed.pk, signed.issued_at),
+            },
         )
 
     def _refresh_version(self) -> None:
@@ -745,9 +784,15 @@ class VersionedModelAdminMixin(_ModelAdmin):
         name = self.opts.verbose_name
         self.message_user(
             request,
-            f"This {name} (ID {signed.pk}) was deleted "
-            f"{_change_by(self.model, signed.pk, signed.issued_at)} while you were editing "
-            "it. Your changes were not saved, and it was not re-created.",
+            gettext(
+                "This %(name)s (ID %(pk)s) was deleted %(who)s while you were editing it. Your "
+                "changes were not saved, and it was not re-created."
+            )
+            % {
+                "name": name,
+                "pk": signed.pk,
+                "who": _change_by(self.model, signed.pk, signed.issued_at),
+            },
             messages.ERROR,
         )
         return HttpResponseRedirect(self._changelist_url())
@@ -812,18 +857,28 @@ class VersionedModelAdminMixin(_ModelAdmin):
         if stale:
             self.message_user(
                 request,
-                f"{len(stale)} of the rows you edited changed after this page was loaded, so "
-                "nothing was saved. Those rows show what changed; save again to apply your "
-                "input to the current versions.",
+                ngettext(
+                    "%(count)d of the rows you edited changed after this page was loaded, so "
+                    "nothing was saved. Those rows show what changed; save again to apply your "
+                    "input to the current versions.",
+                    "%(count)d of the rows you edited changed after this page was loaded, so "
+                    "nothing was saved. Those rows show what changed; save again to apply your "
+                    "input to the current versions.",
+                    len(stale),
+                )
+                % {"count": len(stale)},
                 messages.ERROR,
             )
         if deleted:
             name = self.opts.verbose_name_plural if len(deleted) > 1 else self.opts.verbose_name
             self.message_user(
                 request,
-                f"Nothing was saved: {name} with ID {', '.join(deleted)} had been deleted after "
-                "this page was loaded (they are not re-created). Reload the page to edit the "
-                "remaining rows.",
+                gettext(
+                    "Nothing was saved: %(name)s with ID %(ids)s had been deleted after this "
+                    "page was loaded (they are not re-created). Reload the page to edit the "
+                    "remaining rows."
+                )
+                % {"name": name, "ids": ", ".join(deleted)},
                 messages.ERROR,
             )
 
@@ -874,9 +929,11 @@ class VersionedModelAdminMixin(_ModelAdmin):
             if not _same_pk(self.model, signed.pk, target.pk):
                 raise InvalidVersion("other")
         except InvalidVersion as exc:
-            message = _invalid_message(str(exc), self.model, "The confirmation", "deleted")
+            message = _invalid_message(str(exc), self.model, "confirmation")
             self.message_user(
-                request, f"{message} Confirm the deletion again below.", messages.ERROR
+                request,
+                f"{message} " + gettext("Confirm the deletion again below."),
+                messages.ERROR,
             )
             return HttpResponseRedirect(request.get_full_path())
         pk_field = self.opts.pk
@@ -892,13 +949,20 @@ class VersionedModelAdminMixin(_ModelAdmin):
         by = _change_by(self.model, signed.pk, signed.issued_at)
         if not self.get_queryset(request).filter(pk=signed.pk).exists():
             self.message_user(
-                request, f"This {name} (ID {signed.pk}) was already deleted {by}.", messages.INFO
+                request,
+                gettext("This %(name)s (ID %(pk)s) was already deleted %(who)s.")
+                % {"name": name, "pk": signed.pk, "who": by},
+                messages.INFO,
             )
             return HttpResponseRedirect(self._changelist_url())
         self.message_user(
             request,
-            f"Nothing was deleted: this {name} was changed {by} after the confirmation page was "
-            "shown. Review the current version below and delete it again if you still want to.",
+            gettext(
+                "Nothing was deleted: this %(name)s was changed %(who)s after the confirmation "
+                "page was shown. Review the current version below and delete it again if you "
+                "still want to."
+            )
+            % {"name": name, "who": by},
             messages.WARNING,
         )
         return HttpResponseRedirect(
@@ -948,7 +1012,9 @@ class VersionedModelAdminMixin(_ModelAdmin):
         except VersionConflict:
             self.message_user(
                 request,
-                "Nothing was deleted: the database reported a concurrent change. Try again.",
+                gettext(
+                    "Nothing was deleted: the database reported a concurrent change. Try again."
+                ),
                 messages.ERROR,
             )
             return
@@ -967,33 +1033,45 @@ class VersionedModelAdminMixin(_ModelAdmin):
         if deleted:
             self.message_user(
                 request,
-                f"Successfully deleted {len(deleted)} {model_ngettext(self.opts, len(deleted))}.",
+                gettext("Successfully deleted %(count)d %(items)s.")
+                % {"count": len(deleted), "items": model_ngettext(self.opts, len(deleted))},
                 messages.SUCCESS,
             )
         if stale:
             names = "; ".join(
-                f"“{obj}” (changed {_change_by(self.model, obj.pk, signed.issued_at)})"
+                gettext("“%(object)s” (changed %(who)s)")
+                % {"object": obj, "who": _change_by(self.model, obj.pk, signed.issued_at)}
                 for obj, signed in stale
             )
             self.message_user(
                 request,
-                f"Not deleted, because they changed after the confirmation page was shown: "
-                f"{names}. Review them and delete them again if you still want to.",
+                gettext(
+                    "Not deleted, because they changed after the confirmation page was shown: "
+                    "%(names)s. Review them and delete them again if you still want to."
+                )
+                % {"names": names},
                 messages.WARNING,
             )
         if unverified:
             names = "; ".join(f"“{obj}”" for obj in unverified)
             self.message_user(
                 request,
-                f"Not deleted, because the confirmation did not carry their version: {names}. "
-                "Select them and delete them again.",
+                gettext(
+                    "Not deleted, because the confirmation did not carry their version: "
+                    "%(names)s. Select them and delete them again."
+                )
+                % {"names": names},
                 messages.ERROR,
             )
         if gone:
             self.message_user(
                 request,
-                f"Already deleted by someone else: {len(gone)} "
-                f"{model_ngettext(self.opts, len(gone))} (ID {', '.join(gone)}).",
+                gettext("Already deleted by someone else: %(count)d %(items)s (ID %(ids)s).")
+                % {
+                    "count": len(gone),
+                    "items": model_ngettext(self.opts, len(gone)),
+                    "ids": ", ".join(gone),
+                },
                 messages.INFO,
             )
 
@@ -1002,7 +1080,9 @@ def _forced(request: HttpRequest) -> frozenset[str]:
     return frozenset(getattr(request, _FORCED_ATTRIBUTE, ()))
 
 
-@admin.action(permissions=["delete"], description="Delete selected %(verbose_name_plural)s")
+@admin.action(
+    permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s")
+)
 def delete_selected(
     modeladmin: VersionedModelAdminMixin, request: HttpRequest, queryset: models.QuerySet[Any]
 ) -> HttpResponse | None:
@@ -1137,8 +1217,10 @@ class ProtectedEndpointForm(_RuleForm):
     view = forms.CharField(
         max_length=255,
         widget=DatalistInput(view_key_options, attrs={"size": 60}),
-        help_text="Pick a URL name of this project from the list, or type a view dotted path "
-        "(e.g. notes.views.note_detail) or a route pattern (e.g. notes/&lt;int:pk&gt;/).",
+        help_text=gettext_lazy(
+            "Pick a URL name of this project from the list, or type a view dotted path "
+            "(e.g. notes.views.note_detail) or a route pattern (e.g. notes/&lt;int:pk&gt;/)."
+        ),
     )
     # Declared fields take no initial value from the model: give the model's defaults, so
     # that an add form saved as shown is the model's default rule (issue 10, item 6).
@@ -1204,12 +1286,16 @@ class ProtectedEndpointForm(_RuleForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["lookup_url_kwarg"].label = "Lookup URL kwarg"  # not "Lookup url kwarg"
-        choices: list[tuple[str, str]] = [("", "— none: require the headers only —")]
+        self.fields["lookup_url_kwarg"].label = gettext(
+            "Lookup URL kwarg"
+        )  # not "Lookup url kwarg"
+        choices: list[tuple[str, str]] = [("", gettext("— none: require the headers only —"))]
         choices += versioned_model_choices()
         stored = self.instance.model_label
         if stored and stored not in dict(choices):
-            choices.append((stored, f"{stored} (not an installed VersionedModel)"))
+            choices.append(
+                (stored, gettext("%(label)s (not an installed VersionedModel)") % {"label": stored})
+            )
         field = self.fields["model_label"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = choices

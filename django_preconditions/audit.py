@@ -203,10 +203,10 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
                 protection = _RULE_SOURCES[source]
                 policy_for = _constant(Policy.from_settings().updated(**rule))
                 if rule.get("broken"):
-                    note = (
-                        f"The admin rule cannot be applied ({rule['broken']}): unsafe requests "
-                        "are refused with 428 until it is fixed in the admin."
-                    )
+                    note = gettext(
+                        "The admin rule cannot be applied (%(problem)s): unsafe requests are "
+                        "refused with 428 until it is fixed in the admin."
+                    ) % {"problem": rule["broken"]}
             else:
                 note = gettext(
                     "%(source)s names this view, but %(middleware)s is not in MIDDLEWARE, so "

@@ -303,10 +303,17 @@ def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             close = closest_view_keys(view_key, endpoints)
             messages.append(
                 Warning(
-                    f"{where} matches no URL pattern, so no view is protected by it.",
-                    hint=(f"Did you mean {', '.join(map(repr, close))}? " if close else "")
-                    + "Use a URL name (with its namespace), a view's dotted path or a route "
-                    "exactly as `manage.py preconditions_audit` lists them.",
+                    gettext("%(where)s matches no URL pattern, so no view is protected by it.")
+                    % {"where": where},
+                    hint=(
+                        gettext("Did you mean %(keys)s? ") % {"keys": ", ".join(map(repr, close))}
+                        if close
+                        else ""
+                    )
+                    + gettext(
+                        "Use a URL name (with its namespace), a view's dotted path or a route "
+                        "exactly as `manage.py preconditions_audit` lists them."
+                    ),
                     id="preconditions.W004",
                 )
             )
@@ -319,7 +326,7 @@ def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 Error(
                     f"{where}['lookup_field']: {problem}",
                     id="preconditions.E017",
-                    hint="Requests to this view are refused with 428 until fixed.",
+                    hint=gettext("Requests to this view are refused with 428 until fixed."),
                 )
             )
         kwarg = entry.get("lookup_url_kwarg")
@@ -329,7 +336,7 @@ def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 Error(
                     f"{where}['lookup_url_kwarg']: {problem}",
                     id="preconditions.E018",
-                    hint="Requests to this view are refused with 428 until fixed.",
+                    hint=gettext("Requests to this view are refused with 428 until fixed."),
                 )
             )
     return messages
@@ -363,9 +370,12 @@ def check_admin_rules(
             )
             messages.append(
                 Warning(
-                    f"The admin rule for {rule.view!r} cannot be applied: {detail}",
-                    hint="Fix or disable it in the admin (Protected endpoints). Until then "
-                    "unsafe requests to a view it matches are refused with 428.",
+                    gettext("The admin rule for %(view)r cannot be applied: %(detail)s")
+                    % {"view": rule.view, "detail": detail},
+                    hint=gettext(
+                        "Fix or disable it in the admin (Protected endpoints). Until then "
+                        "unsafe requests to a view it matches are refused with 428."
+                    ),
                     obj=rule,
                     id="preconditions.W005",
                 )

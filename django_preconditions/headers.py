@@ -46,7 +46,6 @@ _MAX_DATE_LENGTH: Final = 64
 _SHOWN_VALUE_LENGTH: Final = 120
 
 
-
 def gettext_noop(message: str) -> str:
     """Mark ``message`` for translation (makemessages finds the name) without translating it.
     Unlike Django's, it never reads settings, so this module imports before settings are

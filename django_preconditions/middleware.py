@@ -31,6 +31,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, router, transaction
 from django.db.models.signals import post_init
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_noop
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
@@ -48,6 +49,7 @@ from .policy import Policy, settings_entry, view_keys_for_request
 from .reporting import report_unmet
 from .responses import error_response
 from .rules import rule_for_keys
+from .transactions import keep_body, run_with_retries
 from .validation import is_admin_view
 
 __all__ = ["PreconditionMiddleware", "is_protected_in_code", "rule_for_keys"]
@@ -113,14 +115,14 @@ class _LazyExpectation(VersionExpectation):
         return self._decided
 
     @property
-    def token(self) -> str:
+    def token(self) -> str | None:
         if not self._decided:
             self._token = self._guard.decide_write(self._guard.target_pk())
             self._decided = True
         return self._token
 
     @token.setter
-    def token(self, value: str) -> None:
+    def token(self, value: str | None) -> None:
         self._token = value
 
 
@@ -195,7 +197,7 @@ class _Guard:
         assert response is not None
         return response
 
-    def decide_write(self, pk: Any) -> str:
+    def decide_write(self, pk: Any) -> str | None:
         """The view is writing the row: evaluate the preconditions against the stored row
         (read on the database the write goes to) and return the token the compare-and-swap
         must find; raise :class:`_Refused` (400, 412, 428) otherwise."""
@@ -214,7 +216,8 @@ class _Guard:
             self.refusal = self.refuse(decision, snapshot)
             raise _Refused(self.refusal)
         report_unmet(self.request, decision, view=self.enforcer.view)  # report mode
-        return str(row[0]) if row else ""
+        # No row: the write must create it, as an INSERT that fails on conflict (rule 50).
+        return str(row[0]) if row else None
 
     def settle(self, response: HttpResponse) -> HttpResponse:
         """The response after the view: its own, with validators, or a refusal."""
@@ -252,7 +255,8 @@ class _Guard:
         expectation = self.expectation
         checked = None
         if isinstance(expectation, _LazyExpectation) and expectation.decided:
-            checked = Snapshot.of_version(expectation.token, None)
+            token = expectation.token
+            checked = Snapshot.of_version(token, None) if token is not None else None
         return self.enforcer.answer_conflict(
             self.request,
             self.policy,
@@ -394,8 +398,10 @@ def _fail_closed(request: HttpRequest, view: Any, keys: tuple[str, ...], problem
         Outcome.PRECONDITION_REQUIRED,
         Reason.PRECONDITION_MISSING,
         method,
-        detail="the protection rule for this endpoint cannot be applied, so the server refuses "
-        "writes until an administrator fixes it",
+        detail=gettext_noop(  # translated when the response is written
+            "the protection rule for this endpoint cannot be applied, so the server refuses "
+            "writes until an administrator fixes it"
+        ),
         requirement=Requirement(methods=frozenset({method})),
     )
     return error_response(request, decision, policy, view=view)
@@ -422,6 +428,13 @@ class PreconditionMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
+        # Run again when the database refused a write of an unchanged row (rule 47), as the
+        # adapters protecting in code do; each run has its own transaction, rolled back.
+        return run_with_retries(request, lambda: self._run_once(request))
+
+    def _run_once(self, request: HttpRequest) -> Any:
+        if hasattr(request, _STATE_ATTRIBUTE):
+            delattr(request, _STATE_ATTRIBUTE)  # the previous run's guard is closed
         try:
             response = self.get_response(request)
         except BaseException:
@@ -464,6 +477,8 @@ class PreconditionMiddleware:
             return _fail_closed(request, view_func, keys, str(exc))  # type: ignore[no-any-return]
         if guard is None:
             return None
+        if guard.unsafe:
+            keep_body(request)  # so that a run refused by the database can be replayed
         guard.open()
         setattr(request, _STATE_ATTRIBUTE, guard)
         return None

@@ -848,10 +848,16 @@ class ProtectedEndpoint(VersionedModel):
         max_length=16,
         blank=True,
         default="",
-        choices=[("", "(as code or settings say)"), ("enforce", "enforce"), ("report", "report")],
-        help_text='"report" lets requests without a precondition through and reports them; '
-        '"enforce" answers 428. A rule can switch an endpoint from report to enforce, never '
-        "from enforce to report.",
+        choices=[
+            ("", _("(as code or settings say)")),
+            ("enforce", _("enforce")),
+            ("report", _("report")),
+        ],
+        help_text=_(
+            '"report" lets requests without a precondition through and reports them; '
+            '"enforce" answers 428. A rule can switch an endpoint from report to enforce, never '
+            "from enforce to report."
+        ),
     )
     note = models.TextField(blank=True, default="")
 

@@ -34,6 +34,7 @@ from django.core.signals import request_finished
 from django.db import DatabaseError, IntegrityError, models, router, transaction
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from . import signals
 from .conditions import Decision
@@ -55,25 +56,38 @@ class ReportedRequest(models.Model):
     """Unsafe requests without a precondition that report mode let through, per endpoint
     and client."""
 
-    endpoint = models.CharField(max_length=255, help_text="URL name, or route pattern.")
-    method = models.CharField(max_length=16)
-    user = models.CharField(max_length=150, blank=True, help_text="Empty: anonymous.")
-    user_agent = models.CharField(max_length=255, blank=True)
-    last_path = models.CharField(max_length=255, blank=True)
-    count = models.PositiveBigIntegerField(default=0)
-    first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField()
+    endpoint = models.CharField(
+        gettext_lazy("endpoint"),
+        max_length=255,
+        help_text=gettext_lazy("URL name, or route pattern."),
+    )
+    method = models.CharField(gettext_lazy("method"), max_length=16)
+    user = models.CharField(
+        gettext_lazy("user"),
+        max_length=150,
+        blank=True,
+        help_text=gettext_lazy("Empty: anonymous."),
+    )
+    user_agent = models.CharField(gettext_lazy("user agent"), max_length=255, blank=True)
+    last_path = models.CharField(gettext_lazy("last path"), max_length=255, blank=True)
+    count = models.PositiveBigIntegerField(gettext_lazy("count"), default=0)
+    first_seen = models.DateTimeField(gettext_lazy("first seen"))
+    last_seen = models.DateTimeField(gettext_lazy("last seen"))
     #: Hash of endpoint, method, user and user agent: one row per endpoint and client.
     client_key = models.CharField(max_length=64, unique=True, editable=False)
 
     class Meta:
         app_label = "django_preconditions"
-        verbose_name = "report-only request"
-        verbose_name_plural = "report-only requests"
+        verbose_name = gettext_lazy("report-only request")
+        verbose_name_plural = gettext_lazy("report-only requests")
         ordering = ("endpoint", "-last_seen")
 
     def __str__(self) -> str:
-        return f"{self.method} {self.endpoint} by {self.user or 'anonymous'}"
+        return gettext("%(method)s %(endpoint)s by %(user)s") % {
+            "method": self.method,
+            "endpoint": self.endpoint,
+            "user": self.user or gettext("anonymous"),
+        }
 
 
 @dataclass

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from .reporting import ReportedRequest
 
@@ -45,9 +46,9 @@ class ReportedRequestAdmin(_Admin):
         "last_seen",
     )
 
-    @admin.display(description="user", ordering="user")
+    @admin.display(description=gettext_lazy("user"), ordering="user")
     def client(self, obj: ReportedRequest) -> str:
-        return obj.user or "(anonymous)"
+        return obj.user or gettext("(anonymous)")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

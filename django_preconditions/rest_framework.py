@@ -177,7 +177,7 @@ class DatabaseConflict(PreconditionAPIException):
     resource did not change; nothing was applied and the request may be sent again."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The database refused this write because of a concurrent request; retry."
+    default_detail = _("The database refused this write because of a concurrent request; retry.")
     default_code = "database_conflict"
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("cbv/docs/<int:pk>/", middleware_views.ReadOnlyDocumentView.as_view(), name="mw-cbv"),
     path("swallow/docs/<int:pk>/", middleware_views.swallowing_document, name="mw-swallow"),
     path("update/docs/<int:pk>/", middleware_views.updating_document, name="mw-update"),
+    path("upsert/docs/<int:pk>/", middleware_views.upserting_document, name="mw-upsert"),
     path("rules/<str:key>/", middleware_views.rule_note, name="mw-rule-note"),
     path(
         "async/audited/docs/<int:pk>/",

@@ -271,3 +271,38 @@ def test_system_check_messages_follow_the_active_language():
         [error] = check_settings_block()
     assert error.id == "preconditions.E005"
     assert error.hint == "Donnez-lui la valeur : True ou False."
+
+
+def test_view_key_checks_follow_the_active_language():
+    """W004 and E017 (the checks of PRECONDITIONS["VIEWS"] against the URLconf) are
+    translated too; the ids stay."""
+    from django_preconditions.checks import check_view_keys
+
+    views = {
+        "document-plian": {"methods": ["PUT"]},
+        "document-plain": {"model": "testapp.Document", "lookup_field": "title"},
+    }
+    with override_settings(PRECONDITIONS={"VIEWS": views}), translation.override("de"):
+        messages = check_view_keys()
+    by_id = {message.id: message for message in messages}
+    assert set(by_id) >= {"preconditions.W004", "preconditions.E017"}
+    assert "passt zu keinem URL-Muster" in by_id["preconditions.W004"].msg
+    assert by_id["preconditions.W004"].hint.startswith("Meinten Sie 'document-plain'")
+    assert by_id["preconditions.E017"].hint == (
+        "Anfragen an diese View werden mit 428 abgelehnt, bis dies korrigiert ist."
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "plural", "column"),
+    [
+        ("fr", "requêtes signalées seulement", "agent utilisateur"),
+        ("de", "nur gemeldete Anfragen", "User-Agent"),
+    ],
+)
+def test_the_report_only_requests_are_named_in_the_active_language(language, plural, column):
+    from django_preconditions.reporting import ReportedRequest
+
+    with translation.override(language):
+        assert str(ReportedRequest._meta.verbose_name_plural) == plural
+        assert str(ReportedRequest._meta.get_field("user_agent").verbose_name) == column

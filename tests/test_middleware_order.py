@@ -450,3 +450,38 @@ def test_async_views_are_refused_after_their_access_control_and_rolled_back(asyn
     assert PlainCounter.objects.count() == 1
     assert written["ETag"] == Document.objects.get(pk=document.pk).etag
     assert not connection.in_atomic_block
+
+
+def test_rules_26_and_50_create_by_put_through_the_middleware_is_create_only(client) -> None:  # type: ignore[no-untyped-def]
+    """A view that creates on PUT: If-None-Match: * creates once (201); the same PUT again is
+    412 and changes nothing; without a precondition, 428 and nothing is created (rule 29)."""
+    with protect("mw-upsert", **OWNED):
+        missing = put(client, "/mw/upsert/docs/71/", {"title": "none"})
+        created = put(client, "/mw/upsert/docs/70/", {"title": "first"}, **{"If-None-Match": "*"})
+        again = put(client, "/mw/upsert/docs/70/", {"title": "second"}, **{"If-None-Match": "*"})
+    assert missing.status_code == 428
+    assert not Document.objects.filter(pk=71).exists()
+    assert created.status_code == 201
+    assert created.headers["ETag"] == Document.objects.get(pk=70).etag
+    assert again.status_code == 412
+    assert Document.objects.get(pk=70).title == "first"
+
+
+def test_rule_50_a_row_created_after_the_middlewares_check_is_412_not_an_overwrite(client) -> None:  # type: ignore[no-untyped-def]
+    """The create is an INSERT that fails on conflict: a rival that creates the row between
+    the check and the view's save makes it 412, never an UPDATE of the rival's row."""
+    from django.db.models.signals import pre_save
+
+    def rival(sender: Any, instance: Document, **kwargs: Any) -> None:
+        if instance.title == "mine" and not Document.objects.filter(pk=72).exists():
+            Document.objects.bulk_create([Document(pk=72, title="theirs")])
+
+    pre_save.connect(rival, sender=Document)
+    try:
+        with protect("mw-upsert", **OWNED):
+            response = put(
+                client, "/mw/upsert/docs/72/", {"title": "mine"}, **{"If-None-Match": "*"}
+            )
+    finally:
+        pre_save.disconnect(rival, sender=Document)
+    assert response.status_code == 412

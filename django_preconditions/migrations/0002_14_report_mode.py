@@ -22,18 +22,33 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "endpoint",
-                    models.CharField(help_text="URL name, or route pattern.", max_length=255),
+                    models.CharField(
+                        help_text="URL name, or route pattern.",
+                        max_length=255,
+                        verbose_name="endpoint",
+                    ),
                 ),
-                ("method", models.CharField(max_length=16)),
+                ("method", models.CharField(max_length=16, verbose_name="method")),
                 (
                     "user",
-                    models.CharField(blank=True, help_text="Empty: anonymous.", max_length=150),
+                    models.CharField(
+                        blank=True,
+                        help_text="Empty: anonymous.",
+                        max_length=150,
+                        verbose_name="user",
+                    ),
                 ),
-                ("user_agent", models.CharField(blank=True, max_length=255)),
-                ("last_path", models.CharField(blank=True, max_length=255)),
-                ("count", models.PositiveBigIntegerField(default=0)),
-                ("first_seen", models.DateTimeField()),
-                ("last_seen", models.DateTimeField()),
+                (
+                    "user_agent",
+                    models.CharField(blank=True, max_length=255, verbose_name="user agent"),
+                ),
+                (
+                    "last_path",
+                    models.CharField(blank=True, max_length=255, verbose_name="last path"),
+                ),
+                ("count", models.PositiveBigIntegerField(default=0, verbose_name="count")),
+                ("first_seen", models.DateTimeField(verbose_name="first seen")),
+                ("last_seen", models.DateTimeField(verbose_name="last seen")),
                 ("client_key", models.CharField(editable=False, max_length=64, unique=True)),
             ],
             options={

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 def test_no_unsafe_endpoint_is_left_unprotected(assert_all_protected: Any) -> None:
     # The start page and the playground are pages; the unprotected document view is the
     # demo's deliberate "before" picture.
-    assert_all_protected(allow=["home", "playground", "unprotected-document-detail"])
+    assert_all_protected(
+        allow=["home", "playground", "reset-demo-data", "unprotected-document-detail"]
+    )
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])

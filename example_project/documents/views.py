@@ -228,12 +228,16 @@ def reset_demo_data(request: HttpRequest) -> HttpResponse:
     playground."""
     from .management.commands.load_demo_data import DOCUMENTS
 
-    Note.objects.all().delete()
+    note_pk = 0
+    kept_notes = []
     Document.objects.exclude(pk__in=range(1, len(DOCUMENTS) + 1)).delete()
     for pk, (title, body, notes) in enumerate(DOCUMENTS, start=1):
         document, _ = Document.objects.update_or_create(
             pk=pk, defaults={"title": title, "body": body}
         )
-        for text in notes:
-            Note.objects.create(document=document, text=text)
+        for text in notes:  # the notes keep their ids too, in load_demo_data's order
+            note_pk += 1
+            kept_notes.append(note_pk)
+            Note.objects.update_or_create(pk=note_pk, defaults={"document": document, "text": text})
+    Note.objects.exclude(pk__in=kept_notes).delete()
     return redirect("playground")

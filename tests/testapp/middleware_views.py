@@ -3,6 +3,8 @@ access control, for the settings/admin-configured middleware (tests/test_middlew
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -64,6 +66,20 @@ def swallowing_document(request: HttpRequest, pk: int) -> HttpResponse:
     except Exception:  # the refusal too: the middleware still refuses and rolls back
         return JsonResponse({"saved": False})
     return JsonResponse(representation(document))
+
+
+@require_http_methods(["GET", "PUT"])
+def upserting_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """PUT creates the document when it is absent (create-by-PUT), as views often do."""
+    if request.method == "GET":
+        return JsonResponse(representation(get_object_or_404(Document, pk=pk)))
+    document = Document.objects.filter(pk=pk).first()
+    created = document is None
+    if document is None:
+        document = Document(pk=pk)
+    document.title = json.loads(request.body or b"{}").get("title", "")
+    document.save()
+    return JsonResponse(representation(document), status=201 if created else 200)
 
 
 @require_http_methods(["PUT"])
