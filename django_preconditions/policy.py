@@ -1,8 +1,10 @@
 """Per-view policy: the global ``PRECONDITIONS`` defaults, overridden by the view's
 ``VIEWS`` entry, overridden by the arguments given in code (decorator or mixin).
 
-Resolution happens per request (a few dictionary look-ups) so that ``override_settings`` and
-settings reloads take effect without restarting.
+Adapters resolve a view's policy once per view, action and route and keep it until the
+``PRECONDITIONS`` setting changes (``override_settings`` sends ``setting_changed``, which
+moves :func:`settings_generation`); admin rules, which change at run time, are applied to the
+kept policy on every request (:func:`enforced_by_admin_rule`, nothing to do in enforce mode).
 """
 
 from __future__ import annotations
