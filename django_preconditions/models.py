@@ -793,6 +793,7 @@ class ProtectedEndpoint(VersionedModel):
     """
 
     view = models.CharField(
+        _("view"),
         max_length=255,
         unique=True,
         help_text=_(
@@ -801,26 +802,30 @@ class ProtectedEndpoint(VersionedModel):
         ),
     )
     methods = models.CharField(
+        _("methods"),
         max_length=64,
         default="PUT,PATCH,DELETE",
         help_text=_("Comma-separated methods that must be conditional (POST, PUT, PATCH, DELETE)."),
     )
     required_headers = models.CharField(
+        _("required headers"),
         max_length=64,
         default="If-Match,If-Unmodified-Since",
         help_text=_("Comma-separated headers; any one of them satisfies the requirement."),
     )
     allow_wildcard = models.BooleanField(
+        _("allow wildcard"),
         null=True,
         blank=True,
         default=None,
         help_text=_("Whether If-Match: * satisfies the requirement (empty: the global setting)."),
     )
     error_format = models.CharField(
+        _("error format"),
         max_length=255,
         blank=True,
         default="",
-        help_text=_('"problem", "json", "drf" or a dotted path (empty: the global setting).'),
+        help_text=_('"problem", "json" or "drf" (empty: the global setting).'),
     )
     model_label = models.CharField(
         _("model"),
@@ -828,23 +833,26 @@ class ProtectedEndpoint(VersionedModel):
         blank=True,
         default="",
         help_text=_(
-            'Optional "app_label.Model" (a VersionedModel): stale preconditions then get '
-            "412 before the view runs, and the view's save/delete is a compare-and-swap."
+            'Optional "app_label.Model" (a VersionedModel): when the view saves or deletes that '
+            "object, the preconditions are checked and the write is a compare-and-swap."
         ),
     )
     lookup_url_kwarg = models.CharField(
+        _("lookup URL kwarg"),
         max_length=100,
         blank=True,
         default="",
         help_text=_("The URL keyword argument that identifies the object (with a model)."),
     )
     lookup_field = models.CharField(
+        _("lookup field"),
         max_length=100,
         default="pk",
         help_text=_("The model field the URL keyword argument is matched against."),
     )
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
     mode = models.CharField(
+        _("mode"),
         max_length=16,
         blank=True,
         default="",
@@ -859,7 +867,7 @@ class ProtectedEndpoint(VersionedModel):
             "from enforce to report."
         ),
     )
-    note = models.TextField(blank=True, default="")
+    note = models.TextField(_("note"), blank=True, default="")
 
     class Meta(VersionedModel.Meta):
         verbose_name = _("protected endpoint")
