@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import django.core.exceptions
-from django.db import DatabaseError
+from django.db import DatabaseError, models
 from django.db.models.deletion import Collector
+from django.db.models.query import ModelIterable
 from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response as _django_log_response
 
@@ -73,3 +74,16 @@ def concrete_parents(model: Any) -> list[Any]:
 def log_response(message: str, *args: Any, request: HttpRequest, response: HttpResponse) -> None:
     """Log a 4xx the way Django logs its own 412s (``django.request``, warning level)."""
     _django_log_response(message, *args, response=response, request=request)
+
+
+def version_tokens_of(queryset: models.QuerySet[Any]) -> models.QuerySet[Any] | None:
+    """``queryset`` as ``(pk, version_token)`` tuples — same filters, same ordering — or
+    ``None`` when it does not yield model instances (``values()``, ``values_list()``) or
+    combines querysets (``union()``…): there a token-only query would not describe the rows
+    the view serves. Reads the queryset's iterable class, combinator and prefetch lookups (not
+    public API)."""
+    if queryset._iterable_class is not ModelIterable or queryset.query.combinator:
+        return None
+    if getattr(queryset, "_prefetch_related_lookups", True):  # they would run on the tuples
+        queryset = queryset.prefetch_related(None)
+    return queryset.values_list("pk", "version_token")

@@ -20,6 +20,7 @@ from django_preconditions._compat import (
     concrete_parents,
     is_zero_row_update,
     log_response,
+    version_tokens_of,
 )
 from django_preconditions.duplicates import duplicates_key
 from django_preconditions.models import ProtectedEndpoint, expect_version
@@ -173,3 +174,25 @@ def test_concrete_parents_lists_the_multi_table_ancestors() -> None:
     assert concrete_parents(NamedDocument) == [Named]
     assert concrete_parents(Document) == []
     assert concrete_parents(DocumentProxy) == [Document]  # a proxy's concrete model counts
+
+
+def test_version_tokens_of_a_model_queryset_are_its_primary_keys_and_tokens() -> None:
+    first, second = Document.objects.create(title="a"), Document.objects.create(title="b")
+    queryset = Document.objects.filter(pk__in=[first.pk, second.pk]).order_by("-pk")
+
+    tokens = version_tokens_of(queryset.prefetch_related("folder"))
+
+    assert tokens is not None
+    assert list(tokens) == [(second.pk, second.version_token), (first.pk, first.version_token)]
+
+
+def test_version_tokens_of_querysets_that_do_not_yield_instances_is_none() -> None:
+    assert version_tokens_of(Document.objects.values("pk")) is None
+    assert version_tokens_of(Document.objects.values_list("pk")) is None
+    assert version_tokens_of(Document.objects.all().union(Document.objects.all())) is None
+
+
+def test_querysets_keep_their_prefetch_lookups_in_a_private_attribute() -> None:
+    # version_tokens_of() clears prefetch lookups only when there are some.
+    assert Document.objects.all()._prefetch_related_lookups == ()
+    assert Document.objects.prefetch_related("folder")._prefetch_related_lookups == ("folder",)
