@@ -319,8 +319,8 @@ def _fallback_policy(probe: HttpRequest) -> Policy:
 
 def _decorator_policy(view: Any, probe: HttpRequest) -> Policy:
     for layer in _layers(view):
-        if _made_by(layer, decorators.require_preconditions):
-            enforcer: Enforcer = _closure(layer)["enforcer"]
+        enforcer = getattr(layer, "preconditions_enforcer", None)
+        if isinstance(enforcer, Enforcer):
             return enforcer.policy(probe)
     return _fallback_policy(probe)
 

@@ -29,7 +29,7 @@ from django.utils.http import http_date, quote_etag
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .creation import advance_sequence, creatable_key, is_primary_key
-from .enforcement import Enforcer, Snapshot
+from .enforcement import Enforcer, Guard, Snapshot
 from .exceptions import VersionConflict
 from .models import VersionedModel
 from .transactions import own_request_transaction, run_with_retries
@@ -75,10 +75,8 @@ def condition(
         def before(request: HttpRequest, snapshot: Snapshot) -> HttpResponse | None:
             if request.method in IGNORED_METHODS:
                 return None
-            policy = enforcer.policy(request)
-            decision = enforcer.decide(request, snapshot, policy)
             # Drop-in: evaluate only, never require (no 428).
-            return enforcer.refusal(request, decision, snapshot, policy)
+            return enforcer.begin(request, snapshot).refused
 
         def after(request: HttpRequest, response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
             # As Django: validators only on GET/HEAD, never overriding the view's own.
@@ -122,10 +120,12 @@ def last_modified(last_modified_func: LastModifiedFunc) -> Callable[[_View], _Vi
     return condition(last_modified_func=last_modified_func)
 
 
-def _mark_protected(view: Callable[..., Any]) -> Any:  # returns the view, typed by callers
+def _mark_protected(view: Callable[..., Any], enforcer: Enforcer) -> Any:  # typed by callers
     """Mark a view as enforcing preconditions itself, so the middleware and the audit know
-    (and do not evaluate it twice)."""
+    (and do not evaluate it twice); ``preconditions_enforcer`` is what the audit asks for the
+    view's policy (a public marker: nothing reads the decorator's closure)."""
     view.preconditions_protected = True  # type: ignore[attr-defined]
+    view.preconditions_enforcer = enforcer  # type: ignore[attr-defined]
     return view
 
 
@@ -234,80 +234,82 @@ def require_preconditions(
     def decorator(func: _View) -> _View:
         enforcer = Enforcer(func, **overrides)
 
-        def prepare(
+        def begin(
             request: HttpRequest, instance: VersionedModel | None, kwargs: dict[str, Any]
-        ) -> tuple[HttpResponse | None, Any, Any, Any]:
+        ) -> Guard | HttpResponse | None:
+            """The guard; or the 404 that replaces the view; or ``None`` for a method that
+            is not evaluated (rule 14), after ``request.preconditions`` is set for it."""
             policy = enforcer.policy(request)
             if instance is None:
                 if not (allow_create and request.method in ("PUT", *IGNORED_METHODS)):
-                    return enforcer.not_found(request, policy), None, None, None
+                    return enforcer.not_found(request, policy)
                 if request.method == "PUT" and creatable(request, kwargs) is None:
-                    return enforcer.not_found(request, policy), None, None, None  # item 12
+                    return enforcer.not_found(request, policy)  # item 12
                 snapshot = Snapshot.absent(creation(request, kwargs))
             else:
                 snapshot = Snapshot.of_instance(instance)
             if request.method in IGNORED_METHODS:
                 # Not evaluated (rule 14), but the view sees the object as on any other method.
                 request.preconditions = enforcer.context(request, snapshot, policy)  # type: ignore[attr-defined]
-                return None, None, None, None
-            decision = enforcer.decide(request, snapshot, policy)
-            return enforcer.refusal(request, decision, snapshot, policy), snapshot, policy, decision
+                return None
+            guard = enforcer.begin(request, snapshot, policy)
+            return guard if guard.refused is None else guard.refused
+
+        def hidden(guard: Guard, kwargs: dict[str, Any], conflict: VersionConflict) -> bool:
+            return guard.snapshot.creation is not None and hidden_from_caller(
+                guard.request, kwargs, conflict
+            )
 
         if iscoroutinefunction(func):
 
             async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
                 instance = await sync_to_async(load)(request, kwargs)
-                refused, snapshot, policy, decision = prepare(request, instance, kwargs)
-                if refused is not None:
-                    return refused
-                if request.method in IGNORED_METHODS:
+                guard = begin(request, instance, kwargs)
+                if isinstance(guard, HttpResponse):
+                    return guard
+                if guard is None:
                     return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
 
                 async def call() -> HttpResponse:
                     try:
                         return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
                     except VersionConflict as conflict:
-                        if snapshot.creation is not None and await sync_to_async(
-                            hidden_from_caller
-                        )(request, kwargs, conflict):
-                            return enforcer.not_found(request, policy)
+                        if await sync_to_async(hidden)(guard, kwargs, conflict):
+                            return guard.not_found()
                         raise
 
-                return await enforcer.arun(request, snapshot, policy, decision, call)
+                return await guard.arun(call)
 
-            return cast("_View", _mark_protected(wraps(func)(_async_view)))
+            return cast("_View", _mark_protected(wraps(func)(_async_view), enforcer))
 
         def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             def attempt() -> HttpResponse:
-                instance = load(request, kwargs)
-                refused, snapshot, policy, decision = prepare(request, instance, kwargs)
-                if refused is not None:
-                    return refused
-                if request.method in IGNORED_METHODS:
+                guard = begin(request, load(request, kwargs), kwargs)
+                if isinstance(guard, HttpResponse):
+                    return guard
+                if guard is None:
                     return func(request, *args, **kwargs)  # type: ignore[no-any-return]
 
                 def call() -> HttpResponse:
                     try:
                         return func(request, *args, **kwargs)  # type: ignore[no-any-return]
                     except VersionConflict as conflict:
-                        if snapshot.creation is not None and hidden_from_caller(
-                            request, kwargs, conflict
-                        ):
-                            return enforcer.not_found(request, policy)
+                        if hidden(guard, kwargs, conflict):
+                            return guard.not_found()
                         raise
 
-                response = enforcer.run(request, snapshot, policy, decision, call)
-                target = _queryset(model, request).model if snapshot.instance is None else None
-                created = target is not None and 200 <= response.status_code < 300
-                if created and target is not None and is_primary_key(target, lookup_field):
-                    key = creatable(request, kwargs)  # a create-by-PUT: keep POSTs working
-                    advance_sequence(target, key, router.db_for_write(target))
+                response = guard.run(call)
+                if guard.snapshot.instance is None and 200 <= response.status_code < 300:
+                    target = _queryset(model, request).model
+                    if is_primary_key(target, lookup_field):
+                        key = creatable(request, kwargs)  # a create-by-PUT: keep POSTs working
+                        advance_sequence(target, key, router.db_for_write(target))
                 return response
 
             # Run again when the database refused an unchanged row (rule 47).
             return run_with_retries(request, attempt)
 
-        view = own_request_transaction(_mark_protected(wraps(func)(_view)))
+        view = own_request_transaction(_mark_protected(wraps(func)(_view), enforcer))
         enforcer.transaction_view = view
         return cast("_View", view)
 

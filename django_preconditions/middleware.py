@@ -47,7 +47,6 @@ from .models import (
 )
 from .policy import Policy, settings_entry, view_keys_for_request
 from .reporting import report_unmet
-from .responses import error_response
 from .rules import rule_for_keys
 from .transactions import keep_body, run_with_retries
 from .validation import is_admin_view
@@ -404,7 +403,7 @@ def _fail_closed(request: HttpRequest, view: Any, keys: tuple[str, ...], problem
         ),
         requirement=Requirement(methods=frozenset({method})),
     )
-    return error_response(request, decision, policy, view=view)
+    return Enforcer(view).refusal(request, decision, Snapshot.absent(), policy)
 
 
 # --- The middleware -------------------------------------------------------------------------

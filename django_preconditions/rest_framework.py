@@ -50,23 +50,19 @@ from .conditions import (
     Outcome,
     Reason,
     ResourceState,
-    evaluate,
 )
 from .creation import advance_sequence, creatable_key, is_primary_key
 from .dbconflicts import conflict_from
-from .enforcement import Enforcer, PreconditionContext, Snapshot, conflict_outcome, not_modified
+from .enforcement import Enforcer, PreconditionContext, Snapshot, not_modified
 from .exceptions import VersionConflict
 from .headers import EntityTag
 from .models import VersionedModel, VersionExpectation, expect_creation, expect_version
 from .policy import Policy, dotted_path, view_keys_for_request
-from .reporting import report_unmet
 from .responses import (
     PROBLEM_CONTENT_TYPE,
     PreconditionError,
     announce,
-    describe,
     render,
-    retry_later_error,
 )
 from .transactions import (
     keep_body,
@@ -377,17 +373,18 @@ class PreconditionMixin(_ViewBase):
         self, state: ResourceState, *, required: bool = True, form: bool = False
     ) -> Decision:
         method = self._method()
-        policy = self._policy()
-        decision = evaluate(
-            method,
-            self._conditional_headers(method, form=form),
-            state,
-            policy.requirement if required else None,
-            weak_if_match=policy.weak_if_match,
+        return self._enforcer().decide(
+            self.request,
+            Snapshot(state=state),
+            self._policy(),
+            method=method,
+            headers=self._conditional_headers(method, form=form),
+            required=required,
         )
-        if decision.unmet is not None:  # report mode let a request without one through
-            report_unmet(self.request, decision, view=type(self))
-        return decision
+
+    def _enforcer(self) -> Enforcer:
+        """The core's steps for this view; DRF keeps its own timing around them."""
+        return Enforcer(type(self))
 
     def _refusal(self, decision: Decision, snapshot: Snapshot) -> Exception | None:
         """The exception that replaces the handler, or ``None`` when it must run."""
@@ -396,13 +393,7 @@ class PreconditionMixin(_ViewBase):
         if decision.outcome is Outcome.NOT_MODIFIED:
             return _NotModified(snapshot)
         policy = self._policy()
-        error = describe(
-            decision,
-            self.request,
-            policy,
-            current_etag=snapshot.etag,
-            last_modified=snapshot.last_modified,
-        )
+        error = self._enforcer().error(self.request, decision, policy, snapshot)
         return _EXCEPTIONS[decision.outcome](error=error, decision=decision, policy=policy)
 
     # -- before the handler --
@@ -613,29 +604,17 @@ class PreconditionMixin(_ViewBase):
 
     def _answer_conflict(self, conflict: VersionConflict) -> PreconditionAPIException:
         """412 with the current version read now (outside the rolled-back transaction, on
-        the write database), or 503 when the row did not change (rule 47)."""
+        the write database), or 503 when the row did not change (rules 44, 47)."""
         tracking = self._tracking()
-        current, unchanged = conflict_outcome(conflict, tracking.snapshot)
-        if unchanged or (conflict.reason == "database" and self._method() in SAFE_METHODS):
-            policy = self._policy()
-            error = retry_later_error(self.request, policy)
-            return DatabaseConflict(error=error, policy=policy)
-        return self._conflict(conflict, current)
-
-    def _conflict(self, conflict: VersionConflict, current: Snapshot | None) -> PreconditionFailed:
-        """412 for a write that lost the race after its preconditions passed (rule 44)."""
-        decision = self._tracking().decision or Decision(
+        decision = tracking.decision or Decision(
             Outcome.PROCEED, Reason.NOT_EVALUATED, self._method()
         )
-        failed = decision.lost_race()
         policy = self._policy()
-        error = describe(
-            failed,
-            self.request,
-            policy,
-            current_etag=current.etag if current else None,
-            last_modified=current.last_modified if current else None,
+        error, failed = self._enforcer().conflict_error(
+            self.request, policy, decision, conflict, tracking.snapshot, method=self._method()
         )
+        if failed is None:
+            return DatabaseConflict(error=error, policy=policy)
         return PreconditionFailed(error=error, decision=failed, policy=policy)
 
     def _format_error(
@@ -690,8 +669,7 @@ class PreconditionMixin(_ViewBase):
                     response.headers["Location"] = location
             return response
         if tracking.snapshot is not None:
-            enforcer = Enforcer(type(self))
-            enforcer.finish(request, response, tracking.snapshot, tracking.expectation)
+            self._enforcer().finish(request, response, tracking.snapshot, tracking.expectation)
             return response
         if method in SAFE_METHODS and self.precondition_list_etag:
             return self._finish_list(response)
