@@ -33,7 +33,6 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.options import TO_FIELD_VAR
-from django.contrib.admin.sites import all_sites
 from django.contrib.admin.utils import display_for_field, flatten_fieldsets, unquote
 from django.core import signing
 from django.core.exceptions import (
@@ -54,6 +53,7 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from . import defaults
+from ._compat import admin_sites
 from .exceptions import VersionConflict
 from .models import (
     ProtectedEndpoint,
@@ -1183,7 +1183,7 @@ def view_key_options() -> list[tuple[str, str]]:
     from .urls_inventory import iter_endpoints
 
     endpoints = list(iter_endpoints())
-    namespaces = {site.name for site in all_sites}
+    namespaces = {site.name for site in admin_sites()}
     admin_roots = tuple(
         endpoint.route
         for endpoint in endpoints

@@ -25,10 +25,8 @@ but never require them: such views are ``"none"``, with a note.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from types import CodeType
 from typing import TYPE_CHECKING, Any, Final
 
 from django.conf import settings
@@ -40,7 +38,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 from django.views.decorators import http as django_http
 
-from . import decorators
+from ._compat import made_by_django_condition, require_http_methods_allowed
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .defaults import PROTECTABLE_METHODS
 from .enforcement import Enforcer
@@ -302,9 +300,10 @@ def _function_methods(view: Any) -> tuple[str, ...] | None:
     """The methods ``require_http_methods`` layers allow, or ``None`` when none is found."""
     allowed: set[str] | None = None
     for layer in _layers(view):
-        if not _made_by(layer, django_http.require_http_methods):
+        methods = require_http_methods_allowed(layer)
+        if methods is None:
             continue
-        names = {str(method).upper() for method in _closure(layer)["request_method_list"]}
+        names = {str(method).upper() for method in methods}
         allowed = names if allowed is None else allowed & names
     return None if allowed is None else _unsafe(allowed)
 
@@ -369,34 +368,9 @@ def _layers(view: Any) -> Iterator[Any]:
         current = getattr(current, "__wrapped__", None)
 
 
-@functools.cache
-def _codes_inside(factory: Callable[..., Any]) -> frozenset[CodeType]:
-    """The code of every function defined inside ``factory`` (its wrappers among them)."""
-    found: set[CodeType] = set()
-    pending = [factory.__code__]
-    while pending:
-        for constant in pending.pop().co_consts:
-            if isinstance(constant, CodeType):
-                found.add(constant)
-                pending.append(constant)
-    return frozenset(found)
-
-
-def _made_by(layer: Any, factory: Callable[..., Any]) -> bool:
-    """Whether ``layer`` is a wrapper function created by the decorator ``factory``."""
-    code = getattr(layer, "__code__", None)
-    return isinstance(code, CodeType) and code in _codes_inside(factory)
-
-
-def _closure(function: Any) -> dict[str, Any]:
-    """The variables a wrapper closes over: its decorator's arguments."""
-    cells = function.__closure__ or ()
-    return dict(zip(function.__code__.co_freevars, (cell.cell_contents for cell in cells)))
-
-
 def _is_condition_only(view: Any) -> bool:
     return any(
-        _made_by(layer, decorators.condition) or _made_by(layer, django_http.condition)
+        getattr(layer, "preconditions_condition_only", False) or made_by_django_condition(layer)
         for layer in _layers(view)
     )
 

@@ -96,7 +96,7 @@ def condition(
                     response = await func(request, *args, **kwargs)
                 return after(request, response, snapshot)
 
-            return wraps(func)(_async_view)  # type: ignore[return-value]
+            return cast("_View", _mark_condition(wraps(func)(_async_view)))
 
         def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             snapshot = snapshot_for(request, *args, **kwargs)
@@ -105,7 +105,7 @@ def condition(
                 response = func(request, *args, **kwargs)
             return after(request, response, snapshot)
 
-        return wraps(func)(_view)  # type: ignore[return-value]
+        return cast("_View", _mark_condition(wraps(func)(_view)))
 
     return decorator
 
@@ -118,6 +118,12 @@ def etag(etag_func: ETagFunc) -> Callable[[_View], _View]:
 def last_modified(last_modified_func: LastModifiedFunc) -> Callable[[_View], _View]:
     """Drop-in for ``django.views.decorators.http.last_modified``."""
     return condition(last_modified_func=last_modified_func)
+
+
+def _mark_condition(view: Callable[..., Any]) -> Any:  # returns the view, typed by callers
+    """Mark a view as evaluating, not requiring, preconditions (for the audit)."""
+    view.preconditions_condition_only = True  # type: ignore[attr-defined]
+    return view
 
 
 def _mark_protected(view: Callable[..., Any], enforcer: Enforcer) -> Any:  # typed by callers

@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.http import http_date
 from django.utils.translation import gettext_lazy as _
 
-from ._compat import can_fast_delete, concrete_parents, is_zero_row_update
+from ._compat import can_fast_delete, concrete_parents, is_zero_row_update, reset_base_manager
 from .dbconflicts import is_database_conflict
 from .duplicates import duplicates_key
 from .exceptions import VersionConflict
@@ -766,7 +766,7 @@ def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> No
         and sender._meta.base_manager_name is None
     ):
         sender._meta.base_manager_name = BASE_MANAGER_NAME
-        sender._meta.__dict__.pop("base_manager", None)
+        reset_base_manager(sender)
 
 
 class_prepared.connect(_use_versioned_base_manager)

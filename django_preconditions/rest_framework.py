@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
-import importlib.util
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -39,6 +36,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
+from ._compat import add_to_drf_delete_form
 from .conditions import (
     IF_MATCH,
     IF_MODIFIED_SINCE,
@@ -778,8 +776,6 @@ class PreconditionMixin(_ViewBase):
 
 # --- Browsable API -------------------------------------------------------------------------
 
-_DELETE_FORM = re.compile(r'<form\b[^>]*\bdata-method="DELETE"[^>]*>')
-
 
 class PreconditionBrowsableAPIRenderer(BrowsableAPIRenderer):
     """The browsable API, with the page's ETag in its write forms.
@@ -842,10 +838,4 @@ class PreconditionBrowsableAPIRenderer(BrowsableAPIRenderer):
         if not hidden:
             return html
         # The DELETE button's form is fixed markup in DRF's template: add the field to it.
-        return _DELETE_FORM.sub(lambda match: match.group(0) + hidden, html, count=1)
-
-
-# drf-spectacular documents the headers and responses of every PreconditionMixin view once
-# its extension is imported; importing it here means adding the mixin is enough.
-if importlib.util.find_spec("drf_spectacular") is not None:
-    importlib.import_module(f"{__package__}.spectacular")
+        return add_to_drf_delete_form(html, hidden)
