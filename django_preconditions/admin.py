@@ -55,6 +55,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from . import defaults
 from ._compat import admin_sites
 from .exceptions import VersionConflict
+from .formats import ERROR_FORMATS
 from .models import (
     ProtectedEndpoint,
     VersionedModel,
@@ -1249,9 +1250,7 @@ class ProtectedEndpointForm(_RuleForm):
         required=False,
         choices=[
             ("", gettext_lazy("— the ERROR_FORMAT setting —")),
-            ("problem", gettext_lazy("problem: RFC 9457 problem details")),
-            ("json", gettext_lazy("json: guidance JSON")),
-            ("drf", gettext_lazy("drf: Django REST framework")),
+            *((fmt.name, fmt.label) for fmt in ERROR_FORMATS.values()),
         ],
         help_text=gettext_lazy(
             "Used only when the settings do not choose a format for this view; custom formats "

@@ -14,6 +14,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.translation import gettext
 
 from . import defaults
+from .policy import SETTING_KEYS, VIEW_KEYS
 from .validation import VALUE_RULES
 
 _BLOCK = "PRECONDITIONS"
@@ -42,12 +43,12 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
         ]
     errors: list[CheckMessage] = []
     for key in block:
-        if key not in defaults.SETTING_KEYS:
+        if key not in SETTING_KEYS:
             errors.append(
                 Error(
                     gettext("PRECONDITIONS has an unknown key %(key)r.") % {"key": key},
                     hint=gettext("Known keys: %(keys)s.")
-                    % {"keys": ", ".join(sorted(defaults.SETTING_KEYS))},
+                    % {"keys": ", ".join(sorted(SETTING_KEYS))},
                     id="preconditions.E002",
                 )
             )
@@ -101,13 +102,13 @@ def _check_views(views: Any) -> list[CheckMessage]:
     for view_key, entry in views.items():
         where = f"{_BLOCK}['VIEWS'][{view_key!r}]"
         for key in entry:
-            if key not in defaults.VIEW_KEYS:
+            if key not in VIEW_KEYS:
                 errors.append(
                     Error(
                         gettext("%(where)s has an unknown key %(key)r.")
                         % {"where": where, "key": key},
                         hint=gettext("Known keys: %(keys)s.")
-                        % {"keys": ", ".join(sorted(defaults.VIEW_KEYS))},
+                        % {"keys": ", ".join(sorted(VIEW_KEYS))},
                         id="preconditions.E011",
                     )
                 )

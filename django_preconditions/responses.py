@@ -21,6 +21,7 @@ from django.utils.translation import gettext, gettext_lazy
 from . import signals
 from ._compat import log_response
 from .conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, Decision, Outcome, Reason
+from .formats import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE, built_in
 from .headers import IF_MATCH_FORM
 from .policy import Policy
 
@@ -36,8 +37,6 @@ __all__ = [
     "retry_later_error",
 ]
 
-PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
-JSON_CONTENT_TYPE: Final = "application/json"
 _TYPE_PREFIX: Final = "tag:django-preconditions,2026:"
 _TITLES: Final = {
     400: gettext_lazy("Malformed precondition header"),
@@ -251,7 +250,8 @@ def describe(
         else:
             example = f"{IF_MATCH}: {example_tag}"
             fetch = gettext("GET %(path)s and keep its ETag response header")
-        detailed = policy.error_format == "json" and policy.json_detailed_headers
+        registered = built_in(policy.error_format)
+        detailed = registered is not None and registered.detailed(policy.json_detailed_headers)
         return PreconditionError(
             **common,
             detail=lead,
@@ -360,38 +360,29 @@ def retry_later_error(request: HttpRequest, policy: Policy) -> PreconditionError
     )
 
 
-def _format_callable(error_format: str | Callable[..., Any]) -> Callable[..., Any] | None:
+def _format_callable(error_format: str | Callable[..., Any]) -> Callable[..., Any]:
+    """A project's format: the callable, or the one its dotted path names."""
     if callable(error_format):
         return error_format
-    if error_format in ("problem", "json", "drf"):
-        return None
     return import_string(error_format)  # type: ignore[no-any-return]
 
 
 def render(request: HttpRequest, error: PreconditionError, policy: Policy) -> HttpResponse:
     """The HTTP response for ``error`` in the policy's format (rule 34)."""
-    custom = _format_callable(policy.error_format)
-    if custom is not None:
-        response = custom(request, error)
+    registered = built_in(policy.error_format)
+    if registered is not None:
+        response = HttpResponse(
+            json.dumps(registered.body(error), ensure_ascii=False),
+            status=error.status,
+            content_type=registered.header,
+        )
+    else:
+        response = _format_callable(policy.error_format)(request, error)
         if not isinstance(response, HttpResponse):
             raise TypeError(
                 f"The PRECONDITIONS error format {policy.error_format!r} returned "
                 f"{type(response).__name__}; it must return an HttpResponse."
             )
-    else:
-        if policy.error_format == "json":
-            body, content_type = error.as_guidance(), JSON_CONTENT_TYPE
-        elif policy.error_format == "drf":
-            body, content_type = error.as_drf(), JSON_CONTENT_TYPE
-        else:
-            body, content_type = error.as_problem(), PROBLEM_CONTENT_TYPE
-        response = HttpResponse(
-            json.dumps(body, ensure_ascii=False),
-            status=error.status,
-            content_type=f"{content_type}; charset=utf-8"
-            if content_type == JSON_CONTENT_TYPE
-            else content_type,
-        )
     for name, value in error.headers.items():
         response.headers.setdefault(name, value)
     return response

@@ -53,11 +53,11 @@ from .creation import advance_sequence, creatable_key, is_primary_key
 from .dbconflicts import conflict_from
 from .enforcement import Enforcer, PreconditionContext, Snapshot, not_modified
 from .exceptions import VersionConflict
+from .formats import JSON_CONTENT_TYPE, built_in
 from .headers import EntityTag
 from .models import VersionedModel, VersionExpectation, expect_creation, expect_version
-from .policy import Policy, dotted_path, view_keys_for_request
+from .policy import Policy, attribute_overrides, dotted_path, view_keys_for_request
 from .responses import (
-    PROBLEM_CONTENT_TYPE,
     PreconditionError,
     announce,
     render,
@@ -89,7 +89,6 @@ __all__ = [
 ]
 
 _CONDITIONAL_HEADERS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
-_BUILT_IN_FORMATS: Final = ("problem", "json", "drf")
 
 
 # --- Exceptions ----------------------------------------------------------------------------
@@ -269,15 +268,7 @@ class PreconditionMixin(_ViewBase):
         if request is not None:
             keys.extend(view_keys_for_request(request))
         keys.append(view_path)
-        overrides: dict[str, Any] = {
-            "methods": self.precondition_methods,
-            "required_headers": self.precondition_required_headers,
-            "allow_wildcard": self.precondition_allow_wildcard,
-            "weak_if_match": self.precondition_weak_if_match,
-            "error_format": self.precondition_error_format,
-            "include_current_etag": self.precondition_include_current_etag,
-            "mode": self.precondition_mode,
-        }
+        overrides = attribute_overrides(self)
         per_action = (self.precondition_actions or {}).get(action or "")
         if per_action:
             overrides.update(per_action)
@@ -624,19 +615,17 @@ class PreconditionMixin(_ViewBase):
         data = getattr(response, "data", None)
         untouched = isinstance(data, dict) and len(data) == 1 and data.get("detail") is exc.detail
         if untouched:
-            error_format = policy.error_format
-            if callable(error_format) or error_format not in _BUILT_IN_FORMATS:
+            registered = built_in(policy.error_format)
+            if registered is None:
                 custom = render(self.request, error, policy)
                 custom.exception = True  # type: ignore[attr-defined]
                 return custom  # type: ignore[return-value]  # DRF accepts any HttpResponse
-            if error_format == "json":
-                response.data = error.as_guidance()
-            elif error_format == "drf":
-                response.data = error.as_drf()
-            else:
-                response.data = error.as_problem()
-                if isinstance(getattr(self.request, "accepted_renderer", None), JSONRenderer):
-                    response.content_type = PROBLEM_CONTENT_TYPE
+            response.data = registered.body(error)
+            # A media type of its own replaces DRF's JSON one (other renderers keep theirs).
+            if registered.content_type != JSON_CONTENT_TYPE and isinstance(
+                getattr(self.request, "accepted_renderer", None), JSONRenderer
+            ):
+                response.content_type = registered.content_type
         for name, value in error.headers.items():
             if not response.has_header(name):
                 response.headers[name] = value

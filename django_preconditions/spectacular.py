@@ -24,8 +24,8 @@ from rest_framework import serializers
 from rest_framework.mixins import CreateModelMixin, ListModelMixin
 
 from .conditions import IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
+from .formats import JSON_CONTENT_TYPE, built_in
 from .policy import Policy
-from .responses import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 from .rest_framework import PreconditionMixin
 
 if TYPE_CHECKING:
@@ -112,16 +112,13 @@ class PreconditionNotFoundSerializer(serializers.Serializer[Any]):
 
 def _error_body(policy: Policy) -> tuple[str, Any]:
     """(media type, schema) of the error responses in the view's format."""
-    error_format = policy.error_format
-    if error_format == "problem":
-        return PROBLEM_CONTENT_TYPE, PreconditionProblemSerializer
-    if error_format == "json":
-        if policy.json_detailed_headers:
-            return JSON_CONTENT_TYPE, PreconditionDetailedGuidanceSerializer
-        return JSON_CONTENT_TYPE, PreconditionGuidanceSerializer
-    if error_format == "drf":
-        return JSON_CONTENT_TYPE, PreconditionDRFErrorSerializer
-    return JSON_CONTENT_TYPE, OpenApiTypes.OBJECT  # a project-defined callable
+    registered = built_in(policy.error_format)
+    if registered is None:
+        return JSON_CONTENT_TYPE, OpenApiTypes.OBJECT  # a project-defined callable
+    schema = registered.schema
+    if registered.detailed(policy.json_detailed_headers):
+        schema = registered.detailed_schema or schema
+    return registered.content_type, globals()[schema]
 
 
 _DESCRIPTIONS: Final = {

@@ -24,7 +24,7 @@ from django.views.generic.base import TemplateResponseMixin
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
 from .models import VersionedModel
-from .policy import Policy
+from .policy import Policy, attribute_overrides
 from .transactions import own_request_transaction, run_with_retries
 
 __all__ = ["PreconditionRequiredMixin"]
@@ -83,16 +83,7 @@ class PreconditionRequiredMixin:
         return super().get_object(queryset)  # type: ignore[misc]
 
     def _precondition_enforcer(self) -> Enforcer:
-        return Enforcer(
-            type(self),
-            methods=self.precondition_methods,
-            required_headers=self.precondition_required_headers,
-            allow_wildcard=self.precondition_allow_wildcard,
-            weak_if_match=self.precondition_weak_if_match,
-            error_format=self.precondition_error_format,
-            include_current_etag=self.precondition_include_current_etag,
-            mode=self.precondition_mode,
-        )
+        return Enforcer(type(self), **attribute_overrides(self))
 
     def _not_found(
         self, request: HttpRequest, enforcer: Enforcer, policy: Policy, missing: Http404

@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 
 from ..conf import conf
+from ..formats import ERROR_FORMATS
 from .clients import PreconditionsClientMixin
 
 __all__ = ["STALE_ETAG", "assert_all_protected", "assert_protected"]
@@ -24,9 +25,7 @@ STALE_ETAG: Final = '"django-preconditions-stale-copy"'
 
 #: Body members a 428 carries in each built-in error format (CONFORMANCE rule 34).
 BODY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
-    "problem": ("type", "title", "status", "detail"),
-    "json": ("error", "message", "required_headers", "current_etag", "example", "steps"),
-    "drf": ("detail", "code"),
+    name: fmt.members for name, fmt in ERROR_FORMATS.items()
 }
 _BODY_EXCERPT: Final = 600
 
