@@ -1,32 +1,33 @@
 #!/usr/bin/env python
-"""Run the django-preconditions benchmarks and print the results table.
+"""Run the django-preconditions benchmarks and print the tables, the curves and the targets.
 
     .venv/bin/python benchmarks/run.py               # everything (what `make bench` runs)
     .venv/bin/python benchmarks/run.py --quick       # a short smoke run, no throughput
     .venv/bin/python benchmarks/run.py --write-docs  # also rewrite docs/performance.md
     .venv/bin/python benchmarks/run.py --profile retrieve.ours   # where one variant's time goes
 
-Benchmarks 1-3 run in process on a temporary SQLite database (``--database-url`` or
-``DATABASE_URL``: a throw-away ``test_…`` database on that server instead). Benchmark 4
-needs PostgreSQL and gunicorn (``--throughput-url``, default
-``postgres://postgres@127.0.0.1:5432/preconditions_bench``, a dedicated database it creates,
-migrates and re-seeds) and is skipped with a message when either is missing, or with
-``--quick``.
+The in-process benchmarks run once per database, each in its own process: SQLite (a
+temporary file) and PostgreSQL (``--postgres-url``: a throw-away ``test_…`` database on that
+server). The HTTP benchmark needs PostgreSQL and gunicorn (``--throughput-url``, a dedicated
+database it creates, migrates and re-seeds); it is skipped with a message when either is
+missing, or with ``--quick``.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
@@ -34,7 +35,10 @@ sys.path.insert(0, str(BENCH_DIR))
 if TYPE_CHECKING:
     from suite.timing import Group
 
-BENCHMARKS = ("drf", "304", "rules", "report", "throughput")
+IN_PROCESS = ("drf", "fn", "304", "list", "headers", "rules", "admin", "report", "wide")
+DEFAULT = ("drf", "fn", "304", "list", "headers", "rules", "admin", "report", "throughput")
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/preconditions_bench_inproc"
+DEFAULT_THROUGHPUT = "postgres://postgres@127.0.0.1:5432/preconditions_bench"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,32 +46,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short run; skips throughput")
     parser.add_argument(
         "--only",
-        default=",".join(BENCHMARKS),
-        help=f"comma-separated subset of {', '.join(BENCHMARKS)} (default: all)",
+        default=",".join(DEFAULT),
+        help=f"comma-separated subset of {', '.join((*IN_PROCESS, 'throughput'))} "
+        f"(default: {','.join(DEFAULT)})",
     )
     parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="server for benchmarks 1-3 (default: DATABASE_URL, else a temporary SQLite file)",
+        "--databases",
+        default="sqlite,postgres",
+        help="in-process databases, comma-separated: sqlite, postgres (default: both)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
+        help="PostgreSQL server for the in-process run (a test_… database is created there)",
     )
     parser.add_argument(
         "--throughput-url",
-        default=os.environ.get(
-            "BENCH_THROUGHPUT_URL", "postgres://postgres@127.0.0.1:5432/preconditions_bench"
-        ),
-        help="PostgreSQL database for benchmark 4 (created if missing, re-seeded)",
+        default=os.environ.get("BENCH_THROUGHPUT_URL", DEFAULT_THROUGHPUT),
+        help="PostgreSQL database for the HTTP benchmark (created if missing, re-seeded)",
     )
-    parser.add_argument("--rounds", type=int, help="rounds per benchmark (default 50; quick 6)")
+    parser.add_argument("--rounds", type=int, help="rounds per group (default 30; quick 4)")
     parser.add_argument(
-        "--seconds", type=float, help="timed seconds per variant (default 2; quick 0.25)"
+        "--seconds", type=float, help="timed seconds per variant (default 1.5; quick 0.1)"
     )
-    parser.add_argument("--clients", type=int, default=16, help="throughput client processes")
+    parser.add_argument("--clients", type=int, default=8, help="HTTP client processes")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument(
         "--throughput-seconds",
         type=float,
-        default=10.0,
-        help="seconds of load per throughput variant (in 2 interleaved slices)",
+        default=8.0,
+        help="seconds of load per HTTP variant (in 2 interleaved slices)",
     )
     parser.add_argument(
         "--write-docs", action="store_true", help="write the results into docs/performance.md"
@@ -75,13 +83,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         metavar="KEY",
-        help="profile one variant with cProfile instead of benchmarking ('list' lists keys)",
+        help="profile one variant instead of benchmarking ('list' lists keys); on the first "
+        "of --databases",
     )
+    parser.add_argument(
+        "--profiler", choices=("cprofile", "pyinstrument"), default="cprofile", help="for --profile"
+    )
+    # Internal: run the in-process groups on one database and write their results as JSON.
+    parser.add_argument("--worker-json", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = set(args.only) - set(BENCHMARKS)
+    unknown = set(args.only) - {*IN_PROCESS, "throughput"}
     if unknown:
-        parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {BENCHMARKS}")
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}")
+    args.databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    if set(args.databases) - {"sqlite", "postgres"}:
+        parser.error("--databases takes sqlite and/or postgres")
     return args
 
 
@@ -97,6 +115,9 @@ def progress(text: str) -> None:
         text, _pending_progress["line"] = _pending_progress["line"] + text, ""
     sys.stderr.write(text)
     sys.stderr.flush()
+
+
+# --- One database, in this process -------------------------------------------------------------
 
 
 def setup_django(database_url: str | None) -> tuple[str, Callable[[], None]]:
@@ -131,12 +152,12 @@ def setup_django(database_url: str | None) -> tuple[str, Callable[[], None]]:
     if connection.vendor == "sqlite":
         import sqlite3
 
-        description = f"SQLite {sqlite3.sqlite_version} (temporary file)"
+        description = f"SQLite {sqlite3.sqlite_version} (temporary file, in process)"
     else:
         with connection.cursor() as cursor:
             cursor.execute("SELECT version()")
             server = str(cursor.fetchone()[0]).split(" on ")[0].split(",")[0]
-        description = f"{server} (a throw-away test database)"
+        description = f"{server} (in process, a throw-away test database on 127.0.0.1)"
     return description.strip(), cleanup
 
 
@@ -145,29 +166,24 @@ def group_factories(only: list[str]) -> list[Callable[[], Group]]:
     conditional requests send, which earlier groups' writes would change)."""
     from suite import requests
 
-    client = requests.client_with([])
-    factories: list[Callable[[], Group]] = []
-    if "drf" in only:
-        factories += [
-            lambda: requests.retrieve_group(client),
-            lambda: requests.update_group(client),
-        ]
-    if "304" in only:
-        factories += [
-            lambda: requests.not_modified_group(client, "list"),
-            lambda: requests.not_modified_group(client, "wide"),
-        ]
-    if "rules" in only:
-        factories.append(requests.rules_group)
-    if "report" in only:
-        from suite import report_mode
-
-        factories.append(lambda: report_mode.report_mode_group(client))
-    return factories
+    clients = requests.make_clients()
+    return [
+        factory
+        for name in requests.ORDER
+        if name in only
+        for factory in requests.BENCHMARKS[name](clients)
+    ]
 
 
-def profile(factories: list[Callable[[], Group]], key: str) -> None:
-    variants = {variant.key: variant for factory in factories for variant in factory().variants}
+def profile(factories: list[Callable[[], Group]], key: str, profiler_name: str) -> None:
+    variants = {}
+    for factory in factories:
+        for variant in factory().variants:
+            variants[variant.key] = variant
+            if variant.key == key:
+                break
+        if key in variants:
+            break
     if key not in variants:
         print("Variants:", ", ".join(variants))
         return
@@ -176,8 +192,20 @@ def profile(factories: list[Callable[[], Group]], key: str) -> None:
         variant.enter()
     for _ in range(50):
         variant.check(variant.send())
-    profiler = cProfile.Profile()
     count, started = 0, time.perf_counter()
+    if profiler_name == "pyinstrument":
+        from pyinstrument import Profiler
+
+        sampler = Profiler(interval=0.0002)
+        sampler.start()
+        while count < 200 or time.perf_counter() - started < 3:
+            variant.check(variant.send())
+            count += 1
+        sampler.stop()
+        print(f"pyinstrument of {key} ({variant.label}), {count} requests:")
+        print(sampler.output_text(unicode=False, color=False, show_all=False))
+        return
+    profiler = cProfile.Profile()
     profiler.enable()
     while count < 200 or time.perf_counter() - started < 3:
         variant.check(variant.send())
@@ -185,49 +213,126 @@ def profile(factories: list[Callable[[], Group]], key: str) -> None:
     profiler.disable()
     print(f"cProfile of {key} ({variant.label}), {count} requests:")
     stats = pstats.Stats(profiler, stream=sys.stdout)
-    stats.strip_dirs().sort_stats("cumulative").print_stats(35)
-    stats.sort_stats("tottime").print_stats(15)
+    stats.strip_dirs().sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(20)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    started = time.perf_counter()
-    database, cleanup = setup_django(args.database_url)
+def worker(args: argparse.Namespace) -> int:
+    """Run the in-process groups on ``--database-url`` (SQLite when empty)."""
+    database, cleanup = setup_django(args.database_url or None)
     try:
-        return run(args, database, started)
+        from django.db import connection
+        from suite import report
+        from suite.timing import Plan, measure
+
+        factories = group_factories(args.only)
+        if args.profile:
+            profile(factories, args.profile, args.profiler)
+            return 0
+        plan = Plan(
+            rounds=args.rounds or (4 if args.quick else 30),
+            seconds_per_variant=args.seconds or (0.1 if args.quick else 1.5),
+            warmup_seconds=0.05 if args.quick else 0.3,
+        )
+        progress(f"{database}:\n")
+        load = os.getloadavg()
+        groups = []
+        for factory in factories:
+            group = factory()
+            measurements = measure(group, plan, progress)
+            targets = group.judge(measurements) if group.judge else []
+            notes = list(group.notes) + (group.after() if group.after else [])
+            groups.append(report.group_data(group, measurements, targets, notes))
+        data = {
+            "database": database,
+            "vendor": connection.vendor,
+            "load": [load, os.getloadavg()],
+            "plan": f"{plan.rounds} rounds, {plan.seconds_per_variant:g} s timed per variant"
+            + (" (--quick: a smoke run, not for conclusions)" if args.quick else ""),
+            "groups": groups,
+        }
+        Path(args.worker_json).write_text(json.dumps(data), encoding="utf-8")
+        return 0
     finally:
         cleanup()
 
 
-def run(args: argparse.Namespace, database: str, started: float) -> int:
-    from suite import report, throughput
-    from suite.timing import Plan, measure
+# --- The whole run ------------------------------------------------------------------------------
 
-    factories = group_factories(args.only)
+
+def postgres_unavailable(url: str) -> str | None:
+    from suite import throughput
+
+    return throughput.unavailable_reason(url, need_gunicorn=False)
+
+
+def database_urls(args: argparse.Namespace) -> list[tuple[str, str | None, str | None]]:
+    """(name, URL, why skipped) per in-process database."""
+    urls: list[tuple[str, str | None, str | None]] = []
+    for name in args.databases:
+        if name == "sqlite":
+            urls.append((name, None, None))
+        else:
+            urls.append((name, args.postgres_url, postgres_unavailable(args.postgres_url)))
+    return urls
+
+
+def run_database(args: argparse.Namespace, url: str | None, argv: list[str]) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = Path(handle.name)
+    try:
+        command = [sys.executable, str(Path(__file__).resolve()), *argv, "--worker-json", str(out)]
+        if url:
+            command += ["--database-url", url]
+        subprocess.run(command, check=True)
+        data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return data
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def worker_argv(args: argparse.Namespace) -> list[str]:
+    argv = ["--only", ",".join(name for name in args.only if name in IN_PROCESS)]
+    if args.quick:
+        argv.append("--quick")
+    if args.rounds:
+        argv += ["--rounds", str(args.rounds)]
+    if args.seconds:
+        argv += ["--seconds", str(args.seconds)]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker_json:
+        return worker(args)
     if args.profile:
-        profile(factories, args.profile)
-        return 0
-    plan = Plan(
-        rounds=args.rounds or (6 if args.quick else 50),
-        seconds_per_variant=args.seconds or (0.25 if args.quick else 2.0),
-        warmup_seconds=0.05 if args.quick else 0.3,
-    )
-    facts_before = report.machine_facts(database, None)
-    results = []
-    for factory in factories:
-        group = factory()
-        measurements = measure(group, plan, progress)
-        targets = group.judge(measurements) if group.judge else {}
-        notes = list(group.notes) + (group.after() if group.after else [])
-        results.append(report.GroupResult(group, measurements, targets, notes))
+        name = args.databases[0]
+        args.database_url = None if name == "sqlite" else args.postgres_url
+        args.worker_json = os.devnull
+        return worker(args)
+
+    from suite import report, throughput
+
+    started = time.perf_counter()
+    facts = report.machine_facts()
+    databases: list[dict[str, Any]] = []
+    skipped_databases: list[str] = []
+    if any(name in IN_PROCESS for name in args.only):
+        for name, url, skipped in database_urls(args):
+            if skipped:
+                skipped_databases.append(f"{name}: {skipped}")
+                continue
+            databases.append(run_database(args, url, worker_argv(args)))
 
     throughput_result = None
     skipped = None
     if "throughput" in args.only:
-        if args.quick:
-            skipped = "skipped with --quick"
-        else:
-            skipped = throughput.unavailable_reason(args.throughput_url)
+        skipped = (
+            "skipped with --quick"
+            if args.quick
+            else throughput.unavailable_reason(args.throughput_url)
+        )
         if skipped is None:
             throughput_result = throughput.run(
                 args.throughput_url,
@@ -239,43 +344,18 @@ def run(args: argparse.Namespace, database: str, started: float) -> int:
             )
     else:
         skipped = "not selected (--only)"
-
-    facts = facts_before
-    if throughput_result is not None:
-        facts.append(f"Benchmark 4: {throughput_result.server}")
-    facts.append(
-        f"Plan: {plan.rounds} rounds, {plan.seconds_per_variant:g} s timed per variant"
-        + (" (--quick: a smoke run, not for conclusions)" if args.quick else "")
-    )
+    facts.append(f"Load average at the end: {report.load_text(os.getloadavg())}")
     total = time.perf_counter() - started
 
+    text = report.text_report(databases, skipped_databases, throughput_result, skipped, facts)
     print()
-    print("\n".join(facts))
-    print()
-    if results:
-        print(report.latency_table(results))
-        for result in results:
-            for note in result.notes:
-                print(f"  note ({result.group.key}): {note}")
-        print()
-        missed = report.unmet(results)
-        print("Targets:", "all met." if not missed else "NOT MET:")
-        for line in missed:
-            print(f"  - {line}")
-        print()
-    if throughput_result is not None:
-        print(
-            f"Conditional writes under contention ({throughput_result.clients} clients, "
-            f"{throughput_result.server}, {throughput_result.seconds_per_variant:g} s each):"
-        )
-        print(report.throughput_table(throughput_result))
-    else:
-        print(f"Throughput benchmark (4): {skipped}.")
+    print(text)
     print(f"\nTotal runtime: {total:.0f} s")
-
     if args.write_docs:
         command = shlex.join(["make", "bench", "BENCH_ARGS=--write-docs"])
-        page = report.write_docs(results, throughput_result, skipped, facts, command, total)
+        page = report.write_docs(
+            databases, skipped_databases, throughput_result, skipped, facts, command, total
+        )
         print(f"Wrote {page.relative_to(BENCH_DIR.parent)}")
     return 0
 

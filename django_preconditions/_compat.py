@@ -13,8 +13,9 @@ from types import CodeType
 from typing import Any
 
 import django.core.exceptions
-from django.db import DatabaseError
+from django.db import DatabaseError, models
 from django.db.models.deletion import Collector
+from django.db.models.query import ModelIterable
 from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response as _django_log_response
 from django.views.decorators import http as _django_http
@@ -146,3 +147,13 @@ _DRF_DELETE_FORM = re.compile(r'<form\b[^>]*\bdata-method="DELETE"[^>]*>')
 def add_to_drf_delete_form(html: str, markup: str) -> str:
     """``markup`` inserted at the start of the browsable API's DELETE form."""
     return _DRF_DELETE_FORM.sub(lambda match: match.group(0) + markup, html, count=1)
+
+
+def version_tokens_of(queryset: models.QuerySet[Any]) -> models.QuerySet[Any] | None:
+    """``queryset`` as ``(pk, version_token)`` tuples — same filters, same ordering — or
+    ``None`` when it does not yield model instances (``values()``, ``values_list()``) or
+    combines querysets (``union()``…): there a token-only query would not describe the rows
+    the view serves. Reads the queryset's iterable class and combinator (not public API)."""
+    if queryset._iterable_class is not ModelIterable or queryset.query.combinator:
+        return None
+    return queryset.prefetch_related(None).values_list("pk", "version_token")

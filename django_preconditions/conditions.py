@@ -213,9 +213,20 @@ def evaluate(
     allows wildcards — it matches every version, like ``If-Match: *`` (rules 56, 57).
     """
     method = method.upper()
-    now = int(time.time()) if now is None else now
     if method in IGNORED_METHODS:
         return Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
+    if not headers and (
+        requirement is None or method in SAFE_METHODS or method not in requirement.methods
+    ):
+        # No conditional header and nothing required of this method: what the evaluation
+        # below concludes, without reading the clock or parsing anything (the common read).
+        return Decision(
+            Outcome.PROCEED,
+            Reason.STATE_UNKNOWN if resource is None else Reason.NO_PRECONDITIONS,
+            method,
+            requirement=requirement,
+        )
+    now = int(time.time()) if now is None else now
 
     raw_if_match = _header(headers, IF_MATCH)
     raw_if_none_match = _header(headers, IF_NONE_MATCH)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, models, router
@@ -26,6 +27,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
 
 from .conditions import (
+    IF_MATCH,
+    IF_MODIFIED_SINCE,
+    IF_NONE_MATCH,
+    IF_UNMODIFIED_SINCE,
     SAFE_METHODS,
     Decision,
     Outcome,
@@ -44,7 +49,14 @@ from .models import (
     http_timestamp,
     stored_timestamp,
 )
-from .policy import Policy, dotted_path, view_keys_for_request
+from .policy import (
+    Policy,
+    dotted_path,
+    enforced_by_admin_rule,
+    route_key,
+    settings_generation,
+    view_keys_for_request,
+)
 from .reporting import report_unmet
 from .responses import (
     PreconditionError,
@@ -155,8 +167,18 @@ class Enforcer:
         self.transaction_view: Any = None
 
     def policy(self, request: HttpRequest, *extra_keys: str) -> Policy:
-        keys: Iterable[str] = (*view_keys_for_request(request), self.view_path, *extra_keys)
-        return Policy.resolve(keys, **self.policy_overrides)
+        """Resolved once per route (and ``extra_keys``), until ``PRECONDITIONS`` changes."""
+        generation = settings_generation()
+        policies: dict[Any, tuple[tuple[str, ...], Policy]] | None = self.__dict__.get("_policies")
+        if policies is None or self.__dict__.get("_generation") != generation:
+            policies = self.__dict__["_policies"] = {}
+            self.__dict__["_generation"] = generation
+        cache_key = (route_key(request), extra_keys)
+        known = policies.get(cache_key)
+        if known is None:
+            keys = (*view_keys_for_request(request), self.view_path, *extra_keys)
+            known = policies[cache_key] = (keys, Policy.resolve_base(keys, **self.policy_overrides))
+        return enforced_by_admin_rule(known[1], known[0])
 
     # -- the one sequence --
 
@@ -188,7 +210,7 @@ class Enforcer:
         without requiring any (a POST to a collection)."""
         decision = evaluate(
             method or request.method or "GET",
-            request.headers if headers is None else headers,
+            conditional_headers(request) if headers is None else headers,
             snapshot.state if snapshot is not None else None,
             policy.requirement if required else None,
             weak_if_match=policy.weak_if_match,
@@ -374,24 +396,55 @@ class Enforcer:
         snapshot: Snapshot,
         expectation: VersionExpectation | None,
     ) -> HttpResponse:
-        """Validators on success (rules 39, 41): the new ones after a write, the loaded ones
-        on GET/HEAD; none after a delete."""
-        if not 200 <= response.status_code < 300:
-            return response
-        if expectation is not None and expectation.written:
-            if not expectation.deleted:
-                response.headers["ETag"] = expectation.etag
-                response.headers["Last-Modified"] = http_date(
-                    http_timestamp(expectation.last_modified)
-                )
-            return response
-        if request.method == "DELETE" or (snapshot.etag is None and snapshot.last_modified is None):
-            return response
-        if snapshot.etag is not None and not response.has_header("ETag"):
-            response.headers["ETag"] = snapshot.etag
-        if snapshot.last_modified is not None and not response.has_header("Last-Modified"):
-            response.headers["Last-Modified"] = http_date(snapshot.last_modified)
+        """See :func:`finish`."""
+        return finish(request, response, snapshot, expectation)
+
+
+def finish(
+    request: HttpRequest,
+    response: HttpResponse,
+    snapshot: Snapshot,
+    expectation: VersionExpectation | None,
+) -> HttpResponse:
+    """Validators on success (rules 39, 41): the new ones after a write, the loaded ones
+    on GET/HEAD; none after a delete."""
+    if not 200 <= response.status_code < 300:
         return response
+    if expectation is not None and expectation.written:
+        if not expectation.deleted:
+            response.headers["ETag"] = expectation.etag
+            response.headers["Last-Modified"] = _http_date(
+                http_timestamp(expectation.last_modified)
+            )
+        return response
+    if request.method == "DELETE" or (snapshot.etag is None and snapshot.last_modified is None):
+        return response
+    if snapshot.etag is not None and not response.has_header("ETag"):
+        response.headers["ETag"] = snapshot.etag
+    if snapshot.last_modified is not None and not response.has_header("Last-Modified"):
+        response.headers["Last-Modified"] = _http_date(snapshot.last_modified)
+    return response
+
+
+@functools.lru_cache(maxsize=512)
+def _http_date(timestamp: int | None) -> str:
+    """``Last-Modified`` text: formatted once per second value, not on every response."""
+    return http_date(timestamp)
+
+
+_CONDITIONAL_META: Final = (
+    ("HTTP_IF_MATCH", IF_MATCH),
+    ("HTTP_IF_NONE_MATCH", IF_NONE_MATCH),
+    ("HTTP_IF_UNMODIFIED_SINCE", IF_UNMODIFIED_SINCE),
+    ("HTTP_IF_MODIFIED_SINCE", IF_MODIFIED_SINCE),
+)
+
+
+def conditional_headers(request: HttpRequest) -> dict[str, str]:
+    """The request's conditional headers, read from ``request.META`` (an empty dict for most
+    requests): ``request.headers`` would first copy every header of the request."""
+    meta = request.META
+    return {name: meta[key] for key, name in _CONDITIONAL_META if key in meta}
 
 
 @dataclass
@@ -426,7 +479,7 @@ def not_modified(snapshot: Snapshot) -> HttpResponse:
     if snapshot.etag is not None:
         response.headers["ETag"] = snapshot.etag
     if snapshot.last_modified is not None:
-        response.headers["Last-Modified"] = http_date(snapshot.last_modified)
+        response.headers["Last-Modified"] = _http_date(snapshot.last_modified)
     return response
 
 

@@ -1,8 +1,10 @@
 """Per-view policy: the global ``PRECONDITIONS`` defaults, overridden by the view's
 ``VIEWS`` entry, overridden by the arguments given in code (decorator or mixin).
 
-Resolution happens per request (a few dictionary look-ups) so that ``override_settings`` and
-settings reloads take effect without restarting.
+Adapters resolve a view's policy once per view, action and route and keep it until the
+``PRECONDITIONS`` setting changes (``override_settings`` sends ``setting_changed``, which
+moves :func:`settings_generation`); admin rules, which change at run time, are applied to the
+kept policy on every request (:func:`enforced_by_admin_rule`, nothing to do in enforce mode).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from typing import Any, Final
 
 from django.core.signals import setting_changed
@@ -43,8 +46,9 @@ class Policy:
     def report_only(self) -> bool:
         return self.mode == REPORT
 
-    @property
+    @cached_property
     def requirement(self) -> Requirement:
+        """Built once per policy (policies are remembered per view and route)."""
         return Requirement(
             methods=self.methods,
             accepted_headers=frozenset(self.required_headers),
@@ -78,6 +82,12 @@ class Policy:
         (``override_settings`` sends ``setting_changed``): a request pays a dictionary
         look-up, not the merge."""
         keys = tuple(view_keys)
+        return enforced_by_admin_rule(cls.resolve_base(keys, **code_overrides), keys)
+
+    @classmethod
+    def resolve_base(cls, keys: tuple[str, ...], **code_overrides: Any) -> Policy:
+        """:meth:`resolve` before admin rules (which change at run time) are applied: it
+        depends on the settings and the arguments only, so adapters may keep it per view."""
         try:
             given = sorted((k, _hashable(v)) for k, v in code_overrides.items() if v is not None)
             cache_key = (keys, tuple(given))
@@ -85,7 +95,7 @@ class Policy:
         except TypeError:  # an unhashable override: resolve every time
             cache_key, cached = None, None
         if cached is not None:
-            return enforced_by_admin_rule(cached, keys)
+            return cached
         policy = cls.from_settings()
         entry = settings_entry(keys)
         if entry:
@@ -93,10 +103,25 @@ class Policy:
         policy = policy.updated(**code_overrides)
         if cache_key is not None:
             _resolved[cache_key] = policy
-        return enforced_by_admin_rule(policy, keys)
+        return policy
 
 
 _resolved: dict[Any, Policy] = {}
+_generation = 0
+
+
+def settings_generation() -> int:
+    """Changes whenever the ``PRECONDITIONS`` setting changes: adapters that remember a
+    policy per view and route forget it when this moves."""
+    return _generation
+
+
+def route_key(request: HttpRequest) -> tuple[Any, ...]:
+    """What :func:`view_keys_for_request` depends on: cheap to compute, hashable."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return ()
+    return (match.view_name, match.route, match.func)
 
 
 def _hashable(value: Any) -> Any:
@@ -108,8 +133,10 @@ def _hashable(value: Any) -> Any:
 
 @receiver(setting_changed)
 def _forget_resolved_policies(*, setting: str, **kwargs: Any) -> None:
+    global _generation
     if setting == "PRECONDITIONS":
         _resolved.clear()
+        _generation += 1
 
 
 #: The policy's keys, derived from the dataclass: ``VIEWS``-style (lower case) keys, the

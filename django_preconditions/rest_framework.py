@@ -30,13 +30,14 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
-from ._compat import add_to_drf_delete_form
+from ._compat import add_to_drf_delete_form, version_tokens_of
 from .conditions import (
     IF_MATCH,
     IF_MODIFIED_SINCE,
@@ -51,12 +52,27 @@ from .conditions import (
 )
 from .creation import advance_sequence, creatable_key, is_primary_key
 from .dbconflicts import conflict_from
-from .enforcement import Enforcer, PreconditionContext, Snapshot, not_modified
+from .enforcement import (
+    Enforcer,
+    PreconditionContext,
+    Snapshot,
+    conditional_headers,
+    finish,
+    not_modified,
+)
 from .exceptions import VersionConflict
 from .formats import JSON_CONTENT_TYPE, built_in
 from .headers import EntityTag
 from .models import VersionedModel, VersionExpectation, expect_creation, expect_version
-from .policy import Policy, attribute_overrides, dotted_path, view_keys_for_request
+from .policy import (
+    Policy,
+    attribute_overrides,
+    dotted_path,
+    enforced_by_admin_rule,
+    route_key,
+    settings_generation,
+    view_keys_for_request,
+)
 from .responses import (
     PreconditionError,
     announce,
@@ -89,6 +105,12 @@ __all__ = [
 ]
 
 _CONDITIONAL_HEADERS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
+# Paginators whose paginate_queryset() only counts and slices the queryset: they page a
+# token-only query (primary keys and versions) exactly as they page the full rows.
+_TOKEN_PAGINATE: Final = (
+    PageNumberPagination.paginate_queryset,
+    LimitOffsetPagination.paginate_queryset,
+)
 
 
 # --- Exceptions ----------------------------------------------------------------------------
@@ -218,6 +240,12 @@ class _Tracking:
     serializers: list[BaseSerializer[Any]] = field(default_factory=list)
     form_token: str | None = None
     list_etag: EntityTag | None = None
+    method: str | None = None  # the request's real method, set by dispatch()
+
+
+# Policies of views that keep the default get_precondition_policy(), by (view class, action,
+# route), and the settings generation they were resolved under.
+_class_policies: list[Any] = [-1, {}]
 
 
 # --- The mixin -----------------------------------------------------------------------------
@@ -261,6 +289,11 @@ class PreconditionMixin(_ViewBase):
         """The policy for the current request and action: settings, then ``VIEWS`` (an
         ``"<view dotted path>.<action>"`` key first), then the attributes, then
         ``precondition_actions``."""
+        keys, overrides = self._policy_inputs()
+        return Policy.resolve(keys, **overrides)
+
+    def _policy_inputs(self) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The ``VIEWS`` keys and the code overrides :meth:`get_precondition_policy` uses."""
         view_path = dotted_path(type(self))
         action = getattr(self, "action", None)
         keys: list[str] = [f"{view_path}.{action}"] if action else []
@@ -272,7 +305,7 @@ class PreconditionMixin(_ViewBase):
         per_action = (self.precondition_actions or {}).get(action or "")
         if per_action:
             overrides.update(per_action)
-        return Policy.resolve(keys, **overrides)
+        return tuple(keys), overrides
 
     def _tracking(self) -> _Tracking:
         tracking: _Tracking | None = self.__dict__.get("_precondition_tracking")
@@ -284,8 +317,25 @@ class PreconditionMixin(_ViewBase):
     def _policy(self) -> Policy:
         tracking = self._tracking()
         if tracking.policy is None:
-            tracking.policy = self.get_precondition_policy()
+            tracking.policy = self._resolved_policy()
         return tracking.policy
+
+    def _resolved_policy(self) -> Policy:
+        """``get_precondition_policy()``, remembered per view class, action and route until
+        ``PRECONDITIONS`` changes; called on every request when a subclass overrides it."""
+        if type(self).get_precondition_policy is not PreconditionMixin.get_precondition_policy:
+            return self.get_precondition_policy()
+        request = getattr(self, "request", None)
+        key = (type(self), getattr(self, "action", None), route_key(request) if request else ())
+        generation, policies = _class_policies
+        if generation != settings_generation():
+            policies = {}
+            _class_policies[:] = [settings_generation(), policies]
+        known = policies.get(key)
+        if known is None:
+            keys, overrides = self._policy_inputs()
+            known = policies[key] = (keys, Policy.resolve_base(keys, **overrides))
+        return enforced_by_admin_rule(known[1], known[0])
 
     # -- request plumbing --
 
@@ -305,7 +355,7 @@ class PreconditionMixin(_ViewBase):
         # there) and end with the request: an ExitStack around DRF's whole dispatch. Around
         # it, the request transaction: a lost race or a database conflict (also one raised
         # by the COMMIT) leaves it, rolled back, and is answered here (rules 47, 51, 55).
-        tracking = _Tracking()
+        tracking = _Tracking(method=(request.method or "GET").upper())
         self.__dict__["_precondition_tracking"] = tracking
         try:
             with request_transaction(type(self).dispatch) as atomic:
@@ -331,7 +381,10 @@ class PreconditionMixin(_ViewBase):
 
     def _method(self) -> str:
         """The request's real method (DRF's OPTIONS metadata and browsable API clone the
-        request with another method to probe permissions)."""
+        request with another method to probe permissions); read once per request."""
+        method = self._tracking().method
+        if method is not None:
+            return method
         request = self.request
         original = getattr(request, "_request", request)
         return (original.method or "GET").upper()
@@ -339,7 +392,7 @@ class PreconditionMixin(_ViewBase):
     def _conditional_headers(self, method: str, *, form: bool) -> Mapping[str, str]:
         """The request's headers; for a browsable-API form that carries the token in
         ``precondition_form_field`` and no conditional header, that token as ``If-Match``."""
-        headers = self.request.headers
+        headers = conditional_headers(self.request)
         tracking = self._tracking()
         if tracking.form_token is not None:
             return {IF_MATCH: tracking.form_token}
@@ -371,9 +424,15 @@ class PreconditionMixin(_ViewBase):
             required=required,
         )
 
-    def _enforcer(self) -> Enforcer:
-        """The core's steps for this view; DRF keeps its own timing around them."""
-        return Enforcer(type(self))
+    @classmethod
+    def _enforcer(cls) -> Enforcer:
+        """The core's steps for this view class (made once); DRF keeps its own timing
+        around them."""
+        enforcer: Enforcer | None = cls.__dict__.get("_precondition_core")
+        if enforcer is None:
+            enforcer = Enforcer(cls)
+            cls._precondition_core = enforcer  # type: ignore[attr-defined]
+        return enforcer
 
     def _refusal(self, decision: Decision, snapshot: Snapshot) -> Exception | None:
         """The exception that replaces the handler, or ``None`` when it must run."""
@@ -505,6 +564,37 @@ class PreconditionMixin(_ViewBase):
         ):
             self._decide_list(serializer)
         return serializer
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        """A conditional GET of a list is first decided from a token-only query of the page
+        (primary keys and version tokens; the filters, the ordering and the paginator's slice
+        kept): a matching ``If-None-Match`` is answered 304 without loading or instantiating
+        the rows (rule 28). Otherwise the page is loaded as DRF loads it, and its ETag is
+        computed from the rows served."""
+        if (
+            "HTTP_IF_NONE_MATCH" in self.request.META
+            and self.precondition_list_etag
+            and self._tracking().list_etag is None
+            and self._method() in SAFE_METHODS
+        ):
+            self._decide_list_from_tokens(queryset)
+        return super().paginate_queryset(queryset)
+
+    def _decide_list_from_tokens(self, queryset: Any) -> None:
+        if not isinstance(queryset, models.QuerySet) or not issubclass(
+            queryset.model, VersionedModel
+        ):
+            return
+        paginator = self.paginator
+        if paginator is not None and type(paginator).paginate_queryset not in _TOKEN_PAGINATE:
+            return  # e.g. cursor pagination reads the rows' ordering fields
+        tokens = version_tokens_of(queryset)
+        if tokens is None:
+            return
+        page = super().paginate_queryset(tokens)
+        pairs = list(tokens) if page is None else page
+        etag = self._page_etag(queryset.model._meta.label, pairs)
+        self._decide_list_etag(etag, keep=False)
 
     def get_renderers(self) -> list[BaseRenderer]:
         renderers = super().get_renderers()
@@ -656,7 +746,7 @@ class PreconditionMixin(_ViewBase):
                     response.headers["Location"] = location
             return response
         if tracking.snapshot is not None:
-            self._enforcer().finish(request, response, tracking.snapshot, tracking.expectation)
+            finish(request, response, tracking.snapshot, tracking.expectation)
             return response
         if method in SAFE_METHODS and self.precondition_list_etag:
             return self._finish_list(response)
@@ -692,10 +782,14 @@ class PreconditionMixin(_ViewBase):
     def _decide_list(self, serializer: ListSerializer[Any]) -> None:
         """Collection ``ETag`` of the page about to be serialized; 304 (or 412) at once."""
         etag = self._collection_etag(serializer)
-        if etag is None:
-            return
+        if etag is not None:
+            self._decide_list_etag(etag)
+
+    def _decide_list_etag(self, etag: str, *, keep: bool = True) -> None:
+        """304 (or 412) at once; ``keep``: the ETag of the page that will be served."""
         tag = EntityTag(etag, weak=True)
-        self._tracking().list_etag = tag
+        if keep:
+            self._tracking().list_etag = tag
         snapshot = Snapshot(state=ResourceState(exists=True, etag=tag), etag=str(tag))
         refusal = self._refusal(self._decide(snapshot.state, required=False), snapshot)
         if refusal is not None:
@@ -718,9 +812,17 @@ class PreconditionMixin(_ViewBase):
             items = list(items) if isinstance(items, Iterable) else None
         if items is None or not all(isinstance(item, VersionedModel) for item in items):
             return None
+        labels = {item._meta.label for item in items}
+        if len(labels) > 1:
+            return None
+        pairs = [(item.pk, item.version_token) for item in items]
+        return self._page_etag(labels.pop() if labels else "", pairs)
+
+    def _page_etag(self, label: str, pairs: Iterable[tuple[Any, str]]) -> str:
+        """The digest of the ``(pk, version token)`` pairs of ``label``'s model in page order,
+        and of the page envelope: the same from the full rows and from a token-only query."""
         digest = hashlib.blake2b(digest_size=20)
-        for item in items:
-            digest.update(f"{item._meta.label}\x1f{item.pk}\x1f{item.version_token}\x1e".encode())
+        digest.update("".join(f"{label}\x1f{pk}\x1f{token}\x1e" for pk, token in pairs).encode())
         digest.update(json.dumps(self._pagination_state(), default=str).encode())
         return f"l{digest.hexdigest()}"
 

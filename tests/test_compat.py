@@ -27,6 +27,7 @@ from django_preconditions._compat import (
     made_by_django_condition,
     require_http_methods_allowed,
     reset_base_manager,
+    version_tokens_of,
 )
 from django_preconditions.duplicates import duplicates_key
 from django_preconditions.models import ProtectedEndpoint, expect_version
@@ -239,3 +240,19 @@ def test_drfs_browsable_template_has_the_delete_form_we_add_the_token_to() -> No
     assert marked != source
     assert marked.count("<!--token-->") == 1
     assert 'data-method="DELETE"' in marked.split("<!--token-->")[0].rsplit("<form", 1)[1]
+
+
+def test_version_tokens_of_a_model_queryset_are_its_primary_keys_and_tokens() -> None:
+    first, second = Document.objects.create(title="a"), Document.objects.create(title="b")
+    queryset = Document.objects.filter(pk__in=[first.pk, second.pk]).order_by("-pk")
+
+    tokens = version_tokens_of(queryset.prefetch_related("folder"))
+
+    assert tokens is not None
+    assert list(tokens) == [(second.pk, second.version_token), (first.pk, first.version_token)]
+
+
+def test_version_tokens_of_querysets_that_do_not_yield_instances_is_none() -> None:
+    assert version_tokens_of(Document.objects.values("pk")) is None
+    assert version_tokens_of(Document.objects.values_list("pk")) is None
+    assert version_tokens_of(Document.objects.all().union(Document.objects.all())) is None

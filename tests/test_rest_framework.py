@@ -1074,3 +1074,57 @@ def test_rule_28_list_page_304_is_decided_before_any_item_is_serialized(
     assert response["ETag"] == etag
     # Paginated: the count and the page; unpaginated: the one list query.
     assert len(queries.captured_queries) == (2 if "paged" in path else 1)
+
+
+def test_rule_28_a_1000_item_list_304_reads_only_primary_keys_and_versions(client, monkeypatch):
+    Document.objects.bulk_create(Document(title=f"doc {i}") for i in range(1000))
+    etag = client.get("/api/docs/")["ETag"]
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a row was instantiated")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Document, "from_db", classmethod(fail))
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/api/docs/", headers={"If-None-Match": etag})
+
+    assert response.status_code == 304
+    assert response["ETag"] == etag
+    [query] = queries.captured_queries
+    columns = query["sql"].split(" FROM ")[0]
+    assert "version_token" in columns
+    assert "title" not in columns
+
+
+@pytest.mark.parametrize("position", [0, 500, 999])
+def test_the_etag_of_a_1000_item_list_changes_when_any_item_changes(client, position):
+    Document.objects.bulk_create(Document(title=f"doc {i}") for i in range(1000))
+    stale = client.get("/api/docs/")["ETag"]
+
+    Document.objects.order_by("pk")[position].save()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/docs/", headers={"If-None-Match": stale})
+
+    assert response.status_code == 200
+    assert len(response.json()) == 1000
+    assert response["ETag"] != stale
+    # The token-only query, then the full list.
+    assert len(queries.captured_queries) == 2
+    assert response["ETag"] == client.get("/api/docs/")["ETag"]
+
+
+def test_a_paginated_page_304_from_tokens_keeps_the_page_and_its_envelope(client, fifty):
+    Document.objects.bulk_create(Document(title=f"more {i}") for i in range(10))
+    etag = client.get("/api/paged/docs/?page=2")["ETag"]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/paged/docs/?page=2", headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert len(queries.captured_queries) == 2  # the count and the page's tokens
+
+    Document.objects.order_by("pk")[55].save()  # on page 2
+    changed = client.get("/api/paged/docs/?page=2", headers={"If-None-Match": etag})
+
+    assert changed.status_code == 200
+    assert len(changed.json()["results"]) == 10
+    assert changed["ETag"] != etag

@@ -1,4 +1,7 @@
-"""``Doc``: a small document (detail, update, list and throughput benchmarks).
+"""``PlainDoc``: the baseline, what a user has *before* adopting the app: a plain
+``models.Model`` with the same fields as ``Doc``.
+``Doc``: the same document as a ``VersionedModel`` (``version_token`` + ``last_modified``).
+``ConcDoc``: the same document with django-concurrency's ``IntegerVersionField``.
 ``Wide``: 200 fields, generated, for the large-representation benchmark.
 
 No migrations: ``migrate --run-syncdb`` creates the tables (the benchmark databases are
@@ -11,6 +14,7 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from concurrency.fields import IntegerVersionField
 from django.db import models
 
 from django_preconditions.models import VersionedModel
@@ -18,18 +22,36 @@ from django_preconditions.models import VersionedModel
 WIDE_FIELD_COUNT = 200
 
 
-class Doc(VersionedModel):
+class DocFields(models.Model):
+    """The fields every document variant has (abstract: each variant has its own table)."""
+
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True, default="")
     status = models.CharField(max_length=20, default="draft")
     counter = models.IntegerField(default=0)
     published = models.DateTimeField(null=True, blank=True)
 
-    class Meta(VersionedModel.Meta):
+    class Meta:
+        abstract = True
         ordering = ("pk",)
 
     def __str__(self) -> str:
         return self.title
+
+
+class PlainDoc(DocFields):
+    """The baseline: no version column at all."""
+
+
+class Doc(DocFields, VersionedModel):
+    class Meta(VersionedModel.Meta):
+        ordering = ("pk",)
+
+
+class ConcDoc(DocFields):
+    """django-concurrency's way: an integer version checked by ``save()``."""
+
+    version = IntegerVersionField()
 
 
 def _wide_field(index: int) -> models.Field[Any, Any]:

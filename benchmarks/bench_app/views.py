@@ -1,13 +1,20 @@
-"""The variants the benchmarks compare. Each group serves the same model through the same
-serializer; only the conditional-request machinery differs.
+"""The variants the benchmarks compare. Each group serves the same fields through the same
+serializer settings; only the model's version columns and the conditional-request machinery
+differ.
 
-- ``Plain*``: DRF's ``ModelViewSet`` as is (the baseline; also served behind Django's
-  ``ConditionalGetMiddleware`` by the benchmark client that adds it).
-- ``Ours*``: the same viewset with ``PreconditionMixin`` first among its bases.
-- ``Ext*``: the same viewset with drf-extensions' ``APIETAGMixin`` (ETags computed from the
-  model instance, If-Match required on unsafe methods).
-- ``doc_by_rule``: a plain function view that only an admin rule (``ProtectedEndpoint``)
-  protects, through ``PreconditionMiddleware``.
+- ``PlainModel*`` / ``plain_doc``: the baseline, what a project has before adopting the app: a
+  plain ``models.Model`` (``PlainDoc``) behind DRF's ``ModelViewSet`` as is, or a plain
+  function view (also served behind Django's ``ConditionalGetMiddleware`` by the benchmark
+  client that adds it).
+- ``Columns*``: the same ``ModelViewSet`` over the ``VersionedModel`` (``Doc``), without the
+  mixin: what the two version columns cost alone.
+- ``Ours*`` / ``ours_doc`` / ``doc_by_rule``: ``PreconditionMixin`` first among the bases;
+  ``require_preconditions(Doc)``; a plain function view that only an admin rule
+  (``ProtectedEndpoint``) protects, through ``PreconditionMiddleware``.
+- ``Ext*``: drf-extensions' ``APIETAGMixin`` (ETags computed from the model instance,
+  If-Match required on unsafe methods) over ``Doc``.
+- ``Conc*``: django-concurrency as its documentation shows it: an ``IntegerVersionField`` on
+  the model (``ConcDoc``), the version in the serializer, ``ConcurrencyMiddleware`` for 409.
 - ``throughput_ours`` / ``throughput_locked``: one endpoint written twice, with
   ``require_preconditions`` (compare-and-swap) and with ``select_for_update()``.
 """
@@ -17,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from rest_framework import viewsets
@@ -27,35 +34,51 @@ from rest_framework_extensions.etag.mixins import APIETAGMixin
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.rest_framework import PreconditionMixin
 
-from .models import Doc, Wide
-from .serializers import DocSerializer, WideSerializer
+from .models import ConcDoc, Doc, PlainDoc, Wide
+from .serializers import ConcDocSerializer, DocSerializer, PlainDocSerializer, WideSerializer
 
 
-class PageOf100(PageNumberPagination):
+class Pages(PageNumberPagination):
+    """Pages of 100 by default; ``?page_size=`` up to 1,000 for the page-size curve."""
+
     page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
 
 
 # --- DRF viewsets ----------------------------------------------------------------------------
 
 
-class PlainDocViewSet(viewsets.ModelViewSet[Doc]):
+class PlainModelDocViewSet(viewsets.ModelViewSet[PlainDoc]):
+    queryset = PlainDoc.objects.all()
+    serializer_class = PlainDocSerializer
+    pagination_class = Pages
+
+
+class ColumnsDocViewSet(viewsets.ModelViewSet[Doc]):
     queryset = Doc.objects.all()
     serializer_class = DocSerializer
-    pagination_class = PageOf100
+    pagination_class = Pages
 
 
-class OursDocViewSet(PreconditionMixin, PlainDocViewSet):
+class OursDocViewSet(PreconditionMixin, ColumnsDocViewSet):
     pass
 
 
-class ExtDocViewSet(APIETAGMixin, PlainDocViewSet):  # type: ignore[misc]
+class ExtDocViewSet(APIETAGMixin, ColumnsDocViewSet):  # type: ignore[misc]
     pass
+
+
+class ConcDocViewSet(viewsets.ModelViewSet[ConcDoc]):
+    queryset = ConcDoc.objects.all()
+    serializer_class = ConcDocSerializer
+    pagination_class = Pages
 
 
 class PlainWideViewSet(viewsets.ModelViewSet[Any]):
     queryset = Wide.objects.all()
     serializer_class = WideSerializer
-    pagination_class = PageOf100
+    pagination_class = Pages
 
 
 class OursWideViewSet(PreconditionMixin, PlainWideViewSet):
@@ -69,14 +92,48 @@ class ExtWideViewSet(APIETAGMixin, PlainWideViewSet):  # type: ignore[misc]
 # --- Function views --------------------------------------------------------------------------
 
 
-def _doc_json(doc: Doc) -> dict[str, Any]:
-    return {"id": doc.pk, "title": doc.title, "status": doc.status, "counter": doc.counter}
+def _doc_json(doc: models.Model) -> dict[str, Any]:
+    return {
+        "id": doc.pk,
+        "title": doc.title,  # type: ignore[attr-defined]
+        "status": doc.status,  # type: ignore[attr-defined]
+        "counter": doc.counter,  # type: ignore[attr-defined]
+    }
+
+
+def _apply(request: HttpRequest, doc: models.Model) -> None:
+    """PUT: take ``title`` and ``counter`` from the JSON body and save (the row changes)."""
+    data = json.loads(request.body)
+    doc.title = str(data.get("title", doc.title))  # type: ignore[attr-defined]
+    doc.counter = int(data["counter"])  # type: ignore[attr-defined]
+    doc.save()
+
+
+def plain_doc(request: HttpRequest, pk: int) -> HttpResponse:
+    """The baseline function view: GET or PUT one ``PlainDoc``, no preconditions."""
+    doc = get_object_or_404(PlainDoc, pk=pk)
+    if request.method == "PUT":
+        _apply(request, doc)
+    return JsonResponse(_doc_json(doc))
+
+
+@require_preconditions(Doc)
+def ours_doc(request: HttpRequest, pk: int) -> HttpResponse:
+    """The same view protected by the decorator (the object comes loaded)."""
+    doc = request.preconditions.instance  # type: ignore[attr-defined]
+    if request.method == "PUT":
+        _apply(request, doc)
+    return JsonResponse(_doc_json(doc))
 
 
 def doc_by_rule(request: HttpRequest, pk: int) -> HttpResponse:
-    """A plain view: it loads the Doc itself (the middleware never reads it before the view;
-    it adds the ETag from the row the view loaded)."""
-    return JsonResponse(_doc_json(get_object_or_404(Doc, pk=pk)))
+    """A plain function view over ``Doc`` that only an admin rule protects: it loads the Doc
+    itself (the middleware never reads it before the view; it adds the ETag of the row the
+    view loaded, and makes the view's save of that row a compare-and-swap)."""
+    doc = get_object_or_404(Doc, pk=pk)
+    if request.method == "PUT":
+        _apply(request, doc)
+    return JsonResponse(_doc_json(doc))
 
 
 @require_preconditions(Doc)

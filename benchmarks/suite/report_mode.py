@@ -22,7 +22,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from .requests import _next_body, expect
-from .timing import Group, Measurement, Variant
+from .timing import Group, Measurement, Target, Variant
 
 REPORT_TABLE = "django_preconditions_reportedrequest"
 ROWS = {"enforce": 10, "report-if-match": 11, "report-unconditional": 12}
@@ -98,11 +98,20 @@ def report_mode_group(client: Client) -> Group:
             )
         )
 
-    def judge(results: dict[str, Measurement]) -> dict[str, tuple[str, bool]]:
-        return {
-            f"report.{key}": ("≤ 1.05x enforce mode", results[f"report.{key}"].ratio <= 1.05)
-            for key in ("report-if-match", "report-unconditional")
-        }
+    def judge(results: dict[str, Measurement]) -> list[Target]:
+        return [
+            Target(
+                row=f"issue 14: {label} vs enforce mode",
+                variant=f"report.{key}",
+                ratio=results[f"report.{key}"].ratio,
+                limit="≤ 1.05x",
+                met=results[f"report.{key}"].ratio <= 1.05,
+            )
+            for key, label in (
+                ("report-if-match", "report mode, current If-Match"),
+                ("report-unconditional", "report mode, no precondition"),
+            )
+        ]
 
     def restore() -> list[str]:
         switch.active.disable()

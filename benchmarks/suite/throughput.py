@@ -1,19 +1,23 @@
-"""Benchmark 4: successful conditional writes per second on PostgreSQL under contention.
+"""The HTTP benchmark: requests per second on PostgreSQL, through gunicorn.
 
 gunicorn (sync workers) serves the benchmark project on a dedicated PostgreSQL database;
-client processes, started together at a barrier, loop for a fixed time over one document per
-variant: GET (keep the ETag and the counter), PUT/PATCH the counter + 1 with If-Match, and on
-412 start again with a fresh GET. All traffic stays on the loopback interface.
+client processes, started together at a barrier, loop for a fixed time. All traffic stays on
+the loopback interface. Three phases, each with its variants interleaved in slices so that
+machine load hits them alike:
 
-Variants, each on its own row, interleaved in slices so that machine load hits them alike:
+- reads: GET one document (each client its own row), plain model + plain ``ModelViewSet`` vs
+  ours (``PreconditionMixin``);
+- writes: GET, then PATCH the counter + 1 (each client its own row: no conflicts), plain model
+  without a precondition vs ours with If-Match;
+- contention: every client on one row: GET (keep the ETag and the counter), PUT the counter + 1
+  with If-Match, on 412 start again. Ours (``require_preconditions``: one compare-and-swap
+  UPDATE, no transaction, no lock) vs the same endpoint written by hand with ``atomic()``,
+  ``SELECT … FOR UPDATE``, compare, write, commit. At the end each counter must equal the
+  number of successful writes (no lost update) and every successful write must have returned a
+  distinct ETag.
 
-- ours: a function view with ``require_preconditions`` (the save is one compare-and-swap
-  UPDATE; no transaction, no lock);
-- select_for_update: the same endpoint written by hand: ``atomic()``, ``SELECT … FOR UPDATE``,
-  compare If-Match with the stored token, write, commit.
-
-At the end every variant's counter must equal its number of successful writes (no lost
-update) and every successful write must have returned a distinct ETag.
+Then two single requests probe the server's header limit (gunicorn's
+``limit_request_field_size``): an If-None-Match just under it, and one just over it.
 """
 
 from __future__ import annotations
@@ -43,16 +47,64 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/preconditions_bench"
 class Endpoint:
     key: str
     label: str
-    path: str
-    method: str  # the write method
+    path: str  # with "{row}"
+    method: str  # the write method ("GET": a read-only phase)
+    conditional: bool = True  # sends If-Match with its writes
 
 
-ENDPOINTS = (
-    Endpoint(
-        "ours", "ours (require_preconditions, compare-and-swap)", "/throughput/ours/1/", "PUT"
+@dataclass(frozen=True)
+class Phase:
+    key: str
+    title: str
+    endpoints: tuple[Endpoint, ...]
+    shared_row: bool  # all clients on one row (contention) or each on its own
+
+    def row(self, endpoint_index: int, client_index: int) -> int:
+        return endpoint_index + 1 if self.shared_row else FIRST_OWN_ROW + client_index
+
+
+FIRST_OWN_ROW = 100
+SEEDED_ROWS = 400
+
+PLAIN_LABEL = "plain model + plain ModelViewSet"
+OURS_LABEL = "ours: VersionedModel + PreconditionMixin"
+PHASES = (
+    Phase(
+        "reads",
+        "Reads: GET one document (200), each client on its own row; requests/s",
+        (
+            Endpoint("plain-model", PLAIN_LABEL, "/drf/plain-model/docs/{row}/", "GET", False),
+            Endpoint("ours", OURS_LABEL, "/drf/ours/docs/{row}/", "GET"),
+        ),
+        shared_row=False,
     ),
-    Endpoint(
-        "locked", "select_for_update() + If-Match compared by hand", "/throughput/locked/2/", "PUT"
+    Phase(
+        "writes",
+        "Writes: GET then PATCH, each client on its own row (no conflicts); writes/s",
+        (
+            Endpoint("plain-model", PLAIN_LABEL, "/drf/plain-model/docs/{row}/", "PATCH", False),
+            Endpoint("ours", OURS_LABEL + " (If-Match)", "/drf/ours/docs/{row}/", "PATCH"),
+        ),
+        shared_row=False,
+    ),
+    Phase(
+        "contention",
+        "Protected writes under contention: every client on one row; successful writes/s",
+        (
+            Endpoint(
+                "ours",
+                "ours (require_preconditions: compare-and-swap UPDATE)",
+                "/throughput/ours/{row}/",
+                "PUT",
+            ),
+            Endpoint(
+                "locked",
+                "select_for_update() + If-Match compared in the view",
+                "/throughput/locked/{row}/",
+                "PUT",
+            ),
+        ),
+        shared_row=True,
     ),
 )
 
@@ -92,19 +144,21 @@ class ThroughputResult:
     clients: int
     workers: int
     seconds_per_variant: float
-    tallies: dict[str, Tally]
+    tallies: dict[str, dict[str, Tally]]  # phase key -> endpoint key -> tally
     server: str  # e.g. "PostgreSQL 15.2, gunicorn 23.0 (4 sync workers)"
+    header_limit: list[tuple[int, int]] = field(default_factory=list)  # (bytes, status)
 
 
 # --- Availability ----------------------------------------------------------------------------
 
 
-def unavailable_reason(database_url: str) -> str | None:
+def unavailable_reason(database_url: str, *, need_gunicorn: bool = True) -> str | None:
     """Why the benchmark cannot run here, or ``None``."""
-    try:
-        import gunicorn  # noqa: F401
-    except ImportError:
-        return "gunicorn is not installed (pip install --group bench)"
+    if need_gunicorn:
+        try:
+            import gunicorn  # noqa: F401
+        except ImportError:
+            return "gunicorn is not installed (pip install --group bench)"
     try:
         import psycopg
     except ImportError:
@@ -159,7 +213,7 @@ def prepare_database(database_url: str) -> str:
     env = _environment(database_url)
     for command in (
         ["migrate", "--run-syncdb", "-v0"],
-        ["bench_seed", "--docs", "3", "--wide", "0"],
+        ["bench_seed", "--docs", str(SEEDED_ROWS), "--wide", "0"],
     ):
         subprocess.run(
             [sys.executable, "-m", "django", *command],
@@ -222,7 +276,7 @@ def _wait_until_serving(port: int, process: subprocess.Popen[bytes]) -> None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{stderr}")
         try:
             status, _, _ = _request(
-                http.client.HTTPConnection("127.0.0.1", port, timeout=5), "GET", ENDPOINTS[1].path
+                http.client.HTTPConnection("127.0.0.1", port, timeout=5), "GET", "/fn/plain/1/"
             )
             if status == 200:
                 return
@@ -249,9 +303,9 @@ def _request(
 
 
 def client_loop(
-    port: int, endpoint: Endpoint, seconds: float, barrier: Barrier, queue: Any
+    port: int, endpoint: Endpoint, path: str, seconds: float, barrier: Barrier, queue: Any
 ) -> None:
-    """One client process: GET → write with If-Match → on 412 again, until the time is up."""
+    """One client process: GET (→ write with If-Match → on 412 again), until the time is up."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     tally: dict[str, Any] = {
         "successes": 0,
@@ -265,20 +319,23 @@ def client_loop(
     deadline = start + seconds
     while time.monotonic() < deadline:
         try:
-            status, headers, data = _request(connection, "GET", endpoint.path)
+            status, headers, data = _request(connection, "GET", path)
+            if endpoint.method == "GET":
+                tally["attempts"] += 1
+                if status == 200:
+                    tally["successes"] += 1
+                else:
+                    tally["errors"] += 1
+                continue
             if status != 200:
                 tally["errors"] += 1
                 continue
-            etag = headers["ETag"]
             counter = int(json.loads(data)["counter"])
-            body = json.dumps({"counter": counter + 1}).encode()
-            status, headers, _ = _request(
-                connection,
-                endpoint.method,
-                endpoint.path,
-                body,
-                {"If-Match": etag, "Content-Type": "application/json"},
-            )
+            body = json.dumps({"title": f"Edit {counter + 1}", "counter": counter + 1}).encode()
+            write_headers = {"Content-Type": "application/json"}
+            if endpoint.conditional:
+                write_headers["If-Match"] = headers["ETag"]
+            status, headers, _ = _request(connection, endpoint.method, path, body, write_headers)
         except (OSError, http.client.HTTPException):
             tally["errors"] += 1
             connection.close()
@@ -286,7 +343,8 @@ def client_loop(
         tally["attempts"] += 1
         if 200 <= status < 300:
             tally["successes"] += 1
-            tally["etags"].append(headers["ETag"])
+            if endpoint.conditional:
+                tally["etags"].append(headers["ETag"])
         elif status == 412:
             tally["conflicts"] += 1
         else:
@@ -296,14 +354,25 @@ def client_loop(
 
 
 def _run_slice(
-    port: int, endpoint: Endpoint, clients: int, seconds: float
+    port: int, phase: Phase, endpoint_index: int, clients: int, seconds: float
 ) -> tuple[list[dict[str, Any]], float]:
+    endpoint = phase.endpoints[endpoint_index]
     context = multiprocessing.get_context("fork")  # the clients use no Django state
     barrier = context.Barrier(clients)
     queue = context.Queue()
     processes = [
-        context.Process(target=client_loop, args=(port, endpoint, seconds, barrier, queue))
-        for _ in range(clients)
+        context.Process(
+            target=client_loop,
+            args=(
+                port,
+                endpoint,
+                endpoint.path.format(row=phase.row(endpoint_index, index)),
+                seconds,
+                barrier,
+                queue,
+            ),
+        )
+        for index in range(clients)
     ]
     for process in processes:
         process.start()
@@ -314,13 +383,43 @@ def _run_slice(
     return tallies, elapsed
 
 
-def _counter(port: int, endpoint: Endpoint) -> int:
+def _counter(port: int, path: str) -> int:
     status, _, data = _request(
-        http.client.HTTPConnection("127.0.0.1", port, timeout=10), "GET", endpoint.path
+        http.client.HTTPConnection("127.0.0.1", port, timeout=10), "GET", path
     )
     if status != 200:
-        raise RuntimeError(f"GET {endpoint.path} answered {status}")
+        raise RuntimeError(f"GET {path} answered {status}")
     return int(json.loads(data)["counter"])
+
+
+def tag_list(etag: str, size: int) -> str:
+    """An If-None-Match value of at most ``size`` bytes (and within 17 of it): other
+    entity-tags, then ``etag`` last, so a server must read the whole list to find it."""
+    tags, length, index = [], len(etag), 0
+    while length + 17 <= size:
+        tags.append(f'"other-{index:07d}"')  # 15 bytes, and ", " between tags
+        length += 17
+        index += 1
+    return ", ".join([*tags, etag])
+
+
+def probe_header_limit(port: int) -> list[tuple[int, int]]:
+    """The status of a conditional GET whose If-None-Match value is just under and just over
+    what gunicorn accepts (8,190 bytes for the whole header line by default)."""
+    path = "/drf/ours/docs/1/"
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    _, headers, _ = _request(connection, "GET", path)
+    etag = headers["ETag"]
+    results = []
+    for size in (8_100, 8_300):
+        value = tag_list(etag, size)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            status, _, _ = _request(connection, "GET", path, headers={"If-None-Match": value})
+        except (OSError, http.client.HTTPException):
+            status = 0
+        results.append((len(value), status))
+    return results
 
 
 def run(
@@ -333,19 +432,37 @@ def run(
     progress: Callable[[str], None],
 ) -> ThroughputResult:
     server = prepare_database(database_url)
-    tallies = {endpoint.key: Tally() for endpoint in ENDPOINTS}
+    tallies = {phase.key: {e.key: Tally() for e in phase.endpoints} for phase in PHASES}
     with gunicorn_server(database_url, workers) as port:
-        initial = {e.key: _counter(port, e) for e in ENDPOINTS}
-        for slice_index in range(slices):
-            order = ENDPOINTS if slice_index % 2 == 0 else tuple(reversed(ENDPOINTS))
-            for endpoint in order:
-                progress(f"\r  throughput: slice {slice_index + 1}/{slices}, {endpoint.key}      ")
-                results, elapsed = _run_slice(port, endpoint, clients, seconds_per_variant / slices)
-                for result in results:
-                    tallies[endpoint.key].add(result)
-                tallies[endpoint.key].seconds += elapsed
-        for endpoint in ENDPOINTS:
-            tallies[endpoint.key].final_counter = _counter(port, endpoint) - initial[endpoint.key]
+        for phase in PHASES:
+            initial = {}
+            if phase.shared_row:
+                initial = {
+                    e.key: _counter(port, e.path.format(row=phase.row(i, 0)))
+                    for i, e in enumerate(phase.endpoints)
+                }
+            indexes = list(range(len(phase.endpoints)))
+            for slice_index in range(slices):
+                order = indexes if slice_index % 2 == 0 else indexes[::-1]
+                for index in order:
+                    endpoint = phase.endpoints[index]
+                    progress(
+                        f"\r  HTTP {phase.key}: slice {slice_index + 1}/{slices}, {endpoint.key}   "
+                    )
+                    results, elapsed = _run_slice(
+                        port, phase, index, clients, seconds_per_variant / slices
+                    )
+                    for result in results:
+                        tallies[phase.key][endpoint.key].add(result)
+                    tallies[phase.key][endpoint.key].seconds += elapsed
+            for index, endpoint in enumerate(phase.endpoints):
+                tally = tallies[phase.key][endpoint.key]
+                if phase.shared_row:
+                    path = endpoint.path.format(row=phase.row(index, 0))
+                    tally.final_counter = _counter(port, path) - initial[endpoint.key]
+                else:
+                    tally.final_counter = tally.successes  # no shared counter to check
+        header_limit = probe_header_limit(port)
     progress("\n")
     gunicorn_version = _gunicorn_version()
     return ThroughputResult(
@@ -354,6 +471,7 @@ def run(
         seconds_per_variant=seconds_per_variant,
         tallies=tallies,
         server=f"{server}, gunicorn {gunicorn_version} ({workers} sync workers)",
+        header_limit=header_limit,
     )
 
 

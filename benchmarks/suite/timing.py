@@ -31,18 +31,34 @@ class Variant:
 
 
 @dataclass
+class Target:
+    """One target of the issue, judged on one run: ``ratio`` (ours / the group's baseline)
+    against ``limit``; ``detail`` says which other condition failed, if any."""
+
+    row: str  # the operation, as the issue's targets table names it
+    variant: str
+    ratio: float
+    limit: str
+    met: bool
+    detail: str = ""
+
+
+@dataclass
 class Group:
     """Variants compared with each other; the first is the baseline."""
 
     key: str
     title: str
     variants: list[Variant]
-    #: Called with {variant key: Measurement} after the run; returns {variant key: (target
-    #: text, met)} for the variants that have a target.
-    judge: Callable[[dict[str, Measurement]], dict[str, tuple[str, bool]]] | None = None
+    #: Called with {variant key: Measurement} after the run; returns the targets judged.
+    judge: Callable[[dict[str, Measurement]], list[Target]] | None = None
     notes: list[str] = field(default_factory=list)
     #: Called once after the run; returns more notes (e.g. a one-off cost measured apart).
     after: Callable[[], list[str]] | None = None
+    #: (curve name, this group's point on it): groups of one curve are printed together.
+    curve: tuple[str, str] | None = None
+    #: Fewer rounds for slow groups (e.g. pages of 1,000).
+    rounds_factor: float = 1.0
 
 
 @dataclass
@@ -105,9 +121,10 @@ def _warm_up(variant: Variant, seconds: float) -> float:
 def measure(group: Group, plan: Plan, progress: Callable[[str], None]) -> dict[str, Measurement]:
     variants = group.variants
     started = time.perf_counter()
+    rounds = max(4, round(plan.rounds * group.rounds_factor))
     mean_seconds = {v.key: _warm_up(v, plan.warmup_seconds) for v in variants}
     batch = {
-        key: max(plan.min_batch, round(plan.seconds_per_variant / plan.rounds / seconds))
+        key: max(plan.min_batch, round(plan.seconds_per_variant / rounds / seconds))
         for key, seconds in mean_seconds.items()
     }
     results = {v.key: Measurement(v, [], []) for v in variants}
@@ -115,7 +132,7 @@ def measure(group: Group, plan: Plan, progress: Callable[[str], None]) -> dict[s
     # before each batch then only sees the garbage of the previous batch.
     gc.collect()
     gc.freeze()
-    for round_index in range(plan.rounds):
+    for round_index in range(rounds):
         shift = round_index % len(variants)
         order = variants[shift:] + variants[:shift]
         if round_index % 2:
@@ -128,7 +145,7 @@ def measure(group: Group, plan: Plan, progress: Callable[[str], None]) -> dict[s
             result = results[variant.key]
             result.samples_ns.extend(samples)
             result.round_medians_ns.append(statistics.median(samples))
-        progress(f"\r  {group.title}: round {round_index + 1}/{plan.rounds}")
+        progress(f"\r  {group.title}: round {round_index + 1}/{rounds}")
     progress(f" ({time.perf_counter() - started:.0f} s)\n")
     gc.unfreeze()
     baseline = results[variants[0].key]

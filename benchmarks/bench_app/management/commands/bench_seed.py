@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from bench_app.models import Doc, Wide
+from bench_app.models import ConcDoc, Doc, PlainDoc, Wide
 
 BODY = (
     "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
@@ -18,27 +18,31 @@ BODY = (
 
 
 class Command(BaseCommand):
-    help = "Delete the benchmark rows and create DOCS documents and WIDE wide rows."
+    help = (
+        "Delete the benchmark rows and create DOCS documents (the same rows in each document "
+        "table: PlainDoc, Doc, ConcDoc) and WIDE wide rows."
+    )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--docs", type=int, default=100)
+        parser.add_argument("--docs", type=int, default=1000)
         parser.add_argument("--wide", type=int, default=1)
 
     def handle(self, *args: Any, docs: int, wide: int, **options: Any) -> None:
         published = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
         with transaction.atomic():
-            Doc.objects.all().delete()
-            Wide.objects.all().delete()
-            Doc.objects.bulk_create(
-                Doc(
-                    pk=index,
-                    title=f"Document {index}",
-                    body=BODY,
-                    status="published" if index % 2 else "draft",
-                    counter=0,
-                    published=published,
+            for model in (PlainDoc, Doc, ConcDoc):
+                model.objects.all().delete()
+                model.objects.bulk_create(
+                    model(
+                        pk=index,
+                        title=f"Document {index}",
+                        body=BODY,
+                        status="published" if index % 2 else "draft",
+                        counter=0,
+                        published=published,
+                    )
+                    for index in range(1, docs + 1)
                 )
-                for index in range(1, docs + 1)
-            )
+            Wide.objects.all().delete()
             Wide.objects.bulk_create(Wide(pk=index) for index in range(1, wide + 1))
         self.stdout.write(f"Seeded {docs} documents and {wide} wide rows.")
