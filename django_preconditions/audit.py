@@ -168,53 +168,10 @@ def middleware_installed() -> bool:
 
 def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
     view = endpoint.view
-    drf_class = getattr(view, "cls", None)
-    view_class = getattr(view, "view_class", None)
-    probe = _probe_request(endpoint)
-    methods: tuple[str, ...] | None
-    protection: str | None = None
-    policy_for: Callable[[str], Policy] | None = None
-    if isinstance(drf_class, type):
-        methods = _drf_methods(view, drf_class)
-        if getattr(drf_class, "preconditions_protected", False):
-            protection, policy_for = DRF_MIXIN, _drf_policies(view, drf_class, probe)
-    elif isinstance(view_class, type):
-        methods = _class_methods(view_class, getattr(view, "view_initkwargs", None) or {})
-        if getattr(view_class, "preconditions_protected", False):
-            protection = CLASS_MIXIN
-            policy_for = _constant(_class_view_policy(view_class, view, probe))
-    else:
-        methods = _function_methods(view)
-    if protection is None and any(
-        getattr(layer, "preconditions_protected", False) for layer in _layers(view)
-    ):
-        protection = DECORATOR
-        policy_for = _constant(_decorator_policy(view, probe))
-
-    shown = (ANY,) if methods is None else methods
+    methods, protection, policy_for = _code_protection(endpoint)
     note = ""
     if protection is None:
-        found = rule_for_keys(endpoint.keys)
-        if found is not None:
-            rule, source = found
-            if middleware:
-                protection = _RULE_SOURCES[source]
-                policy_for = _constant(Policy.from_settings().updated(**rule))
-                if rule.get("broken"):
-                    note = gettext(
-                        "The admin rule cannot be applied (%(problem)s): unsafe requests are "
-                        "refused with 428 until it is fixed in the admin."
-                    ) % {"problem": rule["broken"]}
-            else:
-                note = gettext(
-                    "%(source)s names this view, but %(middleware)s is not in MIDDLEWARE, so "
-                    "nothing enforces it. Add the middleware after AuthenticationMiddleware."
-                ) % {"source": _describe_source(source), "middleware": _MIDDLEWARE_PATH}
-        elif _is_condition_only(view):
-            note = gettext(
-                "condition/etag/last_modified evaluate the preconditions a client sends but "
-                "never require them: use require_preconditions, a mixin, or a rule."
-            )
+        protection, policy_for, note = _rule_protection(endpoint, middleware)
     protected: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
     mode = ""
@@ -224,17 +181,71 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
         protected, headers = _protected(methods, policy_for)
         modes = {policy_for(method).mode for method in protected}
         mode = modes.pop() if len(modes) == 1 else ("mixed" if modes else "")
+    if not note and protection == NONE and _is_condition_only(view):
+        note = gettext(
+            "condition/etag/last_modified evaluate the preconditions a client sends but "
+            "never require them: use require_preconditions, a mixin, or a rule."
+        )
     return AuditRow(
         route=endpoint.route,
         name=endpoint.name,
         view=endpoint.view_path,
-        methods=shown,
+        methods=(ANY,) if methods is None else methods,
         protection=protection,
         protected_methods=protected,
         required_headers=headers,
         note=note,
         mode=mode,
     )
+
+
+def _code_protection(
+    endpoint: Endpoint,
+) -> tuple[tuple[str, ...] | None, str | None, Callable[[str], Policy] | None]:
+    """The view's methods, and the protection written in code (DRF mixin, class-based mixin,
+    decorator) with its policy per method."""
+    view = endpoint.view
+    drf_class = getattr(view, "cls", None)
+    view_class = getattr(view, "view_class", None)
+    probe = _probe_request(endpoint)
+    methods: tuple[str, ...] | None
+    if isinstance(drf_class, type):
+        methods = _drf_methods(view, drf_class)
+        if getattr(drf_class, "preconditions_protected", False):
+            return methods, DRF_MIXIN, _drf_policies(view, drf_class, probe)
+    elif isinstance(view_class, type):
+        methods = _class_methods(view_class, getattr(view, "view_initkwargs", None) or {})
+        if getattr(view_class, "preconditions_protected", False):
+            return methods, CLASS_MIXIN, _constant(_class_view_policy(view_class, view, probe))
+    else:
+        methods = _function_methods(view)
+    if any(getattr(layer, "preconditions_protected", False) for layer in _layers(view)):
+        return methods, DECORATOR, _constant(_decorator_policy(view, probe))
+    return methods, None, None
+
+
+def _rule_protection(
+    endpoint: Endpoint, middleware: bool
+) -> tuple[str | None, Callable[[str], Policy] | None, str]:
+    """The protection a settings or admin rule gives the view (through the middleware), and
+    the note the audit shows about it."""
+    found = rule_for_keys(endpoint.keys)
+    if found is None:
+        return None, None, ""
+    rule, source = found
+    if not middleware:
+        note = gettext(
+            "%(source)s names this view, but %(middleware)s is not in MIDDLEWARE, so "
+            "nothing enforces it. Add the middleware after AuthenticationMiddleware."
+        ) % {"source": _describe_source(source), "middleware": _MIDDLEWARE_PATH}
+        return None, None, note
+    note = ""
+    if rule.get("broken"):
+        note = gettext(
+            "The admin rule cannot be applied (%(problem)s): unsafe requests are "
+            "refused with 428 until it is fixed in the admin."
+        ) % {"problem": rule["broken"]}
+    return _RULE_SOURCES[source], _constant(Policy.from_settings().updated(**rule)), note
 
 
 def _describe_source(source: str) -> str:
