@@ -1003,7 +1003,7 @@ class VersionedModelAdminMixin(_ModelAdmin):
                         with expect_version(type(obj), obj.pk, signed.token):
                             self.delete_model(request, obj)
                     except VersionConflict as exc:
-                        if exc.reason == "database":
+                        if exc.reason == VersionConflict.DATABASE:
                             raise
                         stale.append((obj, signed))
                         continue

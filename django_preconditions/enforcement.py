@@ -367,7 +367,7 @@ class Enforcer:
         """
         current, unchanged = conflict_outcome(conflict, checked)
         method = method or request.method
-        if unchanged or (conflict.reason == "database" and method in SAFE_METHODS):
+        if unchanged or (conflict.reason == VersionConflict.DATABASE and method in SAFE_METHODS):
             return retry_later_error(request, policy), None
         created = conflict.model is not None and conflict.expected_version is None
         failed = decision.lost_race(created=created)
@@ -504,7 +504,7 @@ def conflict_outcome(
     snapshot = (
         None if current is None else Snapshot.of_version(current.token, current.last_modified)
     )
-    if conflict.reason != "database":
+    if conflict.reason != VersionConflict.DATABASE:
         return snapshot, False  # the compare-and-swap saw another version (or no row)
     checked_tag = checked.state.etag if checked is not None else None
     if current is None:

@@ -529,7 +529,7 @@ class VersionedModel(models.Model):
                 if target.applied and is_zero_row_update(exc):
                     raise self._conflict(expected_version) from None
                 if is_database_conflict(exc):
-                    raise self._conflict(expected_version, reason="database") from exc
+                    raise self._conflict(expected_version, reason=VersionConflict.DATABASE) from exc
             raise
         finally:
             _swap_target.reset(reset)
@@ -564,7 +564,7 @@ class VersionedModel(models.Model):
             if isinstance(exc, IntegrityError) and self._is_duplicate(expectation, exc, alias):
                 raise self._conflict(None) from None
             if isinstance(exc, DatabaseError) and is_database_conflict(exc):
-                raise self._conflict(None, reason="database") from exc
+                raise self._conflict(None, reason=VersionConflict.DATABASE) from exc
             raise
 
     def _is_duplicate(
@@ -629,7 +629,7 @@ class VersionedModel(models.Model):
             raise
         except DatabaseError as exc:
             if is_database_conflict(exc):
-                raise self._conflict(expected_version, reason="database") from exc
+                raise self._conflict(expected_version, reason=VersionConflict.DATABASE) from exc
             raise
         if expectation is not None:
             expectation.deleted = True
