@@ -771,9 +771,16 @@ def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> No
 
 class_prepared.connect(_use_versioned_base_manager)
 
-from .inheritance import guard_plain_parents  # noqa: E402  (uses the names defined above)
 
-class_prepared.connect(guard_plain_parents)
+def _guard_plain_parents(sender: type[models.Model], **kwargs: Any) -> None:
+    """:func:`.inheritance.guard_plain_parents`, imported when a model is prepared (that
+    module builds on this one: no import cycle)."""
+    from .inheritance import guard_plain_parents
+
+    guard_plain_parents(sender, **kwargs)
+
+
+class_prepared.connect(_guard_plain_parents)
 
 
 # --- Rules managed in the admin -------------------------------------------------------------
