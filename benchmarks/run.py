@@ -196,22 +196,19 @@ def profile(factories: list[Callable[[], Group]], key: str, profiler_name: str) 
     if profiler_name == "pyinstrument":
         from pyinstrument import Profiler
 
-        sampler = Profiler(interval=0.0002)
-        sampler.start()
-        while count < 200 or time.perf_counter() - started < 3:
-            variant.check(variant.send())
-            count += 1
-        sampler.stop()
-        print(f"pyinstrument of {key} ({variant.label}), {count} requests:")
-        print(sampler.output_text(unicode=False, color=False, show_all=False))
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
+        sampler: Any = Profiler(interval=0.0002)
+    else:
+        sampler = cProfile.Profile()
+    sampler.start() if profiler_name == "pyinstrument" else sampler.enable()
     while count < 200 or time.perf_counter() - started < 3:
         variant.check(variant.send())
         count += 1
-    profiler.disable()
-    print(f"cProfile of {key} ({variant.label}), {count} requests:")
+    sampler.stop() if profiler_name == "pyinstrument" else sampler.disable()
+    print(f"{profiler_name} of {key} ({variant.label}), {count} requests:")
+    if profiler_name == "pyinstrument":
+        print(sampler.output_text(unicode=False, color=False, show_all=False))
+        return
+    profiler = sampler
     stats = pstats.Stats(profiler, stream=sys.stdout)
     stats.strip_dirs().sort_stats("cumulative").print_stats(40)
     stats.sort_stats("tottime").print_stats(20)

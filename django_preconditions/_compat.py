@@ -153,7 +153,10 @@ def version_tokens_of(queryset: models.QuerySet[Any]) -> models.QuerySet[Any] | 
     """``queryset`` as ``(pk, version_token)`` tuples — same filters, same ordering — or
     ``None`` when it does not yield model instances (``values()``, ``values_list()``) or
     combines querysets (``union()``…): there a token-only query would not describe the rows
-    the view serves. Reads the queryset's iterable class and combinator (not public API)."""
+    the view serves. Reads the queryset's iterable class, combinator and prefetch lookups (not
+    public API)."""
     if queryset._iterable_class is not ModelIterable or queryset.query.combinator:
         return None
-    return queryset.prefetch_related(None).values_list("pk", "version_token")
+    if getattr(queryset, "_prefetch_related_lookups", True):  # they would run on the tuples
+        queryset = queryset.prefetch_related(None)
+    return queryset.values_list("pk", "version_token")

@@ -76,12 +76,8 @@ _current_guard: ContextVar[_Guard | None] = ContextVar(
 
 
 class _Refused(Exception):
-    """Raised inside the view's ``save()``/``delete()`` of the protected row: the response
-    (400, 412 or 428) that replaces the view's."""
-
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status_code)
-        self.response = response
+    """Raised inside the view's ``save()``/``delete()`` of the protected row: the request is
+    refused (400, 412 or 428); the guard answers once the view's writes are rolled back."""
 
 
 class _LazyExpectation(VersionExpectation):
@@ -147,7 +143,8 @@ class _Guard:
         self.alias = router.db_for_write(model) if model is not None else DEFAULT_DB_ALIAS
         self.candidates: list[VersionedModel] = []
         self.expectation: _LazyExpectation | None = None
-        self.refusal: HttpResponse | None = None
+        self.refused: Decision | None = None
+        self.refused_response: HttpResponse | None = None
         self.failed = False
         self.wrote = False
         self.transaction: _ViewTransaction | None = None
@@ -212,16 +209,16 @@ class _Guard:
         snapshot = Snapshot.of_version(*row) if row else Snapshot.absent()
         decision = self.enforcer.decide(self.request, snapshot, self.policy)
         if not decision.proceeds:
-            self.refusal = self.refuse(decision, snapshot)
-            raise _Refused(self.refusal)
+            self.refused = decision
+            raise _Refused(decision.status)
         report_unmet(self.request, decision, view=self.enforcer.view)  # report mode
         # No row: the write must create it, as an INSERT that fails on conflict (rule 50).
         return str(row[0]) if row else None
 
     def settle(self, response: HttpResponse) -> HttpResponse:
         """The response after the view: its own, with validators, or a refusal."""
-        if self.refusal is not None:
-            return self.refusal
+        if self.refused is not None:
+            return self.refusal()
         loaded = self.loaded
         if not self.unsafe:
             if response.status_code != 200 or loaded is None:
@@ -245,12 +242,43 @@ class _Guard:
             return response
         return self.refuse(decision, known if known is not None else Snapshot.absent())
 
+    def refusal(self) -> HttpResponse:
+        """The answer to a write refused by the preconditions, with the row's current version
+        read after the view's writes are rolled back: outside the transaction's snapshot, so
+        the latest committed one also under REPEATABLE READ (rule 55)."""
+        assert self.refused is not None
+        if self.refused_response is None:
+            self.rollback_now()
+            self.refused_response = self.refuse(self.refused, self.current())
+        return self.refused_response
+
+    def current(self) -> Snapshot:
+        """The row as committed now, on the database the write goes to (rule 54)."""
+        pk = self.target_pk()
+        if self.model is None or pk is _NO_MATCH:
+            return Snapshot.absent()
+        row = (
+            self.model._base_manager.using(self.alias)
+            .filter(pk=pk)
+            .values_list(VERSION_FIELD, MODIFIED_FIELD)
+            .first()
+        )
+        return Snapshot.of_version(*row) if row else Snapshot.absent()
+
+    def rollback_now(self) -> None:
+        """Roll back the view's transaction before answering a refusal or a lost race (its
+        writes leave no trace: rule 51; the current version is then read fresh: rule 55)."""
+        pending, self.transaction = self.transaction, None
+        if pending is not None:
+            pending.close(rollback=True)
+
     def conflict(self, exception: Exception) -> HttpResponse | None:
         """A write that lost the race inside the view: 412 with the current version, or 503
         when the database refused a write whose row did not change (rules 44, 47, 55)."""
         conflict = conflict_from(exception)
         if conflict is None:
             return None
+        self.rollback_now()
         expectation = self.expectation
         checked = None
         if isinstance(expectation, _LazyExpectation) and expectation.decided:
@@ -293,10 +321,11 @@ class _Guard:
 
     def _close(self, response: HttpResponse | None, final: HttpResponse | None) -> Any:
         try:
-            if self.transaction is not None:
+            pending, self.transaction = self.transaction, None
+            if pending is not None:
                 rollback = self.failed or final is None or final is not response
                 try:
-                    self.transaction.close(rollback=rollback)
+                    pending.close(rollback=rollback)
                 except DatabaseError as exc:  # e.g. a serialization failure at COMMIT
                     answer = self.conflict(exc)
                     if answer is None:
@@ -488,7 +517,7 @@ class PreconditionMiddleware:
             return None
         guard.failed = True
         if isinstance(exception, _Refused):
-            return exception.response
+            return guard.refusal()
         return guard.conflict(exception)
 
     def _abandon(self, request: HttpRequest) -> None:

@@ -256,3 +256,9 @@ def test_version_tokens_of_querysets_that_do_not_yield_instances_is_none() -> No
     assert version_tokens_of(Document.objects.values("pk")) is None
     assert version_tokens_of(Document.objects.values_list("pk")) is None
     assert version_tokens_of(Document.objects.all().union(Document.objects.all())) is None
+
+
+def test_querysets_keep_their_prefetch_lookups_in_a_private_attribute() -> None:
+    # version_tokens_of() clears prefetch lookups only when there are some.
+    assert Document.objects.all()._prefetch_related_lookups == ()
+    assert Document.objects.prefetch_related("folder")._prefetch_related_lookups == ("folder",)

@@ -109,31 +109,29 @@ def _apply(request: HttpRequest, doc: models.Model) -> None:
     doc.save()
 
 
-def plain_doc(request: HttpRequest, pk: int) -> HttpResponse:
-    """The baseline function view: GET or PUT one ``PlainDoc``, no preconditions."""
-    doc = get_object_or_404(PlainDoc, pk=pk)
+def _serve(request: HttpRequest, doc: models.Model) -> HttpResponse:
+    """The body every function view variant shares: GET answers the document, PUT edits it."""
     if request.method == "PUT":
         _apply(request, doc)
     return JsonResponse(_doc_json(doc))
+
+
+def plain_doc(request: HttpRequest, pk: int) -> HttpResponse:
+    """The baseline function view: GET or PUT one ``PlainDoc``, no preconditions."""
+    return _serve(request, get_object_or_404(PlainDoc, pk=pk))
 
 
 @require_preconditions(Doc)
 def ours_doc(request: HttpRequest, pk: int) -> HttpResponse:
     """The same view protected by the decorator (the object comes loaded)."""
-    doc = request.preconditions.instance  # type: ignore[attr-defined]
-    if request.method == "PUT":
-        _apply(request, doc)
-    return JsonResponse(_doc_json(doc))
+    return _serve(request, request.preconditions.instance)  # type: ignore[attr-defined]
 
 
 def doc_by_rule(request: HttpRequest, pk: int) -> HttpResponse:
     """A plain function view over ``Doc`` that only an admin rule protects: it loads the Doc
     itself (the middleware never reads it before the view; it adds the ETag of the row the
     view loaded, and makes the view's save of that row a compare-and-swap)."""
-    doc = get_object_or_404(Doc, pk=pk)
-    if request.method == "PUT":
-        _apply(request, doc)
-    return JsonResponse(_doc_json(doc))
+    return _serve(request, get_object_or_404(Doc, pk=pk))
 
 
 @require_preconditions(Doc)

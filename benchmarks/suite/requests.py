@@ -242,31 +242,7 @@ def update_group(clients: Clients) -> Group:
             "version": json.loads(first.content).get("version"),
             "counter": 0,
         }
-
-        def send(url: str = url, state: dict[str, Any] = state, client: Client = client) -> Any:
-            return client.patch(
-                url,
-                data=state["body"],
-                content_type="application/json",
-                headers={"If-Match": state["etag"]} if state["etag"] else {},
-            )
-
-        check_status = expect(200, f"update {label}")
-
-        def check(
-            response: HttpResponse,
-            state: dict[str, Any] = state,
-            check_status: Callable[[HttpResponse], None] = check_status,
-        ) -> None:
-            check_status(response)
-            if state["etag"]:
-                state["etag"] = response.get("ETag", "")  # the next PATCH sends the new ETag
-            if state["version"] is not None:
-                state["version"] = json.loads(response.content)["version"]
-            _next_body(state)
-
-        _next_body(state)
-        variants.append(_variant(f"update.{name}", label, send, check))
+        variants.append(_write_variant(f"update.{name}", label, client, "patch", url, state))
     return Group(
         "update",
         "DRF update (PATCH one document, 200; every write changes the row)",
@@ -278,6 +254,35 @@ def update_group(clients: Clients) -> Group:
             "of the previous response in the body; the plain variants send no precondition."
         ],
     )
+
+
+def _write_variant(
+    key: str, label: str, client: Client, method: str, url: str, state: dict[str, Any]
+) -> Variant:
+    """A write that changes the row every time: it sends the ETag (``state["etag"]``, when
+    the variant has one) or the version (``state["version"]``) of the previous response."""
+    write = getattr(client, method)
+
+    def send() -> Any:
+        return write(
+            url,
+            data=state["body"],
+            content_type="application/json",
+            headers={"If-Match": state["etag"]} if state["etag"] else {},
+        )
+
+    check_status = expect(200, f"{key} {label}")
+
+    def check(response: HttpResponse) -> None:
+        check_status(response)
+        if state["etag"]:
+            state["etag"] = response.get("ETag", "")  # the next write sends the new ETag
+        if state.get("version") is not None:
+            state["version"] = json.loads(response.content)["version"]
+        _next_body(state)
+
+    _next_body(state)
+    return _variant(key, label, send, check)
 
 
 def _next_body(state: dict[str, Any]) -> None:
@@ -355,27 +360,7 @@ def fn_update_group(clients: Clients) -> Group:
         url = pattern.format(ROWS[name])
         client = _fn_client(clients, name)
         state: dict[str, Any] = {"etag": client.get(url).get("ETag", ""), "counter": 0}
-
-        def send(url: str = url, state: dict[str, Any] = state, client: Client = client) -> Any:
-            return client.put(
-                url,
-                data=state["body"],
-                content_type="application/json",
-                headers={"If-Match": state["etag"]} if state["etag"] else {},
-            )
-
-        check_status = expect(200, f"function view update {label}")
-
-        def check(
-            response: HttpResponse, state: dict[str, Any] = state, check_status: Any = check_status
-        ) -> None:
-            check_status(response)
-            if state["etag"]:
-                state["etag"] = response.get("ETag", "")
-            _next_body(state)
-
-        _next_body(state)
-        variants.append(_variant(f"fn-update.{name}", label, send, check))
+        variants.append(_write_variant(f"fn-update.{name}", label, client, "put", url, state))
     return Group(
         "fn-update",
         "Function view update (PUT one document, 200; every write changes the row)",

@@ -42,6 +42,16 @@ def racing_document(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"title": document.title})
 
 
+def racing_plain_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """No protection in code: PreconditionMiddleware protects it from settings."""
+    document = Document.objects.get(pk=pk)
+    if request.method == "PUT":
+        race(pk)
+        document.title = "mine"
+        document.save()
+    return JsonResponse({"title": document.title})
+
+
 class RacingDocumentView(PreconditionRequiredMixin, View):
     def get_precondition_object(self) -> Document:
         return Document.objects.get(pk=self.kwargs["pk"])
