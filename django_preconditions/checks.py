@@ -282,13 +282,7 @@ def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     E017/E018: a ``VIEWS`` lookup that cannot identify the row on the matched routes."""
     from .conf import conf
     from .urls_inventory import iter_endpoints
-    from .validation import (
-        closest_view_keys,
-        endpoints_for,
-        lookup_field_problem,
-        lookup_kwarg_problem,
-        model_problem,
-    )
+    from .validation import endpoints_for
 
     views: Mapping[Any, Any] = conf.VIEWS  # as written: E010 reports other shapes
     if not views:
@@ -301,45 +295,61 @@ def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         where = f"{_BLOCK}['VIEWS'][{view_key!r}]"
         matching = endpoints_for(view_key, endpoints)
         if not matching:
-            close = closest_view_keys(view_key, endpoints)
-            messages.append(
-                Warning(
-                    gettext("%(where)s matches no URL pattern, so no view is protected by it.")
-                    % {"where": where},
-                    hint=(
-                        gettext("Did you mean %(keys)s? ") % {"keys": ", ".join(map(repr, close))}
-                        if close
-                        else ""
-                    )
-                    + gettext(
-                        "Use a URL name (with its namespace), a view's dotted path or a route "
-                        "exactly as `manage.py preconditions_audit` lists them."
-                    ),
-                    id="preconditions.W004",
-                )
+            messages.append(_unmatched_view_key(where, view_key, endpoints))
+        messages.extend(_view_lookup_errors(where, entry, matching))
+    return messages
+
+
+def _unmatched_view_key(where: str, view_key: str, endpoints: list[Any]) -> CheckMessage:
+    """W004, with the closest keys as a hint."""
+    from .validation import closest_view_keys
+
+    close = closest_view_keys(view_key, endpoints)
+    return Warning(
+        gettext("%(where)s matches no URL pattern, so no view is protected by it.")
+        % {"where": where},
+        hint=(
+            gettext("Did you mean %(keys)s? ") % {"keys": ", ".join(map(repr, close))}
+            if close
+            else ""
+        )
+        + gettext(
+            "Use a URL name (with its namespace), a view's dotted path or a route "
+            "exactly as `manage.py preconditions_audit` lists them."
+        ),
+        id="preconditions.W004",
+    )
+
+
+def _view_lookup_errors(
+    where: str, entry: Mapping[str, Any], matching: list[Any]
+) -> list[CheckMessage]:
+    """E017/E018: the lookup field on the model, the URL keyword argument on the routes."""
+    from .validation import lookup_field_problem, lookup_kwarg_problem, model_problem
+
+    model, _problem = model_problem(entry.get("model"))
+    if model is None:
+        return []  # E013/E014/E015
+    messages: list[CheckMessage] = []
+    problem = lookup_field_problem(model, entry.get("lookup_field", "pk"))
+    if problem:
+        messages.append(
+            Error(
+                f"{where}['lookup_field']: {problem}",
+                id="preconditions.E017",
+                hint=gettext("Requests to this view are refused with 428 until fixed."),
             )
-        model, _problem = model_problem(entry.get("model"))
-        if model is None:
-            continue  # E013/E014/E015
-        problem = lookup_field_problem(model, entry.get("lookup_field", "pk"))
-        if problem:
-            messages.append(
-                Error(
-                    f"{where}['lookup_field']: {problem}",
-                    id="preconditions.E017",
-                    hint=gettext("Requests to this view are refused with 428 until fixed."),
-                )
+        )
+    kwarg = entry.get("lookup_url_kwarg")
+    problem = lookup_kwarg_problem(kwarg, matching) if matching and kwarg else None
+    if problem:
+        messages.append(
+            Error(
+                f"{where}['lookup_url_kwarg']: {problem}",
+                id="preconditions.E018",
+                hint=gettext("Requests to this view are refused with 428 until fixed."),
             )
-        kwarg = entry.get("lookup_url_kwarg")
-        problem = lookup_kwarg_problem(kwarg, matching) if matching and kwarg else None
-        if problem:
-            messages.append(
-                Error(
-                    f"{where}['lookup_url_kwarg']: {problem}",
-                    id="preconditions.E018",
-                    hint=gettext("Requests to this view are refused with 428 until fixed."),
-                )
-            )
+        )
     return messages
 
 
