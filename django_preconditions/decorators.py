@@ -32,6 +32,7 @@ from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .creation import advance_sequence, creatable_key, is_primary_key
 from .enforcement import Enforcer, Guard, Snapshot
 from .exceptions import VersionConflict
+from .headers import ETAG, LAST_MODIFIED
 from .models import VersionedModel
 from .transactions import own_request_transaction, run_with_retries
 
@@ -82,10 +83,10 @@ def condition(
         def after(request: HttpRequest, response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
             # As Django: validators only on GET/HEAD, never overriding the view's own.
             if request.method in ("GET", "HEAD"):
-                if snapshot.last_modified and not response.has_header("Last-Modified"):
-                    response.headers["Last-Modified"] = http_date(snapshot.last_modified)
+                if snapshot.last_modified and not response.has_header(LAST_MODIFIED):
+                    response.headers[LAST_MODIFIED] = http_date(snapshot.last_modified)
                 if snapshot.etag:
-                    response.headers.setdefault("ETag", snapshot.etag)
+                    response.headers.setdefault(ETAG, snapshot.etag)
             return response
 
         if iscoroutinefunction(func):

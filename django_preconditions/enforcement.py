@@ -40,7 +40,7 @@ from .conditions import (
 )
 from .dbconflicts import conflict_from
 from .exceptions import VersionConflict
-from .headers import EntityTag, format_entity_tag, parse_entity_tag
+from .headers import ETAG, LAST_MODIFIED, EntityTag, format_entity_tag, parse_entity_tag
 from .models import (
     VersionedModel,
     VersionExpectation,
@@ -148,7 +148,7 @@ def set_validators(
 ) -> HttpResponse:
     """Put ``instance``'s ``ETag`` and ``Last-Modified`` on ``response`` (e.g. after creating
     it in a view). Existing headers are kept unless ``force``."""
-    values = {"ETag": instance.etag, "Last-Modified": instance.last_modified_http}
+    values = {ETAG: instance.etag, LAST_MODIFIED: instance.last_modified_http}
     for name, value in values.items():
         if force or not response.has_header(name):
             response.headers[name] = value
@@ -412,17 +412,15 @@ def finish(
         return response
     if expectation is not None and expectation.written:
         if not expectation.deleted:
-            response.headers["ETag"] = expectation.etag
-            response.headers["Last-Modified"] = _http_date(
-                http_timestamp(expectation.last_modified)
-            )
+            response.headers[ETAG] = expectation.etag
+            response.headers[LAST_MODIFIED] = _http_date(http_timestamp(expectation.last_modified))
         return response
     if request.method == "DELETE" or (snapshot.etag is None and snapshot.last_modified is None):
         return response
-    if snapshot.etag is not None and not response.has_header("ETag"):
-        response.headers["ETag"] = snapshot.etag
-    if snapshot.last_modified is not None and not response.has_header("Last-Modified"):
-        response.headers["Last-Modified"] = _http_date(snapshot.last_modified)
+    if snapshot.etag is not None and not response.has_header(ETAG):
+        response.headers[ETAG] = snapshot.etag
+    if snapshot.last_modified is not None and not response.has_header(LAST_MODIFIED):
+        response.headers[LAST_MODIFIED] = _http_date(snapshot.last_modified)
     return response
 
 
@@ -477,9 +475,9 @@ def not_modified(snapshot: Snapshot) -> HttpResponse:
     """304 with the validators the 200 would carry (rule 28); the view never runs."""
     response = HttpResponseNotModified()
     if snapshot.etag is not None:
-        response.headers["ETag"] = snapshot.etag
+        response.headers[ETAG] = snapshot.etag
     if snapshot.last_modified is not None:
-        response.headers["Last-Modified"] = _http_date(snapshot.last_modified)
+        response.headers[LAST_MODIFIED] = _http_date(snapshot.last_modified)
     return response
 
 

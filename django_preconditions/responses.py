@@ -22,7 +22,7 @@ from . import signals
 from ._compat import log_response
 from .conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, Decision, Outcome, Reason
 from .formats import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE, built_in
-from .headers import IF_MATCH_FORM
+from .headers import CACHE_CONTROL, ETAG, IF_MATCH_FORM, LAST_MODIFIED, LINK, RETRY_AFTER
 from .policy import Policy
 
 __all__ = [
@@ -189,14 +189,14 @@ def _facts(
     show_etag = readable and current_etag is not None
     body_etag = current_etag if show_etag and policy.include_current_etag else None
     last_modified_text = http_date(last_modified) if readable and last_modified else None
-    headers: dict[str, str] = {"Cache-Control": "no-store"}
+    headers: dict[str, str] = {CACHE_CONTROL: "no-store"}
     if status == 412 and show_etag:
         assert current_etag is not None
-        headers["ETag"] = current_etag
+        headers[ETAG] = current_etag
         if last_modified_text:
-            headers["Last-Modified"] = last_modified_text
+            headers[LAST_MODIFIED] = last_modified_text
     if status in (412, 428) and policy.documentation_url:
-        headers["Link"] = f'<{policy.documentation_url}>; rel="help"'
+        headers[LINK] = f'<{policy.documentation_url}>; rel="help"'
     placeholder = gettext("<the ETag from your last GET>")
     common: dict[str, Any] = {
         "status": status,
@@ -417,7 +417,7 @@ def retry_later_error(request: HttpRequest, policy: Policy) -> PreconditionError
             gettext("Wait for the number of seconds in the Retry-After header"),
             gettext("Send the same request again, with the same precondition headers"),
         ),
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+        headers={RETRY_AFTER: str(RETRY_AFTER_SECONDS), CACHE_CONTROL: "no-store"},
     )
 
 
