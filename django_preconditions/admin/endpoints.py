@@ -23,16 +23,12 @@ from ..models import (
     VersionedModel,
 )
 from ..rules import invalidate_rules
+from .options import VersionedModelAdmin
 
 if TYPE_CHECKING:
-    _ModelAdmin = admin.ModelAdmin[Any]
     _RuleForm = forms.ModelForm[ProtectedEndpoint]
-    _VersionedFormBase = forms.ModelForm[Any]
 else:
-    _ModelAdmin = admin.ModelAdmin
     _RuleForm = forms.ModelForm
-    _VersionedFormBase = object
-from .options import VersionedModelAdmin
 
 # --- Admin rules ------------------------------------------------------------------------------
 

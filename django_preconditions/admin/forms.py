@@ -6,7 +6,6 @@ import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
-from django.contrib import admin
 from django.core.exceptions import (
     FieldDoesNotExist,
 )
@@ -15,18 +14,6 @@ from django.forms.boundfield import BoundField
 from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 
-from ..models import (
-    ProtectedEndpoint,
-)
-
-if TYPE_CHECKING:
-    _ModelAdmin = admin.ModelAdmin[Any]
-    _RuleForm = forms.ModelForm[ProtectedEndpoint]
-    _VersionedFormBase = forms.ModelForm[Any]
-else:
-    _ModelAdmin = admin.ModelAdmin
-    _RuleForm = forms.ModelForm
-    _VersionedFormBase = object
 from .reports import (
     ConflictReport,
     FieldDifference,
@@ -47,6 +34,11 @@ from .signing import (
     read_version,
     sign_version,
 )
+
+if TYPE_CHECKING:
+    _VersionedFormBase = forms.ModelForm[Any]
+else:
+    _VersionedFormBase = object
 
 # --- The versioned form ------------------------------------------------------------------------
 

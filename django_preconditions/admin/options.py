@@ -8,7 +8,6 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected as django_delete_selected
@@ -27,21 +26,11 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from ..exceptions import VersionConflict
 from ..models import (
-    ProtectedEndpoint,
     VersionedModel,
     expect_version,
     pop_expectation,
     push_expectation,
 )
-
-if TYPE_CHECKING:
-    _ModelAdmin = admin.ModelAdmin[Any]
-    _RuleForm = forms.ModelForm[ProtectedEndpoint]
-    _VersionedFormBase = forms.ModelForm[Any]
-else:
-    _ModelAdmin = admin.ModelAdmin
-    _RuleForm = forms.ModelForm
-    _VersionedFormBase = object
 from .forms import versioned_form
 from .reports import _change_by
 from .signing import (
@@ -56,6 +45,11 @@ from .signing import (
     read_version,
     sign_version,
 )
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = admin.ModelAdmin
 
 # --- The admin -------------------------------------------------------------------------------
 

@@ -6,9 +6,7 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django import forms
 from django.conf import settings
-from django.contrib import admin
 from django.contrib.admin.utils import display_for_field
 from django.db import models
 from django.utils import formats, timezone
@@ -16,21 +14,10 @@ from django.utils.html import strip_tags
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 
-from ..models import (
-    ProtectedEndpoint,
-)
+from .signing import _UNKNOWN
 
 if TYPE_CHECKING:
     from django.contrib.admin.models import LogEntry
-
-    _ModelAdmin = admin.ModelAdmin[Any]
-    _RuleForm = forms.ModelForm[ProtectedEndpoint]
-    _VersionedFormBase = forms.ModelForm[Any]
-else:
-    _ModelAdmin = admin.ModelAdmin
-    _RuleForm = forms.ModelForm
-    _VersionedFormBase = object
-from .signing import _UNKNOWN
 
 # --- Conflict reports --------------------------------------------------------------------------
 

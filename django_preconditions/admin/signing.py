@@ -9,10 +9,8 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django import forms
-from django.contrib import admin
 from django.core import signing
 from django.core.exceptions import (
     ValidationError,
@@ -22,19 +20,8 @@ from django.utils.duration import duration_iso_string
 from django.utils.translation import gettext, gettext_lazy
 
 from ..models import (
-    ProtectedEndpoint,
     VersionedModel,
 )
-
-if TYPE_CHECKING:
-    _ModelAdmin = admin.ModelAdmin[Any]
-    _RuleForm = forms.ModelForm[ProtectedEndpoint]
-    _VersionedFormBase = forms.ModelForm[Any]
-else:
-    _ModelAdmin = admin.ModelAdmin
-    _RuleForm = forms.ModelForm
-    _VersionedFormBase = object
-
 
 #: Name of the hidden form field carrying the signed version (``form-0-…`` in formsets).
 VERSION_FIELD_NAME = "preconditions_version"
