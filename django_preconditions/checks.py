@@ -25,7 +25,9 @@ def _set_it_to(expected: Any) -> str:
 
 
 def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
-    """Validate ``settings.PRECONDITIONS`` (E001 to E015)."""
+    """Validate ``settings.PRECONDITIONS``: the block (E001, E002), its values
+    (``validation.VALUE_RULES``: E003-E009, E019, E021), ``RULES_REFRESH_INTERVAL`` (E016)
+    and the ``VIEWS`` entries (E010-E015)."""
     block = getattr(settings, _BLOCK, None)
     if block is None:
         return []
