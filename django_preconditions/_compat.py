@@ -6,6 +6,10 @@ release changes it.
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 import django.core.exceptions
@@ -14,6 +18,7 @@ from django.db.models.deletion import Collector
 from django.db.models.query import ModelIterable
 from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response as _django_log_response
+from django.views.decorators import http as _django_http
 
 # Django 6.0 made "the UPDATE matched no row" a public exception, Model.NotUpdated (a
 # subclass of ObjectNotUpdated and DatabaseError). Older versions raise a bare DatabaseError.
@@ -74,6 +79,74 @@ def concrete_parents(model: Any) -> list[Any]:
 def log_response(message: str, *args: Any, request: HttpRequest, response: HttpResponse) -> None:
     """Log a 4xx the way Django logs its own 412s (``django.request``, warning level)."""
     _django_log_response(message, *args, response=response, request=request)
+
+
+# --- Reading Django's view decorators (the audit) ------------------------------------------
+# ``require_http_methods`` and ``condition`` leave no public marker on the views they wrap:
+# the wrapper is recognised by its code object, and the allowed methods are read from the
+# wrapper's closure (``request_method_list``). Our own decorators set public attributes
+# (``preconditions_enforcer``, ``preconditions_condition_only``) instead.
+
+
+@functools.cache
+def _codes_inside(factory: Callable[..., Any]) -> frozenset[CodeType]:
+    """The code of every function defined inside ``factory`` (its wrappers among them)."""
+    found: set[CodeType] = set()
+    pending = [factory.__code__]
+    while pending:
+        for constant in pending.pop().co_consts:
+            if isinstance(constant, CodeType):
+                found.add(constant)
+                pending.append(constant)
+    return frozenset(found)
+
+
+def _made_by(layer: Any, factory: Callable[..., Any]) -> bool:
+    """Whether ``layer`` is a wrapper function created by the decorator ``factory``."""
+    code = getattr(layer, "__code__", None)
+    return isinstance(code, CodeType) and code in _codes_inside(factory)
+
+
+def require_http_methods_allowed(layer: Any) -> tuple[str, ...] | None:
+    """The methods of a ``require_http_methods`` wrapper, or ``None`` when ``layer`` is not
+    one."""
+    if not _made_by(layer, _django_http.require_http_methods):
+        return None
+    cells = layer.__closure__ or ()
+    closure = dict(zip(layer.__code__.co_freevars, (cell.cell_contents for cell in cells)))
+    return tuple(closure["request_method_list"])
+
+
+def made_by_django_condition(layer: Any) -> bool:
+    """Whether ``layer`` is a wrapper made by Django's ``condition`` (``etag``,
+    ``last_modified``)."""
+    return _made_by(layer, _django_http.condition)
+
+
+# --- Model options, the admin, DRF's browsable API ------------------------------------------
+
+
+def reset_base_manager(model: Any) -> None:
+    """Forget ``model._meta.base_manager`` (a ``cached_property`` of ``Options``), so that a
+    ``base_manager_name`` set after the class was prepared is used."""
+    model._meta.__dict__.pop("base_manager", None)
+
+
+def admin_sites() -> list[Any]:
+    """Every ``AdminSite`` instance (``django.contrib.admin.sites.all_sites``, a weak set
+    that Django's admin checks also read)."""
+    from django.contrib.admin.sites import all_sites
+
+    return list(all_sites)
+
+
+# The DELETE button's form in DRF's ``rest_framework/base.html`` is fixed markup.
+_DRF_DELETE_FORM = re.compile(r'<form\b[^>]*\bdata-method="DELETE"[^>]*>')
+
+
+def add_to_drf_delete_form(html: str, markup: str) -> str:
+    """``markup`` inserted at the start of the browsable API's DELETE form."""
+    return _DRF_DELETE_FORM.sub(lambda match: match.group(0) + markup, html, count=1)
 
 
 def version_tokens_of(queryset: models.QuerySet[Any]) -> models.QuerySet[Any] | None:

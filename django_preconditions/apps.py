@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -18,9 +20,17 @@ class PreconditionsConfig(AppConfig):
         from .rules import invalidate_rules
 
         register_checks()
+        register_schema_extension()
         post_save.connect(
             invalidate_rules, sender=ProtectedEndpoint, dispatch_uid="preconditions-rules-save"
         )
         post_delete.connect(
             invalidate_rules, sender=ProtectedEndpoint, dispatch_uid="preconditions-rules-delete"
         )
+
+
+def register_schema_extension() -> None:
+    """drf-spectacular documents the headers and responses of every ``PreconditionMixin``
+    view once our extension is imported (its documented place: ``AppConfig.ready()``)."""
+    if importlib.util.find_spec("drf_spectacular") is not None:
+        from . import spectacular  # noqa: F401

@@ -25,10 +25,8 @@ but never require them: such views are ``"none"``, with a note.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from types import CodeType
 from typing import TYPE_CHECKING, Any, Final
 
 from django.conf import settings
@@ -40,7 +38,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 from django.views.decorators import http as django_http
 
-from . import decorators
+from ._compat import made_by_django_condition, require_http_methods_allowed
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .defaults import PROTECTABLE_METHODS
 from .enforcement import Enforcer
@@ -170,53 +168,10 @@ def middleware_installed() -> bool:
 
 def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
     view = endpoint.view
-    drf_class = getattr(view, "cls", None)
-    view_class = getattr(view, "view_class", None)
-    probe = _probe_request(endpoint)
-    methods: tuple[str, ...] | None
-    protection: str | None = None
-    policy_for: Callable[[str], Policy] | None = None
-    if isinstance(drf_class, type):
-        methods = _drf_methods(view, drf_class)
-        if getattr(drf_class, "preconditions_protected", False):
-            protection, policy_for = DRF_MIXIN, _drf_policies(view, drf_class, probe)
-    elif isinstance(view_class, type):
-        methods = _class_methods(view_class, getattr(view, "view_initkwargs", None) or {})
-        if getattr(view_class, "preconditions_protected", False):
-            protection = CLASS_MIXIN
-            policy_for = _constant(_class_view_policy(view_class, view, probe))
-    else:
-        methods = _function_methods(view)
-    if protection is None and any(
-        getattr(layer, "preconditions_protected", False) for layer in _layers(view)
-    ):
-        protection = DECORATOR
-        policy_for = _constant(_decorator_policy(view, probe))
-
-    shown = (ANY,) if methods is None else methods
+    methods, protection, policy_for = _code_protection(endpoint)
     note = ""
     if protection is None:
-        found = rule_for_keys(endpoint.keys)
-        if found is not None:
-            rule, source = found
-            if middleware:
-                protection = _RULE_SOURCES[source]
-                policy_for = _constant(Policy.from_settings().updated(**rule))
-                if rule.get("broken"):
-                    note = gettext(
-                        "The admin rule cannot be applied (%(problem)s): unsafe requests are "
-                        "refused with 428 until it is fixed in the admin."
-                    ) % {"problem": rule["broken"]}
-            else:
-                note = gettext(
-                    "%(source)s names this view, but %(middleware)s is not in MIDDLEWARE, so "
-                    "nothing enforces it. Add the middleware after AuthenticationMiddleware."
-                ) % {"source": _describe_source(source), "middleware": _MIDDLEWARE_PATH}
-        elif _is_condition_only(view):
-            note = gettext(
-                "condition/etag/last_modified evaluate the preconditions a client sends but "
-                "never require them: use require_preconditions, a mixin, or a rule."
-            )
+        protection, policy_for, note = _rule_protection(endpoint, middleware)
     protected: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
     mode = ""
@@ -226,17 +181,71 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
         protected, headers = _protected(methods, policy_for)
         modes = {policy_for(method).mode for method in protected}
         mode = modes.pop() if len(modes) == 1 else ("mixed" if modes else "")
+    if not note and protection == NONE and _is_condition_only(view):
+        note = gettext(
+            "condition/etag/last_modified evaluate the preconditions a client sends but "
+            "never require them: use require_preconditions, a mixin, or a rule."
+        )
     return AuditRow(
         route=endpoint.route,
         name=endpoint.name,
         view=endpoint.view_path,
-        methods=shown,
+        methods=(ANY,) if methods is None else methods,
         protection=protection,
         protected_methods=protected,
         required_headers=headers,
         note=note,
         mode=mode,
     )
+
+
+def _code_protection(
+    endpoint: Endpoint,
+) -> tuple[tuple[str, ...] | None, str | None, Callable[[str], Policy] | None]:
+    """The view's methods, and the protection written in code (DRF mixin, class-based mixin,
+    decorator) with its policy per method."""
+    view = endpoint.view
+    drf_class = getattr(view, "cls", None)
+    view_class = getattr(view, "view_class", None)
+    probe = _probe_request(endpoint)
+    methods: tuple[str, ...] | None
+    if isinstance(drf_class, type):
+        methods = _drf_methods(view, drf_class)
+        if getattr(drf_class, "preconditions_protected", False):
+            return methods, DRF_MIXIN, _drf_policies(view, drf_class, probe)
+    elif isinstance(view_class, type):
+        methods = _class_methods(view_class, getattr(view, "view_initkwargs", None) or {})
+        if getattr(view_class, "preconditions_protected", False):
+            return methods, CLASS_MIXIN, _constant(_class_view_policy(view_class, view, probe))
+    else:
+        methods = _function_methods(view)
+    if any(getattr(layer, "preconditions_protected", False) for layer in _layers(view)):
+        return methods, DECORATOR, _constant(_decorator_policy(view, probe))
+    return methods, None, None
+
+
+def _rule_protection(
+    endpoint: Endpoint, middleware: bool
+) -> tuple[str | None, Callable[[str], Policy] | None, str]:
+    """The protection a settings or admin rule gives the view (through the middleware), and
+    the note the audit shows about it."""
+    found = rule_for_keys(endpoint.keys)
+    if found is None:
+        return None, None, ""
+    rule, source = found
+    if not middleware:
+        note = gettext(
+            "%(source)s names this view, but %(middleware)s is not in MIDDLEWARE, so "
+            "nothing enforces it. Add the middleware after AuthenticationMiddleware."
+        ) % {"source": _describe_source(source), "middleware": _MIDDLEWARE_PATH}
+        return None, None, note
+    note = ""
+    if rule.get("broken"):
+        note = gettext(
+            "The admin rule cannot be applied (%(problem)s): unsafe requests are "
+            "refused with 428 until it is fixed in the admin."
+        ) % {"problem": rule["broken"]}
+    return _RULE_SOURCES[source], _constant(Policy.from_settings().updated(**rule)), note
 
 
 def _describe_source(source: str) -> str:
@@ -302,9 +311,10 @@ def _function_methods(view: Any) -> tuple[str, ...] | None:
     """The methods ``require_http_methods`` layers allow, or ``None`` when none is found."""
     allowed: set[str] | None = None
     for layer in _layers(view):
-        if not _made_by(layer, django_http.require_http_methods):
+        methods = require_http_methods_allowed(layer)
+        if methods is None:
             continue
-        names = {str(method).upper() for method in _closure(layer)["request_method_list"]}
+        names = {str(method).upper() for method in methods}
         allowed = names if allowed is None else allowed & names
     return None if allowed is None else _unsafe(allowed)
 
@@ -319,8 +329,8 @@ def _fallback_policy(probe: HttpRequest) -> Policy:
 
 def _decorator_policy(view: Any, probe: HttpRequest) -> Policy:
     for layer in _layers(view):
-        if _made_by(layer, decorators.require_preconditions):
-            enforcer: Enforcer = _closure(layer)["enforcer"]
+        enforcer = getattr(layer, "preconditions_enforcer", None)
+        if isinstance(enforcer, Enforcer):
             return enforcer.policy(probe)
     return _fallback_policy(probe)
 
@@ -369,34 +379,9 @@ def _layers(view: Any) -> Iterator[Any]:
         current = getattr(current, "__wrapped__", None)
 
 
-@functools.cache
-def _codes_inside(factory: Callable[..., Any]) -> frozenset[CodeType]:
-    """The code of every function defined inside ``factory`` (its wrappers among them)."""
-    found: set[CodeType] = set()
-    pending = [factory.__code__]
-    while pending:
-        for constant in pending.pop().co_consts:
-            if isinstance(constant, CodeType):
-                found.add(constant)
-                pending.append(constant)
-    return frozenset(found)
-
-
-def _made_by(layer: Any, factory: Callable[..., Any]) -> bool:
-    """Whether ``layer`` is a wrapper function created by the decorator ``factory``."""
-    code = getattr(layer, "__code__", None)
-    return isinstance(code, CodeType) and code in _codes_inside(factory)
-
-
-def _closure(function: Any) -> dict[str, Any]:
-    """The variables a wrapper closes over: its decorator's arguments."""
-    cells = function.__closure__ or ()
-    return dict(zip(function.__code__.co_freevars, (cell.cell_contents for cell in cells)))
-
-
 def _is_condition_only(view: Any) -> bool:
     return any(
-        _made_by(layer, decorators.condition) or _made_by(layer, django_http.condition)
+        getattr(layer, "preconditions_condition_only", False) or made_by_django_condition(layer)
         for layer in _layers(view)
     )
 

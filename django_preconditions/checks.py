@@ -14,6 +14,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.translation import gettext
 
 from . import defaults
+from .policy import SETTING_KEYS, VIEW_KEYS
 from .validation import VALUE_RULES
 
 _BLOCK = "PRECONDITIONS"
@@ -24,7 +25,9 @@ def _set_it_to(expected: Any) -> str:
 
 
 def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
-    """Validate ``settings.PRECONDITIONS`` (E001 to E015)."""
+    """Validate ``settings.PRECONDITIONS``: the block (E001, E002), its values
+    (``validation.VALUE_RULES``: E003-E009, E019, E021), ``RULES_REFRESH_INTERVAL`` (E016)
+    and the ``VIEWS`` entries (E010-E015)."""
     block = getattr(settings, _BLOCK, None)
     if block is None:
         return []
@@ -42,12 +45,12 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
         ]
     errors: list[CheckMessage] = []
     for key in block:
-        if key not in defaults.SETTING_KEYS:
+        if key not in SETTING_KEYS:
             errors.append(
                 Error(
                     gettext("PRECONDITIONS has an unknown key %(key)r.") % {"key": key},
                     hint=gettext("Known keys: %(keys)s.")
-                    % {"keys": ", ".join(sorted(defaults.SETTING_KEYS))},
+                    % {"keys": ", ".join(sorted(SETTING_KEYS))},
                     id="preconditions.E002",
                 )
             )
@@ -101,13 +104,13 @@ def _check_views(views: Any) -> list[CheckMessage]:
     for view_key, entry in views.items():
         where = f"{_BLOCK}['VIEWS'][{view_key!r}]"
         for key in entry:
-            if key not in defaults.VIEW_KEYS:
+            if key not in VIEW_KEYS:
                 errors.append(
                     Error(
                         gettext("%(where)s has an unknown key %(key)r.")
                         % {"where": where, "key": key},
                         hint=gettext("Known keys: %(keys)s.")
-                        % {"keys": ", ".join(sorted(defaults.VIEW_KEYS))},
+                        % {"keys": ", ".join(sorted(VIEW_KEYS))},
                         id="preconditions.E011",
                     )
                 )
@@ -281,13 +284,7 @@ def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     E017/E018: a ``VIEWS`` lookup that cannot identify the row on the matched routes."""
     from .conf import conf
     from .urls_inventory import iter_endpoints
-    from .validation import (
-        closest_view_keys,
-        endpoints_for,
-        lookup_field_problem,
-        lookup_kwarg_problem,
-        model_problem,
-    )
+    from .validation import endpoints_for
 
     views: Mapping[Any, Any] = conf.VIEWS  # as written: E010 reports other shapes
     if not views:
@@ -300,45 +297,61 @@ def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         where = f"{_BLOCK}['VIEWS'][{view_key!r}]"
         matching = endpoints_for(view_key, endpoints)
         if not matching:
-            close = closest_view_keys(view_key, endpoints)
-            messages.append(
-                Warning(
-                    gettext("%(where)s matches no URL pattern, so no view is protected by it.")
-                    % {"where": where},
-                    hint=(
-                        gettext("Did you mean %(keys)s? ") % {"keys": ", ".join(map(repr, close))}
-                        if close
-                        else ""
-                    )
-                    + gettext(
-                        "Use a URL name (with its namespace), a view's dotted path or a route "
-                        "exactly as `manage.py preconditions_audit` lists them."
-                    ),
-                    id="preconditions.W004",
-                )
+            messages.append(_unmatched_view_key(where, view_key, endpoints))
+        messages.extend(_view_lookup_errors(where, entry, matching))
+    return messages
+
+
+def _unmatched_view_key(where: str, view_key: str, endpoints: list[Any]) -> CheckMessage:
+    """W004, with the closest keys as a hint."""
+    from .validation import closest_view_keys
+
+    close = closest_view_keys(view_key, endpoints)
+    return Warning(
+        gettext("%(where)s matches no URL pattern, so no view is protected by it.")
+        % {"where": where},
+        hint=(
+            gettext("Did you mean %(keys)s? ") % {"keys": ", ".join(map(repr, close))}
+            if close
+            else ""
+        )
+        + gettext(
+            "Use a URL name (with its namespace), a view's dotted path or a route "
+            "exactly as `manage.py preconditions_audit` lists them."
+        ),
+        id="preconditions.W004",
+    )
+
+
+def _view_lookup_errors(
+    where: str, entry: Mapping[str, Any], matching: list[Any]
+) -> list[CheckMessage]:
+    """E017/E018: the lookup field on the model, the URL keyword argument on the routes."""
+    from .validation import lookup_field_problem, lookup_kwarg_problem, model_problem
+
+    model, _problem = model_problem(entry.get("model"))
+    if model is None:
+        return []  # E013/E014/E015
+    messages: list[CheckMessage] = []
+    problem = lookup_field_problem(model, entry.get("lookup_field", "pk"))
+    if problem:
+        messages.append(
+            Error(
+                f"{where}['lookup_field']: {problem}",
+                id="preconditions.E017",
+                hint=gettext("Requests to this view are refused with 428 until fixed."),
             )
-        model, _problem = model_problem(entry.get("model"))
-        if model is None:
-            continue  # E013/E014/E015
-        problem = lookup_field_problem(model, entry.get("lookup_field", "pk"))
-        if problem:
-            messages.append(
-                Error(
-                    f"{where}['lookup_field']: {problem}",
-                    id="preconditions.E017",
-                    hint=gettext("Requests to this view are refused with 428 until fixed."),
-                )
+        )
+    kwarg = entry.get("lookup_url_kwarg")
+    problem = lookup_kwarg_problem(kwarg, matching) if matching and kwarg else None
+    if problem:
+        messages.append(
+            Error(
+                f"{where}['lookup_url_kwarg']: {problem}",
+                id="preconditions.E018",
+                hint=gettext("Requests to this view are refused with 428 until fixed."),
             )
-        kwarg = entry.get("lookup_url_kwarg")
-        problem = lookup_kwarg_problem(kwarg, matching) if matching and kwarg else None
-        if problem:
-            messages.append(
-                Error(
-                    f"{where}['lookup_url_kwarg']: {problem}",
-                    id="preconditions.E018",
-                    hint=gettext("Requests to this view are refused with 428 until fixed."),
-                )
-            )
+        )
     return messages
 
 

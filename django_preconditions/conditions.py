@@ -36,6 +36,8 @@ IF_MATCH: Final = "If-Match"
 IF_NONE_MATCH: Final = "If-None-Match"
 IF_UNMODIFIED_SINCE: Final = "If-Unmodified-Since"
 IF_MODIFIED_SINCE: Final = "If-Modified-Since"
+#: The conditional headers, in the order they are evaluated (RFC 9110 §13.2.2).
+_CONDITIONAL: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 # Methods that never evaluate preconditions (rule 14).
@@ -186,6 +188,204 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None if value is None else str(value)
 
 
+@dataclass
+class _Conditions:
+    """A request's conditional headers, parsed: what :func:`evaluate`'s steps judge."""
+
+    method: str
+    raw: tuple[str | None, ...]  # If-Match, If-None-Match, If-Unmodified-Since, If-Modified-Since
+    if_match: EntityTagList | str | None = None
+    if_none_match: EntityTagList | str | None = None
+    unmodified_since: int | None = None
+    modified_since: int | None = None
+    #: If-Unmodified-Since only means something when the resource has a modification date
+    #: (RFC 9110 §13.1.4, rule 25).
+    unmodified_usable: bool = False
+    #: Headers present that play no part (ignored by precedence or invalid).
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def present(self) -> bool:
+        return any(value is not None for value in self.raw)
+
+    def decision(
+        self,
+        outcome: Outcome,
+        reason: Reason,
+        header: str | None = None,
+        detail: str = "",
+        requirement: Requirement | None = None,
+    ) -> Decision:
+        return Decision(
+            outcome,
+            reason,
+            self.method,
+            header,
+            detail,
+            requirement=requirement,
+            ignored=tuple(self.ignored),
+        )
+
+
+def _nothing_to_evaluate(
+    method: str, headers: Mapping[str, str], requirement: Requirement | None
+) -> bool:
+    """No conditional header and nothing required of this method (the common read)."""
+    return not headers and (
+        requirement is None or method in SAFE_METHODS or method not in requirement.methods
+    )
+
+
+def _parse(
+    method: str, headers: Mapping[str, str], resource: ResourceState | None, now: int
+) -> _Conditions | Decision:
+    """Step 1: parse, or 400. A malformed If-Match is never treated as absent (rule 5). A
+    malformed If-None-Match is ignored where that is harmless (GET/HEAD send the full
+    response, as Django does) and refused elsewhere, so a conditional write never becomes
+    unconditional. Invalid dates are ignored (rule 7); so is an If-Modified-Since in the
+    future (rule 57)."""
+    raw = tuple(_header(headers, name) for name in _CONDITIONAL)
+    raw_if_match, raw_if_none_match, raw_unmodified, raw_modified = raw
+    parsed = _Conditions(method, raw)
+    if raw_if_match is not None:
+        try:
+            parsed.if_match = parse_entity_tag_list(IF_MATCH, raw_if_match)
+        except MalformedHeader as exc:
+            return Decision(
+                Outcome.MALFORMED, Reason.MALFORMED_IF_MATCH, method, IF_MATCH, exc.problem, exc
+            )
+    if raw_if_none_match is not None:
+        try:
+            parsed.if_none_match = parse_entity_tag_list(IF_NONE_MATCH, raw_if_none_match)
+        except MalformedHeader as exc:
+            if method not in SAFE_METHODS:
+                reason = Reason.MALFORMED_IF_NONE_MATCH
+                return Decision(Outcome.MALFORMED, reason, method, IF_NONE_MATCH, exc.problem, exc)
+            parsed.ignored.append(IF_NONE_MATCH)
+    _parse_dates(parsed, raw_unmodified, raw_modified, resource, now)
+    return parsed
+
+
+def _parse_dates(
+    parsed: _Conditions,
+    raw_unmodified: str | None,
+    raw_modified: str | None,
+    resource: ResourceState | None,
+    now: int,
+) -> None:
+    unmodified = parse_http_date(raw_unmodified) if raw_unmodified is not None else None
+    if raw_unmodified is not None and unmodified is None:
+        parsed.ignored.append(IF_UNMODIFIED_SINCE)  # invalid date: ignored (rule 7)
+    modified = parse_http_date(raw_modified) if raw_modified is not None else None
+    if modified is not None and modified > now:
+        modified = None  # invalid, RFC 7232 §3.3 (rule 57)
+        parsed.ignored.append(IF_MODIFIED_SINCE)
+    parsed.unmodified_since, parsed.modified_since = unmodified, modified
+    parsed.unmodified_usable = unmodified is not None and (
+        resource is None or resource.last_modified is not None
+    )
+    if unmodified is not None and (not parsed.unmodified_usable or parsed.if_match is not None):
+        parsed.ignored.append(IF_UNMODIFIED_SINCE)  # no date to compare (rule 25), or rule 15
+
+
+def _unmet_requirement(
+    parsed: _Conditions, requirement: Requirement | None, now: int
+) -> Decision | None:
+    """Step 2: the 428 — only for the methods the policy protects (rule 32)."""
+    method = parsed.method
+    if requirement is None or method not in requirement.methods or method in SAFE_METHODS:
+        return None
+    unmodified = parsed.unmodified_since
+    missing = _requirement_gap(
+        requirement,
+        parsed.if_match,
+        parsed.unmodified_usable,
+        parsed.if_none_match,
+        parsed.raw[2],
+        unmodified_future=unmodified is not None and unmodified > now,
+    )
+    if missing is None:
+        return None
+    reason, detail = missing
+    return parsed.decision(
+        Outcome.PRECONDITION_REQUIRED, reason, detail=detail, requirement=requirement
+    )
+
+
+def _if_match_step(
+    parsed: _Conditions, resource: ResourceState, weak: bool, requirement: Requirement | None
+) -> Decision | None:
+    """Step 3 (RFC 9110 §13.2.2, 1): If-Match; else If-Unmodified-Since when usable."""
+    if parsed.if_match is None:
+        return _if_unmodified_since_step(parsed, resource, requirement)
+    if _if_match_passes(parsed.if_match, resource, weak_if_match=weak):
+        return None
+    if not resource.exists:
+        reason, detail = (
+            Reason.IF_MATCH_NO_CURRENT_REPRESENTATION,
+            gettext_noop("the resource has no current representation"),
+        )
+    elif resource.etag is not None:
+        reason = Reason.IF_MATCH_FAILED
+        detail = gettext_noop("none of the entity-tags in If-Match is the current one")
+    else:
+        reason, detail = (
+            Reason.IF_MATCH_FAILED,
+            gettext_noop("the resource has no entity-tag to match"),
+        )
+    return parsed.decision(Outcome.PRECONDITION_FAILED, reason, IF_MATCH, detail, requirement)
+
+
+def _if_unmodified_since_step(
+    parsed: _Conditions, resource: ResourceState, requirement: Requirement | None
+) -> Decision | None:
+    """Step 3 (RFC 9110 §13.2.2, 2): If-Unmodified-Since, without If-Match."""
+    since = parsed.unmodified_since
+    if not parsed.unmodified_usable or since is None or resource.last_modified is None:
+        return None
+    if resource.last_modified <= since:
+        return None
+    return parsed.decision(
+        Outcome.PRECONDITION_FAILED,
+        Reason.IF_UNMODIFIED_SINCE_FAILED,
+        IF_UNMODIFIED_SINCE,
+        gettext_noop("the resource was modified after the date in If-Unmodified-Since"),
+        requirement,
+    )
+
+
+def _if_none_match_step(
+    parsed: _Conditions, resource: ResourceState, requirement: Requirement | None
+) -> Decision | None:
+    """Step 4 (RFC 9110 §13.2.2, 3): If-None-Match — 304 on reads, 412 on writes; else
+    If-Modified-Since on reads."""
+    tags = parsed.if_none_match
+    if tags is None:
+        return _if_modified_since_step(parsed, resource)
+    if _if_none_match_passes(tags, resource):
+        return None
+    if parsed.method in SAFE_METHODS:
+        return parsed.decision(Outcome.NOT_MODIFIED, Reason.NOT_MODIFIED, IF_NONE_MATCH)
+    detail = (
+        gettext_noop("the resource exists")
+        if tags == WILDCARD
+        else gettext_noop("the current entity-tag is listed in If-None-Match")
+    )
+    return parsed.decision(
+        Outcome.PRECONDITION_FAILED, Reason.IF_NONE_MATCH_FAILED, IF_NONE_MATCH, detail, requirement
+    )
+
+
+def _if_modified_since_step(parsed: _Conditions, resource: ResourceState) -> Decision | None:
+    """Step 4 (RFC 9110 §13.2.2, 4): If-Modified-Since, on reads, without If-None-Match."""
+    since = parsed.modified_since
+    if parsed.method not in SAFE_METHODS or since is None or resource.last_modified is None:
+        return None
+    if resource.last_modified > since:
+        return None
+    return parsed.decision(Outcome.NOT_MODIFIED, Reason.NOT_MODIFIED, IF_MODIFIED_SINCE)
+
+
 def evaluate(
     method: str,
     headers: Mapping[str, str],
@@ -211,187 +411,47 @@ def evaluate(
     are judged against: an ``If-Modified-Since`` later than now is ignored, and an
     ``If-Unmodified-Since`` later than now does not satisfy the requirement unless the policy
     allows wildcards — it matches every version, like ``If-Match: *`` (rules 56, 57).
+
+    The steps, in order (each returns the decision or passes on), as Django's
+    ``get_conditional_response``:
+
+    0. OPTIONS/TRACE/CONNECT are not evaluated (rule 14); nothing sent and nothing required
+       proceeds at once;
+    1. parse the headers (400 for a malformed validator on a write);
+    2. the requirement (428; report mode evaluates what was sent and records the 428);
+    3. If-Match, or else If-Unmodified-Since (412);
+    4. If-None-Match (304 on reads, 412 on writes), or else If-Modified-Since (304);
+    5. proceed.
     """
     method = method.upper()
     if method in IGNORED_METHODS:
         return Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
-    if not headers and (
-        requirement is None or method in SAFE_METHODS or method not in requirement.methods
-    ):
-        # No conditional header and nothing required of this method: what the evaluation
-        # below concludes, without reading the clock or parsing anything (the common read).
-        return Decision(
-            Outcome.PROCEED,
-            Reason.STATE_UNKNOWN if resource is None else Reason.NO_PRECONDITIONS,
-            method,
-            requirement=requirement,
-        )
+    if _nothing_to_evaluate(method, headers, requirement):
+        reason = Reason.STATE_UNKNOWN if resource is None else Reason.NO_PRECONDITIONS
+        return Decision(Outcome.PROCEED, reason, method, requirement=requirement)
     now = int(time.time()) if now is None else now
-
-    raw_if_match = _header(headers, IF_MATCH)
-    raw_if_none_match = _header(headers, IF_NONE_MATCH)
-    raw_unmodified = _header(headers, IF_UNMODIFIED_SINCE)
-    raw_modified = _header(headers, IF_MODIFIED_SINCE)
-    ignored: list[str] = []
-
-    # Parsing. A malformed If-Match is never treated as absent (rule 5). A malformed
-    # If-None-Match is ignored where that is harmless (GET/HEAD send the full response, as
-    # Django does) and refused elsewhere, so a conditional write never becomes unconditional.
-    if_match: EntityTagList | str | None = None
-    if raw_if_match is not None:
-        try:
-            if_match = parse_entity_tag_list(IF_MATCH, raw_if_match)
-        except MalformedHeader as exc:
-            return Decision(
-                Outcome.MALFORMED, Reason.MALFORMED_IF_MATCH, method, IF_MATCH, exc.problem, exc
-            )
-    if_none_match: EntityTagList | str | None = None
-    if raw_if_none_match is not None:
-        try:
-            if_none_match = parse_entity_tag_list(IF_NONE_MATCH, raw_if_none_match)
-        except MalformedHeader as exc:
-            if method not in SAFE_METHODS:
-                return Decision(
-                    Outcome.MALFORMED,
-                    Reason.MALFORMED_IF_NONE_MATCH,
-                    method,
-                    IF_NONE_MATCH,
-                    exc.problem,
-                    exc,
-                )
-            ignored.append(IF_NONE_MATCH)
-    unmodified_since = parse_http_date(raw_unmodified) if raw_unmodified is not None else None
-    if raw_unmodified is not None and unmodified_since is None:
-        ignored.append(IF_UNMODIFIED_SINCE)  # invalid date: ignored (rule 7)
-    modified_since = parse_http_date(raw_modified) if raw_modified is not None else None
-    if modified_since is not None and modified_since > now:
-        modified_since = None  # invalid, RFC 7232 §3.3 (rule 57)
-        ignored.append(IF_MODIFIED_SINCE)
-    # If-Unmodified-Since only means something when the resource has a modification date
-    # (RFC 9110 §13.1.4, rule 25).
-    unmodified_usable = unmodified_since is not None and (
-        resource is None or resource.last_modified is not None
-    )
-    if unmodified_since is not None and (not unmodified_usable or if_match is not None):
-        ignored.append(IF_UNMODIFIED_SINCE)  # no date to compare with (rule 25), or rule 15
-
-    # Requirement (428) — only for the methods the policy protects (rule 32).
-    if requirement is not None and method in requirement.methods and method not in SAFE_METHODS:
-        unmodified_future = unmodified_since is not None and unmodified_since > now
-        missing = _requirement_gap(
-            requirement,
-            if_match,
-            unmodified_usable,
-            if_none_match,
-            raw_unmodified,
-            unmodified_future=unmodified_future,
-        )
-        if missing is not None:
-            reason, detail = missing
-            required = Decision(
-                Outcome.PRECONDITION_REQUIRED,
-                reason,
-                method,
-                detail=detail,
-                requirement=requirement,
-                ignored=tuple(ignored),
-            )
-            if not requirement.report_only:
-                return required
-            # Report mode relaxes the requirement only: what the client sent is evaluated.
-            relaxed = replace(requirement, methods=frozenset())
-            decision = evaluate(method, headers, resource, relaxed, weak_if_match=weak_if_match)
-            unmet = required if decision.proceeds else None  # a refusal is not "let through"
-            return replace(decision, requirement=requirement, unmet=unmet)
-
+    parsed = _parse(method, headers, resource, now)
+    if isinstance(parsed, Decision):
+        return parsed
+    required = _unmet_requirement(parsed, requirement, now)
+    if required is not None:
+        assert requirement is not None
+        if not requirement.report_only:
+            return required
+        # Report mode relaxes the requirement only: what the client sent is evaluated.
+        relaxed = replace(requirement, methods=frozenset())
+        decision = evaluate(method, headers, resource, relaxed, weak_if_match=weak_if_match)
+        unmet = required if decision.proceeds else None  # a refusal is not "let through"
+        return replace(decision, requirement=requirement, unmet=unmet)
     if resource is None:
-        return Decision(
-            Outcome.PROCEED,
-            Reason.STATE_UNKNOWN,
-            method,
-            requirement=requirement,
-            ignored=tuple(ignored),
-        )
-
-    # Evaluation, RFC 9110 §13.2.2.
-    if if_match is not None:
-        if not _if_match_passes(if_match, resource, weak_if_match=weak_if_match):
-            no_representation = not resource.exists
-            return Decision(
-                Outcome.PRECONDITION_FAILED,
-                Reason.IF_MATCH_NO_CURRENT_REPRESENTATION
-                if no_representation
-                else Reason.IF_MATCH_FAILED,
-                method,
-                IF_MATCH,
-                gettext_noop("the resource has no current representation")
-                if no_representation
-                else gettext_noop("none of the entity-tags in If-Match is the current one")
-                if resource.etag is not None
-                else gettext_noop("the resource has no entity-tag to match"),
-                requirement=requirement,
-                ignored=tuple(ignored),
-            )
-    elif unmodified_usable:
-        assert unmodified_since is not None
-        assert resource.last_modified is not None
-        if resource.last_modified > unmodified_since:
-            return Decision(
-                Outcome.PRECONDITION_FAILED,
-                Reason.IF_UNMODIFIED_SINCE_FAILED,
-                method,
-                IF_UNMODIFIED_SINCE,
-                gettext_noop("the resource was modified after the date in If-Unmodified-Since"),
-                requirement=requirement,
-                ignored=tuple(ignored),
-            )
-
-    if if_none_match is not None:
-        if not _if_none_match_passes(if_none_match, resource):
-            if method in SAFE_METHODS:
-                return Decision(
-                    Outcome.NOT_MODIFIED,
-                    Reason.NOT_MODIFIED,
-                    method,
-                    IF_NONE_MATCH,
-                    ignored=tuple(ignored),
-                )
-            return Decision(
-                Outcome.PRECONDITION_FAILED,
-                Reason.IF_NONE_MATCH_FAILED,
-                method,
-                IF_NONE_MATCH,
-                gettext_noop("the resource exists")
-                if if_none_match == WILDCARD
-                else gettext_noop("the current entity-tag is listed in If-None-Match"),
-                requirement=requirement,
-                ignored=tuple(ignored),
-            )
-    elif (
-        method in SAFE_METHODS
-        and modified_since is not None
-        and resource.last_modified is not None
-        and resource.last_modified <= modified_since
-    ):
-        return Decision(
-            Outcome.NOT_MODIFIED,
-            Reason.NOT_MODIFIED,
-            method,
-            IF_MODIFIED_SINCE,
-            ignored=tuple(ignored),
-        )
-
-    present = any(
-        value is not None
-        for value in (raw_if_match, raw_if_none_match, raw_unmodified, raw_modified)
+        return parsed.decision(Outcome.PROCEED, Reason.STATE_UNKNOWN, requirement=requirement)
+    refused = _if_match_step(parsed, resource, weak_if_match, requirement) or _if_none_match_step(
+        parsed, resource, requirement
     )
-    return Decision(
-        Outcome.PROCEED,
-        Reason.PRECONDITIONS_PASSED if present else Reason.NO_PRECONDITIONS,
-        method,
-        requirement=requirement,
-        ignored=tuple(ignored),
-    )
+    if refused is not None:
+        return refused
+    reason = Reason.PRECONDITIONS_PASSED if parsed.present else Reason.NO_PRECONDITIONS
+    return parsed.decision(Outcome.PROCEED, reason, requirement=requirement)
 
 
 def _requirement_gap(

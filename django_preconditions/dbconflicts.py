@@ -43,5 +43,5 @@ def conflict_from(exc: BaseException) -> VersionConflict | None:
     if isinstance(exc, VersionConflict):
         return exc
     if isinstance(exc, DatabaseError) and is_database_conflict(exc):
-        return VersionConflict(str(exc), reason="database")
+        return VersionConflict(str(exc), reason=VersionConflict.DATABASE)
     return None

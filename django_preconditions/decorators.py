@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import wraps
 from inspect import iscoroutinefunction
 from typing import Any, TypeVar, cast
@@ -29,8 +30,9 @@ from django.utils.http import http_date, quote_etag
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .creation import advance_sequence, creatable_key, is_primary_key
-from .enforcement import Enforcer, Snapshot
+from .enforcement import Enforcer, Guard, Snapshot
 from .exceptions import VersionConflict
+from .headers import ETAG, LAST_MODIFIED
 from .models import VersionedModel
 from .transactions import own_request_transaction, run_with_retries
 
@@ -75,18 +77,16 @@ def condition(
         def before(request: HttpRequest, snapshot: Snapshot) -> HttpResponse | None:
             if request.method in IGNORED_METHODS:
                 return None
-            policy = enforcer.policy(request)
-            decision = enforcer.decide(request, snapshot, policy)
             # Drop-in: evaluate only, never require (no 428).
-            return enforcer.refusal(request, decision, snapshot, policy)
+            return enforcer.begin(request, snapshot).refused
 
         def after(request: HttpRequest, response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
             # As Django: validators only on GET/HEAD, never overriding the view's own.
             if request.method in ("GET", "HEAD"):
-                if snapshot.last_modified and not response.has_header("Last-Modified"):
-                    response.headers["Last-Modified"] = http_date(snapshot.last_modified)
+                if snapshot.last_modified and not response.has_header(LAST_MODIFIED):
+                    response.headers[LAST_MODIFIED] = http_date(snapshot.last_modified)
                 if snapshot.etag:
-                    response.headers.setdefault("ETag", snapshot.etag)
+                    response.headers.setdefault(ETAG, snapshot.etag)
             return response
 
         if iscoroutinefunction(func):
@@ -98,7 +98,7 @@ def condition(
                     response = await func(request, *args, **kwargs)
                 return after(request, response, snapshot)
 
-            return wraps(func)(_async_view)  # type: ignore[return-value]
+            return cast("_View", _mark_condition(wraps(func)(_async_view)))
 
         def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             snapshot = snapshot_for(request, *args, **kwargs)
@@ -107,7 +107,7 @@ def condition(
                 response = func(request, *args, **kwargs)
             return after(request, response, snapshot)
 
-        return wraps(func)(_view)  # type: ignore[return-value]
+        return cast("_View", _mark_condition(wraps(func)(_view)))
 
     return decorator
 
@@ -122,10 +122,18 @@ def last_modified(last_modified_func: LastModifiedFunc) -> Callable[[_View], _Vi
     return condition(last_modified_func=last_modified_func)
 
 
-def _mark_protected(view: Callable[..., Any]) -> Any:  # returns the view, typed by callers
+def _mark_condition(view: Callable[..., Any]) -> Any:  # returns the view, typed by callers
+    """Mark a view as evaluating, not requiring, preconditions (for the audit)."""
+    view.preconditions_condition_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def _mark_protected(view: Callable[..., Any], enforcer: Enforcer) -> Any:  # typed by callers
     """Mark a view as enforcing preconditions itself, so the middleware and the audit know
-    (and do not evaluate it twice)."""
+    (and do not evaluate it twice); ``preconditions_enforcer`` is what the audit asks for the
+    view's policy (a public marker: nothing reads the decorator's closure)."""
     view.preconditions_protected = True  # type: ignore[attr-defined]
+    view.preconditions_enforcer = enforcer  # type: ignore[attr-defined]
     return view
 
 
@@ -140,6 +148,108 @@ def _queryset(source: QuerySetSource, request: HttpRequest) -> models.QuerySet[A
     if isinstance(source, models.QuerySet):
         return source.all()
     return cast("Callable[[HttpRequest], models.QuerySet[Any]]", source)(request)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where :func:`require_preconditions` finds the object a request targets."""
+
+    source: QuerySetSource
+    lookup_url_kwarg: str
+    lookup_field: str
+    allow_create: bool
+
+    def model(self, request: HttpRequest) -> type[models.Model]:
+        return _queryset(self.source, request).model
+
+    def load(self, request: HttpRequest, kwargs: dict[str, Any]) -> VersionedModel | None:
+        lookup_url_kwarg, lookup_field = self.lookup_url_kwarg, self.lookup_field
+        if lookup_url_kwarg not in kwargs:
+            raise ImproperlyConfigured(
+                f"require_preconditions(lookup_url_kwarg={lookup_url_kwarg!r}): the URL pattern "
+                f"passes {sorted(kwargs)!r}. Name the keyword argument that identifies the object."
+            )
+        queryset = _queryset(self.source, request)
+        if request.method not in SAFE_METHODS | IGNORED_METHODS:
+            # The version a write is checked against is read where the write goes (rule 54).
+            queryset = queryset.using(router.db_for_write(queryset.model))
+        try:
+            instance = queryset.get(**{lookup_field: kwargs[lookup_url_kwarg]})
+        except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):
+            return None
+        if not isinstance(instance, VersionedModel):
+            raise ImproperlyConfigured(
+                f"require_preconditions needs a VersionedModel; {type(instance).__name__} is not "
+                "one. Inherit from django_preconditions.models.VersionedModel."
+            )
+        return instance
+
+    def creatable(self, request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+        """The key of a create-by-PUT, or ``None`` when the column cannot hold it or it would
+        exhaust the key generator (see :mod:`django_preconditions.creation`)."""
+        target = self.model(request)
+        alias = router.db_for_write(target)
+        return creatable_key(target, self.lookup_field, kwargs.get(self.lookup_url_kwarg), alias)
+
+    def creation(self, request: HttpRequest, kwargs: dict[str, Any]) -> Any:
+        """The row a create-by-PUT makes, so that its save is create-only (rule 50)."""
+        target = self.model(request)
+        lookup_field = self.lookup_field
+        if lookup_field != "pk" and lookup_field not in {
+            field.name for field in target._meta.concrete_fields
+        }:
+            return None  # a lookup across relations names no single column
+        return target, lookup_field, kwargs[self.lookup_url_kwarg]
+
+    def hidden_from_caller(
+        self, request: HttpRequest, kwargs: dict[str, Any], conflict: VersionConflict
+    ) -> bool:
+        """After a create-by-PUT lost to another request's create: whether that row exists
+        but lies outside the caller's queryset (then 404, never 412 with its ETag: rule 13)."""
+        if conflict.model is None or conflict.expected_version is not None:
+            return False
+        if self.load(request, kwargs) is not None:
+            return False
+        lookup = {self.lookup_field: kwargs[self.lookup_url_kwarg]}
+        return bool(self.model(request)._base_manager.filter(**lookup).exists())
+
+    def hidden(self, guard: Guard, kwargs: dict[str, Any], conflict: VersionConflict) -> bool:
+        return guard.snapshot.creation is not None and self.hidden_from_caller(
+            guard.request, kwargs, conflict
+        )
+
+    def begin(
+        self,
+        enforcer: Enforcer,
+        request: HttpRequest,
+        instance: VersionedModel | None,
+        kwargs: dict[str, Any],
+    ) -> Guard | HttpResponse | None:
+        """The guard; or the 404 that replaces the view; or ``None`` for a method that is not
+        evaluated (rule 14), after ``request.preconditions`` is set for it."""
+        policy = enforcer.policy(request)
+        if instance is None:
+            if not (self.allow_create and request.method in ("PUT", *IGNORED_METHODS)):
+                return enforcer.not_found(request, policy)
+            if request.method == "PUT" and self.creatable(request, kwargs) is None:
+                return enforcer.not_found(request, policy)  # item 12
+            snapshot = Snapshot.absent(self.creation(request, kwargs))
+        else:
+            snapshot = Snapshot.of_instance(instance)
+        if request.method in IGNORED_METHODS:
+            # Not evaluated (rule 14), but the view sees the object as on any other method.
+            request.preconditions = enforcer.context(request, snapshot, policy)  # type: ignore[attr-defined]
+            return None
+        guard = enforcer.begin(request, snapshot, policy)
+        return guard if guard.refused is None else guard.refused
+
+    def created(self, request: HttpRequest, kwargs: dict[str, Any], response: HttpResponse) -> None:
+        """After a create-by-PUT of a primary key: keep POSTs working (the key sequence)."""
+        if 200 <= response.status_code < 300:
+            target = self.model(request)
+            if is_primary_key(target, self.lookup_field):
+                key = self.creatable(request, kwargs)
+                advance_sequence(target, key, router.db_for_write(target))
 
 
 def require_preconditions(
@@ -180,135 +290,70 @@ def require_preconditions(
         "include_current_etag": include_current_etag,
         "mode": mode,
     }
-
-    def load(request: HttpRequest, kwargs: dict[str, Any]) -> VersionedModel | None:
-        if lookup_url_kwarg not in kwargs:
-            raise ImproperlyConfigured(
-                f"require_preconditions(lookup_url_kwarg={lookup_url_kwarg!r}): the URL pattern "
-                f"passes {sorted(kwargs)!r}. Name the keyword argument that identifies the object."
-            )
-        queryset = _queryset(model, request)
-        if request.method not in SAFE_METHODS | IGNORED_METHODS:
-            # The version a write is checked against is read where the write goes (rule 54).
-            queryset = queryset.using(router.db_for_write(queryset.model))
-        try:
-            instance = queryset.get(**{lookup_field: kwargs[lookup_url_kwarg]})
-        except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):
-            return None
-        if not isinstance(instance, VersionedModel):
-            raise ImproperlyConfigured(
-                f"require_preconditions needs a VersionedModel; {type(instance).__name__} is not "
-                "one. Inherit from django_preconditions.models.VersionedModel."
-            )
-        return instance
-
-    def creatable(request: HttpRequest, kwargs: dict[str, Any]) -> Any:
-        """The key of a create-by-PUT, or ``None`` when the column cannot hold it or it would
-        exhaust the key generator (see :mod:`django_preconditions.creation`)."""
-        target = _queryset(model, request).model
-        alias = router.db_for_write(target)
-        return creatable_key(target, lookup_field, kwargs.get(lookup_url_kwarg), alias)
-
-    def creation(request: HttpRequest, kwargs: dict[str, Any]) -> Any:
-        """The row a create-by-PUT makes, so that its save is create-only (rule 50)."""
-        target = _queryset(model, request).model
-        if lookup_field != "pk" and lookup_field not in {
-            field.name for field in target._meta.concrete_fields
-        }:
-            return None  # a lookup across relations names no single column
-        return target, lookup_field, kwargs[lookup_url_kwarg]
-
-    def hidden_from_caller(
-        request: HttpRequest, kwargs: dict[str, Any], conflict: VersionConflict
-    ) -> bool:
-        """After a create-by-PUT lost to another request's create: whether that row exists
-        but lies outside the caller's queryset (then 404, never 412 with its ETag: rule 13)."""
-        if conflict.model is None or conflict.expected_version is not None:
-            return False
-        if load(request, kwargs) is not None:
-            return False
-        target = _queryset(model, request).model
-        lookup = {lookup_field: kwargs[lookup_url_kwarg]}
-        return bool(target._base_manager.filter(**lookup).exists())
+    target = _Target(model, lookup_url_kwarg, lookup_field, allow_create)
 
     def decorator(func: _View) -> _View:
         enforcer = Enforcer(func, **overrides)
-
-        def prepare(
-            request: HttpRequest, instance: VersionedModel | None, kwargs: dict[str, Any]
-        ) -> tuple[HttpResponse | None, Any, Any, Any]:
-            policy = enforcer.policy(request)
-            if instance is None:
-                if not (allow_create and request.method in ("PUT", *IGNORED_METHODS)):
-                    return enforcer.not_found(request, policy), None, None, None
-                if request.method == "PUT" and creatable(request, kwargs) is None:
-                    return enforcer.not_found(request, policy), None, None, None  # item 12
-                snapshot = Snapshot.absent(creation(request, kwargs))
-            else:
-                snapshot = Snapshot.of_instance(instance)
-            if request.method in IGNORED_METHODS:
-                # Not evaluated (rule 14), but the view sees the object as on any other method.
-                request.preconditions = enforcer.context(request, snapshot, policy)  # type: ignore[attr-defined]
-                return None, None, None, None
-            decision = enforcer.decide(request, snapshot, policy)
-            return enforcer.refusal(request, decision, snapshot, policy), snapshot, policy, decision
-
         if iscoroutinefunction(func):
-
-            async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-                instance = await sync_to_async(load)(request, kwargs)
-                refused, snapshot, policy, decision = prepare(request, instance, kwargs)
-                if refused is not None:
-                    return refused
-                if request.method in IGNORED_METHODS:
-                    return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
-
-                async def call() -> HttpResponse:
-                    try:
-                        return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
-                    except VersionConflict as conflict:
-                        if snapshot.creation is not None and await sync_to_async(
-                            hidden_from_caller
-                        )(request, kwargs, conflict):
-                            return enforcer.not_found(request, policy)
-                        raise
-
-                return await enforcer.arun(request, snapshot, policy, decision, call)
-
-            return cast("_View", _mark_protected(wraps(func)(_async_view)))
-
-        def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            def attempt() -> HttpResponse:
-                instance = load(request, kwargs)
-                refused, snapshot, policy, decision = prepare(request, instance, kwargs)
-                if refused is not None:
-                    return refused
-                if request.method in IGNORED_METHODS:
-                    return func(request, *args, **kwargs)  # type: ignore[no-any-return]
-
-                def call() -> HttpResponse:
-                    try:
-                        return func(request, *args, **kwargs)  # type: ignore[no-any-return]
-                    except VersionConflict as conflict:
-                        if snapshot.creation is not None and hidden_from_caller(
-                            request, kwargs, conflict
-                        ):
-                            return enforcer.not_found(request, policy)
-                        raise
-
-                response = enforcer.run(request, snapshot, policy, decision, call)
-                target = _queryset(model, request).model if snapshot.instance is None else None
-                created = target is not None and 200 <= response.status_code < 300
-                if created and target is not None and is_primary_key(target, lookup_field):
-                    key = creatable(request, kwargs)  # a create-by-PUT: keep POSTs working
-                    advance_sequence(target, key, router.db_for_write(target))
-                return response
-
-            # Run again when the database refused an unchanged row (rule 47).
-            return run_with_retries(request, attempt)
-
-        view = own_request_transaction(_mark_protected(wraps(func)(_view)))
+            return cast(
+                "_View", _mark_protected(_async_protected(func, target, enforcer), enforcer)
+            )
+        view = own_request_transaction(
+            _mark_protected(_protected(func, target, enforcer), enforcer)
+        )
         enforcer.transaction_view = view
         return cast("_View", view)
 
     return decorator
+
+
+def _async_protected(func: _View, target: _Target, enforcer: Enforcer) -> Callable[..., Any]:
+    @wraps(func)
+    async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        instance = await sync_to_async(target.load)(request, kwargs)
+        guard = target.begin(enforcer, request, instance, kwargs)
+        if isinstance(guard, HttpResponse):
+            return guard
+        if guard is None:
+            return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+        async def call() -> HttpResponse:
+            try:
+                return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
+            except VersionConflict as conflict:
+                if await sync_to_async(target.hidden)(guard, kwargs, conflict):
+                    return guard.not_found()
+                raise
+
+        return await guard.arun(call)
+
+    return _async_view
+
+
+def _protected(func: _View, target: _Target, enforcer: Enforcer) -> Callable[..., Any]:
+    @wraps(func)
+    def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def attempt() -> HttpResponse:
+            guard = target.begin(enforcer, request, target.load(request, kwargs), kwargs)
+            if isinstance(guard, HttpResponse):
+                return guard
+            if guard is None:
+                return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+            def call() -> HttpResponse:
+                try:
+                    return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+                except VersionConflict as conflict:
+                    if target.hidden(guard, kwargs, conflict):
+                        return guard.not_found()
+                    raise
+
+            response = guard.run(call)
+            if guard.snapshot.instance is None:
+                target.created(request, kwargs, response)
+            return response
+
+        # Run again when the database refused an unchanged row (rule 47).
+        return run_with_retries(request, attempt)
+
+    return _view

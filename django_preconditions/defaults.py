@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from .formats import ERROR_FORMATS as _REGISTERED
+
 METHODS: Final = ("PUT", "PATCH", "DELETE")
 REQUIRED_HEADERS: Final = ("If-Match", "If-Unmodified-Since")
 ALLOW_WILDCARD: Final = False
@@ -23,38 +25,8 @@ VIEWS: Final[dict[str, dict[str, Any]]] = {}
 #: The process that saves a rule applies it at once; other processes within this bound.
 RULES_REFRESH_INTERVAL: Final = 5.0
 
-#: The keys of the block and of each ``VIEWS`` entry; anything else is a typo (checks E002/E011).
-SETTING_KEYS: Final = frozenset(
-    {
-        "METHODS",
-        "REQUIRED_HEADERS",
-        "ALLOW_WILDCARD",
-        "WEAK_IF_MATCH",
-        "ERROR_FORMAT",
-        "INCLUDE_CURRENT_ETAG",
-        "DOCUMENTATION_URL",
-        "MODE",
-        "JSON_DETAILED_HEADERS",
-        "VIEWS",
-        "RULES_REFRESH_INTERVAL",
-    }
-)
-VIEW_KEYS: Final = frozenset(
-    {
-        "methods",
-        "required_headers",
-        "allow_wildcard",
-        "weak_if_match",
-        "error_format",
-        "include_current_etag",
-        "mode",
-        "json_detailed_headers",
-        "model",
-        "lookup_url_kwarg",
-        "lookup_field",
-    }
-)
-ERROR_FORMATS: Final = ("problem", "json", "drf")
+#: The registered format names (see :mod:`django_preconditions.formats`).
+ERROR_FORMATS: Final = tuple(_REGISTERED)
 ACCEPTABLE_HEADERS: Final = ("If-Match", "If-Unmodified-Since")
 #: Methods whose preconditions a policy may require (never GET/HEAD/OPTIONS: rule 32).
 PROTECTABLE_METHODS: Final = ("POST", "PUT", "PATCH", "DELETE")

@@ -1,10 +1,15 @@
-"""What every Django-side adapter does around a view, written once.
+"""What every adapter does around a view, written once.
 
-The decorators and the class-based-view mixin (and, later, the middleware) load the target,
-describe it as a :class:`Snapshot`, and call :meth:`Enforcer.check` (evaluate, and answer 304,
-400, 412 or 428 when the request must not reach the view) and :meth:`Enforcer.run` (call the
-view with the expected version registered, so its own ``save()``/``delete()`` is the
-compare-and-swap; turn a lost race into 412; set the new validators on success).
+An adapter loads the target and describes it as a :class:`Snapshot`; :meth:`Enforcer.begin`
+then resolves the policy, decides (:func:`~django_preconditions.conditions.evaluate`) and
+builds the refusal (304, 400, 412 or 428) when the request must not reach the view, and
+returns a :class:`Guard`. :meth:`Guard.run` calls the view inside the request transaction
+with the expected version registered, so the view's own ``save()``/``delete()`` is the
+compare-and-swap; a lost race becomes 412 (or 503, rule 47); success gets the validators.
+The decorators and the class-based-view mixin use that sequence as is; the middleware and the
+DRF mixin keep their own timing (after the view's load, after ``check_object_permissions``)
+but call the same steps: :meth:`Enforcer.decide`, :meth:`Enforcer.error`,
+:meth:`Enforcer.answer_conflict` and :meth:`Enforcer.finish`.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -35,7 +40,7 @@ from .conditions import (
 )
 from .dbconflicts import conflict_from
 from .exceptions import VersionConflict
-from .headers import EntityTag, format_entity_tag, parse_entity_tag
+from .headers import ETAG, LAST_MODIFIED, EntityTag, format_entity_tag, parse_entity_tag
 from .models import (
     VersionedModel,
     VersionExpectation,
@@ -53,10 +58,18 @@ from .policy import (
     view_keys_for_request,
 )
 from .reporting import report_unmet
-from .responses import error_response, not_found_error, render, retry_later_error
+from .responses import (
+    PreconditionError,
+    announce,
+    describe,
+    error_response,
+    not_found_error,
+    render,
+    retry_later_error,
+)
 from .transactions import current_version, mark_retryable, request_transaction
 
-__all__ = ["Enforcer", "PreconditionContext", "Snapshot", "set_validators"]
+__all__ = ["Enforcer", "Guard", "PreconditionContext", "Snapshot", "set_validators"]
 
 
 @dataclass(frozen=True)
@@ -135,7 +148,7 @@ def set_validators(
 ) -> HttpResponse:
     """Put ``instance``'s ``ETag`` and ``Last-Modified`` on ``response`` (e.g. after creating
     it in a view). Existing headers are kept unless ``force``."""
-    values = {"ETag": instance.etag, "Last-Modified": instance.last_modified_http}
+    values = {ETAG: instance.etag, LAST_MODIFIED: instance.last_modified_http}
     for name, value in values.items():
         if force or not response.has_header(name):
             response.headers[name] = value
@@ -167,20 +180,60 @@ class Enforcer:
             known = policies[cache_key] = (keys, Policy.resolve_base(keys, **self.policy_overrides))
         return enforced_by_admin_rule(known[1], known[0])
 
+    # -- the one sequence --
+
+    def begin(
+        self, request: HttpRequest, snapshot: Snapshot, policy: Policy | None = None
+    ) -> Guard:
+        """Resolve the policy (unless given), decide, and build the refusal if any: the
+        :class:`Guard` that runs the view, or holds the response that replaces it."""
+        policy = self.policy(request) if policy is None else policy
+        decision = self.decide(request, snapshot, policy)
+        refused = self.refusal(request, decision, snapshot, policy)
+        return Guard(self, request, snapshot, policy, decision, refused)
+
     # -- before the view --
 
-    def decide(self, request: HttpRequest, snapshot: Snapshot | None, policy: Policy) -> Decision:
-        """``snapshot`` is ``None`` when the current state is unknown (headers-only rules)."""
+    def decide(
+        self,
+        request: HttpRequest,
+        snapshot: Snapshot | None,
+        policy: Policy,
+        *,
+        method: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        required: bool = True,
+    ) -> Decision:
+        """``snapshot`` is ``None`` when the current state is unknown (headers-only rules).
+        ``method`` and ``headers`` replace the request's (DRF's real method behind a cloned
+        request, a browsable-API form's token); ``required=False`` evaluates the headers sent
+        without requiring any (a POST to a collection)."""
         decision = evaluate(
-            request.method or "GET",
-            conditional_headers(request),
+            method or request.method or "GET",
+            conditional_headers(request) if headers is None else headers,
             snapshot.state if snapshot is not None else None,
-            policy.requirement,
+            policy.requirement if required else None,
             weak_if_match=policy.weak_if_match,
         )
         if decision.unmet is not None:  # report mode let a request without one through
             report_unmet(request, decision, view=self.view)
         return decision
+
+    def error(
+        self,
+        request: HttpRequest,
+        decision: Decision,
+        policy: Policy,
+        current: Snapshot | None,
+    ) -> PreconditionError:
+        """The facts of a refusal, for adapters that render it their own way (DRF)."""
+        return describe(
+            decision,
+            request,
+            policy,
+            current_etag=current.etag if current else None,
+            last_modified=current.last_modified if current else None,
+        )
 
     def refusal(
         self, request: HttpRequest, decision: Decision, snapshot: Snapshot, policy: Policy
@@ -291,25 +344,34 @@ class Enforcer:
             context.expectation = expectation
             yield context
 
-    def conflict_response(
+    def conflict_error(
         self,
         request: HttpRequest,
         policy: Policy,
         decision: Decision,
         conflict: VersionConflict,
-        current: Snapshot | None,
-    ) -> HttpResponse:
-        """412 for a write that lost the race after the preconditions passed (rule 44), or a
-        create-only write that found the row created meanwhile (rule 50)."""
+        checked: Snapshot | None,
+        *,
+        method: str | None = None,
+    ) -> tuple[PreconditionError, Decision | None]:
+        """The answer to a write refused by the compare-and-swap or by the database (rules 44,
+        47, 50, 55), once the request's transaction is rolled back: the error, and the 412's
+        decision — or ``None`` for a 503 with ``Retry-After``.
+
+        The row's current version is read now, on the write database: 412 with it when it is
+        not the version the request was checked against (``checked``), or the row is gone
+        (a create-only write that found the row created meanwhile: rule 50); 503 when the
+        database refused the write although the row did not change (a serialization failure
+        or deadlock over something else): nothing was applied, and the same request may
+        simply be sent again.
+        """
+        current, unchanged = conflict_outcome(conflict, checked)
+        method = method or request.method
+        if unchanged or (conflict.reason == VersionConflict.DATABASE and method in SAFE_METHODS):
+            return retry_later_error(request, policy), None
         created = conflict.model is not None and conflict.expected_version is None
-        return error_response(
-            request,
-            decision.lost_race(created=created),
-            policy,
-            view=self.view,
-            current_etag=current.etag if current else None,
-            last_modified=current.last_modified if current else None,
-        )
+        failed = decision.lost_race(created=created)
+        return self.error(request, failed, policy, current), failed
 
     def answer_conflict(
         self,
@@ -319,19 +381,13 @@ class Enforcer:
         conflict: VersionConflict,
         checked: Snapshot | None,
     ) -> HttpResponse:
-        """The answer to a write refused by the compare-and-swap or by the database (rules 44,
-        47, 55), once the request's transaction is rolled back.
-
-        The row's current version is read now, on the write database: 412 with it when it is
-        not the version the request was checked against (``checked``), or the row is gone;
-        503 with ``Retry-After`` when the database refused the write although the row did not
-        change (a serialization failure or deadlock over something else): nothing was
-        applied, and the same request may simply be sent again.
-        """
-        current, unchanged = conflict_outcome(conflict, checked)
-        if unchanged or (conflict.reason == "database" and request.method in SAFE_METHODS):
-            return mark_retryable(render(request, retry_later_error(request, policy), policy))
-        return self.conflict_response(request, policy, decision, conflict, current)
+        """:meth:`conflict_error`, rendered (the 412 announced like any refusal)."""
+        error, failed = self.conflict_error(request, policy, decision, conflict, checked)
+        response = render(request, error, policy)
+        if failed is None:
+            return mark_retryable(response)
+        announce(request, failed, response, view=self.view)
+        return response
 
     def finish(
         self,
@@ -356,17 +412,15 @@ def finish(
         return response
     if expectation is not None and expectation.written:
         if not expectation.deleted:
-            response.headers["ETag"] = expectation.etag
-            response.headers["Last-Modified"] = _http_date(
-                http_timestamp(expectation.last_modified)
-            )
+            response.headers[ETAG] = expectation.etag
+            response.headers[LAST_MODIFIED] = _http_date(http_timestamp(expectation.last_modified))
         return response
     if request.method == "DELETE" or (snapshot.etag is None and snapshot.last_modified is None):
         return response
-    if snapshot.etag is not None and not response.has_header("ETag"):
-        response.headers["ETag"] = snapshot.etag
-    if snapshot.last_modified is not None and not response.has_header("Last-Modified"):
-        response.headers["Last-Modified"] = _http_date(snapshot.last_modified)
+    if snapshot.etag is not None and not response.has_header(ETAG):
+        response.headers[ETAG] = snapshot.etag
+    if snapshot.last_modified is not None and not response.has_header(LAST_MODIFIED):
+        response.headers[LAST_MODIFIED] = _http_date(snapshot.last_modified)
     return response
 
 
@@ -391,13 +445,39 @@ def conditional_headers(request: HttpRequest) -> dict[str, str]:
     return {name: meta[key] for key, name in _CONDITIONAL_META if key in meta}
 
 
+@dataclass
+class Guard:
+    """One request's enforcement, from :meth:`Enforcer.begin` to the response: the policy,
+    the snapshot and the decision, and ``refused`` — the response that replaces the view
+    (304, 400, 412, 428), or ``None`` when the view must run through :meth:`run`."""
+
+    enforcer: Enforcer
+    request: HttpRequest
+    snapshot: Snapshot
+    policy: Policy
+    decision: Decision
+    refused: HttpResponse | None
+
+    def run(self, call: Callable[[], HttpResponse]) -> HttpResponse:
+        """The view, as the compare-and-swap guards it (see :meth:`Enforcer.run`)."""
+        return self.enforcer.run(self.request, self.snapshot, self.policy, self.decision, call)
+
+    async def arun(self, call: Callable[[], Awaitable[HttpResponse]]) -> HttpResponse:
+        return await self.enforcer.arun(
+            self.request, self.snapshot, self.policy, self.decision, call
+        )
+
+    def not_found(self) -> HttpResponse:
+        return self.enforcer.not_found(self.request, self.policy)
+
+
 def not_modified(snapshot: Snapshot) -> HttpResponse:
     """304 with the validators the 200 would carry (rule 28); the view never runs."""
     response = HttpResponseNotModified()
     if snapshot.etag is not None:
-        response.headers["ETag"] = snapshot.etag
+        response.headers[ETAG] = snapshot.etag
     if snapshot.last_modified is not None:
-        response.headers["Last-Modified"] = _http_date(snapshot.last_modified)
+        response.headers[LAST_MODIFIED] = _http_date(snapshot.last_modified)
     return response
 
 
@@ -422,7 +502,7 @@ def conflict_outcome(
     snapshot = (
         None if current is None else Snapshot.of_version(current.token, current.last_modified)
     )
-    if conflict.reason != "database":
+    if conflict.reason != VersionConflict.DATABASE:
         return snapshot, False  # the compare-and-swap saw another version (or no row)
     checked_tag = checked.state.etag if checked is not None else None
     if current is None:

@@ -6,7 +6,7 @@ the version the writer expected; every adapter turns it into 412 Precondition Fa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils.translation import gettext
 
@@ -16,8 +16,12 @@ class VersionConflict(Exception):
 
     ``reason`` is ``"stale"`` (the compare-and-swap matched no row: another write changed or
     deleted it first) or ``"database"`` (the database reported a concurrency conflict such as
-    a serialization failure; the original error is ``__cause__``).
+    a serialization failure; the original error is ``__cause__``): ``VersionConflict.STALE``
+    and ``VersionConflict.DATABASE``.
     """
+
+    STALE: ClassVar[str] = "stale"
+    DATABASE: ClassVar[str] = "database"
 
     def __init__(
         self,

@@ -20,6 +20,14 @@ from django.utils.translation import gettext
 
 from .exceptions import MalformedHeader
 
+#: Response header names the package sets (the conditional request headers are in
+#: :mod:`.conditions`).
+ETAG: Final = "ETag"
+LAST_MODIFIED: Final = "Last-Modified"
+CACHE_CONTROL: Final = "Cache-Control"
+RETRY_AFTER: Final = "Retry-After"
+LINK: Final = "Link"
+
 __all__ = [
     "WILDCARD",
     "EntityTag",

@@ -46,8 +46,6 @@ from .models import (
     version_root,
 )
 from .policy import Policy, settings_entry, view_keys_for_request
-from .reporting import report_unmet
-from .responses import error_response
 from .rules import rule_for_keys
 from .transactions import keep_body, run_with_retries
 from .validation import is_admin_view
@@ -212,7 +210,6 @@ class _Guard:
         if not decision.proceeds:
             self.refused = decision
             raise _Refused(decision.status)
-        report_unmet(self.request, decision, view=self.enforcer.view)  # report mode
         # No row: the write must create it, as an INSERT that fails on conflict (rule 50).
         return str(row[0]) if row else None
 
@@ -239,7 +236,6 @@ class _Guard:
         known = Snapshot.of_instance(loaded) if loaded is not None else None
         decision = self.enforcer.decide(self.request, known, self.policy)
         if decision.proceeds:
-            report_unmet(self.request, decision, view=self.enforcer.view)  # report mode
             return response
         return self.refuse(decision, known if known is not None else Snapshot.absent())
 
@@ -433,7 +429,7 @@ def _fail_closed(request: HttpRequest, view: Any, keys: tuple[str, ...], problem
         ),
         requirement=Requirement(methods=frozenset({method})),
     )
-    return error_response(request, decision, policy, view=view)
+    return Enforcer(view).refusal(request, decision, Snapshot.absent(), policy)
 
 
 # --- The middleware -------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.http import http_date
 from django.utils.translation import gettext_lazy as _
 
-from ._compat import can_fast_delete, concrete_parents, is_zero_row_update
+from ._compat import can_fast_delete, concrete_parents, is_zero_row_update, reset_base_manager
 from .dbconflicts import is_database_conflict
 from .duplicates import duplicates_key
 from .exceptions import VersionConflict
@@ -529,7 +529,7 @@ class VersionedModel(models.Model):
                 if target.applied and is_zero_row_update(exc):
                     raise self._conflict(expected_version) from None
                 if is_database_conflict(exc):
-                    raise self._conflict(expected_version, reason="database") from exc
+                    raise self._conflict(expected_version, reason=VersionConflict.DATABASE) from exc
             raise
         finally:
             _swap_target.reset(reset)
@@ -564,7 +564,7 @@ class VersionedModel(models.Model):
             if isinstance(exc, IntegrityError) and self._is_duplicate(expectation, exc, alias):
                 raise self._conflict(None) from None
             if isinstance(exc, DatabaseError) and is_database_conflict(exc):
-                raise self._conflict(None, reason="database") from exc
+                raise self._conflict(None, reason=VersionConflict.DATABASE) from exc
             raise
 
     def _is_duplicate(
@@ -629,7 +629,7 @@ class VersionedModel(models.Model):
             raise
         except DatabaseError as exc:
             if is_database_conflict(exc):
-                raise self._conflict(expected_version, reason="database") from exc
+                raise self._conflict(expected_version, reason=VersionConflict.DATABASE) from exc
             raise
         if expectation is not None:
             expectation.deleted = True
@@ -766,14 +766,21 @@ def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> No
         and sender._meta.base_manager_name is None
     ):
         sender._meta.base_manager_name = BASE_MANAGER_NAME
-        sender._meta.__dict__.pop("base_manager", None)
+        reset_base_manager(sender)
 
 
 class_prepared.connect(_use_versioned_base_manager)
 
-from .inheritance import guard_plain_parents  # noqa: E402  (uses the names defined above)
 
-class_prepared.connect(guard_plain_parents)
+def _guard_plain_parents(sender: type[models.Model], **kwargs: Any) -> None:
+    """:func:`.inheritance.guard_plain_parents`, imported when a model is prepared (that
+    module builds on this one: no import cycle)."""
+    from .inheritance import guard_plain_parents
+
+    guard_plain_parents(sender, **kwargs)
+
+
+class_prepared.connect(_guard_plain_parents)
 
 
 # --- Rules managed in the admin -------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any, Final
 
@@ -58,23 +58,14 @@ class Policy:
 
     @classmethod
     def from_settings(cls) -> Policy:
-        return cls(
-            methods=conf.METHODS,
-            required_headers=conf.REQUIRED_HEADERS,
-            allow_wildcard=conf.ALLOW_WILDCARD,
-            weak_if_match=conf.WEAK_IF_MATCH,
-            error_format=conf.ERROR_FORMAT,
-            include_current_etag=conf.INCLUDE_CURRENT_ETAG,
-            documentation_url=conf.DOCUMENTATION_URL,
-            mode=conf.MODE,
-            json_detailed_headers=conf.JSON_DETAILED_HEADERS,
-        )
+        """Each field from the setting of the same name in upper case."""
+        return cls(**{name: getattr(conf, name.upper()) for name in POLICY_FIELDS})
 
     def updated(self, **overrides: Any) -> Policy:
         """A copy with the given (lower-case, ``VIEWS``-style) keys applied; ``None`` skips."""
         changes: dict[str, Any] = {}
         for key, value in overrides.items():
-            if value is None or key not in _POLICY_FIELDS:
+            if value is None or key not in POLICY_FIELDS:
                 continue
             if key == "methods":
                 value = frozenset(str(method).upper() for method in value)
@@ -148,19 +139,28 @@ def _forget_resolved_policies(*, setting: str, **kwargs: Any) -> None:
         _generation += 1
 
 
-_POLICY_FIELDS = frozenset(
-    {
-        "methods",
-        "required_headers",
-        "allow_wildcard",
-        "weak_if_match",
-        "error_format",
-        "include_current_etag",
-        "documentation_url",
-        "mode",
-        "json_detailed_headers",
-    }
+#: The policy's keys, derived from the dataclass: ``VIEWS``-style (lower case) keys, the
+#: settings of the same names in upper case, and the adapters' ``precondition_<key>``
+#: attributes and arguments.
+POLICY_FIELDS: Final = frozenset(field.name for field in fields(Policy))
+#: The keys of the ``PRECONDITIONS`` block; anything else is a typo (check E002).
+SETTING_KEYS: Final = frozenset(
+    {name.upper() for name in POLICY_FIELDS} | {"VIEWS", "RULES_REFRESH_INTERVAL"}
 )
+#: The keys of a ``VIEWS`` entry (check E011): the policy's (the documentation URL is global)
+#: and the middleware's target.
+VIEW_KEYS: Final = (POLICY_FIELDS - {"documentation_url"}) | {
+    "model",
+    "lookup_url_kwarg",
+    "lookup_field",
+}
+
+
+def attribute_overrides(owner: Any) -> dict[str, Any]:
+    """The policy keys a view class sets as ``precondition_<key>`` attributes (``None``:
+    the settings)."""
+    return {name: getattr(owner, f"precondition_{name}", None) for name in POLICY_FIELDS}
+
 
 REPORT: Final = "report"
 ENFORCE: Final = "enforce"

@@ -21,7 +21,8 @@ from django.utils.translation import gettext, gettext_lazy
 from . import signals
 from ._compat import log_response
 from .conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, Decision, Outcome, Reason
-from .headers import IF_MATCH_FORM
+from .formats import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE, built_in
+from .headers import CACHE_CONTROL, ETAG, IF_MATCH_FORM, LAST_MODIFIED, LINK, RETRY_AFTER
 from .policy import Policy
 
 __all__ = [
@@ -36,8 +37,6 @@ __all__ = [
     "retry_later_error",
 ]
 
-PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
-JSON_CONTENT_TYPE: Final = "application/json"
 _TYPE_PREFIX: Final = "tag:django-preconditions,2026:"
 _TITLES: Final = {
     400: gettext_lazy("Malformed precondition header"),
@@ -164,6 +163,61 @@ def _header_details(
     )
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What the description of every refusal starts from."""
+
+    common: dict[str, Any]  # the PreconditionError fields every outcome has
+    path: str
+    body_etag: str | None  # the current ETag, when the body may show it
+    example_tag: str  # that ETag, or a placeholder
+    reason_text: str
+    last_modified_text: str | None  # the current Last-Modified, when it may be shown
+    show_etag: bool  # the caller may read the resource (rules 13, 37)
+
+
+def _facts(
+    decision: Decision,
+    request: HttpRequest,
+    policy: Policy,
+    current_etag: str | None,
+    last_modified: int | None,
+    readable: bool,
+) -> _Facts:
+    status = decision.status
+    path = request.get_full_path()
+    show_etag = readable and current_etag is not None
+    body_etag = current_etag if show_etag and policy.include_current_etag else None
+    last_modified_text = http_date(last_modified) if readable and last_modified else None
+    headers: dict[str, str] = {CACHE_CONTROL: "no-store"}
+    if status == 412 and show_etag:
+        assert current_etag is not None
+        headers[ETAG] = current_etag
+        if last_modified_text:
+            headers[LAST_MODIFIED] = last_modified_text
+    if status in (412, 428) and policy.documentation_url:
+        headers[LINK] = f'<{policy.documentation_url}>; rel="help"'
+    placeholder = gettext("<the ETag from your last GET>")
+    common: dict[str, Any] = {
+        "status": status,
+        "code": _CODES[status],
+        "title": str(_TITLES[status]),
+        "instance": path,
+        "reason": str(decision.reason),
+        "documentation": policy.documentation_url,
+        "headers": headers,
+    }
+    return _Facts(
+        common=common,
+        path=path,
+        body_etag=body_etag,
+        example_tag=body_etag or f'"{placeholder}"',
+        reason_text=gettext(decision.detail) if decision.detail else "",
+        last_modified_text=last_modified_text,
+        show_etag=show_etag,
+    )
+
+
 def describe(
     decision: Decision,
     request: HttpRequest,
@@ -180,99 +234,95 @@ def describe(
     active language (``LocaleMiddleware``); codes, reasons, header names and ``type`` are not
     translated.
     """
-    status = decision.status
-    path = request.get_full_path()
-    method = decision.method
-    show_etag = readable and current_etag is not None
-    body_etag = current_etag if show_etag and policy.include_current_etag else None
-    last_modified_text = http_date(last_modified) if readable and last_modified else None
-    headers: dict[str, str] = {"Cache-Control": "no-store"}
-    if status == 412 and show_etag:
-        assert current_etag is not None
-        headers["ETag"] = current_etag
-        if last_modified_text:
-            headers["Last-Modified"] = last_modified_text
-    if status in (412, 428) and policy.documentation_url:
-        headers["Link"] = f'<{policy.documentation_url}>; rel="help"'
-    placeholder = gettext("<the ETag from your last GET>")
-    example_tag = body_etag or f'"{placeholder}"'
-    reason_text = gettext(decision.detail) if decision.detail else ""
-    common: dict[str, Any] = {
-        "status": status,
-        "code": _CODES[status],
-        "title": str(_TITLES[status]),
-        "instance": path,
-        "reason": str(decision.reason),
-        "documentation": policy.documentation_url,
-        "headers": headers,
-    }
+    facts = _facts(decision, request, policy, current_etag, last_modified, readable)
     if decision.outcome is Outcome.MALFORMED:
-        assert decision.malformed is not None
-        header = decision.malformed.header
-        expected = gettext(IF_MATCH_FORM)
-        return PreconditionError(
-            **common,
-            detail=gettext(
-                "The %(header)s header could not be parsed: %(problem)s. It was not ignored, "
-                "because ignoring it would turn a conditional request into an unconditional "
-                "one. Send %(expected)s."
-            )
-            % {"header": header, "problem": decision.malformed.problem, "expected": expected},
-            header=header,
-            received=_shown(decision.malformed.value),
-            expected=expected,
-            example=f"{header}: {example_tag}",
-        )
+        return _describe_malformed(decision, facts)
     if decision.outcome is Outcome.PRECONDITION_REQUIRED:
-        accepted = policy.required_headers
-        if decision.reason is Reason.WILDCARD_NOT_ACCEPTED:
-            lead = gettext("%(method)s %(path)s was sent with If-Match: *. %(reason)s.") % {
-                "method": method,
-                "path": path,
-                "reason": f"{reason_text[:1].upper()}{reason_text[1:]}",
-            }
-        else:
-            lead = gettext(
-                "%(method)s %(path)s must be conditional, so that it cannot overwrite a change "
-                "you have not seen, but %(reason)s. Send %(headers)s."
-            ) % {
-                "method": method,
-                "path": path,
-                "reason": reason_text,
-                "headers": _either(accepted),
-            }
-        first_header = accepted[0] if accepted else IF_MATCH
-        date_placeholder = gettext("<the Last-Modified from your last GET>")
-        shown_date = last_modified_text if policy.include_current_etag else None
-        date_example = shown_date or date_placeholder
-        if first_header == IF_UNMODIFIED_SINCE:
-            example = f"{IF_UNMODIFIED_SINCE}: {date_placeholder}"
-            fetch = gettext("GET %(path)s and keep its Last-Modified response header")
-        else:
-            example = f"{IF_MATCH}: {example_tag}"
-            fetch = gettext("GET %(path)s and keep its ETag response header")
-        detailed = policy.error_format == "json" and policy.json_detailed_headers
-        return PreconditionError(
-            **common,
-            detail=lead,
-            required_headers=tuple(accepted),
-            required_header_details=_header_details(request, accepted, example_tag, date_example)
-            if detailed
-            else (),
-            current_etag=body_etag,
-            example=example,
-            steps=(
-                fetch % {"path": request.path},
-                gettext("Send the %(method)s again with %(header)s set to that value")
-                % {"method": method, "header": example.split(":", 1)[0]},
-                gettext(
-                    "If the answer is 412 Precondition Failed, someone changed the resource in "
-                    "the meantime: GET it again, re-apply your change, and retry"
-                ),
-            ),
+        return _describe_required(decision, request, policy, facts)
+    return _describe_failed(decision, request, facts)
+
+
+def _describe_malformed(decision: Decision, facts: _Facts) -> PreconditionError:
+    """400: a conditional header that could not be parsed (rule 5)."""
+    assert decision.malformed is not None
+    header = decision.malformed.header
+    expected = gettext(IF_MATCH_FORM)
+    return PreconditionError(
+        **facts.common,
+        detail=gettext(
+            "The %(header)s header could not be parsed: %(problem)s. It was not ignored, "
+            "because ignoring it would turn a conditional request into an unconditional "
+            "one. Send %(expected)s."
         )
-    # 412
-    values = {"method": method, "path": path, "reason": reason_text, "url": request.path}
+        % {"header": header, "problem": decision.malformed.problem, "expected": expected},
+        header=header,
+        received=_shown(decision.malformed.value),
+        expected=expected,
+        example=f"{header}: {facts.example_tag}",
+    )
+
+
+def _required_lead(decision: Decision, facts: _Facts, accepted: tuple[str, ...]) -> str:
+    reason_text = facts.reason_text
+    if decision.reason is Reason.WILDCARD_NOT_ACCEPTED:
+        return gettext("%(method)s %(path)s was sent with If-Match: *. %(reason)s.") % {
+            "method": decision.method,
+            "path": facts.path,
+            "reason": f"{reason_text[:1].upper()}{reason_text[1:]}",
+        }
+    return gettext(
+        "%(method)s %(path)s must be conditional, so that it cannot overwrite a change "
+        "you have not seen, but %(reason)s. Send %(headers)s."
+    ) % {
+        "method": decision.method,
+        "path": facts.path,
+        "reason": reason_text,
+        "headers": _either(accepted),
+    }
+
+
+def _describe_required(
+    decision: Decision, request: HttpRequest, policy: Policy, facts: _Facts
+) -> PreconditionError:
+    """428: what to send, and how to get it (rules 29-31)."""
+    accepted = policy.required_headers
+    first_header = accepted[0] if accepted else IF_MATCH
+    date_placeholder = gettext("<the Last-Modified from your last GET>")
+    shown_date = facts.last_modified_text if policy.include_current_etag else None
+    if first_header == IF_UNMODIFIED_SINCE:
+        example = f"{IF_UNMODIFIED_SINCE}: {date_placeholder}"
+        fetch = gettext("GET %(path)s and keep its Last-Modified response header")
+    else:
+        example = f"{IF_MATCH}: {facts.example_tag}"
+        fetch = gettext("GET %(path)s and keep its ETag response header")
+    registered = built_in(policy.error_format)
+    detailed = registered is not None and registered.detailed(policy.json_detailed_headers)
+    details = (
+        _header_details(request, accepted, facts.example_tag, shown_date or date_placeholder)
+        if detailed
+        else ()
+    )
+    return PreconditionError(
+        **facts.common,
+        detail=_required_lead(decision, facts, accepted),
+        required_headers=tuple(accepted),
+        required_header_details=details,
+        current_etag=facts.body_etag,
+        example=example,
+        steps=(
+            fetch % {"path": request.path},
+            gettext("Send the %(method)s again with %(header)s set to that value")
+            % {"method": decision.method, "header": example.split(":", 1)[0]},
+            gettext(
+                "If the answer is 412 Precondition Failed, someone changed the resource in "
+                "the meantime: GET it again, re-apply your change, and retry"
+            ),
+        ),
+    )
+
+
+def _failed_texts(decision: Decision, values: dict[str, str]) -> tuple[str, tuple[str, ...]]:
+    """The detail and the steps of a 412."""
     if decision.header == IF_NONE_MATCH:
         detail = (
             gettext(
@@ -282,7 +332,7 @@ def describe(
             if decision.reason is Reason.IF_NONE_MATCH_FAILED
             else gettext("%(method)s %(path)s was not applied: %(reason)s.")
         ) % values
-        steps: tuple[str, ...] = (
+        return detail, (
             gettext("GET %(url)s to see the current version and its ETag") % values,
             gettext(
                 "To change it, send the %(method)s with If-Match: <that ETag> instead of "
@@ -290,30 +340,41 @@ def describe(
             )
             % values,
         )
-    else:
-        detail = (
-            gettext(
-                "%(method)s %(path)s was not applied: %(reason)s. Someone changed the resource "
-                "after you read it; re-read it, re-apply your change and retry."
-            )
-            % values
+    detail = (
+        gettext(
+            "%(method)s %(path)s was not applied: %(reason)s. Someone changed the resource "
+            "after you read it; re-read it, re-apply your change and retry."
         )
-        steps = (
-            gettext("GET %(url)s again to read the current version and its ETag") % values,
-            gettext("Re-apply your change to that version (merge it, or ask the user)"),
-            gettext(
-                "Retry the %(method)s with If-Match: <the new ETag>. Do not resend the old "
-                "request unchanged: it would fail again, and must not overwrite the other change"
-            )
-            % values,
+        % values
+    )
+    return detail, (
+        gettext("GET %(url)s again to read the current version and its ETag") % values,
+        gettext("Re-apply your change to that version (merge it, or ask the user)"),
+        gettext(
+            "Retry the %(method)s with If-Match: <the new ETag>. Do not resend the old "
+            "request unchanged: it would fail again, and must not overwrite the other change"
         )
+        % values,
+    )
+
+
+def _describe_failed(decision: Decision, request: HttpRequest, facts: _Facts) -> PreconditionError:
+    """412: the resource changed (or exists); the current version when it may be shown."""
+    values = {
+        "method": decision.method,
+        "path": facts.path,
+        "reason": facts.reason_text,
+        "url": request.path,
+    }
+    detail, steps = _failed_texts(decision, values)
+    last_modified_text = facts.last_modified_text
     return PreconditionError(
-        **common,
+        **facts.common,
         detail=detail,
         header=decision.header,
-        current_etag=body_etag,
-        last_modified=last_modified_text if show_etag or last_modified_text else None,
-        example=f"{IF_MATCH}: {body_etag}" if body_etag else None,
+        current_etag=facts.body_etag,
+        last_modified=last_modified_text if facts.show_etag or last_modified_text else None,
+        example=f"{IF_MATCH}: {facts.body_etag}" if facts.body_etag else None,
         steps=steps,
     )
 
@@ -356,42 +417,33 @@ def retry_later_error(request: HttpRequest, policy: Policy) -> PreconditionError
             gettext("Wait for the number of seconds in the Retry-After header"),
             gettext("Send the same request again, with the same precondition headers"),
         ),
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+        headers={RETRY_AFTER: str(RETRY_AFTER_SECONDS), CACHE_CONTROL: "no-store"},
     )
 
 
-def _format_callable(error_format: str | Callable[..., Any]) -> Callable[..., Any] | None:
+def _format_callable(error_format: str | Callable[..., Any]) -> Callable[..., Any]:
+    """A project's format: the callable, or the one its dotted path names."""
     if callable(error_format):
         return error_format
-    if error_format in ("problem", "json", "drf"):
-        return None
     return import_string(error_format)  # type: ignore[no-any-return]
 
 
 def render(request: HttpRequest, error: PreconditionError, policy: Policy) -> HttpResponse:
     """The HTTP response for ``error`` in the policy's format (rule 34)."""
-    custom = _format_callable(policy.error_format)
-    if custom is not None:
-        response = custom(request, error)
+    registered = built_in(policy.error_format)
+    if registered is not None:
+        response = HttpResponse(
+            json.dumps(registered.body(error), ensure_ascii=False),
+            status=error.status,
+            content_type=registered.header,
+        )
+    else:
+        response = _format_callable(policy.error_format)(request, error)
         if not isinstance(response, HttpResponse):
             raise TypeError(
                 f"The PRECONDITIONS error format {policy.error_format!r} returned "
                 f"{type(response).__name__}; it must return an HttpResponse."
             )
-    else:
-        if policy.error_format == "json":
-            body, content_type = error.as_guidance(), JSON_CONTENT_TYPE
-        elif policy.error_format == "drf":
-            body, content_type = error.as_drf(), JSON_CONTENT_TYPE
-        else:
-            body, content_type = error.as_problem(), PROBLEM_CONTENT_TYPE
-        response = HttpResponse(
-            json.dumps(body, ensure_ascii=False),
-            status=error.status,
-            content_type=f"{content_type}; charset=utf-8"
-            if content_type == JSON_CONTENT_TYPE
-            else content_type,
-        )
     for name, value in error.headers.items():
         response.headers.setdefault(name, value)
     return response

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
-import importlib.util
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -40,7 +37,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
-from ._compat import version_tokens_of
+from ._compat import add_to_drf_delete_form, version_tokens_of
 from .conditions import (
     IF_MATCH,
     IF_MODIFIED_SINCE,
@@ -52,37 +49,34 @@ from .conditions import (
     Outcome,
     Reason,
     ResourceState,
-    evaluate,
 )
 from .creation import advance_sequence, creatable_key, is_primary_key
 from .dbconflicts import conflict_from
 from .enforcement import (
+    Enforcer,
     PreconditionContext,
     Snapshot,
     conditional_headers,
-    conflict_outcome,
     finish,
     not_modified,
 )
 from .exceptions import VersionConflict
+from .formats import JSON_CONTENT_TYPE, built_in
 from .headers import EntityTag
 from .models import VersionedModel, VersionExpectation, expect_creation, expect_version
 from .policy import (
     Policy,
+    attribute_overrides,
     dotted_path,
     enforced_by_admin_rule,
     route_key,
     settings_generation,
     view_keys_for_request,
 )
-from .reporting import report_unmet
 from .responses import (
-    PROBLEM_CONTENT_TYPE,
     PreconditionError,
     announce,
-    describe,
     render,
-    retry_later_error,
 )
 from .transactions import (
     keep_body,
@@ -117,7 +111,6 @@ _TOKEN_PAGINATE: Final = (
     PageNumberPagination.paginate_queryset,
     LimitOffsetPagination.paginate_queryset,
 )
-_BUILT_IN_FORMATS: Final = ("problem", "json", "drf")
 
 
 # --- Exceptions ----------------------------------------------------------------------------
@@ -308,15 +301,7 @@ class PreconditionMixin(_ViewBase):
         if request is not None:
             keys.extend(view_keys_for_request(request))
         keys.append(view_path)
-        overrides: dict[str, Any] = {
-            "methods": self.precondition_methods,
-            "required_headers": self.precondition_required_headers,
-            "allow_wildcard": self.precondition_allow_wildcard,
-            "weak_if_match": self.precondition_weak_if_match,
-            "error_format": self.precondition_error_format,
-            "include_current_etag": self.precondition_include_current_etag,
-            "mode": self.precondition_mode,
-        }
+        overrides = attribute_overrides(self)
         per_action = (self.precondition_actions or {}).get(action or "")
         if per_action:
             overrides.update(per_action)
@@ -430,17 +415,24 @@ class PreconditionMixin(_ViewBase):
         self, state: ResourceState, *, required: bool = True, form: bool = False
     ) -> Decision:
         method = self._method()
-        policy = self._policy()
-        decision = evaluate(
-            method,
-            self._conditional_headers(method, form=form),
-            state,
-            policy.requirement if required else None,
-            weak_if_match=policy.weak_if_match,
+        return self._enforcer().decide(
+            self.request,
+            Snapshot(state=state),
+            self._policy(),
+            method=method,
+            headers=self._conditional_headers(method, form=form),
+            required=required,
         )
-        if decision.unmet is not None:  # report mode let a request without one through
-            report_unmet(self.request, decision, view=type(self))
-        return decision
+
+    @classmethod
+    def _enforcer(cls) -> Enforcer:
+        """The core's steps for this view class (made once); DRF keeps its own timing
+        around them."""
+        enforcer: Enforcer | None = cls.__dict__.get("_precondition_core")
+        if enforcer is None:
+            enforcer = Enforcer(cls)
+            cls._precondition_core = enforcer  # type: ignore[attr-defined]
+        return enforcer
 
     def _refusal(self, decision: Decision, snapshot: Snapshot) -> Exception | None:
         """The exception that replaces the handler, or ``None`` when it must run."""
@@ -449,13 +441,7 @@ class PreconditionMixin(_ViewBase):
         if decision.outcome is Outcome.NOT_MODIFIED:
             return _NotModified(snapshot)
         policy = self._policy()
-        error = describe(
-            decision,
-            self.request,
-            policy,
-            current_etag=snapshot.etag,
-            last_modified=snapshot.last_modified,
-        )
+        error = self._enforcer().error(self.request, decision, policy, snapshot)
         return _EXCEPTIONS[decision.outcome](error=error, decision=decision, policy=policy)
 
     # -- before the handler --
@@ -697,29 +683,17 @@ class PreconditionMixin(_ViewBase):
 
     def _answer_conflict(self, conflict: VersionConflict) -> PreconditionAPIException:
         """412 with the current version read now (outside the rolled-back transaction, on
-        the write database), or 503 when the row did not change (rule 47)."""
+        the write database), or 503 when the row did not change (rules 44, 47)."""
         tracking = self._tracking()
-        current, unchanged = conflict_outcome(conflict, tracking.snapshot)
-        if unchanged or (conflict.reason == "database" and self._method() in SAFE_METHODS):
-            policy = self._policy()
-            error = retry_later_error(self.request, policy)
-            return DatabaseConflict(error=error, policy=policy)
-        return self._conflict(conflict, current)
-
-    def _conflict(self, conflict: VersionConflict, current: Snapshot | None) -> PreconditionFailed:
-        """412 for a write that lost the race after its preconditions passed (rule 44)."""
-        decision = self._tracking().decision or Decision(
+        decision = tracking.decision or Decision(
             Outcome.PROCEED, Reason.NOT_EVALUATED, self._method()
         )
-        failed = decision.lost_race()
         policy = self._policy()
-        error = describe(
-            failed,
-            self.request,
-            policy,
-            current_etag=current.etag if current else None,
-            last_modified=current.last_modified if current else None,
+        error, failed = self._enforcer().conflict_error(
+            self.request, policy, decision, conflict, tracking.snapshot, method=self._method()
         )
+        if failed is None:
+            return DatabaseConflict(error=error, policy=policy)
         return PreconditionFailed(error=error, decision=failed, policy=policy)
 
     def _format_error(
@@ -731,19 +705,17 @@ class PreconditionMixin(_ViewBase):
         data = getattr(response, "data", None)
         untouched = isinstance(data, dict) and len(data) == 1 and data.get("detail") is exc.detail
         if untouched:
-            error_format = policy.error_format
-            if callable(error_format) or error_format not in _BUILT_IN_FORMATS:
+            registered = built_in(policy.error_format)
+            if registered is None:
                 custom = render(self.request, error, policy)
                 custom.exception = True  # type: ignore[attr-defined]
                 return custom  # type: ignore[return-value]  # DRF accepts any HttpResponse
-            if error_format == "json":
-                response.data = error.as_guidance()
-            elif error_format == "drf":
-                response.data = error.as_drf()
-            else:
-                response.data = error.as_problem()
-                if isinstance(getattr(self.request, "accepted_renderer", None), JSONRenderer):
-                    response.content_type = PROBLEM_CONTENT_TYPE
+            response.data = registered.body(error)
+            # A media type of its own replaces DRF's JSON one (other renderers keep theirs).
+            if registered.content_type != JSON_CONTENT_TYPE and isinstance(
+                getattr(self.request, "accepted_renderer", None), JSONRenderer
+            ):
+                response.content_type = registered.content_type
         for name, value in error.headers.items():
             if not response.has_header(name):
                 response.headers[name] = value
@@ -895,8 +867,6 @@ class PreconditionMixin(_ViewBase):
 
 # --- Browsable API -------------------------------------------------------------------------
 
-_DELETE_FORM = re.compile(r'<form\b[^>]*\bdata-method="DELETE"[^>]*>')
-
 
 class PreconditionBrowsableAPIRenderer(BrowsableAPIRenderer):
     """The browsable API, with the page's ETag in its write forms.
@@ -959,10 +929,4 @@ class PreconditionBrowsableAPIRenderer(BrowsableAPIRenderer):
         if not hidden:
             return html
         # The DELETE button's form is fixed markup in DRF's template: add the field to it.
-        return _DELETE_FORM.sub(lambda match: match.group(0) + hidden, html, count=1)
-
-
-# drf-spectacular documents the headers and responses of every PreconditionMixin view once
-# its extension is imported; importing it here means adding the mixin is enough.
-if importlib.util.find_spec("drf_spectacular") is not None:
-    importlib.import_module(f"{__package__}.spectacular")
+        return add_to_drf_delete_form(html, hidden)

@@ -24,8 +24,8 @@ from rest_framework import serializers
 from rest_framework.mixins import CreateModelMixin, ListModelMixin
 
 from .conditions import IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
+from .formats import JSON_CONTENT_TYPE, built_in
 from .policy import Policy
-from .responses import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 from .rest_framework import PreconditionMixin
 
 if TYPE_CHECKING:
@@ -112,16 +112,13 @@ class PreconditionNotFoundSerializer(serializers.Serializer[Any]):
 
 def _error_body(policy: Policy) -> tuple[str, Any]:
     """(media type, schema) of the error responses in the view's format."""
-    error_format = policy.error_format
-    if error_format == "problem":
-        return PROBLEM_CONTENT_TYPE, PreconditionProblemSerializer
-    if error_format == "json":
-        if policy.json_detailed_headers:
-            return JSON_CONTENT_TYPE, PreconditionDetailedGuidanceSerializer
-        return JSON_CONTENT_TYPE, PreconditionGuidanceSerializer
-    if error_format == "drf":
-        return JSON_CONTENT_TYPE, PreconditionDRFErrorSerializer
-    return JSON_CONTENT_TYPE, OpenApiTypes.OBJECT  # a project-defined callable
+    registered = built_in(policy.error_format)
+    if registered is None:
+        return JSON_CONTENT_TYPE, OpenApiTypes.OBJECT  # a project-defined callable
+    schema = registered.schema
+    if registered.detailed(policy.json_detailed_headers):
+        schema = registered.detailed_schema or schema
+    return registered.content_type, globals()[schema]
 
 
 _DESCRIPTIONS: Final = {
@@ -213,6 +210,141 @@ def _help_link(codes: list[int]) -> OpenApiParameter:
     )
 
 
+def _errors(body: tuple[str, Any], *codes: int, with_body: bool = False) -> dict[Any, Any]:
+    """The error responses of an operation, in the view's format (``body``: media type and
+    schema); 404 in DRF's shape; 400 also as DRF's validation errors when it has a body."""
+    media_type, schema = body
+    responses: dict[Any, Any] = {}
+    for code in codes:
+        description = _DESCRIPTIONS[code] + (_BODY_400 if with_body and code == 400 else "")
+        if code == 404:
+            responses[code, JSON_CONTENT_TYPE] = OpenApiResponse(
+                PreconditionNotFoundSerializer, description=description
+            )
+        elif code == 400 and with_body and media_type == JSON_CONTENT_TYPE:
+            # One media type for two shapes: the format's, and DRF's validation errors.
+            responses[code, media_type] = OpenApiResponse(
+                OpenApiTypes.OBJECT, description=description
+            )
+        else:
+            responses[code, media_type] = OpenApiResponse(schema, description=description)
+            if code == 400 and with_body:
+                responses[code, JSON_CONTENT_TYPE] = OpenApiResponse(
+                    OpenApiTypes.OBJECT, description=description
+                )
+    return responses
+
+
+def _detail_read_parameters() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            IF_NONE_MATCH,
+            OpenApiTypes.STR,
+            _HEADER,
+            description="ETags you hold; 304 Not Modified when one is current." + _IGNORED_ON_READ,
+        ),
+        OpenApiParameter(
+            IF_MODIFIED_SINCE,
+            OpenApiTypes.STR,
+            _HEADER,
+            description="304 Not Modified when the resource has not changed since "
+            "(ignored when If-None-Match is sent)." + _HTTP_DATE_HELP,
+        ),
+        OpenApiParameter(
+            IF_MATCH,
+            _entity_tags(wildcard=True),
+            _HEADER,
+            description="ETags; 412 unless one is current.",
+        ),
+        *_response_headers([200, 304, 412]),
+        _help_link([412]),
+    ]
+
+
+def _list_read_parameters() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            IF_NONE_MATCH,
+            OpenApiTypes.STR,
+            _HEADER,
+            description="The page's ETag you hold; 304 Not Modified when it is current."
+            + _IGNORED_ON_READ,
+        ),
+        *_response_headers([200, 304], weak=True),
+    ]
+
+
+def _collection_post_parameters() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            IF_NONE_MATCH,
+            _entity_tags(wildcard=True),
+            _HEADER,
+            description="Evaluated against the collection, which always exists: "
+            '"*" gets 412 Precondition Failed (to create under an id only if it is '
+            "free, use PUT on that id with If-None-Match: * where the API allows it); "
+            "entity-tags never match, so the create goes ahead. A malformed value gets "
+            "400.",
+        ),
+        *_response_headers([201]),
+        _location([201]),
+        _help_link([412]),
+    ]
+
+
+def _write_requirement(policy: Policy, needed: bool) -> str:
+    accepted = tuple(policy.required_headers)
+    if needed and len(accepted) > 1:
+        alternatives = " or ".join(accepted)
+        return f" One of {alternatives} is required: without any, 428 Precondition Required."
+    return " Required: without it, 428 Precondition Required." if needed else ""
+
+
+def _write_parameters(
+    method: str, policy: Policy, *, protected: bool, creates: bool
+) -> list[OpenApiParameter]:
+    requirement = _write_requirement(policy, protected and not creates)
+    wildcard = (
+        " * (any current version) is accepted."
+        if policy.allow_wildcard
+        else " * is not accepted here (428): it does not prove which version you edited."
+    )
+    parameters = [
+        OpenApiParameter(
+            IF_MATCH,
+            _entity_tags(wildcard=policy.allow_wildcard),
+            _HEADER,
+            description="The ETag from your last GET: the change applies only if the "
+            "resource is still at that version, else 412." + wildcard + requirement,
+        ),
+        OpenApiParameter(
+            IF_UNMODIFIED_SINCE,
+            OpenApiTypes.STR,
+            _HEADER,
+            description="The Last-Modified from your last GET: the change applies only if "
+            "the resource has not changed since, else 412. Ignored when If-Match is sent."
+            + requirement
+            + _HTTP_DATE_HELP,
+        ),
+    ]
+    if creates:
+        parameters.append(
+            OpenApiParameter(
+                IF_NONE_MATCH,
+                _entity_tags(wildcard=True),
+                _HEADER,
+                description='"*" to create the resource only if it does not exist yet '
+                "(412 if it does).",
+            )
+        )
+    success = [] if method == "DELETE" else [200, 201] if creates else [200]
+    parameters.extend(_response_headers([*success, 412]))
+    parameters.append(_help_link([412, 428] if protected else [412]))
+    if creates:
+        parameters.append(_location([201]))
+    return parameters
+
+
 class PreconditionSchemaMixin(_SchemaBase):
     """Adds the precondition parameters, responses and response headers of a
     :class:`PreconditionMixin` view's operation to drf-spectacular's ``AutoSchema``."""
@@ -257,142 +389,21 @@ class PreconditionSchemaMixin(_SchemaBase):
         policy = view.get_precondition_policy()
         method = self.method
         detail = self._precondition_is_detail(view)
-        media_type, schema = _error_body(policy)
-
-        def errors(*codes: int, body: bool = False) -> dict[Any, Any]:
-            responses: dict[Any, Any] = {}
-            for code in codes:
-                description = _DESCRIPTIONS[code] + (_BODY_400 if body and code == 400 else "")
-                if code == 404:
-                    responses[code, JSON_CONTENT_TYPE] = OpenApiResponse(
-                        PreconditionNotFoundSerializer, description=description
-                    )
-                elif code == 400 and body and media_type == JSON_CONTENT_TYPE:
-                    # One media type for two shapes: the format's, and DRF's validation errors.
-                    responses[code, media_type] = OpenApiResponse(
-                        OpenApiTypes.OBJECT, description=description
-                    )
-                else:
-                    responses[code, media_type] = OpenApiResponse(schema, description=description)
-                    if code == 400 and body:
-                        responses[code, JSON_CONTENT_TYPE] = OpenApiResponse(
-                            OpenApiTypes.OBJECT, description=description
-                        )
-            return responses
-
+        body = _error_body(policy)
         not_modified = {304: OpenApiResponse(description=_DESCRIPTIONS[304])}
         if method == "GET" and detail:
-            parameters = [
-                OpenApiParameter(
-                    IF_NONE_MATCH,
-                    OpenApiTypes.STR,
-                    _HEADER,
-                    description="ETags you hold; 304 Not Modified when one is current."
-                    + _IGNORED_ON_READ,
-                ),
-                OpenApiParameter(
-                    IF_MODIFIED_SINCE,
-                    OpenApiTypes.STR,
-                    _HEADER,
-                    description="304 Not Modified when the resource has not changed since "
-                    "(ignored when If-None-Match is sent)." + _HTTP_DATE_HELP,
-                ),
-                OpenApiParameter(
-                    IF_MATCH,
-                    _entity_tags(wildcard=True),
-                    _HEADER,
-                    description="ETags; 412 unless one is current.",
-                ),
-                *_response_headers([200, 304, 412]),
-                _help_link([412]),
-            ]
-            return parameters, {**not_modified, **errors(400, 404, 412)}
+            return _detail_read_parameters(), {**not_modified, **_errors(body, 400, 404, 412)}
         if method == "GET":
-            if not view.precondition_list_etag:
-                return None
-            parameters = [
-                OpenApiParameter(
-                    IF_NONE_MATCH,
-                    OpenApiTypes.STR,
-                    _HEADER,
-                    description="The page's ETag you hold; 304 Not Modified when it is current."
-                    + _IGNORED_ON_READ,
-                ),
-                *_response_headers([200, 304], weak=True),
-            ]
-            return parameters, not_modified
+            return (_list_read_parameters(), not_modified) if view.precondition_list_etag else None
         if method == "POST" and not detail:
-            parameters = [
-                OpenApiParameter(
-                    IF_NONE_MATCH,
-                    _entity_tags(wildcard=True),
-                    _HEADER,
-                    description="Evaluated against the collection, which always exists: "
-                    '"*" gets 412 Precondition Failed (to create under an id only if it is '
-                    "free, use PUT on that id with If-None-Match: * where the API allows it); "
-                    "entity-tags never match, so the create goes ahead. A malformed value gets "
-                    "400.",
-                ),
-                *_response_headers([201]),
-                _location([201]),
-                _help_link([412]),
-            ]
-            return parameters, errors(400, 412, body=True)
+            return _collection_post_parameters(), _errors(body, 400, 412, with_body=True)
         if method not in ("PUT", "PATCH", "DELETE", "POST"):
             return None
         protected = method in policy.methods
         creates = method == "PUT" and view.precondition_allow_create
-        accepted = tuple(policy.required_headers)
-        needed = protected and not creates
-        alternatives = " or ".join(accepted)
-        requirement = (
-            f" One of {alternatives} is required: without any, 428 Precondition Required."
-            if needed and len(accepted) > 1
-            else " Required: without it, 428 Precondition Required."
-            if needed
-            else ""
-        )
-        wildcard = (
-            " * (any current version) is accepted."
-            if policy.allow_wildcard
-            else " * is not accepted here (428): it does not prove which version you edited."
-        )
-        parameters = [
-            OpenApiParameter(
-                IF_MATCH,
-                _entity_tags(wildcard=policy.allow_wildcard),
-                _HEADER,
-                description="The ETag from your last GET: the change applies only if the "
-                "resource is still at that version, else 412." + wildcard + requirement,
-            ),
-            OpenApiParameter(
-                IF_UNMODIFIED_SINCE,
-                OpenApiTypes.STR,
-                _HEADER,
-                description="The Last-Modified from your last GET: the change applies only if "
-                "the resource has not changed since, else 412. Ignored when If-Match is sent."
-                + requirement
-                + _HTTP_DATE_HELP,
-            ),
-        ]
-        if creates:
-            parameters.append(
-                OpenApiParameter(
-                    IF_NONE_MATCH,
-                    _entity_tags(wildcard=True),
-                    _HEADER,
-                    description='"*" to create the resource only if it does not exist yet '
-                    "(412 if it does).",
-                )
-            )
-        success = [] if method == "DELETE" else [200, 201] if creates else [200]
-        parameters.extend(_response_headers([*success, 412]))
-        parameters.append(_help_link([412, 428] if protected else [412]))
-        if creates:
-            parameters.append(_location([201]))
-        body = method != "DELETE"
+        parameters = _write_parameters(method, policy, protected=protected, creates=creates)
         codes = [400, 404, 412, 428] if protected else [400, 404, 412]
-        return parameters, errors(*codes, body=body)
+        return parameters, _errors(body, *codes, with_body=method != "DELETE")
 
     def get_extensions(self) -> dict[str, Any]:
         extensions = dict(super().get_extensions())

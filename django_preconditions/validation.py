@@ -274,6 +274,30 @@ def admin_rule_errors(
         errors.setdefault(_ADMIN_FIELDS.get(name, name), []).append(message)
 
     everything = list(iter_endpoints()) if endpoints is None else endpoints
+    _admin_value_errors(rule, view_key, add)
+    # At load time (check_view=False) the merge itself keeps enforce (rules.combine_rules,
+    # policy.enforced_by_admin_rule); asking the audit there would re-enter the rules cache.
+    if check_view and rule.get("mode") == "report":
+        _admin_mode_error(view_key, add)
+    matching = endpoints_for(view_key, everything)
+    if check_view and not matching:
+        add("view", unknown_view_message(view_key, everything))
+    if any(is_admin_view(endpoint.view) for endpoint in matching):
+        add(
+            "view",
+            _(
+                "This is a view of the admin site itself, which admin rules do not apply to "
+                "(a rule there could lock everyone out of the admin). Use VersionedModelAdmin "
+                "to protect admin pages."
+            ),
+        )
+    _admin_target_errors(rule, matching, add)
+    return errors
+
+
+def _admin_value_errors(
+    rule: Mapping[str, Any], view_key: str, add: Callable[[str, str], None]
+) -> None:
     for name in ("methods", "required_headers"):
         is_valid, expected, _check_id = VALUE_RULES[name]
         if name in rule and not is_valid(rule[name]):
@@ -295,51 +319,46 @@ def admin_rule_errors(
                 "protection: leave it empty or choose No."
             ),
         )
-    # At load time (check_view=False) the merge itself keeps enforce (rules.combine_rules,
-    # policy.enforced_by_admin_rule); asking the audit there would re-enter the rules cache.
-    if check_view and rule.get("mode") == "report":
-        from .audit import enforced_by
 
-        enforcer = enforced_by(view_key)
-        if enforcer:
-            add(
-                "mode",
-                _(
-                    "%(enforcer)s enforces this endpoint: an admin rule may switch an endpoint "
-                    "from report to enforce, never from enforce to report. Leave the mode empty."
-                )
-                % {"enforcer": enforcer},
-            )
-    matching = endpoints_for(view_key, everything)
-    if check_view and not matching:
-        add("view", unknown_view_message(view_key, everything))
-    if any(is_admin_view(endpoint.view) for endpoint in matching):
+
+def _admin_mode_error(view_key: str, add: Callable[[str, str], None]) -> None:
+    """An admin rule may switch an endpoint from report to enforce, never back."""
+    from .audit import enforced_by
+
+    enforcer = enforced_by(view_key)
+    if enforcer:
         add(
-            "view",
+            "mode",
             _(
-                "This is a view of the admin site itself, which admin rules do not apply to "
-                "(a rule there could lock everyone out of the admin). Use VersionedModelAdmin "
-                "to protect admin pages."
-            ),
+                "%(enforcer)s enforces this endpoint: an admin rule may switch an endpoint "
+                "from report to enforce, never from enforce to report. Leave the mode empty."
+            )
+            % {"enforcer": enforcer},
         )
+
+
+def _admin_target_errors(
+    rule: Mapping[str, Any], matching: list[Endpoint], add: Callable[[str, str], None]
+) -> None:
+    """The model, its lookup field and the URL keyword argument (all or none)."""
     has_model, has_kwarg = "model" in rule, "lookup_url_kwarg" in rule
     if has_model != has_kwarg:
         add(
             "lookup_url_kwarg" if has_model else "model",
             _("Give both a model and its URL keyword argument, or neither (headers only)."),
         )
-    if has_model:
-        model, problem = model_problem(rule["model"])
+    if not has_model:
+        if rule.get("lookup_field", "pk") != "pk":
+            add("lookup_field", _("A lookup field needs a model."))
+        return
+    model, problem = model_problem(rule["model"])
+    if problem:
+        add("model", problem)
+    if model is not None:
+        problem = lookup_field_problem(model, rule.get("lookup_field", "pk"))
         if problem:
-            add("model", problem)
-        if model is not None:
-            problem = lookup_field_problem(model, rule.get("lookup_field", "pk"))
-            if problem:
-                add("lookup_field", problem)
-        if has_kwarg and matching:
-            problem = lookup_kwarg_problem(rule["lookup_url_kwarg"], matching)
-            if problem:
-                add("lookup_url_kwarg", problem)
-    elif rule.get("lookup_field", "pk") != "pk":
-        add("lookup_field", _("A lookup field needs a model."))
-    return errors
+            add("lookup_field", problem)
+    if has_kwarg and matching:
+        problem = lookup_kwarg_problem(rule["lookup_url_kwarg"], matching)
+        if problem:
+            add("lookup_url_kwarg", problem)

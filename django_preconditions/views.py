@@ -21,10 +21,10 @@ from django.db import models, router
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.generic.base import TemplateResponseMixin
 
-from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision
-from .enforcement import Enforcer, Snapshot
+from .conditions import IGNORED_METHODS, SAFE_METHODS
+from .enforcement import Enforcer, Guard, Snapshot
 from .models import VersionedModel
-from .policy import Policy
+from .policy import Policy, attribute_overrides
 from .transactions import own_request_transaction, run_with_retries
 
 __all__ = ["PreconditionRequiredMixin"]
@@ -83,16 +83,7 @@ class PreconditionRequiredMixin:
         return super().get_object(queryset)  # type: ignore[misc]
 
     def _precondition_enforcer(self) -> Enforcer:
-        return Enforcer(
-            type(self),
-            methods=self.precondition_methods,
-            required_headers=self.precondition_required_headers,
-            allow_wildcard=self.precondition_allow_wildcard,
-            weak_if_match=self.precondition_weak_if_match,
-            error_format=self.precondition_error_format,
-            include_current_etag=self.precondition_include_current_etag,
-            mode=self.precondition_mode,
-        )
+        return Enforcer(type(self), **attribute_overrides(self))
 
     def _not_found(
         self, request: HttpRequest, enforcer: Enforcer, policy: Policy, missing: Http404
@@ -103,14 +94,12 @@ class PreconditionRequiredMixin:
             raise missing
         return enforcer.not_found(request, policy)
 
-    def _evaluate(
+    def _begin(
         self, request: HttpRequest, enforcer: Enforcer, policy: Policy, instance: VersionedModel
-    ) -> tuple[HttpResponse | None, Snapshot, Decision]:
+    ) -> Guard:
         """Cache the object for the handler's get_object() and decide (rules 11, 15-28)."""
         self._precondition_object = instance
-        snapshot = Snapshot.of_instance(instance)
-        decision = enforcer.decide(request, snapshot, policy)
-        return enforcer.refusal(request, decision, snapshot, policy), snapshot, decision
+        return enforcer.begin(request, Snapshot.of_instance(instance), policy)
 
     def _handles(self, request: HttpRequest) -> bool:
         method = (request.method or "").lower()
@@ -149,12 +138,10 @@ class PreconditionRequiredMixin:
             instance = self.get_precondition_object()
         except Http404 as missing:
             return self._not_found(request, enforcer, policy, missing)
-        refused, snapshot, decision = self._evaluate(request, enforcer, policy, instance)
-        if refused is not None:
-            return refused
-        return enforcer.run(
-            request, snapshot, policy, decision, lambda: parent(request, *args, **kwargs)
-        )
+        guard = self._begin(request, enforcer, policy, instance)
+        if guard.refused is not None:
+            return guard.refused
+        return guard.run(lambda: parent(request, *args, **kwargs))
 
     async def _adispatch(
         self, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any
@@ -165,11 +152,11 @@ class PreconditionRequiredMixin:
             instance = await sync_to_async(self.get_precondition_object)()
         except Http404 as missing:
             return self._not_found(request, enforcer, policy, missing)
-        refused, snapshot, decision = self._evaluate(request, enforcer, policy, instance)
-        if refused is not None:
-            return refused
+        guard = self._begin(request, enforcer, policy, instance)
+        if guard.refused is not None:
+            return guard.refused
 
         async def call() -> HttpResponse:
             return await parent(request, *args, **kwargs)  # type: ignore[no-any-return]
 
-        return await enforcer.arun(request, snapshot, policy, decision, call)
+        return await guard.arun(call)

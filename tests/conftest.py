@@ -3,10 +3,14 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from asgiref.sync import SyncToAsync
 from django.db import connections
+
+if TYPE_CHECKING:
+    from tests.testapp.models import Document
 
 
 @pytest.fixture(autouse=True)
@@ -25,3 +29,12 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("ci", max_examples=600, database=None)
 _hypothesis_settings.register_profile("fuzz", max_examples=20_000, database=None)
 _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def document(db: None) -> Document:
+    """One document, "Original" / "first draft" (modules that need other values override it)."""
+    from tests.testapp.models import Document
+
+    created: Document = Document.objects.create(title="Original", body="first draft")
+    return created

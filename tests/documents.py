@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+from django_preconditions.models import VersionedQuerySet
 from tests.testapp.models import Document
+
+#: A sub-second modification time in the past, and the HTTP-date it is served as.
+STORED_AT = datetime.datetime(2025, 7, 1, 12, 0, 0, 700000, tzinfo=datetime.timezone.utc)
+STORED_AT_HTTP = "Tue, 01 Jul 2025 12:00:00 GMT"
 
 
 def state(pk: int) -> tuple[Any, ...] | None:
@@ -23,3 +29,10 @@ def make_stale(document: Document) -> str:
     document.title = "changed elsewhere"
     document.save()
     return old
+
+
+def backdate(pk: int) -> None:
+    """Store ``STORED_AT`` (sub-second, in the past) as the document's modification time."""
+    queryset = Document.objects.filter(pk=pk)
+    assert isinstance(queryset, VersionedQuerySet)
+    queryset.update_without_bump(last_modified=STORED_AT)

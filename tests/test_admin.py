@@ -707,7 +707,6 @@ def test_rule_changelist_links_to_the_protection_audit(admin_client: Client) -> 
 
 
 def test_audit_page_opens_from_the_rule_admin(admin_client: Client, client: Client) -> None:
-    pytest.importorskip("django_preconditions.audit", reason="the audit module is not there yet")
     audit_url = reverse("admin:django_preconditions_protectedendpoint_audit")
     assert admin_client.get(audit_url).status_code == 200
     assert client.get(audit_url).status_code == 302  # to the admin login

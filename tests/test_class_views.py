@@ -9,7 +9,6 @@ Each test cites the CONFORMANCE rule it checks.
 
 from __future__ import annotations
 
-import datetime
 import json
 from collections.abc import Callable
 from typing import Any
@@ -19,8 +18,7 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from django_preconditions.models import VersionedQuerySet
-from tests.documents import make_stale, state
+from tests.documents import STORED_AT_HTTP, backdate, make_stale, state
 from tests.testapp import extra_views
 from tests.testapp.models import Document
 from tests.validators import assert_last_modified
@@ -28,27 +26,12 @@ from tests.validators import assert_last_modified
 pytestmark = pytest.mark.django_db
 
 JSON = "application/json"
-STORED_AT = datetime.datetime(2025, 7, 1, 12, 0, 0, 700000, tzinfo=datetime.timezone.utc)
-STORED_AT_HTTP = "Tue, 01 Jul 2025 12:00:00 GMT"
 EARLIER_HTTP = "Tue, 01 Jul 2025 11:59:59 GMT"
 
 Send = Callable[..., Any]
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def document() -> Document:
-    created: Document = Document.objects.create(title="Original", body="first draft")
-    return created
-
-
-def backdate(pk: int) -> None:
-    """Store ``STORED_AT`` (sub-second, in the past) as the document's modification time."""
-    queryset = Document.objects.filter(pk=pk)
-    assert isinstance(queryset, VersionedQuerySet)
-    queryset.update_without_bump(last_modified=STORED_AT)
 
 
 def _payload(body: Any, raw: bytes | None) -> bytes:

@@ -14,12 +14,19 @@ from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.views.decorators.http import condition, etag, require_http_methods, require_POST
 
+from django_preconditions import decorators as ours
 from django_preconditions._compat import (
+    add_to_drf_delete_form,
+    admin_sites,
     can_fast_delete,
     concrete_parents,
     is_zero_row_update,
     log_response,
+    made_by_django_condition,
+    require_http_methods_allowed,
+    reset_base_manager,
     version_tokens_of,
 )
 from django_preconditions.duplicates import duplicates_key
@@ -174,6 +181,65 @@ def test_concrete_parents_lists_the_multi_table_ancestors() -> None:
     assert concrete_parents(NamedDocument) == [Named]
     assert concrete_parents(Document) == []
     assert concrete_parents(DocumentProxy) == [Document]  # a proxy's concrete model counts
+
+
+def _plain_view(request: Any) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+def test_require_http_methods_wrappers_are_recognised_with_their_methods() -> None:
+    """The audit reads the methods ``require_http_methods`` allows from its wrapper's closure
+    (Django sets no public attribute): pinned here, for the factory and its shortcuts."""
+    assert require_http_methods_allowed(require_http_methods(["GET", "PATCH"])(_plain_view)) == (
+        "GET",
+        "PATCH",
+    )
+    assert require_http_methods_allowed(require_POST(_plain_view)) == ("POST",)
+    assert require_http_methods_allowed(_plain_view) is None
+    assert require_http_methods_allowed(etag(lambda request: "x")(_plain_view)) is None
+
+
+def test_djangos_condition_wrappers_are_recognised_and_ours_carry_a_public_marker() -> None:
+    assert made_by_django_condition(condition(etag_func=lambda request: "x")(_plain_view))
+    assert made_by_django_condition(etag(lambda request: "x")(_plain_view))
+    assert not made_by_django_condition(require_POST(_plain_view))
+    assert not made_by_django_condition(_plain_view)
+    mine = ours.condition(etag_func=lambda request: "x")(_plain_view)
+    assert getattr(mine, "preconditions_condition_only", False) is True
+    protected = ours.require_preconditions(Document)(_plain_view)
+    assert isinstance(getattr(protected, "preconditions_enforcer", None), ours.Enforcer)
+
+
+def test_options_cache_the_base_manager_and_forgetting_it_reads_the_name_again() -> None:
+    """models.py names our base manager on versioned models whose Meta does not: the cached
+    ``Options.base_manager`` must be forgotten for the name to count."""
+    from django.db.models.options import Options
+    from django.utils.functional import cached_property
+
+    assert isinstance(Options.__dict__["base_manager"], cached_property)
+    manager = Document._meta.base_manager
+    assert Document._meta.__dict__["base_manager"] is manager
+    reset_base_manager(Document)
+    assert "base_manager" not in Document._meta.__dict__
+    assert type(Document._meta.base_manager) is type(manager)
+
+
+def test_admin_sites_lists_the_default_site() -> None:
+    from django.contrib import admin
+
+    assert admin.site in admin_sites()
+
+
+def test_drfs_browsable_template_has_the_delete_form_we_add_the_token_to() -> None:
+    """DRF's ``rest_framework/base.html`` is fixed markup: its DELETE button's form must still
+    be recognisable, or the browsable API's DELETE would be sent without the token."""
+    from django.template.loader import get_template
+
+    source = get_template("rest_framework/base.html").template.source
+    marked = add_to_drf_delete_form(source, "<!--token-->")
+    assert marked != source
+    assert marked.count("<!--token-->") == 1
+    assert 'data-method="DELETE"' in marked.split("<!--token-->")[0].rsplit("<form", 1)[1]
 
 
 def test_version_tokens_of_a_model_queryset_are_its_primary_keys_and_tokens() -> None:

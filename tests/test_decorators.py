@@ -6,7 +6,6 @@ Views: tests/testapp/views.py (mounted in tests/urls.py) and tests/testapp/extra
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 from typing import Any
@@ -19,8 +18,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.http import parse_http_date
 
-from django_preconditions.models import SETTLED_AFTER, VersionedQuerySet
-from tests.documents import make_stale, state
+from django_preconditions.models import SETTLED_AFTER
+from tests.documents import STORED_AT_HTTP, backdate, make_stale, state
 from tests.testapp import extra_views
 from tests.testapp.models import Document
 from tests.validators import assert_last_modified
@@ -33,24 +32,9 @@ ANCIENT = "Sat, 01 Jan 2000 00:00:00 GMT"
 FUTURE = "Fri, 01 Jan 2100 00:00:00 GMT"
 UNSAFE_METHODS = ["PUT", "PATCH", "DELETE"]
 PROTECTED_VIEWS = ["/docs/{pk}/", "/reuse/docs/{pk}/"]
-STORED_AT = datetime.datetime(2025, 7, 1, 12, 0, 0, 700000, tzinfo=datetime.timezone.utc)
-STORED_AT_HTTP = "Tue, 01 Jul 2025 12:00:00 GMT"
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def document() -> Document:
-    created: Document = Document.objects.create(title="Original", body="first draft")
-    return created
-
-
-def backdate(pk: int) -> None:
-    """Store ``STORED_AT`` (sub-second, in the past) as the document's modification time."""
-    queryset = Document.objects.filter(pk=pk)
-    assert isinstance(queryset, VersionedQuerySet)
-    queryset.update_without_bump(last_modified=STORED_AT)
 
 
 def send(

@@ -609,3 +609,21 @@ def test_write_times_of_quiet_clients_are_forgotten(
     put(Client(), f"/report/{document.pk}/", **{"User-Agent": "agent/new"})
 
     assert list(reporting._written_at) == [("report", "PUT", "", "agent/new")]
+
+
+def test_the_middleware_reports_a_let_through_request_once(document: Document) -> None:
+    """A settings-protected view in report mode: one unconditional PUT is one report (one
+    signal, one count), not one per step of the middleware's decision."""
+    received: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        received.append(kwargs)
+
+    rule = {"model": "testapp.Document", "lookup_url_kwarg": "pk", "mode": "report"}
+    signals.precondition_required.connect(receiver)
+    try:
+        with override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS={"VIEWS": {"plain": rule}}):
+            assert put(Client(), f"/plain/{document.pk}/").status_code == 200
+    finally:
+        signals.precondition_required.disconnect(receiver)
+    assert [kwargs.get("report_only") for kwargs in received] == [True]

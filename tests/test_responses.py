@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import override_settings
 
+from django_preconditions import defaults
 from django_preconditions.conditions import (
     Decision,
     Outcome,
@@ -26,6 +27,7 @@ from django_preconditions.conditions import (
     ResourceState,
     evaluate,
 )
+from django_preconditions.formats import ERROR_FORMATS, built_in
 from django_preconditions.headers import EntityTag
 from django_preconditions.policy import Policy
 from django_preconditions.responses import describe, error_response, render
@@ -743,3 +745,34 @@ def test_the_drf_adapter_serves_the_detailed_guidance_body(
     assert first["example"] == f"If-Match: {document.etag}"
     assert first["obtain_from"] == f"http://testserver/api/docs/{document.pk}/"
     assert second["description"] == "the Last-Modified from your last GET"
+
+
+# --- the registry of formats (django_preconditions.formats) -----------------------------------
+
+
+@pytest.mark.parametrize("name", list(ERROR_FORMATS))
+@pytest.mark.parametrize("status", [428, 412, 400])
+def test_every_registered_format_renders_its_members_with_its_content_type(
+    rf: RequestFactory, name: str, status: int
+) -> None:
+    """Rule 34: the renderer, the DRF mixin, the schema and the validation all read one
+    registry; each entry's body has its members and is sent with its media type."""
+    registered = ERROR_FORMATS[name]
+    response = respond(rf, status, error_format=name)
+    assert response.status_code == status
+    assert response["Content-Type"] == registered.header
+    assert set(registered.members) <= set(body_of(response))
+    assert name in defaults.ERROR_FORMATS
+
+
+def test_the_registry_names_the_admin_choices_and_the_schema_serializers() -> None:
+    from django_preconditions import spectacular
+    from django_preconditions.admin import ProtectedEndpointForm
+
+    choices = [value for value, _label in ProtectedEndpointForm.base_fields["error_format"].choices]  # type: ignore[attr-defined]
+    assert choices == ["", *ERROR_FORMATS]
+    for registered in ERROR_FORMATS.values():
+        for schema in (registered.schema, registered.detailed_schema):
+            assert schema is None or hasattr(spectacular, schema)
+    assert built_in(lambda request, error: HttpResponse()) is None
+    assert built_in("tests.error_formats.envelope_error") is None

@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 
 from ..conf import conf
+from ..formats import ERROR_FORMATS
 from .clients import PreconditionsClientMixin
 
 __all__ = ["STALE_ETAG", "assert_all_protected", "assert_protected"]
@@ -24,9 +25,7 @@ STALE_ETAG: Final = '"django-preconditions-stale-copy"'
 
 #: Body members a 428 carries in each built-in error format (CONFORMANCE rule 34).
 BODY_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
-    "problem": ("type", "title", "status", "detail"),
-    "json": ("error", "message", "required_headers", "current_etag", "example", "steps"),
-    "drf": ("detail", "code"),
+    name: fmt.members for name, fmt in ERROR_FORMATS.items()
 }
 _BODY_EXCERPT: Final = 600
 
@@ -140,6 +139,20 @@ def assert_protected(
     fmt = error_format if error_format is not None else conf.ERROR_FORMAT
     new_etag = expect_new_etag if expect_new_etag is not None else method != "DELETE"
 
+    before, etag = _read_steps(proof, read)
+    _refusal_steps(proof, read, before, body, content_type, fmt)
+    step = f"{method} with the current If-Match: {etag} succeeds"
+    if new_etag:
+        step += " with a new ETag"
+    done = proof.call(method, url, body, content_type, HTTP_IF_MATCH=etag)
+    proof.expect(step, done, range(200, 300))
+    if new_etag and done.headers.get("ETag") in (None, etag):
+        proof.fail(step, "The 2xx response has no new ETag.", done)
+    return done
+
+
+def _read_steps(proof: _Proof, read: str) -> tuple[HttpResponse, str]:
+    """Steps 1 and 2: the GET with an ETag, and the conditional GET's 304."""
     step = "GET answers 200 with an ETag"
     before = proof.call("GET", read)
     proof.expect(step, before, (200,))
@@ -151,7 +164,14 @@ def assert_protected(
     step = f"GET with If-None-Match: {etag} answers 304 Not Modified"
     proof.expect(step, proof.call("GET", read, HTTP_IF_NONE_MATCH=str(etag)), (304,))
     proof.passed.append("conditional GET → 304")
+    return before, str(etag)
 
+
+def _refusal_steps(
+    proof: _Proof, read: str, before: HttpResponse, body: Any, content_type: str, fmt: Any
+) -> None:
+    """Steps 3 and 4: 428 without a precondition, 412 with a stale one; nothing changed."""
+    method, url = proof.method, proof.url
     step = f"{method} without a precondition answers 428 Precondition Required, nothing changed"
     refused = proof.call(method, url, body, content_type)
     proof.expect(step, refused, (428,))
@@ -166,15 +186,6 @@ def assert_protected(
     proof.expect(step, stale, (412,))
     _unchanged(proof, step, read, before)
     proof.passed.append(f"{method} with stale If-Match → 412")
-
-    step = f"{method} with the current If-Match: {etag} succeeds"
-    if new_etag:
-        step += " with a new ETag"
-    done = proof.call(method, url, body, content_type, HTTP_IF_MATCH=str(etag))
-    proof.expect(step, done, range(200, 300))
-    if new_etag and done.headers.get("ETag") in (None, etag):
-        proof.fail(step, "The 2xx response has no new ETag.", done)
-    return done
 
 
 def _check_body(proof: _Proof, step: str, response: HttpResponse, fmt: Any) -> None:
