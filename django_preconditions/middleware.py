@@ -47,7 +47,7 @@ from .models import (
 )
 from .policy import Policy, settings_entry, view_keys_for_request
 from .rules import rule_for_keys
-from .transactions import keep_body, run_with_retries
+from .transactions import current_version, keep_body, run_with_retries
 from .validation import is_admin_view
 
 __all__ = ["PreconditionMiddleware", "is_protected_in_code", "rule_for_keys"]
@@ -252,15 +252,10 @@ class _Guard:
     def current(self) -> Snapshot:
         """The row as committed now, on the database the write goes to (rule 54)."""
         pk = self.target_pk()
-        if self.model is None or pk is _NO_MATCH:
+        current = current_version(self.model, None if pk is _NO_MATCH else pk)
+        if current is None:
             return Snapshot.absent()
-        row = (
-            self.model._base_manager.using(self.alias)
-            .filter(pk=pk)
-            .values_list(VERSION_FIELD, MODIFIED_FIELD)
-            .first()
-        )
-        return Snapshot.of_version(*row) if row else Snapshot.absent()
+        return Snapshot.of_version(current.token, current.last_modified)
 
     def rollback_now(self) -> None:
         """Roll back the view's transaction before answering a refusal or a lost race (its
