@@ -39,13 +39,10 @@ A view marked ``non_atomic_requests`` for a database before the adapter wraps it
 choice: no transaction is opened for that database. Async views are left to Django, which
 refuses ``ATOMIC_REQUESTS`` for them.
 
-``PreconditionMiddleware`` does not use steps 1 and 2 yet: Django's own transaction wraps the
-views it protects, and its ``process_exception`` answers after Django's rollback (step 3, no
-retries). To use them, its ``process_view`` (which Django calls before it wraps the view) would
-mark the resolved view, and ``__call__`` would open :func:`request_transaction` and
-:func:`run_with_retries` around ``get_response``. A marked view stays marked (the mark is on the
-function object), so the middleware must then open the transaction for it on every request,
-protected by a rule or not.
+``PreconditionMiddleware`` does not mark views (a mark on the view function would hold for
+every request, protected by a rule or not): it runs each protected unsafe request in a
+transaction of its own, answers after rolling it back (step 3), and runs the request again
+with :func:`run_with_retries` (see its ``_Guard``).
 """
 
 from __future__ import annotations
