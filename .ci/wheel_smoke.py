@@ -1,5 +1,5 @@
 """The built wheel, not this checkout: check what it contains, install it into a fresh
-virtualenv, and run the quickstart project (tests/quickstart_project.py) against it.
+virtualenv, and run the quickstart project (tests/support/quickstart_project.py) against it.
 
 Usage: python .ci/wheel_smoke.py [--python PYTHON] dist/django_preconditions-*.whl
 """
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "django_preconditions"
 sys.path.insert(0, str(ROOT))
 
-from tests.quickstart_project import build_and_check  # noqa: E402
+from tests.support.quickstart_project import build_and_check  # noqa: E402
 
 
 def expected_members() -> set[str]:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, RESULTS, require_browser
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, RESULTS, require_browser
 from tests.testapp.models import Document
 
 PASSWORD = "not-a-secret-pw"

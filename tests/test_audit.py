@@ -1,5 +1,5 @@
 """The protection audit (issue 4, item 5): ``build_report``, ``manage.py preconditions_audit``
-and the admin page, on the small project of tests/audit_urls.py."""
+and the admin page, on the small project of tests/support/audit_urls.py."""
 
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ from django_preconditions.management.commands import preconditions_audit
 from django_preconditions.middleware import PreconditionMiddleware
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.rules import RuleSnapshot, invalidate_rules
-from tests import audit_urls
+from tests.support import audit_urls
 
 pytestmark = pytest.mark.django_db
 
-URLCONF = "tests.audit_urls"
+URLCONF = "tests.support.audit_urls"
 MIDDLEWARE = "django_preconditions.middleware.PreconditionMiddleware"
 WITH_MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE]
 BOTH_HEADERS = ("If-Match", "If-Unmodified-Since")
@@ -79,9 +79,9 @@ def test_a_row_names_the_route_and_view_of_its_pattern() -> None:
     row = report()["api:document-detail"]
 
     assert row.route.startswith("api/")
-    assert row.view == "tests.audit_urls.ProtectedDocumentViewSet"
+    assert row.view == "tests.support.audit_urls.ProtectedDocumentViewSet"
     assert report()["document-detail"].route == "docs/<int:pk>/"
-    assert report()["document-detail"].view == "tests.audit_urls.protected_document"
+    assert report()["document-detail"].view == "tests.support.audit_urls.protected_document"
 
 
 def test_the_protected_methods_and_headers_come_from_the_effective_policy() -> None:
@@ -214,7 +214,9 @@ def test_an_admin_rule_is_reported_as_admin_rule() -> None:
     PRECONDITIONS={"VIEWS": {"settings-counter": {"methods": ["PUT"]}}},
 )
 def test_settings_and_an_admin_rule_together_protect_the_union_of_their_methods() -> None:
-    ProtectedEndpoint.objects.create(view="tests.audit_urls.settings_counter", methods="DELETE")
+    ProtectedEndpoint.objects.create(
+        view="tests.support.audit_urls.settings_counter", methods="DELETE"
+    )
 
     row = report()["settings-counter"]
 
@@ -268,7 +270,7 @@ def test_the_report_defaults_to_the_projects_urlconf() -> None:
 
 
 def test_the_audit_runs_on_the_whole_test_project() -> None:
-    rows = build_report("tests.urls")
+    rows = build_report("tests.support.urls")
 
     assert rows
     assert all(row.protection in PROTECTIONS for row in rows)
@@ -305,7 +307,7 @@ def test_the_command_prints_json() -> None:
     assert first == {
         "route": "docs/<int:pk>/",
         "name": "document-detail",
-        "view": "tests.audit_urls.protected_document",
+        "view": "tests.support.audit_urls.protected_document",
         "methods": ["any"],
         "protection": "decorator",
         "protected_methods": ["PUT", "PATCH", "DELETE"],

@@ -44,7 +44,7 @@ def test_a_complete_valid_block_produces_no_messages() -> None:
         "REQUIRED_HEADERS": ["if-match", "If-Unmodified-Since"],
         "ALLOW_WILDCARD": False,
         "WEAK_IF_MATCH": True,
-        "ERROR_FORMAT": "tests.error_formats.envelope_error",
+        "ERROR_FORMAT": "tests.support.error_formats.envelope_error",
         "INCLUDE_CURRENT_ETAG": False,
         "DOCUMENTATION_URL": "https://example.com/api/errors/",
         "JSON_DETAILED_HEADERS": True,
@@ -73,7 +73,7 @@ def test_each_builtin_error_format_is_valid(error_format: str) -> None:
 
 
 def test_a_callable_error_format_is_valid() -> None:
-    from tests.error_formats import envelope_error
+    from tests.support.error_formats import envelope_error
 
     assert settings_messages({"ERROR_FORMAT": envelope_error}) == []
 
@@ -134,7 +134,7 @@ def test_e006_weak_if_match_not_a_bool() -> None:
 
 @pytest.mark.parametrize(
     "error_format",
-    ["xml", "tests.error_formats.missing_function", "tests.no_such_module.render", 42],
+    ["xml", "tests.support.error_formats.missing_function", "tests.no_such_module.render", 42],
 )
 def test_e007_error_format_neither_builtin_nor_importable_callable(error_format: Any) -> None:
     messages = settings_messages({"ERROR_FORMAT": error_format})
@@ -398,7 +398,9 @@ def test_w005_admin_rule_that_matches_no_url_or_cannot_be_applied() -> None:
     from django_preconditions.models import ProtectedEndpoint
 
     ProtectedEndpoint.objects.create(view="document-plian")
-    ProtectedEndpoint.objects.create(view="document-plain", error_format="tests.error_formats.x")
+    ProtectedEndpoint.objects.create(
+        view="document-plain", error_format="tests.support.error_formats.x"
+    )
     ProtectedEndpoint.objects.create(view="mw-read-only")
     ProtectedEndpoint.objects.create(view="document-detail", enabled=False, lookup_field="x")
     messages = check_admin_rules(databases=["default"])

@@ -18,10 +18,10 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.documents import STORED_AT_HTTP, backdate, make_stale, state
+from tests.support.documents import STORED_AT_HTTP, backdate, make_stale, state
+from tests.support.validators import assert_last_modified
 from tests.testapp import extra_views
 from tests.testapp.models import Document
-from tests.validators import assert_last_modified
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """HTTP-level tests of ``require_preconditions`` on function views (sync and async).
 
-Views: tests/testapp/views.py (mounted in tests/urls.py) and tests/testapp/extra_views.py
+Views: tests/testapp/views.py (mounted in tests/support/urls.py) and tests/testapp/extra_views.py
 (mounted under /extra/). Each test cites the CONFORMANCE rule it checks.
 """
 
@@ -19,10 +19,10 @@ from django.utils import timezone
 from django.utils.http import parse_http_date
 
 from django_preconditions.models import SETTLED_AFTER
-from tests.documents import STORED_AT_HTTP, backdate, make_stale, state
+from tests.support.documents import STORED_AT_HTTP, backdate, make_stale, state
+from tests.support.validators import assert_last_modified
 from tests.testapp import extra_views
 from tests.testapp.models import Document
-from tests.validators import assert_last_modified
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.example_server import example_env, gunicorn, manage, request
+from tests.support.example_server import example_env, gunicorn, manage, request
 from tests.test_load import DATABASE_URL, WORKERS, Outcome, Target, run_clients, write_loop
 
 pytestmark = pytest.mark.load

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.example_server import example_env, gunicorn, manage, request
+from tests.support.example_server import example_env, gunicorn, manage, request
 
 pytestmark = pytest.mark.load
 

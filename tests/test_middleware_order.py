@@ -304,13 +304,17 @@ def test_an_admin_model_on_a_headers_only_settings_rule_keeps_the_428(client) ->
 
 
 def test_item_4_a_string_an_admin_typed_is_never_imported() -> None:
-    sys.modules.pop("tests.import_canary", None)
-    rule = ProtectedEndpoint(view="document-plain", error_format="tests.import_canary.render")
+    sys.modules.pop("tests.support.import_canary", None)
+    rule = ProtectedEndpoint(
+        view="document-plain", error_format="tests.support.import_canary.render"
+    )
     with pytest.raises(ValidationError, match="cannot name other formats"):
         rule.full_clean()
-    ProtectedEndpoint.objects.create(view="document-plain", error_format="tests.import_canary.x")
+    ProtectedEndpoint.objects.create(
+        view="document-plain", error_format="tests.support.import_canary.x"
+    )
     reload_rules()
-    assert "tests.import_canary" not in sys.modules
+    assert "tests.support.import_canary" not in sys.modules
 
 
 # --- Item 5: a failed refresh keeps the last good rules -------------------------------------
@@ -364,7 +368,7 @@ def test_the_views_transaction_is_closed_and_rolled_back_when_rendering_fails() 
     document = Document.objects.create(title="a")
     client = Client(raise_request_exception=False)
     url = f"/mw/audited/docs/{document.pk}/"
-    broken = {"error_format": "tests.error_formats.not_a_response", **OWNED}
+    broken = {"error_format": "tests.support.error_formats.not_a_response", **OWNED}
     with protect("mw-audited", **broken):
         failed = put(client, url)
     assert failed.status_code == 500

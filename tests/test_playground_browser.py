@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, RESULTS, require_browser
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, RESULTS, require_browser
 from tests.test_example_project import ExampleServer, acquire_server, release_server
 
 pytestmark = pytest.mark.browser

@@ -21,7 +21,7 @@ from django_preconditions import defaults
 from django_preconditions.conditions import Outcome, ResourceState, evaluate
 from django_preconditions.headers import EntityTag
 from django_preconditions.policy import Policy, view_keys_for_request
-from tests import urls as project_urls
+from tests.support import urls as project_urls
 from tests.testapp import views
 from tests.testapp.models import Document
 

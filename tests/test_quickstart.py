@@ -1,5 +1,5 @@
 """docs/quickstart.md, followed to the letter: a fresh ``startproject`` built from the page's
-own code blocks (see tests/quickstart_project.py for the annotations), served by ``runserver``
+own code blocks (see tests/support/quickstart_project.py for the annotations), served by ``runserver``
 on 127.0.0.1, and every ``curl`` on the page answering as documented: 428 without a
 precondition (rule 1), 412 with a stale ``If-Match`` and the current ``ETag`` (rule 2), 304 on a
 matching ``If-None-Match``, the new ``ETag`` after each write, for all four ways of use."""
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.quickstart_project import QUICKSTART, blocks, build_and_check, commands
+from tests.support.quickstart_project import QUICKSTART, blocks, build_and_check, commands
 
 
 def test_the_quickstart_covers_the_four_ways_of_use_and_runs_its_curls() -> None:

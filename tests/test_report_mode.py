@@ -67,7 +67,7 @@ urlpatterns = [
         name="async-report",
     ),
     path("plain/<int:pk>/", _edit, name="plain"),
-    path("", include("tests.urls")),
+    path("", include("tests.support.urls")),
 ]
 
 

@@ -32,9 +32,9 @@ from django_preconditions.headers import EntityTag
 from django_preconditions.policy import Policy
 from django_preconditions.responses import describe, error_response, render
 from django_preconditions.signals import precondition_failed, precondition_required
-from tests.error_formats import envelope_error
+from tests.support.error_formats import envelope_error
+from tests.support.validators import assert_last_modified
 from tests.testapp.models import Document
-from tests.validators import assert_last_modified
 
 TOKEN = "tok-7f3a9c"
 CURRENT_ETAG = f'"{TOKEN}"'
@@ -53,7 +53,7 @@ GUIDANCE_KEYS = {
     "steps",
     "documentation",
 }
-FORMATS = ["problem", "json", "drf", "tests.error_formats.envelope_error"]
+FORMATS = ["problem", "json", "drf", "tests.support.error_formats.envelope_error"]
 TITLES = {
     400: "Malformed precondition header",
     412: "Precondition Failed",
@@ -185,7 +185,9 @@ def test_drf_body_is_detail_and_code(rf: RequestFactory, status: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "error_format", ["tests.error_formats.envelope_error", envelope_error], ids=["path", "object"]
+    "error_format",
+    ["tests.support.error_formats.envelope_error", envelope_error],
+    ids=["path", "object"],
 )
 def test_a_callable_error_format_renders_the_error(rf: RequestFactory, error_format: Any) -> None:
     response = respond(rf, 412, error_format=error_format)
@@ -208,9 +210,9 @@ def test_a_callable_that_does_not_return_a_response_raises_type_error(
     rf: RequestFactory,
 ) -> None:
     with pytest.raises(TypeError) as excinfo:
-        respond(rf, 428, error_format="tests.error_formats.not_a_response")
+        respond(rf, 428, error_format="tests.support.error_formats.not_a_response")
     message = str(excinfo.value)
-    assert "'tests.error_formats.not_a_response'" in message
+    assert "'tests.support.error_formats.not_a_response'" in message
     assert "returned dict" in message
     assert "must return an HttpResponse" in message
 
@@ -377,7 +379,7 @@ def test_every_error_body_is_json_of_the_chosen_shape(
         "problem": {"type", "title", "status", "detail", "instance"},
         "json": GUIDANCE_KEYS,
         "drf": {"detail", "code"},
-        "tests.error_formats.envelope_error": {"ok", "error"},
+        "tests.support.error_formats.envelope_error": {"ok", "error"},
     }[error_format]
     if error_format == "problem":
         assert expected_keys <= body.keys()
@@ -511,7 +513,7 @@ def changed_elsewhere(document: Document) -> str:
         ("problem", "application/problem+json", {"type", "title", "status", "detail", "instance"}),
         ("json", "application/json; charset=utf-8", GUIDANCE_KEYS),
         ("drf", "application/json; charset=utf-8", {"detail", "code"}),
-        ("tests.error_formats.envelope_error", "application/json", {"ok", "error"}),
+        ("tests.support.error_formats.envelope_error", "application/json", {"ok", "error"}),
     ],
 )
 def test_http_428_in_the_configured_format(
@@ -595,7 +597,7 @@ def test_http_every_error_body_is_json(
         assert isinstance(body_of(response), dict)
 
 
-@override_settings(PRECONDITIONS={"ERROR_FORMAT": "tests.error_formats.not_a_response"})
+@override_settings(PRECONDITIONS={"ERROR_FORMAT": "tests.support.error_formats.not_a_response"})
 def test_http_error_format_returning_a_non_response_raises_type_error(
     client: Client, document: Document
 ) -> None:
@@ -775,4 +777,4 @@ def test_the_registry_names_the_admin_choices_and_the_schema_serializers() -> No
         for schema in (registered.schema, registered.detailed_schema):
             assert schema is None or hasattr(spectacular, schema)
     assert built_in(lambda request, error: HttpResponse()) is None
-    assert built_in("tests.error_formats.envelope_error") is None
+    assert built_in("tests.support.error_formats.envelope_error") is None

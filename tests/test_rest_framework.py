@@ -33,10 +33,10 @@ from django_preconditions.rest_framework import (
     PreconditionRequired,
 )
 from django_preconditions.transactions import ATTEMPTS
+from tests.support.validators import assert_last_modified
 from tests.testapp import drf_views
 from tests.testapp.models import Document
 from tests.testapp.serializers import DocumentSerializer
-from tests.validators import assert_last_modified
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from rest_framework import viewsets
 from rest_framework.routers import SimpleRouter
 
 from django_preconditions.rest_framework import PreconditionMixin
-from tests import drf_urls
+from tests.support import drf_urls
 from tests.testapp.models import Document
 from tests.testapp.serializers import DocumentSerializer
 

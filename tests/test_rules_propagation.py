@@ -20,7 +20,7 @@ from html.parser import HTMLParser
 import pytest
 
 from django_preconditions import defaults
-from tests.example_server import example_env, gunicorn, manage, request
+from tests.support.example_server import example_env, gunicorn, manage, request
 
 pytestmark = pytest.mark.load
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.example_server import EXAMPLE, example_env, gunicorn, manage
+from tests.support.example_server import EXAMPLE, example_env, gunicorn, manage
 
 pytestmark = pytest.mark.schemathesis
 

@@ -303,7 +303,7 @@ def test_assert_all_protected_passes_when_every_unsafe_pattern_is_protected() ->
 
 def test_assert_all_protected_lists_the_unprotected_patterns() -> None:
     with pytest.raises(AssertionError) as failure:
-        assert_all_protected("tests.audit_urls")
+        assert_all_protected("tests.support.audit_urls")
     message = str(failure.value)
     assert "plain/docs/<int:pk>/ (document-plain)" in message
     assert "docs/<int:pk>/ (document-detail)" not in message.replace("plain/docs", "")
@@ -312,7 +312,7 @@ def test_assert_all_protected_lists_the_unprotected_patterns() -> None:
 
 def test_assert_all_protected_accepts_an_allow_list() -> None:
     with pytest.raises(AssertionError) as failure:
-        assert_all_protected("tests.audit_urls", allow=["document-plain"])
+        assert_all_protected("tests.support.audit_urls", allow=["document-plain"])
     assert "document-plain" not in str(failure.value)
 
 

@@ -28,7 +28,7 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class ConditionalGet(SimpleTestCase):
-    """Django's suite. ``tests/urls.py`` mounts the views under /condition/ as Django does."""
+    """Django's suite. ``tests/support/urls.py`` mounts the views under /condition/ as Django does."""
 
     def assertFullResponse(self, response, check_last_modified=True, check_etag=True):
         assert response.status_code == 200

@@ -107,7 +107,7 @@ class DrfFormatDocumentViewSet(PreconditionMixin, viewsets.ModelViewSet):
 class EnvelopeDocumentViewSet(PreconditionMixin, viewsets.ModelViewSet):
     queryset = Document.objects.all()
     serializer_class = DocumentSerializer
-    precondition_error_format = "tests.error_formats.envelope_error"
+    precondition_error_format = "tests.support.error_formats.envelope_error"
 
 
 class RacingDocumentViewSet(PreconditionMixin, viewsets.ModelViewSet):

@@ -1,4 +1,4 @@
-"""URL patterns for tests/testapp/extra_views.py, mounted under /extra/ in tests/urls.py."""
+"""URL patterns for tests/testapp/extra_views.py, mounted under /extra/ in tests/support/urls.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""URL patterns for tests/testapp/middleware_views.py, mounted under /mw/ in tests/urls.py."""
+"""URL patterns for tests/testapp/middleware_views.py, mounted under /mw/ in tests/support/urls.py."""
 
 from __future__ import annotations
 

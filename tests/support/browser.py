@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-RESULTS = Path(__file__).resolve().parent.parent / "test-results"  # screenshots; git-ignored
+RESULTS = Path(__file__).resolve().parents[2] / "test-results"  # screenshots; git-ignored
 
 
 def require_browser(chromium: Path = CHROMIUM) -> None:

@@ -1,5 +1,5 @@
 """A small project for the protection audit (tests/test_audit.py): one pattern per case, so
-the expected report is stable whatever tests/urls.py grows into."""
+the expected report is stable whatever tests/support/urls.py grows into."""
 
 from __future__ import annotations
 

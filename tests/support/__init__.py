@@ -1,0 +1,1 @@
+"""What the tests share: helper modules, the test URLconfs, and the fixtures conftest.py registers."""
