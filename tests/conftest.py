@@ -1,16 +1,32 @@
+"""The suite's fixtures, one per concept. Helper functions and the test URLconfs live in
+``tests/support/``; a module that needs other values asks for them in the test, not with a
+fixture of the same name."""
+
 from __future__ import annotations
 
 import inspect
 import os
+import tempfile
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from asgiref.sync import SyncToAsync
 from django.db import connections
+from hypothesis import settings as hypothesis_settings
+
+from django_preconditions.rules import invalidate_rules
+from tests.support.example_server import ExampleServer
 
 if TYPE_CHECKING:
     from tests.testapp.models import Document
+
+# Hypothesis profiles: "ci" (default) runs enough examples to matter in every run; "fuzz"
+# (`make fuzz`) many more. Examples are never stored in a database in the repository.
+hypothesis_settings.register_profile("ci", max_examples=600, database=None)
+hypothesis_settings.register_profile("fuzz", max_examples=20_000, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
@@ -22,19 +38,57 @@ def _close_connections_left_by_async_tests(request: pytest.FixtureRequest) -> It
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
-# Hypothesis profiles: "ci" (default) runs enough examples to matter in every run; "fuzz"
-# (`make fuzz`) many more. Examples are never stored in a database in the repository.
-from hypothesis import settings as _hypothesis_settings  # noqa: E402
-
-_hypothesis_settings.register_profile("ci", max_examples=600, database=None)
-_hypothesis_settings.register_profile("fuzz", max_examples=20_000, database=None)
-_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+@pytest.fixture(autouse=True)
+def _fresh_rules() -> Iterator[None]:
+    """Admin rules are cached per process; rows other tests rolled back must not linger."""
+    invalidate_rules()
+    yield
+    invalidate_rules()
 
 
 @pytest.fixture
 def document(db: None) -> Document:
-    """One document, "Original" / "first draft" (modules that need other values override it)."""
+    """One document, "draft" / "text"."""
     from tests.testapp.models import Document
 
-    created: Document = Document.objects.create(title="Original", body="first draft")
+    created: Document = Document.objects.create(title="draft", body="text")
     return created
+
+
+@pytest.fixture
+def alice(django_user_model: Any) -> Any:
+    """A user (not staff): the owner in the tests of rule 13."""
+    return django_user_model.objects.create_user("alice", password="pw")
+
+
+@pytest.fixture
+def bob(django_user_model: Any) -> Any:
+    """A second user, who may not see alice's documents."""
+    return django_user_model.objects.create_user("bob", password="pw")
+
+
+@pytest.fixture
+def atomic_requests(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """``ATOMIC_REQUESTS`` for the default database (seen by every thread's connection): on,
+    or the value of an indirect parametrisation (``[False, True]`` runs both modes)."""
+    value: bool = getattr(request, "param", True)
+    settings_dict = connections["default"].settings_dict
+    previous = settings_dict["ATOMIC_REQUESTS"]
+    settings_dict["ATOMIC_REQUESTS"] = value
+    try:
+        yield value
+    finally:
+        settings_dict["ATOMIC_REQUESTS"] = previous
+
+
+@pytest.fixture(scope="session")
+def example_server() -> Iterator[ExampleServer]:
+    """The example project under ``runserver``, started on first use and shared by the session
+    (``test_example_project.py`` and the playground's browser tests)."""
+    with tempfile.TemporaryDirectory(prefix="preconditions-example-") as directory:
+        server = ExampleServer(Path(directory))
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()

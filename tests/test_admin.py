@@ -33,7 +33,6 @@ from django_preconditions.admin import (
 )
 from django_preconditions.exceptions import VersionConflict
 from django_preconditions.models import ProtectedEndpoint
-from django_preconditions.rules import invalidate_rules
 from tests.testapp.admin import DocumentAdmin
 from tests.testapp.models import Document, Entry, Folder, PlainCounter
 
@@ -47,13 +46,6 @@ plain_site = admin.AdminSite(name="plain_admin")
 plain_site.register(Document, admin.ModelAdmin)
 plain_site.register(Folder, VersionedModelAdmin)
 urlpatterns = [path("admin/", admin.site.urls), path("plain-admin/", plain_site.urls)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rules() -> Any:
-    invalidate_rules()
-    yield
-    invalidate_rules()
 
 
 @pytest.fixture

@@ -4,28 +4,19 @@ model's default rule, and the rule list says when this process last read the rul
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from django_preconditions.admin import VERSION_FIELD_NAME
 from django_preconditions.models import ProtectedEndpoint
-from django_preconditions.rules import invalidate_rules, reload_rules
+from django_preconditions.rules import reload_rules
 from tests.test_admin import change_url, delete_url, form_of, open_form, save
 from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db
 
 RULE_ADD_URL = reverse("admin:django_preconditions_protectedendpoint_add")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rules() -> Any:
-    invalidate_rules()
-    yield
-    invalidate_rules()
 
 
 def test_delete_with_to_field_checks_the_version_of_the_object_it_deletes(

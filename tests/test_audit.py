@@ -4,7 +4,6 @@ and the admin page, on the small project of tests/support/audit_urls.py."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -22,7 +21,7 @@ from django_preconditions.audit import ANY, PROTECTIONS, AuditRow, audit_admin_v
 from django_preconditions.management.commands import preconditions_audit
 from django_preconditions.middleware import PreconditionMiddleware
 from django_preconditions.models import ProtectedEndpoint
-from django_preconditions.rules import RuleSnapshot, invalidate_rules
+from django_preconditions.rules import RuleSnapshot
 from tests.support import audit_urls
 
 pytestmark = pytest.mark.django_db
@@ -38,14 +37,6 @@ urlpatterns = [
     path("cbv/docs/<int:pk>/", audit_urls.DocumentJsonView.as_view(), name="cbv-document"),
     path("safe/docs/<int:pk>/", audit_urls.safe_document, name="document-safe"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rules() -> Iterator[None]:
-    """Admin rules are cached per process; rows other tests rolled back must not linger."""
-    invalidate_rules()
-    yield
-    invalidate_rules()
 
 
 def report(**options: Any) -> dict[str, AuditRow]:

@@ -14,170 +14,16 @@ import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
-import time
 import urllib.parse
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ROOT / "example_project"
-STARTUP_LIMIT = 60.0  # seconds from "migrate" to the first answer (issue 5)
-
-
-# -- the server -----------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ExampleServer:
-    """The example project served by ``runserver`` on a free port, with its own database."""
-
-    directory: Path
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    startup_seconds: float = 0.0
-    users: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.directory / "server.log"
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        # pytest-django exported the test suite's settings module; the project has its own.
-        env["DJANGO_SETTINGS_MODULE"] = "config.settings"
-        env["DATABASE_URL"] = f"sqlite:///{self.directory / 'example.sqlite3'}"
-        env["PYTHONUNBUFFERED"] = "1"
-        env.pop("PYTHONPATH", None)
-        return env
-
-    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=PROJECT,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=STARTUP_LIMIT,
-            check=False,
-        )
-        assert result.returncode == 0, (
-            f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-        )
-        return result
-
-    def start(self) -> None:
-        started = time.monotonic()
-        self.manage("migrate", "--no-input", "-v", "0")
-        self.manage("load_demo_data")
-        for _attempt in range(3):  # another process may take the free port first
-            self.port = _free_port()
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "manage.py",
-                        "runserver",
-                        "--noreload",
-                        "--skip-checks",
-                        f"127.0.0.1:{self.port}",
-                    ],
-                    cwd=PROJECT,
-                    env=self.env(),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                )
-            if self._wait_until_serving(started):
-                self.startup_seconds = time.monotonic() - started
-                return
-            self.stop()
-        pytest.fail(f"The example project did not start:\n{self.log_path.read_text()}")
-
-    def _wait_until_serving(self, started: float) -> bool:
-        assert self.process is not None
-        while time.monotonic() - started < STARTUP_LIMIT:
-            if self.process.poll() is not None:
-                return False
-            try:
-                if request("GET", "/", server=self).status == 200:
-                    return True
-            except OSError:  # not listening yet
-                time.sleep(0.05)
-        pytest.fail(
-            f"The example project did not answer within {STARTUP_LIMIT:.0f} s:\n"
-            f"{self.log_path.read_text()}"
-        )
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-_shared: dict[str, ExampleServer] = {}
-
-
-def acquire_server() -> ExampleServer:
-    """The running example server, started on first use; shared by this module and the
-    browser tests. Pair every call with :func:`release_server`."""
-    server = _shared.get("server")
-    if server is None:
-        server = ExampleServer(Path(tempfile.mkdtemp(prefix="preconditions-example-")))
-        _shared["server"] = server
-    with server.lock:
-        if server.process is None:
-            server.start()
-        server.users += 1
-    return server
-
-
-def release_server(server: ExampleServer) -> None:
-    with server.lock:
-        server.users -= 1
-        if server.users > 0:
-            return
-        server.stop()
-    _shared.pop("server", None)
-    for path in sorted(server.directory.iterdir()):
-        path.unlink()
-    server.directory.rmdir()
-
-
-@pytest.fixture(scope="session")
-def example_server() -> Iterator[ExampleServer]:
-    server = acquire_server()
-    try:
-        yield server
-    finally:
-        release_server(server)
-
+from tests.support.example_server import EXAMPLE, ROOT, STARTUP_LIMIT, ExampleServer
 
 # -- HTTP ----------------------------------------------------------------------------------
 
@@ -424,12 +270,12 @@ def test_the_drf_viewset_creates_by_put_only_once_with_if_none_match_star(
 
 
 def test_the_notes_view_is_protected_only_by_settings_and_the_middleware() -> None:
-    views = (PROJECT / "documents" / "views.py").read_text()
+    views = (EXAMPLE / "documents" / "views.py").read_text()
     note_view = views[views.index("def note_detail") :]
     note_view = note_view[: note_view.index("\n\n\n")]
     decorators = views[: views.index("def note_detail")].rsplit("\n\n\n", 1)[1]
     assert "require_preconditions" not in decorators + note_view
-    settings = (PROJECT / "config" / "settings.py").read_text()
+    settings = (EXAMPLE / "config" / "settings.py").read_text()
     assert '"note-detail": {"model": "documents.Note", "lookup_url_kwarg": "pk"}' in settings
     assert '"django_preconditions.middleware.PreconditionMiddleware"' in settings
 
@@ -445,7 +291,7 @@ def test_the_example_projects_own_tests_pass_with_the_pytest_plugin() -> None:
     }
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q"],
-        cwd=PROJECT,
+        cwd=EXAMPLE,
         env=env,
         capture_output=True,
         text=True,
@@ -560,7 +406,7 @@ def test_the_start_page_links_to_everything(example_server: ExampleServer) -> No
 def test_load_demo_data_is_idempotent_and_prints_the_demo_credentials(
     example_server: ExampleServer,
 ) -> None:
-    output = example_server.manage("load_demo_data").stdout
+    output = example_server.manage("load_demo_data")
     assert "0 object(s) created" in output
     assert "username 'admin', password 'admin'" in output
 
@@ -568,7 +414,7 @@ def test_load_demo_data_is_idempotent_and_prints_the_demo_credentials(
 # -- the client guide (docs/clients.md) runs against the server --------------------------------
 
 CLIENTS_DOC = ROOT / "docs" / "clients.md"
-CLIENT_JS = PROJECT / "documents" / "static" / "documents" / "preconditions-client.js"
+CLIENT_JS = EXAMPLE / "documents" / "static" / "documents" / "preconditions-client.js"
 
 
 def _fenced(text: str, lang: str) -> list[str]:

@@ -61,18 +61,6 @@ def data_statements(queries: CaptureQueriesContext) -> list[str]:
     ]
 
 
-@pytest.fixture
-def atomic_requests() -> Iterator[None]:
-    """``ATOMIC_REQUESTS=True`` for the default database (seen by every thread's connection)."""
-    settings_dict = connections["default"].settings_dict
-    previous = settings_dict["ATOMIC_REQUESTS"]
-    settings_dict["ATOMIC_REQUESTS"] = True
-    try:
-        yield
-    finally:
-        settings_dict["ATOMIC_REQUESTS"] = previous
-
-
 LOST_RACE = "while yours was being processed"  # the 412 of a write refused by the database
 
 

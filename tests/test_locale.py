@@ -23,7 +23,6 @@ from django.test import Client, override_settings
 from django.utils import translation
 
 import django_preconditions
-from tests.testapp.models import Document
 
 PACKAGE = Path(django_preconditions.__file__).resolve().parent
 LOCALES = ("fr", "de")
@@ -179,11 +178,6 @@ def _back_to_the_default_language() -> Any:
     """LocaleMiddleware activates the client's language for the thread and leaves it there."""
     yield
     translation.deactivate()
-
-
-@pytest.fixture
-def document(db: None) -> Document:
-    return Document.objects.create(title="Draft", body="Hello")
 
 
 def put(client: Client, path: str, language: str | None, **headers: str) -> Any:

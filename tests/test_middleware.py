@@ -16,20 +16,13 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from django_preconditions.models import ProtectedEndpoint
-from django_preconditions.rules import invalidate_rules, reload_rules
+from django_preconditions.rules import reload_rules
 from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db
 
 MIDDLEWARE = [*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"]
 PLAIN_RULE = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rules() -> Any:
-    invalidate_rules()
-    yield
-    invalidate_rules()
 
 
 def settings_rule(key: str, **entry: Any) -> Any:

@@ -22,7 +22,7 @@ from django.utils.http import http_date
 
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.rules import reload_rules
-from tests.test_middleware import MIDDLEWARE, _fresh_rules, put  # noqa: F401 (autouse fixture)
+from tests.test_middleware import MIDDLEWARE, put
 from tests.testapp.models import Document, PlainCounter
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,7 @@
 """The playground in a real browser: Playwright drives Debian's Chromium through each guided
 scenario, the two editors and the request builder of ``/playground/``, against the example
-project served as a subprocess (shared with ``tests/test_example_project.py``).
+project served as a subprocess (the session fixture ``example_server`` of ``tests/conftest.py``,
+shared with ``tests/test_example_project.py``).
 
 Without the ``playwright`` package or ``/usr/bin/chromium`` these tests are skipped — unless
 the environment variable ``CI`` is set: CI must run them, so there they fail. Screenshots go to
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, RESULTS, require_browser
-from tests.test_example_project import ExampleServer, acquire_server, release_server
+from tests.support.example_server import ExampleServer
 
 pytestmark = pytest.mark.browser
 
@@ -78,15 +79,6 @@ def browser() -> Iterator[Browser]:
         yield browser
     finally:
         browser.stop()
-
-
-@pytest.fixture(scope="session")
-def example_server(browser: Browser) -> Iterator[ExampleServer]:
-    server = acquire_server()
-    try:
-        yield server
-    finally:
-        release_server(server)
 
 
 class Playground:
@@ -161,7 +153,10 @@ def codes(statuses: list[str]) -> list[int]:
 
 @pytest.fixture
 def playground(
-    browser: Browser, example_server: ExampleServer, request: pytest.FixtureRequest
+    # browser first: without one the test is skipped before the example server starts.
+    browser: Browser,
+    example_server: ExampleServer,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Playground]:
     name = re.sub(r"[^\w-]+", "-", request.node.name).strip("-")
     with Playground(browser, example_server, name) as page:

@@ -234,11 +234,6 @@ def test_normalised_names_are_enforced(rf: RequestFactory) -> None:
 # --- over HTTP --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def document(db: None) -> Document:
-    return Document.objects.create(title="draft")
-
-
 def put(client: Client, url: str) -> HttpResponse:
     return client.put(url, data=json.dumps({"title": "mine"}), content_type="application/json")
 

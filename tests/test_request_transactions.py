@@ -30,13 +30,10 @@ PATHS = ["/tx/docs/{pk}/", "/tx/cbv/docs/{pk}/", "/tx/api/docs/{pk}/", "/tx/mw/d
 MIDDLEWARE_RULE = {"tx-mw": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}
 
 
-@pytest.fixture(params=[False, True], ids=["autocommit", "atomic_requests"])
-def atomic_requests(request: pytest.FixtureRequest) -> Iterator[bool]:
-    settings_dict = connections["default"].settings_dict
-    previous = settings_dict["ATOMIC_REQUESTS"]
-    settings_dict["ATOMIC_REQUESTS"] = request.param
-    yield request.param
-    settings_dict["ATOMIC_REQUESTS"] = previous
+# Each test that takes ``atomic_requests`` (tests/conftest.py) runs in both modes.
+BOTH_MODES = pytest.mark.parametrize(
+    "atomic_requests", [False, True], ids=["autocommit", "atomic_requests"], indirect=True
+)
 
 
 @pytest.fixture
@@ -82,6 +79,7 @@ def rival() -> Iterator[None]:
 
 
 @pytest.mark.parametrize("path", PATHS)
+@BOTH_MODES
 def test_rules_51_55_a_lost_race_is_412_with_the_latest_etag_and_leaves_no_trace(
     path: str, atomic_requests: bool, repeatable_read: None, rival: None
 ) -> None:
@@ -111,6 +109,7 @@ def test_rules_51_55_a_lost_race_is_412_with_the_latest_etag_and_leaves_no_trace
         assert side_rows == 1  # autocommit: an earlier statement stands (documented)
 
 
+@BOTH_MODES
 def test_rule_47_a_conflict_raised_by_the_commit_is_retried_then_503_never_500(
     atomic_requests: bool,
 ) -> None:
@@ -163,6 +162,7 @@ def serializable() -> Iterator[str]:
     connections.close_all()
 
 
+@BOTH_MODES
 def test_rule_47_issue_9_item_2_writers_of_their_own_rows_never_get_a_500(
     atomic_requests: bool, serializable: str
 ) -> None:

@@ -484,11 +484,6 @@ def test_refusals_are_logged_on_django_request_at_warning(
 # --- over HTTP: the protected function view /docs/<pk>/ --------------------------------------
 
 
-@pytest.fixture
-def document(db: None) -> Document:
-    return Document.objects.create(title="draft")
-
-
 def url_of(document: Document) -> str:
     return f"/docs/{document.pk}/"
 

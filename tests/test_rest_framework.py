@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import OperationalError, connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -46,11 +45,6 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 def client() -> APIClient:
     return APIClient()
-
-
-@pytest.fixture
-def document() -> Document:
-    return Document.objects.create(title="draft", body="text", counter=1)
 
 
 def settle(document: Document) -> None:
@@ -186,16 +180,6 @@ def test_rule_11_the_body_is_not_parsed_before_the_preconditions(client, documen
     )
 
     assert response.status_code == 412
-
-
-@pytest.fixture
-def alice() -> User:
-    return User.objects.create_user("alice", password="pw")
-
-
-@pytest.fixture
-def bob() -> User:
-    return User.objects.create_user("bob", password="pw")
 
 
 def test_rule_12_unauthenticated_is_401_whatever_the_preconditions(client, alice):

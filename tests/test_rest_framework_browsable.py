@@ -28,11 +28,6 @@ def client() -> APIClient:
     return APIClient()
 
 
-@pytest.fixture
-def document() -> Document:
-    return Document.objects.create(title="draft", body="text")
-
-
 def target(document: Document) -> str:
     return f"/api/docs/{document.pk}/"
 
