@@ -67,17 +67,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Fetch again on purpose: the compare-and-swap must hold for any instance of the row.
     if request.method == "OPTIONS":
         return options()
-    document = Document.objects.get(pk=pk)
-    if request.method in ("GET", "HEAD"):
-        return JsonResponse(representation(document))
-    if request.method == "DELETE":
-        document.delete()
-        return HttpResponse(status=204)
-    invalid = _apply_body(request, document)
-    if invalid is not None:
-        return invalid
-    document.save()
-    return JsonResponse(representation(document))
+    return serve_document(request, Document.objects.get(pk=pk))
 
 
 @detail_methods
@@ -86,17 +76,7 @@ def document_detail_reusing_instance(request: HttpRequest, pk: int) -> HttpRespo
     """Uses the instance loaded by the decorator: no query of its own."""
     if request.method == "OPTIONS":
         return options()
-    document = request.preconditions.instance  # type: ignore[attr-defined]
-    if request.method in ("GET", "HEAD"):
-        return JsonResponse(representation(document))
-    if request.method == "DELETE":
-        document.delete()
-        return HttpResponse(status=204)
-    invalid = _apply_body(request, document)
-    if invalid is not None:
-        return invalid
-    document.save()
-    return JsonResponse(representation(document))
+    return serve_document(request, request.preconditions.instance)  # type: ignore[attr-defined]
 
 
 @detail_methods
@@ -109,7 +89,8 @@ def plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def serve_document(request: HttpRequest, document: Document) -> HttpResponse:
     """GET/HEAD, DELETE or a write of ``document``, loaded by the view, with plain
-    ``save()``/``delete()``: what an unprotected view does."""
+    ``save()``/``delete()``: what an unprotected view does, and what the protected ones do
+    inside the protection."""
     if request.method in ("GET", "HEAD"):
         return JsonResponse(representation(document))
     if request.method == "DELETE":
@@ -122,12 +103,8 @@ def serve_document(request: HttpRequest, document: Document) -> HttpResponse:
     return JsonResponse(representation(document))
 
 
-@detail_methods
-async def async_plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Unprotected in code, async: protected through settings/admin rules in some tests."""
-    if request.method == "OPTIONS":
-        return options()
-    document = await Document.objects.aget(pk=pk)
+async def aserve_document(request: HttpRequest, document: Document) -> HttpResponse:
+    """:func:`serve_document` for async views: ``asave()``/``adelete()``."""
     if request.method in ("GET", "HEAD"):
         return JsonResponse(representation(document))
     if request.method == "DELETE":
@@ -138,6 +115,14 @@ async def async_plain_document_detail(request: HttpRequest, pk: int) -> HttpResp
         return invalid
     await document.asave()
     return JsonResponse(representation(document))
+
+
+@detail_methods
+async def async_plain_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Unprotected in code, async: protected through settings/admin rules in some tests."""
+    if request.method == "OPTIONS":
+        return options()
+    return await aserve_document(request, await Document.objects.aget(pk=pk))
 
 
 @detail_methods
@@ -145,17 +130,7 @@ async def async_plain_document_detail(request: HttpRequest, pk: int) -> HttpResp
 async def async_document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "OPTIONS":
         return options()
-    document = await Document.objects.aget(pk=pk)
-    if request.method in ("GET", "HEAD"):
-        return JsonResponse(representation(document))
-    if request.method == "DELETE":
-        await document.adelete()
-        return HttpResponse(status=204)
-    invalid = _apply_body(request, document)
-    if invalid is not None:
-        return invalid
-    await document.asave()
-    return JsonResponse(representation(document))
+    return await aserve_document(request, await Document.objects.aget(pk=pk))
 
 
 @require_preconditions(Document, allow_create=True)
