@@ -20,6 +20,7 @@ from django.utils.http import parse_http_date
 
 from django_preconditions.models import SETTLED_AFTER
 from tests.support.documents import STORED_AT_HTTP, backdate, make_stale, state
+from tests.support.error_formats import GUIDANCE_KEYS
 from tests.support.validators import assert_last_modified
 from tests.testapp import extra_views
 from tests.testapp.models import Document
@@ -998,15 +999,7 @@ def test_if_unmodified_since_alone_is_428_where_only_if_match_is_accepted(client
     assert response["Content-Type"].startswith(JSON)
     assert response["Cache-Control"] == "no-store"
     body = json.loads(response.content)
-    assert set(body) == {
-        "error",
-        "message",
-        "required_headers",
-        "current_etag",
-        "example",
-        "steps",
-        "documentation",
-    }
+    assert set(body) == GUIDANCE_KEYS
     assert body["error"] == "precondition_required"
     assert body["required_headers"] == ["If-Match"]
     assert body["current_etag"] == document.etag

@@ -32,7 +32,7 @@ from django_preconditions.headers import EntityTag
 from django_preconditions.policy import Policy
 from django_preconditions.responses import describe, error_response, render
 from django_preconditions.signals import precondition_failed, precondition_required
-from tests.support.error_formats import envelope_error
+from tests.support.error_formats import GUIDANCE_KEYS, envelope_error
 from tests.support.validators import assert_last_modified
 from tests.testapp.models import Document
 
@@ -44,15 +44,6 @@ STATE = ResourceState(exists=True, etag=EntityTag(TOKEN), last_modified=LAST_MOD
 DOCS = "https://example.com/api/errors/"
 PATH = "/docs/1/"
 
-GUIDANCE_KEYS = {
-    "error",
-    "message",
-    "required_headers",
-    "current_etag",
-    "example",
-    "steps",
-    "documentation",
-}
 FORMATS = ["problem", "json", "drf", "tests.support.error_formats.envelope_error"]
 TITLES = {
     400: "Malformed precondition header",

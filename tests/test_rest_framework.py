@@ -32,6 +32,7 @@ from django_preconditions.rest_framework import (
     PreconditionRequired,
 )
 from django_preconditions.transactions import ATTEMPTS
+from tests.support.error_formats import GUIDANCE_KEYS
 from tests.support.validators import assert_last_modified
 from tests.testapp import drf_views
 from tests.testapp.models import Document
@@ -529,15 +530,7 @@ def test_rule_34_json_guidance_format(client, document):
 
     assert response.status_code == 428
     assert response["Content-Type"] == "application/json"
-    assert set(response.json()) == {
-        "error",
-        "message",
-        "required_headers",
-        "current_etag",
-        "example",
-        "steps",
-        "documentation",
-    }
+    assert set(response.json()) == GUIDANCE_KEYS
 
 
 def test_rule_34_drf_format(client, document):

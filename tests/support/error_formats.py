@@ -9,6 +9,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from django_preconditions.responses import PreconditionError
 
+#: The members of a 428 in the built-in "json" guidance format (CONFORMANCE rule 34), written
+#: out here rather than read from the package, so that the tests check the package's list.
+GUIDANCE_KEYS = {
+    "error",
+    "message",
+    "required_headers",
+    "current_etag",
+    "example",
+    "steps",
+    "documentation",
+}
+
 
 def envelope_error(request: HttpRequest, error: PreconditionError) -> HttpResponse:
     """A project's own envelope: ``{"ok": false, "error": {...}}``."""
