@@ -15,10 +15,8 @@ from typing import Any
 
 import pytest
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
-from django.contrib.messages import get_messages
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
 from django.test import Client, override_settings
@@ -33,12 +31,22 @@ from django_preconditions.admin import (
 )
 from django_preconditions.exceptions import VersionConflict
 from django_preconditions.models import ProtectedEndpoint
+from tests.support.admin_pages import (
+    bound_data,
+    change_url,
+    changelist_url,
+    delete_url,
+    form_of,
+    messages_of,
+    open_form,
+    save,
+)
+from tests.support.middleware import MIDDLEWARE
 from tests.testapp.admin import DocumentAdmin
 from tests.testapp.models import Document, Entry, Folder, PlainCounter
 
 pytestmark = pytest.mark.django_db
 
-MIDDLEWARE = [*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"]
 
 # A second admin site: Document with a plain ModelAdmin (the query-count baseline) and Folder
 # (deletes that cascade) with VersionedModelAdmin. Used through @pytest.mark.urls(__name__).
@@ -55,47 +63,6 @@ def editor(django_user_model: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def change_url(obj: Any) -> str:
-    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-
-
-def changelist_url(model: Any) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-
-
-def bound_data(form: forms.BaseForm) -> dict[str, Any]:
-    """What a browser would post for ``form`` as rendered."""
-    data: dict[str, Any] = {}
-    for bound in form:
-        value = bound.value()
-        if isinstance(bound.field.widget, forms.CheckboxInput):
-            if value:
-                data[bound.html_name] = "on"
-        elif isinstance(value, (list, tuple)):
-            data[bound.html_name] = [str(item) for item in value]
-        else:
-            data[bound.html_name] = "" if value is None else str(value)
-    return data
-
-
-def open_form(client: Client, obj: Any) -> dict[str, Any]:
-    response = client.get(change_url(obj))
-    assert response.status_code == 200
-    return bound_data(response.context["adminform"].form)
-
-
-def save(client: Client, obj: Any, data: dict[str, Any], **changes: Any) -> Any:
-    return client.post(change_url(obj), {**data, **changes})
-
-
-def form_of(response: Any) -> Any:
-    return response.context["adminform"].form
-
-
-def messages_of(response: Any) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 # --- VersionedModelAdmin: the change form ----------------------------------------------------
@@ -473,10 +440,6 @@ def test_list_editable_race_after_the_check_reports_the_row(
 
 
 # --- Deletes ----------------------------------------------------------------------------------
-
-
-def delete_url(obj: Any) -> str:
-    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_delete", args=[obj.pk])
 
 
 def test_single_delete_of_the_confirmed_version_deletes(admin_client: Client) -> None:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django_preconditions.admin import VERSION_FIELD_NAME
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.rules import reload_rules
-from tests.test_admin import change_url, delete_url, form_of, open_form, save
+from tests.support.admin_pages import change_url, delete_url, form_of, open_form, save
 from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connections
-from django.test import Client, override_settings
+from django.test import Client
 
+from tests.support.middleware import PLAIN_RULE, settings_rule
 from tests.testapp.models import Document, PlainCounter
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
@@ -102,12 +102,7 @@ def increment_loop(url: str, tally: Tally, *, use_if_unmodified_since: bool = Fa
     return work
 
 
-MIDDLEWARE_RULE = override_settings(
-    MIDDLEWARE=[*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"],
-    PRECONDITIONS={
-        "VIEWS": {"document-plain": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}
-    },
-)
+MIDDLEWARE_RULE = settings_rule("document-plain", **PLAIN_RULE)
 
 
 @pytest.mark.parametrize(

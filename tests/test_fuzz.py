@@ -13,22 +13,17 @@ import json
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client, override_settings
+from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from tests.support.middleware import PLAIN_RULE, settings_rule
 from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db
 
-MIDDLEWARE_RULE = override_settings(
-    MIDDLEWARE=[*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"],
-    PRECONDITIONS={
-        "VIEWS": {"document-plain": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}
-    },
-)
+MIDDLEWARE_RULE = settings_rule("document-plain", **PLAIN_RULE)
 ENDPOINTS = [
     "/reuse/docs/{pk}/",  # function-view decorator
     "/docs/{pk}/",

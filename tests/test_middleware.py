@@ -9,7 +9,6 @@ import logging
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import override_settings
@@ -17,25 +16,10 @@ from django.test.utils import CaptureQueriesContext
 
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.rules import reload_rules
+from tests.support.middleware import MIDDLEWARE, PLAIN_RULE, put, settings_rule
 from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db
-
-MIDDLEWARE = [*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"]
-PLAIN_RULE = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
-
-
-def settings_rule(key: str, **entry: Any) -> Any:
-    return override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS={"VIEWS": {key: entry}})
-
-
-def put(client: Any, url: str, body: Any = None, **headers: str) -> Any:
-    return client.put(
-        url,
-        body if body is not None else {"title": "new"},
-        content_type="application/json",
-        headers=headers,
-    )
 
 
 @pytest.mark.parametrize(

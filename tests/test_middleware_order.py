@@ -22,16 +22,12 @@ from django.utils.http import http_date
 
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.rules import reload_rules
-from tests.test_middleware import MIDDLEWARE, put
+from tests.support.middleware import MIDDLEWARE, put
+from tests.support.middleware import PLAIN_RULE as OWNED
+from tests.support.middleware import settings_rule as protect
 from tests.testapp.models import Document, PlainCounter
 
 pytestmark = pytest.mark.django_db
-
-OWNED = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
-
-
-def protect(key: str, **entry: Any) -> Any:
-    return override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS={"VIEWS": {key: entry}})
 
 
 @pytest.fixture

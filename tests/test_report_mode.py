@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.management import call_command
@@ -27,12 +26,12 @@ from django_preconditions.checks import check_settings_block
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.reporting import ReportedRequest, flush_reports
+from tests.support.middleware import MIDDLEWARE
 from tests.testapp import views
 from tests.testapp.models import Document
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_report_mode")]
 
-MIDDLEWARE = [*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"]
 AGENT = "legacy-sync/1.0"
 
 
