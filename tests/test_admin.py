@@ -18,7 +18,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
@@ -41,6 +41,7 @@ from tests.support.admin_pages import (
     open_form,
     save,
 )
+from tests.support.concurrency import run_in_threads
 from tests.support.middleware import MIDDLEWARE
 from tests.testapp.admin import DocumentAdmin
 from tests.testapp.models import Document, Entry, Folder, PlainCounter
@@ -295,26 +296,15 @@ def test_rule_44_admins_saving_one_version_at_the_same_moment_exactly_one_wins(
         client.force_login(user)
         clients.append(client)
         forms_data.append(open_form(client, document))
-    barrier = threading.Barrier(len(clients))
     statuses: list[int] = []
-    errors: list[BaseException] = []
 
-    def racer(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            time.sleep(random.uniform(0, 0.003))
-            response = save(clients[index], document, forms_data[index], title=f"racer {index}")
-            statuses.append(response.status_code)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def racer(index: int, barrier: threading.Barrier) -> None:
+        barrier.wait(timeout=30)
+        time.sleep(random.uniform(0, 0.003))
+        response = save(clients[index], document, forms_data[index], title=f"racer {index}")
+        statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=racer, args=(index,)) for index in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    errors = run_in_threads(len(clients), racer)
 
     assert not errors
     assert sorted(statuses) == [200] * (len(clients) - 1) + [302]  # conflicts, never a 500

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.test import Client
 
+from tests.support.concurrency import run_in_threads
 from tests.support.middleware import PLAIN_RULE, settings_rule
 from tests.testapp.models import Document, PlainCounter
 
@@ -44,30 +44,6 @@ class Tally:
                 self.successes += 1
                 if etag is not None:
                     self.successful_etags.append(etag)
-
-
-def run_in_threads(
-    count: int, work: Callable[[int, threading.Barrier], None]
-) -> list[BaseException]:
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def target(index: int) -> None:
-        try:
-            work(index, barrier)
-        except BaseException as exc:  # reported by the test, never swallowed
-            errors.append(exc)
-            barrier.abort()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a writer did not finish"
-    return errors
 
 
 def jitter() -> None:

@@ -7,7 +7,6 @@ Each test provokes the real error on the backend it runs on, with a second conne
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
 import pytest
@@ -15,35 +14,10 @@ from django.db import connection, transaction
 
 from django_preconditions.dbconflicts import is_database_conflict
 from django_preconditions.exceptions import VersionConflict
+from tests.support.concurrency import other_connection
 from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def other_connection():  # type: ignore[no-untyped-def]
-    """A raw driver connection to the same test database, outside Django."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return sqlite3.connect(settings["NAME"], timeout=0, isolation_level=None)
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        return psycopg.connect(
-            host=settings["HOST"],
-            port=settings["PORT"] or 5432,
-            user=settings["USER"],
-            dbname=settings["NAME"],
-            autocommit=False,
-        )
-    import MySQLdb
-
-    return MySQLdb.connect(
-        host=settings["HOST"],
-        port=int(settings["PORT"] or 3306),
-        user=settings["USER"],
-        passwd=settings["PASSWORD"] or "",
-        db=settings["NAME"],
-    )
 
 
 def test_rule_47_sqlite_database_locked_becomes_a_version_conflict() -> None:

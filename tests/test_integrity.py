@@ -33,6 +33,7 @@ from django_preconditions.models import (
     expect_creation,
     expect_version,
 )
+from tests.support.concurrency import run_in_threads
 from tests.testapp.models import (
     Article,
     Document,
@@ -67,29 +68,17 @@ LOST_RACE = "while yours was being processed"  # the 412 of a write refused by t
 def race(requests: list[Callable[[Client], Any]], lost: Counter[str] | None = None) -> list[int]:
     """Send the requests at once, each from its own thread, connection and client; count in
     ``lost`` the 412s decided by the compare-and-swap itself (not by the check before it)."""
-    barrier = threading.Barrier(len(requests))
     statuses: list[int] = []
-    errors: list[BaseException] = []
 
-    def run(send: Callable[[Client], Any]) -> None:
+    def run(index: int, barrier: threading.Barrier) -> None:
         client = Client(raise_request_exception=False)
-        try:
-            barrier.wait(timeout=30)
-            response = send(client)
-            statuses.append(response.status_code)
-            if lost is not None and response.status_code == 412:
-                lost["cas" if LOST_RACE in response.content.decode() else "check"] += 1
-        except BaseException as exc:
-            errors.append(exc)
-            barrier.abort()
-        finally:
-            connections.close_all()
+        barrier.wait(timeout=30)
+        response = requests[index](client)
+        statuses.append(response.status_code)
+        if lost is not None and response.status_code == 412:
+            lost["cas" if LOST_RACE in response.content.decode() else "check"] += 1
 
-    threads = [threading.Thread(target=run, args=(send,)) for send in requests]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    errors = run_in_threads(len(requests), run)
     assert not errors, errors
     return sorted(statuses)
 

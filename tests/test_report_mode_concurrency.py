@@ -9,11 +9,12 @@ import time
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, connections
+from django.db import IntegrityError, connection
 from django.db.models import QuerySet
 
 from django_preconditions import reporting
 from django_preconditions.reporting import ReportedRequest
+from tests.support.concurrency import run_in_threads
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
@@ -52,30 +53,16 @@ def test_parallel_first_writes_of_one_key_lose_no_count(monkeypatch: pytest.Monk
 
     for round_index in range(ROUNDS):
         key = (f"race-{round_index}", "PUT", "", "agent")
-        barrier = threading.Barrier(WRITERS)
-        errors: list[BaseException] = []
 
         def work(
-            count: int,
-            key: tuple[str, str, str, str] = key,
-            barrier: Any = barrier,
-            errors: list[BaseException] = errors,
+            index: int, barrier: threading.Barrier, key: tuple[str, str, str, str] = key
         ) -> None:
-            try:
-                now = time.time()
-                entry = reporting._Pending(*key, f"/{key[0]}/", now, now, count=count)
-                barrier.wait(timeout=30)
-                reporting._write(key, entry)
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                connections.close_all()
+            now = time.time()
+            entry = reporting._Pending(*key, f"/{key[0]}/", now, now, count=index + 1)
+            barrier.wait(timeout=30)
+            reporting._write(key, entry)
 
-        threads = [threading.Thread(target=work, args=(n + 1,)) for n in range(WRITERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        errors = run_in_threads(WRITERS, work)
 
         assert not errors
         rows = ReportedRequest.objects.filter(endpoint=key[0])

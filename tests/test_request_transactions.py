@@ -18,9 +18,8 @@ import pytest
 from django.db import connection, connections
 from django.test import Client, override_settings
 
+from tests.support.concurrency import other_connection, run_in_threads
 from tests.support.middleware import MIDDLEWARE
-from tests.test_concurrency import run_in_threads
-from tests.test_database_conflicts import other_connection
 from tests.testapp import transaction_views
 from tests.testapp.models import Document, PlainCounter, SluggedDocument
 
