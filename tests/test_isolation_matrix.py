@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.support.example_server import example_env, gunicorn, manage, request
-from tests.test_load import DATABASE_URL, WORKERS, Outcome, Target, run_clients, write_loop
+from tests.support.load import DATABASE_URL, WORKERS, Outcome, Target, run_clients, write_loop
 
 pytestmark = pytest.mark.load
 
