@@ -9,23 +9,23 @@ Each test cites the CONFORMANCE rule it checks.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.support.documents import STORED_AT_HTTP, backdate, make_stale, state
+from tests.support.json_requests import JSON, asend, send
 from tests.support.validators import assert_last_modified
 from tests.testapp import extra_views
 from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db
 
-JSON = "application/json"
 EARLIER_HTTP = "Tue, 01 Jul 2025 11:59:59 GMT"
 
 Send = Callable[..., Any]
@@ -34,33 +34,12 @@ Send = Callable[..., Any]
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _payload(body: Any, raw: bytes | None) -> bytes:
-    if raw is not None:
-        return raw
-    return b"" if body is None else json.dumps(body).encode()
-
-
 @pytest.fixture(params=["sync", "async"])
 def api(request: pytest.FixtureRequest, client: Any, async_client: Any) -> tuple[str, Send]:
     """The JSON view under test, sync or async, and a function sending it a request."""
     if request.param == "sync":
-
-        def send(method, url, body=None, headers=None, raw=None):
-            return client.generic(
-                method, url, _payload(body, raw), content_type=JSON, headers=headers or {}
-            )
-
-        return "/cbv/docs/{pk}/", send
-
-    def asend(method, url, body=None, headers=None, raw=None):
-        async def call() -> Any:
-            return await async_client.generic(
-                method, url, _payload(body, raw), content_type=JSON, headers=headers or {}
-            )
-
-        return async_to_sync(call)()
-
-    return "/cbv/async/docs/{pk}/", asend
+        return "/cbv/docs/{pk}/", functools.partial(send, client)
+    return "/cbv/async/docs/{pk}/", functools.partial(asend, async_client)
 
 
 # --- JSON views: sync and async ------------------------------------------------------------

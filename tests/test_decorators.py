@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -21,6 +20,7 @@ from django.utils.http import parse_http_date
 from django_preconditions.models import SETTLED_AFTER
 from tests.support.documents import STORED_AT_HTTP, backdate, make_stale, state
 from tests.support.error_formats import GUIDANCE_KEYS
+from tests.support.json_requests import JSON, asend, send
 from tests.support.validators import assert_last_modified
 from tests.testapp import extra_views
 from tests.testapp.models import Document
@@ -28,7 +28,6 @@ from tests.testapp.models import Document
 pytestmark = pytest.mark.django_db
 
 PROBLEM_JSON = "application/problem+json"
-JSON = "application/json"
 ANCIENT = "Sat, 01 Jan 2000 00:00:00 GMT"
 FUTURE = "Fri, 01 Jan 2100 00:00:00 GMT"
 UNSAFE_METHODS = ["PUT", "PATCH", "DELETE"]
@@ -36,19 +35,6 @@ PROTECTED_VIEWS = ["/docs/{pk}/", "/reuse/docs/{pk}/"]
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def send(
-    client: Any,
-    method: str,
-    url: str,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-    raw: bytes | None = None,
-) -> Any:
-    """A request with a JSON body (or ``raw`` bytes) and the given headers."""
-    data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-    return client.generic(method, url, data, content_type=JSON, headers=headers or {})
 
 
 def body_for(method: str) -> dict[str, str]:
@@ -1036,25 +1022,6 @@ def test_a_stale_if_match_gets_the_guidance_format_where_the_view_chooses_it(cli
 
 
 # --- the async view at /async/docs/<pk>/ ------------------------------------------------------
-
-
-def asend(
-    async_client: Any,
-    method: str,
-    url: str,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-    raw: bytes | None = None,
-) -> Any:
-    """``send`` through the ASGI handler, from this synchronous test."""
-    data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-
-    async def request() -> Any:
-        return await async_client.generic(
-            method, url, data, content_type=JSON, headers=headers or {}
-        )
-
-    return async_to_sync(request)()
 
 
 def test_async_get_answers_200_with_the_validators(async_client, document):
