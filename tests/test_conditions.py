@@ -7,12 +7,11 @@ Last-Modified Tue, 01 Jul 2025 12:00:00 GMT; /items/9 does not exist.
 
 from __future__ import annotations
 
-import calendar
 import time
 
 import pytest
 from django.http.request import HttpHeaders
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from django_preconditions.conditions import (
@@ -29,31 +28,25 @@ from django_preconditions.conditions import (
 )
 from django_preconditions.exceptions import MalformedHeader
 from django_preconditions.headers import EntityTag, format_entity_tag
+from tests.support.conditions import (
+    HYPOTHESIS,
+    LAST_MODIFIED,
+    LAST_MODIFIED_DATE,
+    PROTECTED,
+    TIME_BOUND_SECONDS,
+    UNSAFE,
+    WILDCARD_ALLOWED,
+    R,
+)
 
-LAST_MODIFIED = calendar.timegm((2025, 7, 1, 12, 0, 0))
-LAST_MODIFIED_DATE = "Tue, 01 Jul 2025 12:00:00 GMT"
 ONE_SECOND_EARLIER = "Tue, 01 Jul 2025 11:59:59 GMT"
 ONE_SECOND_LATER = "Tue, 01 Jul 2025 12:00:01 GMT"
 ANCIENT = "Sun, 06 Nov 1994 08:49:37 GMT"
 FUTURE = "Fri, 01 Jan 2100 00:00:00 GMT"
 
-R = ResourceState(exists=True, etag=EntityTag("v2"), last_modified=LAST_MODIFIED)
 R_WEAK = ResourceState(exists=True, etag=EntityTag("v2", weak=True), last_modified=LAST_MODIFIED)
 R_WITHOUT_DATE = ResourceState(exists=True, etag=EntityTag("v2"))
 ABSENT = ResourceState.absent()
-
-UNSAFE = ("PUT", "PATCH", "DELETE")
-PROTECTED = Requirement(methods=frozenset(UNSAFE))
-WILDCARD_ALLOWED = Requirement(methods=frozenset(UNSAFE), allow_wildcard=True)
-
-TIME_BOUND_SECONDS = 1.0
-
-HYPOTHESIS = settings(
-    max_examples=300,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
 
 def decide(method, headers=None, resource=R, requirement=None, **kwargs) -> Decision:

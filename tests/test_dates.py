@@ -13,18 +13,13 @@ from django_preconditions.conditions import (
     IF_UNMODIFIED_SINCE,
     Outcome,
     Reason,
-    Requirement,
-    ResourceState,
     evaluate,
 )
-from django_preconditions.headers import EntityTag, parse_http_date
+from django_preconditions.headers import parse_http_date
+from tests.support.conditions import LAST_MODIFIED, PROTECTED, WILDCARD_ALLOWED, R
 from tests.testapp.models import Document
 
-LAST_MODIFIED = calendar.timegm((2025, 7, 1, 12, 0, 0))
 NOW = LAST_MODIFIED + 3600
-R = ResourceState(exists=True, etag=EntityTag("v2"), last_modified=LAST_MODIFIED)
-PROTECTED = Requirement(methods=frozenset({"PUT", "PATCH", "DELETE"}))
-WILDCARD_ALLOWED = Requirement(methods=frozenset({"PUT", "PATCH", "DELETE"}), allow_wildcard=True)
 YEAR_9999 = "Fri, 31 Dec 9999 23:59:59 GMT"
 YEAR_30 = "Thu, 17 Oct 0030 09:16:16 GMT"
 

@@ -5,11 +5,10 @@ Pure functions over strings: no request, no database.
 
 from __future__ import annotations
 
-import calendar
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from django_preconditions.exceptions import MalformedHeader
@@ -22,25 +21,15 @@ from django_preconditions.headers import (
     parse_entity_tag_list,
     parse_http_date,
 )
+from tests.support.conditions import HYPOTHESIS, LAST_MODIFIED, TIME_BOUND_SECONDS
 
 IF_MATCH = "If-Match"
 IF_NONE_MATCH = "If-None-Match"
 
-# Tue, 01 Jul 2025 12:00:00 GMT, the Last-Modified of R in the CONFORMANCE notation.
-R_LAST_MODIFIED = calendar.timegm((2025, 7, 1, 12, 0, 0))
 
 # etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3); obs-text arrives as latin-1.
 ETAGC = "".join(chr(c) for c in [0x21, *range(0x23, 0x7F), *range(0x80, 0x100)])
 
-# Generous: a linear parser needs milliseconds; a quadratic one needs minutes for 100 KB.
-TIME_BOUND_SECONDS = 1.0
-
-HYPOTHESIS = settings(
-    max_examples=300,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
 opaque_tags = st.text(alphabet=ETAGC, max_size=20)
 entity_tags = st.builds(EntityTag, opaque_tags, st.booleans())
@@ -243,11 +232,11 @@ def test_rule_5_a_huge_unquoted_token_is_shown_shortened_in_the_problem():
     ],
 )
 def test_rule_6_all_three_http_date_forms_give_the_same_instant(value):
-    assert parse_http_date(value) == R_LAST_MODIFIED
+    assert parse_http_date(value) == LAST_MODIFIED
 
 
 def test_rule_6_blanks_around_a_date_are_allowed():
-    assert parse_http_date(" \tTue, 01 Jul 2025 12:00:00 GMT \t") == R_LAST_MODIFIED
+    assert parse_http_date(" \tTue, 01 Jul 2025 12:00:00 GMT \t") == LAST_MODIFIED
 
 
 def test_rule_6_imf_fixdate_with_a_two_digit_day():

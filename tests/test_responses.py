@@ -32,14 +32,13 @@ from django_preconditions.headers import EntityTag
 from django_preconditions.policy import Policy
 from django_preconditions.responses import describe, error_response, render
 from django_preconditions.signals import precondition_failed, precondition_required
+from tests.support.conditions import LAST_MODIFIED, LAST_MODIFIED_DATE
 from tests.support.error_formats import GUIDANCE_KEYS, envelope_error
 from tests.support.validators import assert_last_modified
 from tests.testapp.models import Document
 
 TOKEN = "tok-7f3a9c"
 CURRENT_ETAG = f'"{TOKEN}"'
-LAST_MODIFIED = 1751371200  # Tue, 01 Jul 2025 12:00:00 GMT
-LAST_MODIFIED_HTTP = "Tue, 01 Jul 2025 12:00:00 GMT"
 STATE = ResourceState(exists=True, etag=EntityTag(TOKEN), last_modified=LAST_MODIFIED)
 DOCS = "https://example.com/api/errors/"
 PATH = "/docs/1/"
@@ -284,7 +283,7 @@ def test_412_carries_the_current_etag_and_last_modified_headers(
     response = respond(rf, 412, error_format=error_format)
     assert response.status_code == 412
     assert response["ETag"] == CURRENT_ETAG
-    assert response["Last-Modified"] == LAST_MODIFIED_HTTP
+    assert response["Last-Modified"] == LAST_MODIFIED_DATE
 
 
 def test_412_tells_the_client_to_re_read_re_apply_and_retry(rf: RequestFactory) -> None:
@@ -305,7 +304,7 @@ def test_412_problem_has_the_current_validators_as_extension_members(
 ) -> None:
     body = body_of(respond(rf, 412))
     assert body["current_etag"] == CURRENT_ETAG
-    assert body["last_modified"] == LAST_MODIFIED_HTTP
+    assert body["last_modified"] == LAST_MODIFIED_DATE
     assert body["header"] == "If-Match"
     assert len(body["steps"]) == 3
 
@@ -351,7 +350,7 @@ def test_unreadable_resource_reveals_no_etag_in_headers_or_body(
     assert not response.has_header("Last-Modified")
     text = response.content.decode()
     assert TOKEN not in text
-    assert LAST_MODIFIED_HTTP not in text
+    assert LAST_MODIFIED_DATE not in text
 
 
 # --- valid JSON, never HTML (rule 38) ---------------------------------------------------------
@@ -677,7 +676,7 @@ def test_detailed_guidance_lists_each_header_with_description_example_and_source
         {
             "name": "If-Unmodified-Since",
             "description": "the Last-Modified from your last GET",
-            "example": f"If-Unmodified-Since: {LAST_MODIFIED_HTTP}",
+            "example": f"If-Unmodified-Since: {LAST_MODIFIED_DATE}",
             "obtain_from": f"http://testserver{PATH}",
         },
     ]
