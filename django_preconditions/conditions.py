@@ -37,7 +37,7 @@ IF_NONE_MATCH: Final = "If-None-Match"
 IF_UNMODIFIED_SINCE: Final = "If-Unmodified-Since"
 IF_MODIFIED_SINCE: Final = "If-Modified-Since"
 #: The conditional headers, in the order they are evaluated (RFC 9110 §13.2.2).
-_CONDITIONAL: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
+CONDITIONAL_HEADERS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 # Methods that never evaluate preconditions (rule 14).
@@ -244,7 +244,7 @@ def _parse(
     response, as Django does) and refused elsewhere, so a conditional write never becomes
     unconditional. Invalid dates are ignored (rule 7); so is an If-Modified-Since in the
     future (rule 57)."""
-    raw = tuple(_header(headers, name) for name in _CONDITIONAL)
+    raw = tuple(_header(headers, name) for name in CONDITIONAL_HEADERS)
     raw_if_match, raw_if_none_match, raw_unmodified, raw_modified = raw
     parsed = _Conditions(method, raw)
     if raw_if_match is not None:

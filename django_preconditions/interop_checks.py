@@ -15,12 +15,15 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Tags, Warning, register
 from django.utils.translation import gettext
 
+from .conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
+from .headers import ETAG, LAST_MODIFIED
+
 __all__ = ["check_cors_headers"]
 
 #: Response headers a client must be able to read.
-EXPOSED: Final = ("ETag", "Last-Modified")
+EXPOSED: Final = (ETAG, LAST_MODIFIED)
 #: Request headers a client must be allowed to send.
-ALLOWED: Final = ("If-Match", "If-None-Match", "If-Unmodified-Since")
+ALLOWED: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE)
 #: django-cors-headers' ``corsheaders.defaults.default_headers``, used when the project does
 #: not set ``CORS_ALLOW_HEADERS`` (read from there when it is importable).
 _CORS_DEFAULT_ALLOW_HEADERS: Final = (

@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ._compat import can_fast_delete, concrete_parents, is_zero_row_update, reset_base_manager
 from .dbconflicts import is_database_conflict
+from .defaults import ENFORCE, REPORT
 from .duplicates import duplicates_key
 from .exceptions import VersionConflict
 from .headers import EntityTag, format_entity_tag
@@ -865,8 +866,8 @@ class ProtectedEndpoint(VersionedModel):
         default="",
         choices=[
             ("", _("(as code or settings say)")),
-            ("enforce", _("enforce")),
-            ("report", _("report")),
+            (ENFORCE, _("enforce")),
+            (REPORT, _("report")),
         ],
         help_text=_(
             '"report" lets requests without a precondition through and reports them; '

@@ -277,7 +277,7 @@ def admin_rule_errors(
     _admin_value_errors(rule, view_key, add)
     # At load time (check_view=False) the merge itself keeps enforce (rules.combine_rules,
     # policy.enforced_by_admin_rule); asking the audit there would re-enter the rules cache.
-    if check_view and rule.get("mode") == "report":
+    if check_view and rule.get("mode") == defaults.REPORT:
         _admin_mode_error(view_key, add)
     matching = endpoints_for(view_key, everything)
     if check_view and not matching:
