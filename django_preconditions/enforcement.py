@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -144,6 +145,12 @@ class PreconditionContext:
 
     @property
     def object(self) -> models.Model | None:
+        """Deprecated alias of :attr:`instance` (removed in the next minor release)."""
+        warnings.warn(
+            "request.preconditions.object is deprecated: use request.preconditions.instance.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.instance
 
 
