@@ -172,14 +172,20 @@ def unknown_view_message(view_key: str, endpoints: Iterable[Endpoint] | None = N
 # --- Model and lookup -----------------------------------------------------------------------
 
 
+def installed_model(label: Any) -> type[models.Model] | None:
+    """The installed model named ``"app_label.ModelName"``, or ``None`` (never imports
+    anything)."""
+    try:
+        return apps.get_model(label) if isinstance(label, str) else None
+    except (LookupError, ValueError):
+        return None
+
+
 def model_problem(label: Any) -> tuple[type[models.Model] | None, str | None]:
     """The rule's model, or why it cannot be used (never imports anything)."""
     from .models import VersionedModel
 
-    try:
-        model = apps.get_model(label) if isinstance(label, str) else None
-    except (LookupError, ValueError):
-        model = None
+    model = installed_model(label)
     if model is None:
         return None, _(
             '%(label)r is not an installed model. Use "app_label.ModelName" of a model in '
