@@ -6,7 +6,7 @@ error format is one of the registered names (a string an admin typed is never im
 view key must name a URL pattern of the project, its lookup must be a unique field of the
 model and a keyword argument of every matching route, and it may not relax the settings
 (``allow_wildcard`` can only be switched off). The middleware also merges admin rules so that
-they only add protection (``middleware.combine_rules``); a rule that fails validation when
+they only add protection (``rules.combine_rules``); a rule that fails validation when
 loaded fails closed (428 for unsafe methods).
 """
 
