@@ -909,5 +909,6 @@ def test_rule_57_report_mode_judges_dates_against_the_callers_now() -> None:
     headers = {IF_MODIFIED_SINCE: LAST_MODIFIED_DATE}
     decision = evaluate("PUT", headers, R, report, now=LAST_MODIFIED - 60)
     assert decision.outcome is Outcome.PROCEED
-    assert decision.unmet is not None and decision.unmet.outcome is Outcome.PRECONDITION_REQUIRED
+    assert decision.unmet is not None
+    assert decision.unmet.outcome is Outcome.PRECONDITION_REQUIRED
     assert IF_MODIFIED_SINCE in decision.ignored
