@@ -27,6 +27,8 @@ LAST_MODIFIED: Final = "Last-Modified"
 CACHE_CONTROL: Final = "Cache-Control"
 RETRY_AFTER: Final = "Retry-After"
 LINK: Final = "Link"
+LOCATION: Final = "Location"
+CONTENT_TYPE: Final = "Content-Type"
 
 __all__ = [
     "WILDCARD",

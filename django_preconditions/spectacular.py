@@ -25,6 +25,7 @@ from rest_framework.mixins import CreateModelMixin, ListModelMixin
 
 from .conditions import IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
 from .formats import JSON_CONTENT_TYPE, built_in
+from .headers import ETAG, LAST_MODIFIED, LINK, LOCATION
 from .policy import Policy
 from .rest_framework import PreconditionMixin
 
@@ -173,13 +174,11 @@ def _response_headers(codes: list[int], *, weak: bool = False) -> list[OpenApiPa
         else "Strong entity-tag of the resource's current version. Send it back in If-Match "
         "to change the resource, or in If-None-Match to revalidate."
     )
-    headers = [
-        OpenApiParameter("ETag", OpenApiTypes.STR, _HEADER, description=etag, response=codes)
-    ]
+    headers = [OpenApiParameter(ETAG, OpenApiTypes.STR, _HEADER, description=etag, response=codes)]
     if not weak:
         headers.append(
             OpenApiParameter(
-                "Last-Modified",
+                LAST_MODIFIED,
                 OpenApiTypes.STR,
                 _HEADER,
                 description="When the resource last changed (HTTP-date). Usable in "
@@ -192,7 +191,7 @@ def _response_headers(codes: list[int], *, weak: bool = False) -> list[OpenApiPa
 
 def _location(codes: list[int]) -> OpenApiParameter:
     return OpenApiParameter(
-        "Location",
+        LOCATION,
         OpenApiTypes.URI,
         _HEADER,
         description="URL of the created resource.",
@@ -202,7 +201,7 @@ def _location(codes: list[int]) -> OpenApiParameter:
 
 def _help_link(codes: list[int]) -> OpenApiParameter:
     return OpenApiParameter(
-        "Link",
+        LINK,
         OpenApiTypes.STR,
         _HEADER,
         description='<DOCUMENTATION_URL>; rel="help" when the project sets DOCUMENTATION_URL.',
@@ -378,7 +377,7 @@ class PreconditionSchemaMixin(_SchemaBase):
             "when-malformed": 400,
         }
         if creates:
-            rule["create-only"] = "If-None-Match: *"
+            rule["create-only"] = f"{IF_NONE_MATCH}: *"
         return rule
 
     def _precondition_spec(self) -> tuple[list[OpenApiParameter], dict[Any, Any]] | None:

@@ -16,6 +16,7 @@ from django.http import HttpResponse
 
 from ..conf import conf
 from ..formats import ERROR_FORMATS
+from ..headers import CACHE_CONTROL, CONTENT_TYPE, ETAG, LAST_MODIFIED
 from .clients import PreconditionsClientMixin
 
 __all__ = ["STALE_ETAG", "assert_all_protected", "assert_protected"]
@@ -79,7 +80,7 @@ class _Proof:
 def _describe(response: HttpResponse) -> str:
     headers = ", ".join(
         f"{name}: {response.headers[name]}"
-        for name in ("Content-Type", "ETag", "Last-Modified", "Cache-Control")
+        for name in (CONTENT_TYPE, ETAG, LAST_MODIFIED, CACHE_CONTROL)
         if response.has_header(name)
     )
     body = b"" if getattr(response, "streaming", False) else response.content
@@ -90,7 +91,7 @@ def _describe(response: HttpResponse) -> str:
 
 
 def _state(response: HttpResponse) -> tuple[str | None, bytes]:
-    return response.headers.get("ETag"), response.content
+    return response.headers.get(ETAG), response.content
 
 
 def _encode(data: Any, content_type: str) -> Any:
@@ -146,7 +147,7 @@ def assert_protected(
         step += " with a new ETag"
     done = proof.call(method, url, body, content_type, HTTP_IF_MATCH=etag)
     proof.expect(step, done, range(200, 300))
-    if new_etag and done.headers.get("ETag") in (None, etag):
+    if new_etag and done.headers.get(ETAG) in (None, etag):
         proof.fail(step, "The 2xx response has no new ETag.", done)
     return done
 
@@ -156,7 +157,7 @@ def _read_steps(proof: _Proof, read: str) -> tuple[HttpResponse, str]:
     step = "GET answers 200 with an ETag"
     before = proof.call("GET", read)
     proof.expect(step, before, (200,))
-    etag = before.headers.get("ETag")
+    etag = before.headers.get(ETAG)
     if not etag:
         proof.fail(step, "The response has no ETag header.", before)
     proof.passed.append(f"GET → 200 ETag {etag}")
@@ -175,7 +176,7 @@ def _refusal_steps(
     step = f"{method} without a precondition answers 428 Precondition Required, nothing changed"
     refused = proof.call(method, url, body, content_type)
     proof.expect(step, refused, (428,))
-    if "no-store" not in refused.headers.get("Cache-Control", ""):
+    if "no-store" not in refused.headers.get(CACHE_CONTROL, ""):
         proof.fail(step, "The 428 lacks Cache-Control: no-store (rule 33).", refused)
     _check_body(proof, step, refused, fmt)
     _unchanged(proof, step, read, before)
@@ -212,7 +213,7 @@ def _unchanged(proof: _Proof, step: str, read: str, before: HttpResponse) -> Non
         proof.fail(
             step,
             f"The refused request changed the resource: GET before gave ETag "
-            f"{before.headers.get('ETag')}, after gives {after.headers.get('ETag')} "
+            f"{before.headers.get(ETAG)}, after gives {after.headers.get(ETAG)} "
             "(or another body).",
             after,
         )
