@@ -376,7 +376,7 @@ class PreconditionSchemaMixin(_SchemaBase):
             "when-malformed": 400,
         }
         if creates:
-            rule["create-only"] = "If-None-Match: *"
+            rule["create-only"] = f"{IF_NONE_MATCH}: *"
         return rule
 
     def _precondition_spec(self) -> tuple[list[OpenApiParameter], dict[Any, Any]] | None:
