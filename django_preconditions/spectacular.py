@@ -1,8 +1,7 @@
 """drf-spectacular: document the preconditions of every :class:`PreconditionMixin` view.
 
-The only module that imports drf-spectacular; ``django_preconditions.rest_framework``
-imports it when drf-spectacular is installed, so adding the mixin is enough (CONFORMANCE
-rule 49). An ``OpenApiViewExtension`` matching the mixin's subclasses layers
+The only module that imports drf-spectacular; the app's ``AppConfig.ready()`` imports it
+when drf-spectacular is installed, so adding the mixin is enough (CONFORMANCE rule 49). An ``OpenApiViewExtension`` matching the mixin's subclasses layers
 :class:`PreconditionSchemaMixin` over the view's schema class — and over the schema class of
 any action decorated with ``@extend_schema`` — to add the conditional request headers
 (required where the policy requires them), the 304/400/412/428 responses with the error
@@ -25,6 +24,7 @@ from rest_framework.mixins import CreateModelMixin, ListModelMixin
 
 from .conditions import IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
 from .formats import JSON_CONTENT_TYPE, built_in
+from .headers import ETAG, LAST_MODIFIED, LINK, LOCATION
 from .policy import Policy
 from .rest_framework import PreconditionMixin
 
@@ -173,13 +173,11 @@ def _response_headers(codes: list[int], *, weak: bool = False) -> list[OpenApiPa
         else "Strong entity-tag of the resource's current version. Send it back in If-Match "
         "to change the resource, or in If-None-Match to revalidate."
     )
-    headers = [
-        OpenApiParameter("ETag", OpenApiTypes.STR, _HEADER, description=etag, response=codes)
-    ]
+    headers = [OpenApiParameter(ETAG, OpenApiTypes.STR, _HEADER, description=etag, response=codes)]
     if not weak:
         headers.append(
             OpenApiParameter(
-                "Last-Modified",
+                LAST_MODIFIED,
                 OpenApiTypes.STR,
                 _HEADER,
                 description="When the resource last changed (HTTP-date). Usable in "
@@ -192,7 +190,7 @@ def _response_headers(codes: list[int], *, weak: bool = False) -> list[OpenApiPa
 
 def _location(codes: list[int]) -> OpenApiParameter:
     return OpenApiParameter(
-        "Location",
+        LOCATION,
         OpenApiTypes.URI,
         _HEADER,
         description="URL of the created resource.",
@@ -202,7 +200,7 @@ def _location(codes: list[int]) -> OpenApiParameter:
 
 def _help_link(codes: list[int]) -> OpenApiParameter:
     return OpenApiParameter(
-        "Link",
+        LINK,
         OpenApiTypes.STR,
         _HEADER,
         description='<DOCUMENTATION_URL>; rel="help" when the project sets DOCUMENTATION_URL.',
@@ -378,7 +376,7 @@ class PreconditionSchemaMixin(_SchemaBase):
             "when-malformed": 400,
         }
         if creates:
-            rule["create-only"] = "If-None-Match: *"
+            rule["create-only"] = f"{IF_NONE_MATCH}: *"
         return rule
 
     def _precondition_spec(self) -> tuple[list[OpenApiParameter], dict[Any, Any]] | None:

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any, Final
 from django.http.response import HttpResponseBase
 from django.test import AsyncClient, Client
 
+from ..conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
+from ..headers import ETAG, LOCATION, meta_key
+
 if TYPE_CHECKING:
     from rest_framework.test import APIClient
 
@@ -27,12 +30,10 @@ __all__ = [
 
 #: Methods to which the clients add ``If-Match``.
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "DELETE"})
-_CONDITIONAL_EXTRAS: Final = (
-    "HTTP_IF_MATCH",
-    "HTTP_IF_NONE_MATCH",
-    "HTTP_IF_UNMODIFIED_SINCE",
-)
-_CONDITIONAL_NAMES: Final = frozenset({"if-match", "if-none-match", "if-unmodified-since"})
+#: A call that sets one of these itself is sent as given (as ``headers=`` or as ``**extra``).
+_OWN_PRECONDITIONS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE)
+_CONDITIONAL_EXTRAS: Final = frozenset(meta_key(name) for name in _OWN_PRECONDITIONS)
+_CONDITIONAL_NAMES: Final = frozenset(name.lower() for name in _OWN_PRECONDITIONS)
 #: ``**extra`` keys not forwarded to the GET that fetches a missing ``ETag``.
 _NOT_FOR_FETCH: Final = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH", "QUERY_STRING", "data"})
 
@@ -126,12 +127,12 @@ class PreconditionsClientMixin:
         key = url_key(
             str(path), query.decode("latin-1") if isinstance(query, bytes) else str(query)
         )
-        etag = response.headers.get("ETag")
+        etag = response.headers.get(ETAG)
         if method.upper() == "DELETE" and 200 <= response.status_code < 300:
             self.etags.pop(key, None)
         elif etag:
             self.etags[key] = etag
-        location = response.headers.get("Location")
+        location = response.headers.get(LOCATION)
         if etag and location and response.status_code == 201:
             self.etags[url_key(location)] = etag
 
@@ -139,7 +140,7 @@ class PreconditionsClientMixin:
 def _add_if_match(kwargs: dict[str, Any], etag: str | None) -> None:
     """Through ``headers=`` (Django 4.2+), which the WSGI, ASGI and DRF clients all read."""
     if etag:
-        kwargs["headers"] = {**(kwargs.get("headers") or {}), "If-Match": etag}
+        kwargs["headers"] = {**(kwargs.get("headers") or {}), IF_MATCH: etag}
 
 
 class PreconditionsClient(PreconditionsClientMixin, Client):

@@ -1,23 +1,17 @@
 """Django REST framework: :class:`PreconditionMixin` for ``GenericAPIView`` and viewsets.
 
-The only module that imports DRF. It is a thin adapter: preconditions are decided by
-:func:`~django_preconditions.conditions.evaluate`, errors described by
-:func:`~django_preconditions.responses.describe`, and the write made a compare-and-swap by
+A thin adapter: preconditions are decided by the core's
+:class:`~django_preconditions.enforcement.Enforcer`, and the write made a compare-and-swap by
 :func:`~django_preconditions.models.expect_version`; this module only decides *when* (right
 after ``get_object()``, so DRF's 401/403/404 come first, and before the serializer reads the
-body) and turns refusals into ``APIException`` subclasses so a project's exception handler
-sees them::
-
-    class DocumentViewSet(PreconditionMixin, viewsets.ModelViewSet):
-        queryset = Document.objects.all()
-        serializer_class = DocumentSerializer
+body) and turns refusals into the ``APIException`` subclasses of :mod:`.exceptions` so a
+project's exception handler sees them. Create-by-``PUT`` (rules 26, 31) lives here too;
+collection ETags are computed in :mod:`.lists`, the browsable API's forms in :mod:`.browsable`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -26,19 +20,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest
 from django.urls import NoReverseMatch
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
-from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
-from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
-from ._compat import add_to_drf_delete_form, version_tokens_of
-from .conditions import (
+from ..conditions import (
     IF_MATCH,
     IF_MODIFIED_SINCE,
     IF_NONE_MATCH,
@@ -50,9 +39,9 @@ from .conditions import (
     Reason,
     ResourceState,
 )
-from .creation import advance_sequence, creatable_key, is_primary_key
-from .dbconflicts import conflict_from
-from .enforcement import (
+from ..creation import advance_sequence, creatable_key, is_primary_key
+from ..dbconflicts import conflict_from
+from ..enforcement import (
     Enforcer,
     PreconditionContext,
     Snapshot,
@@ -60,11 +49,11 @@ from .enforcement import (
     finish,
     not_modified,
 )
-from .exceptions import VersionConflict
-from .formats import JSON_CONTENT_TYPE, built_in
-from .headers import EntityTag
-from .models import VersionedModel, VersionExpectation, expect_creation, expect_version
-from .policy import (
+from ..exceptions import VersionConflict
+from ..formats import JSON_CONTENT_TYPE, built_in
+from ..headers import CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, EntityTag
+from ..models import VersionedModel, VersionExpectation, expect_creation, expect_version
+from ..policy import (
     Policy,
     attribute_overrides,
     dotted_path,
@@ -73,18 +62,24 @@ from .policy import (
     settings_generation,
     view_keys_for_request,
 )
-from .responses import (
-    PreconditionError,
-    announce,
-    render,
-)
-from .transactions import (
+from ..responses import PreconditionError, announce, render
+from ..transactions import (
     keep_body,
     mark_retryable,
     own_request_transaction,
     request_transaction,
     run_with_retries,
 )
+from .browsable import PreconditionBrowsableAPIRenderer
+from .exceptions import (
+    _EXCEPTIONS,
+    DatabaseConflict,
+    PreconditionAPIException,
+    PreconditionFailed,
+    _ConflictEscape,
+    _NotModified,
+)
+from .lists import collection_etag, token_page_etag
 
 if TYPE_CHECKING:
     from rest_framework.generics import GenericAPIView
@@ -94,100 +89,9 @@ if TYPE_CHECKING:
 else:
     _ViewBase = object
 
-__all__ = [
-    "DatabaseConflict",
-    "MalformedPrecondition",
-    "PreconditionAPIException",
-    "PreconditionBrowsableAPIRenderer",
-    "PreconditionFailed",
-    "PreconditionMixin",
-    "PreconditionRequired",
-]
+__all__ = ["PreconditionMixin"]
 
 _CONDITIONAL_HEADERS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
-# Paginators whose paginate_queryset() only counts and slices the queryset: they page a
-# token-only query (primary keys and versions) exactly as they page the full rows.
-_TOKEN_PAGINATE: Final = (
-    PageNumberPagination.paginate_queryset,
-    LimitOffsetPagination.paginate_queryset,
-)
-
-
-# --- Exceptions ----------------------------------------------------------------------------
-
-
-class PreconditionAPIException(exceptions.APIException):
-    """A refused precondition, raised through DRF's exception handling.
-
-    ``error`` (a :class:`~django_preconditions.responses.PreconditionError`) holds the facts
-    for every body format, so a custom ``EXCEPTION_HANDLER`` can build its own body from it.
-    """
-
-    error: PreconditionError | None = None
-    decision: Decision | None = None
-    policy: Policy | None = None
-
-    def __init__(
-        self,
-        detail: Any = None,
-        code: str | None = None,
-        *,
-        error: PreconditionError | None = None,
-        decision: Decision | None = None,
-        policy: Policy | None = None,
-    ) -> None:
-        if error is not None:
-            detail = error.detail if detail is None else detail
-            code = code or error.code
-        super().__init__(detail, code)
-        self.error = error
-        self.decision = decision
-        self.policy = policy
-
-
-class PreconditionFailed(PreconditionAPIException):
-    status_code = status.HTTP_412_PRECONDITION_FAILED
-    default_detail = _(
-        "The resource changed since you read it. Read it again, re-apply your change and retry."
-    )
-    default_code = "precondition_failed"
-
-
-class PreconditionRequired(PreconditionAPIException):
-    status_code = status.HTTP_428_PRECONDITION_REQUIRED
-    default_detail = _("This request must be conditional: send If-Match with the ETag you read.")
-    default_code = "precondition_required"
-
-
-class MalformedPrecondition(PreconditionAPIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = _("A conditional request header could not be parsed.")
-    default_code = "malformed_precondition"
-
-
-class DatabaseConflict(PreconditionAPIException):
-    """503: the database refused the write (serialization failure, deadlock) although the
-    resource did not change; nothing was applied and the request may be sent again."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = _("The database refused this write because of a concurrent request; retry.")
-    default_code = "database_conflict"
-
-
-class _ConflictEscape(Exception):
-    """Carries a conflict out of DRF's dispatch, so the request transaction rolls back
-    before the current version is read for the answer."""
-
-    def __init__(self, conflict: VersionConflict) -> None:
-        super().__init__(str(conflict))
-        self.conflict = conflict
-
-
-_EXCEPTIONS: Final[dict[Outcome, type[PreconditionAPIException]]] = {
-    Outcome.MALFORMED: MalformedPrecondition,
-    Outcome.PRECONDITION_FAILED: PreconditionFailed,
-    Outcome.PRECONDITION_REQUIRED: PreconditionRequired,
-}
 
 
 def _is_clone(request: Request) -> bool:
@@ -197,28 +101,20 @@ def _is_clone(request: Request) -> bool:
     return original is not None and request.method != original.method
 
 
-class _NotModified(Exception):
-    """Leaves the handler before the serializer runs; turned into a 304 (rule 28)."""
-
-    def __init__(self, snapshot: Snapshot) -> None:
-        super().__init__("not modified")
-        self.snapshot = snapshot
-
-
 class _NotModifiedResponse(Response):
     """A 304 that never renders a body, whatever renderer was negotiated."""
 
     @property
     def rendered_content(self) -> str:
-        if self.has_header("Content-Type"):
-            del self["Content-Type"]
+        if self.has_header(CONTENT_TYPE):
+            del self[CONTENT_TYPE]
         return ""
 
 
 def _not_modified_response(snapshot: Snapshot) -> Response:
     response = _NotModifiedResponse(status=status.HTTP_304_NOT_MODIFIED)
     for name, value in not_modified(snapshot).headers.items():
-        if name.lower() != "content-type":
+        if name.lower() != CONTENT_TYPE.lower():
             response.headers[name] = value
     return response
 
@@ -577,24 +473,10 @@ class PreconditionMixin(_ViewBase):
             and self._tracking().list_etag is None
             and self._method() in SAFE_METHODS
         ):
-            self._decide_list_from_tokens(queryset)
+            etag = token_page_etag(self, queryset, super().paginate_queryset)
+            if etag is not None:
+                self._decide_list_etag(etag, keep=False)
         return super().paginate_queryset(queryset)
-
-    def _decide_list_from_tokens(self, queryset: Any) -> None:
-        if not isinstance(queryset, models.QuerySet) or not issubclass(
-            queryset.model, VersionedModel
-        ):
-            return
-        paginator = self.paginator
-        if paginator is not None and type(paginator).paginate_queryset not in _TOKEN_PAGINATE:
-            return  # e.g. cursor pagination reads the rows' ordering fields
-        tokens = version_tokens_of(queryset)
-        if tokens is None:
-            return
-        page = super().paginate_queryset(tokens)
-        pairs = list(tokens) if page is None else page
-        etag = self._page_etag(queryset.model._meta.label, pairs)
-        self._decide_list_etag(etag, keep=False)
 
     def get_renderers(self) -> list[BaseRenderer]:
         renderers = super().get_renderers()
@@ -658,7 +540,7 @@ class PreconditionMixin(_ViewBase):
             self._tracking().created = serializer.instance
         location = request.build_absolute_uri(request.path)
         return Response(
-            serializer.data, status=status.HTTP_201_CREATED, headers={"Location": location}
+            serializer.data, status=status.HTTP_201_CREATED, headers={LOCATION: location}
         )
 
     # -- errors --
@@ -738,12 +620,12 @@ class PreconditionMixin(_ViewBase):
         if created is None and tracking.snapshot is None and response.status_code == 201:
             created = self._created_instance()  # POST to the collection
         if created is not None:
-            response.headers["ETag"] = created.etag
-            response.headers["Last-Modified"] = created.last_modified_http
-            if not response.has_header("Location"):
+            response.headers[ETAG] = created.etag
+            response.headers[LAST_MODIFIED] = created.last_modified_http
+            if not response.has_header(LOCATION):
                 location = self.get_created_location(created)
                 if location:
-                    response.headers["Location"] = location
+                    response.headers[LOCATION] = location
             return response
         if tracking.snapshot is not None:
             finish(request, response, tracking.snapshot, tracking.expectation)
@@ -781,7 +663,7 @@ class PreconditionMixin(_ViewBase):
 
     def _decide_list(self, serializer: ListSerializer[Any]) -> None:
         """Collection ``ETag`` of the page about to be serialized; 304 (or 412) at once."""
-        etag = self._collection_etag(serializer)
+        etag = collection_etag(self, serializer.instance)
         if etag is not None:
             self._decide_list_etag(etag)
 
@@ -798,51 +680,8 @@ class PreconditionMixin(_ViewBase):
     def _finish_list(self, response: Response) -> Response:
         tag = self._tracking().list_etag
         if tag is not None:
-            response.headers["ETag"] = str(tag)
+            response.headers[ETAG] = str(tag)
         return response
-
-    def _collection_etag(self, serializer: ListSerializer[Any]) -> str | None:
-        """A digest of every object on the page — primary key and version token, in order —
-        and of the pagination (count, links): any write to any of them, and any change of
-        membership or order, changes it, however long the page."""
-        items = serializer.instance
-        if isinstance(items, models.QuerySet):
-            items = list(items)  # fills the queryset's cache: the serializer reuses the rows
-        elif not isinstance(items, (list, tuple)):
-            items = list(items) if isinstance(items, Iterable) else None
-        if items is None or not all(isinstance(item, VersionedModel) for item in items):
-            return None
-        labels = {item._meta.label for item in items}
-        if len(labels) > 1:
-            return None
-        pairs = [(item.pk, item.version_token) for item in items]
-        return self._page_etag(labels.pop() if labels else "", pairs)
-
-    def _page_etag(self, label: str, pairs: Iterable[tuple[Any, str]]) -> str:
-        """The digest of the ``(pk, version token)`` pairs of ``label``'s model in page order,
-        and of the page envelope: the same from the full rows and from a token-only query."""
-        digest = hashlib.blake2b(digest_size=20)
-        digest.update("".join(f"{label}\x1f{pk}\x1f{token}\x1e" for pk, token in pairs).encode())
-        digest.update(json.dumps(self._pagination_state(), default=str).encode())
-        return f"l{digest.hexdigest()}"
-
-    def _pagination_state(self) -> list[Any]:
-        """What the page envelope says besides the items (count, next, previous), read from
-        the paginator before anything is rendered; empty when the list is not paginated."""
-        if getattr(self, "pagination_class", None) is None:
-            return []
-        paginator = self.paginator
-        if paginator is None:
-            return []
-        page = getattr(paginator, "page", None)
-        count = getattr(paginator, "count", None)
-        if count is None and page is not None:
-            count = page.paginator.count
-        state: list[Any] = [count]
-        for link in ("get_next_link", "get_previous_link"):
-            method = getattr(paginator, link, None)
-            state.append(method() if callable(method) else None)
-        return state
 
     # -- browsable API --
 
@@ -857,76 +696,9 @@ class PreconditionMixin(_ViewBase):
         if 200 <= response.status_code < 300:
             if self._method() == "DELETE":
                 return None
-            etag = response.get("ETag")
+            etag = response.get(ETAG)
             return str(etag) if etag else None
         decision = tracking.decision
         if response.status_code == status.HTTP_400_BAD_REQUEST and decision and decision.proceeds:
             return tracking.form_token or tracking.snapshot.etag
         return None
-
-
-# --- Browsable API -------------------------------------------------------------------------
-
-
-class PreconditionBrowsableAPIRenderer(BrowsableAPIRenderer):
-    """The browsable API, with the page's ETag in its write forms.
-
-    :class:`PreconditionMixin` uses it in place of DRF's ``BrowsableAPIRenderer``; subclass
-    it instead of ``BrowsableAPIRenderer`` if you customise the browsable API. The ETag goes
-    in a hidden field of the HTML form and of the DELETE button's form, and as a member of
-    the raw-data tab's JSON; the mixin reads it as ``If-Match`` for requests that ask for
-    HTML and carry no conditional header.
-    """
-
-    def _page_token(self) -> tuple[str, str] | None:
-        context = getattr(self, "renderer_context", None) or {}
-        view, response = context.get("view"), context.get("response")
-        field_name = getattr(view, "precondition_form_field", None)
-        etag_for = getattr(view, "precondition_form_etag", None)
-        if not field_name or etag_for is None or response is None:
-            return None
-        etag = etag_for(response)
-        return (str(field_name), str(etag)) if etag else None
-
-    def _hidden_input(self) -> str:
-        token = self._page_token()
-        if token is None:
-            return ""
-        return format_html('<input type="hidden" name="{}" value="{}">', *token)
-
-    def get_context(
-        self, data: Any, accepted_media_type: str | None, renderer_context: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        context = super().get_context(data, accepted_media_type, renderer_context)
-        hidden = self._hidden_input()
-        if hidden and isinstance(context.get("put_form"), str):
-            context["put_form"] = mark_safe(context["put_form"] + hidden)
-        return context
-
-    def get_raw_data_form(self, data: Any, view: Any, method: str, request: Request) -> Any:
-        form = super().get_raw_data_form(data, view, method, request)
-        token = self._page_token()
-        content_field = form.fields.get("_content") if form is not None else None
-        if token is None or method not in ("PUT", "PATCH") or content_field is None:
-            return form
-        try:
-            content = json.loads(content_field.initial or "{}")
-        except ValueError:
-            return form  # not JSON: the raw-data tab cannot carry the token
-        if isinstance(content, dict):
-            name, etag = token
-            content_field.initial = json.dumps({name: etag, **content}, indent=4)
-        return form
-
-    def render(
-        self,
-        data: Any,
-        accepted_media_type: str | None = None,
-        renderer_context: Mapping[str, Any] | None = None,
-    ) -> str:
-        html = super().render(data, accepted_media_type, renderer_context)
-        hidden = self._hidden_input()
-        if not hidden:
-            return html
-        # The DELETE button's form is fixed markup in DRF's template: add the field to it.
-        return add_to_drf_delete_form(html, hidden)

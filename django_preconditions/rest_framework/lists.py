@@ -1,0 +1,98 @@
+"""Collection ``ETag``\\ s: a weak tag over a page of a list, and a list 304 decided from a
+token-only query (primary keys and versions) before any row is loaded.
+
+The tag digests every object on the page — primary key and version token, in order — and the
+page envelope (count, next, previous): any write to any of them, and any change of membership
+or order, changes it, however long the page. It is the same whether computed from the rows
+served or from the token-only query, so a matching ``If-None-Match`` is answered 304 without
+loading or instantiating the rows (rule 28).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+from django.db import models
+from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
+
+from .._compat import version_tokens_of
+from ..models import VersionedModel
+
+if TYPE_CHECKING:
+    from rest_framework.generics import GenericAPIView
+
+__all__ = ["collection_etag", "page_etag", "pagination_state", "token_page_etag"]
+
+# Paginators whose paginate_queryset() only counts and slices the queryset: they page a
+# token-only query (primary keys and versions) exactly as they page the full rows.
+_TOKEN_PAGINATE: Final = (
+    PageNumberPagination.paginate_queryset,
+    LimitOffsetPagination.paginate_queryset,
+)
+
+
+def collection_etag(view: GenericAPIView[Any], items: Any) -> str | None:
+    """The tag of the page ``items`` (a serializer's ``instance``) about to be served, or
+    ``None`` when the items are not all rows of one ``VersionedModel``."""
+    if isinstance(items, models.QuerySet):
+        items = list(items)  # fills the queryset's cache: the serializer reuses the rows
+    elif not isinstance(items, (list, tuple)):
+        items = list(items) if isinstance(items, Iterable) else None
+    if items is None or not all(isinstance(item, VersionedModel) for item in items):
+        return None
+    labels = {item._meta.label for item in items}
+    if len(labels) > 1:
+        return None
+    pairs = [(item.pk, item.version_token) for item in items]
+    return page_etag(view, labels.pop() if labels else "", pairs)
+
+
+def token_page_etag(
+    view: GenericAPIView[Any], queryset: Any, paginate: Callable[[Any], Any]
+) -> str | None:
+    """The tag of the page ``paginate`` would cut from ``queryset``, read from a token-only
+    query of it (the filters, the ordering and the paginator's slice kept); ``None`` when
+    that cannot be done faithfully (e.g. cursor pagination reads the rows' ordering
+    fields)."""
+    if not isinstance(queryset, models.QuerySet) or not issubclass(queryset.model, VersionedModel):
+        return None
+    paginator = view.paginator
+    if paginator is not None and type(paginator).paginate_queryset not in _TOKEN_PAGINATE:
+        return None
+    tokens = version_tokens_of(queryset)
+    if tokens is None:
+        return None
+    page = paginate(tokens)
+    pairs = list(tokens) if page is None else page
+    return page_etag(view, queryset.model._meta.label, pairs)
+
+
+def page_etag(view: GenericAPIView[Any], label: str, pairs: Iterable[tuple[Any, str]]) -> str:
+    """The digest of the ``(pk, version token)`` pairs of ``label``'s model in page order,
+    and of the page envelope: the same from the full rows and from a token-only query."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update("".join(f"{label}\x1f{pk}\x1f{token}\x1e" for pk, token in pairs).encode())
+    digest.update(json.dumps(pagination_state(view), default=str).encode())
+    return f"l{digest.hexdigest()}"
+
+
+def pagination_state(view: GenericAPIView[Any]) -> list[Any]:
+    """What the page envelope says besides the items (count, next, previous), read from
+    the paginator before anything is rendered; empty when the list is not paginated."""
+    if getattr(view, "pagination_class", None) is None:
+        return []
+    paginator = view.paginator
+    if paginator is None:
+        return []
+    page = getattr(paginator, "page", None)
+    count = getattr(paginator, "count", None)
+    if count is None and page is not None:
+        count = page.paginator.count
+    state: list[Any] = [count]
+    for link in ("get_next_link", "get_previous_link"):
+        method = getattr(paginator, link, None)
+        state.append(method() if callable(method) else None)
+    return state
