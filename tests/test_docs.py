@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import datetime
 import enum
 import inspect
 import io
@@ -81,6 +80,7 @@ from django_preconditions import VersionConflict, signals
 from django_preconditions.checks import check_settings_block, check_versioned_models
 from django_preconditions.interop_checks import _CORS_DEFAULT_ALLOW_HEADERS, check_cors_headers
 from django_preconditions.rules import invalidate_rules
+from tests.support.documents import settle
 from tests.testapp import drf_views as testapp_drf_views
 from tests.testapp import models as testapp_models
 from tests.testapp import views as testapp_views
@@ -572,10 +572,7 @@ def _exercise_the_client_guide(module: types.ModuleType) -> None:
     # delete_if_unchanged: 412 with an older date, 204 with the Last-Modified it was served
     # once the write's second has settled (rule 24: until then the second before is served).
     assert guide["delete_if_unchanged"](session, new_url, "Tue, 01 Jul 2025 12:00:00 GMT") == 412
-    created = Document.objects.order_by("-pk")[0]
-    Document.objects.filter(pk=created.pk).update_without_bump(
-        last_modified=created.last_modified - datetime.timedelta(seconds=2)
-    )
+    settle(Document.objects.order_by("-pk")[0])
     last_modified = session.get(new_url).headers["Last-Modified"]
     assert guide["delete_if_unchanged"](session, new_url, last_modified) == 204
 

@@ -8,7 +8,6 @@ deterministic (a rival write between the check and the save).
 
 from __future__ import annotations
 
-import datetime
 import sqlite3
 import time
 from typing import Any
@@ -32,6 +31,7 @@ from django_preconditions.rest_framework import (
     PreconditionRequired,
 )
 from django_preconditions.transactions import ATTEMPTS
+from tests.support.documents import settle
 from tests.support.error_formats import GUIDANCE_KEYS
 from tests.support.validators import assert_last_modified
 from tests.testapp import drf_views
@@ -46,13 +46,6 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 def client() -> APIClient:
     return APIClient()
-
-
-def settle(document: Document) -> None:
-    """Move the document's last write two seconds back: its second has then settled and is
-    served as Last-Modified (rule 24; rules 22 and 28 hold from then on)."""
-    earlier = document.last_modified - datetime.timedelta(seconds=2)
-    Document.objects.filter(pk=document.pk).update_without_bump(last_modified=earlier)
 
 
 def url(document: Document | int, prefix: str = "docs") -> str:

@@ -31,6 +31,15 @@ def make_stale(document: Document) -> str:
     return old
 
 
+def settle(document: Document) -> None:
+    """Move the document's last write two seconds back: its second has then settled and is
+    served as Last-Modified (rule 24; rules 22 and 28 hold from then on)."""
+    earlier = document.last_modified - datetime.timedelta(seconds=2)
+    queryset = Document.objects.filter(pk=document.pk)
+    assert isinstance(queryset, VersionedQuerySet)
+    queryset.update_without_bump(last_modified=earlier)
+
+
 def backdate(pk: int) -> None:
     """Store ``STORED_AT`` (sub-second, in the past) as the document's modification time."""
     queryset = Document.objects.filter(pk=pk)
