@@ -79,7 +79,6 @@ from rest_framework.routers import DefaultRouter, SimpleRouter
 from django_preconditions import VersionConflict, signals
 from django_preconditions.checks import check_settings_block, check_versioned_models
 from django_preconditions.interop_checks import _CORS_DEFAULT_ALLOW_HEADERS, check_cors_headers
-from django_preconditions.rules import invalidate_rules
 from tests.support.documents import settle
 from tests.testapp import drf_views as testapp_drf_views
 from tests.testapp import models as testapp_models
@@ -485,7 +484,6 @@ def run_page(page: Path, monkeypatch: pytest.MonkeyPatch, *, use_requests: bool 
     docs_site = admin.AdminSite(name="docs_admin")
     monkeypatch.setattr(admin, "site", docs_site)
     monkeypatch.setattr(admin.sites, "site", docs_site)
-    invalidate_rules()  # admin rules cached by earlier tests must not apply here
     try:
         with override_settings(ROOT_URLCONF=module_name):
             PAGE_DATA.get(page.name, _nothing)()
@@ -501,7 +499,6 @@ def run_page(page: Path, monkeypatch: pytest.MonkeyPatch, *, use_requests: bool 
             EPILOGUES.get(page.name, _nothing_with)(module)
     finally:
         clear_url_caches()
-        invalidate_rules()
     assert [
         message for model_admin in docs_site._registry.values() for message in model_admin.check()
     ] == []
