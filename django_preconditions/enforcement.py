@@ -628,7 +628,8 @@ class DeferredGuard:
         self.policy = policy
         self.target = target
         self.unsafe = request.method not in SAFE_METHODS
-        self.alias = target.alias()
+        # Where the row is written and checked (rule 54); a read is judged by what it loaded.
+        self.alias = target.alias() if self.unsafe else DEFAULT_DB_ALIAS
         #: (instance, version token, last_modified) as loaded, the last few of the row.
         self.loads: list[tuple[VersionedModel, str, datetime.datetime | None]] = []
         self.expectation: _DeferredExpectation | None = None
