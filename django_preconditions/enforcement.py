@@ -575,7 +575,10 @@ class _DeferredExpectation(VersionExpectation):
     def matches(self, instance: models.Model, using: str | None = None) -> bool:
         if using is not None and using != self.using:
             return False
-        return self._guard.targets(instance)
+        if version_root(type(instance)) is not self.root:
+            return False  # any class of the row: a proxy, a parent or a child (rule 53)
+        pk = self._guard.target_pk()
+        return pk is not NO_MATCH and instance.pk == pk
 
     @property
     def pk(self) -> Any:
@@ -668,13 +671,6 @@ class DeferredGuard:
             return self.target.lookup_value
         loaded = self.loaded
         return loaded.pk if loaded is not None else NO_MATCH
-
-    def targets(self, instance: models.Model) -> bool:
-        model = self.target.model
-        if model is None or version_root(type(instance)) is not version_root(model):
-            return False  # any class of the row: a proxy, a parent or a child (rule 53)
-        pk = self.target_pk()
-        return pk is not NO_MATCH and instance.pk == pk
 
     def observe(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         """``execute_wrapper`` on the write database: the view's first write decides; a write
