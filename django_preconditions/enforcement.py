@@ -646,6 +646,7 @@ class DeferredGuard:
         self._watching: Any = None  # the execute_wrapper context
         self._deciding = False
         self._rollback_flag: bool | None = None  # of a transaction open around the view
+        self._previous_observer: Callable[[VersionedModel], None] | None = None
 
     # -- what the view loads and writes --
 
@@ -824,7 +825,7 @@ class DeferredGuard:
         """Before the view: watch what it loads and, for an unsafe request, what it writes,
         with the row's expectation registered."""
         if self.target.model is not None:
-            observe_loads(self.saw)
+            self._previous_observer = observe_loads(self.saw)
         if self.unsafe:
             if self.target.model is not None:
                 self.expectation = register_expectation(_DeferredExpectation(self))
@@ -883,4 +884,4 @@ class DeferredGuard:
             if self.expectation is not None:
                 pop_expectation(self.expectation)
             if self.target.model is not None:
-                observe_loads(None)
+                observe_loads(self._previous_observer)

@@ -284,10 +284,15 @@ _load_observer: ContextVar[Callable[[VersionedModel], None] | None] = ContextVar
 )
 
 
-def observe_loads(observer: Callable[[VersionedModel], None] | None) -> None:
+def observe_loads(
+    observer: Callable[[VersionedModel], None] | None,
+) -> Callable[[VersionedModel], None] | None:
     """Show every versioned instance loaded from the database from now on to ``observer``
-    (``None`` stops). One context-variable read per loaded instance when nobody watches."""
+    (``None`` stops); returns the observer it replaces, to restore when done. One
+    context-variable read per loaded instance when nobody watches."""
+    previous = _load_observer.get()
     _load_observer.set(observer)
+    return previous
 
 
 # --- The compare-and-swap hook --------------------------------------------------------------

@@ -21,6 +21,7 @@ from django_preconditions.models import (
     expect_version,
     http_timestamp,
     new_version_token,
+    observe_loads,
     stored_timestamp,
 )
 from tests.testapp.models import (
@@ -456,3 +457,23 @@ def test_rule_22_24_39_served_second_waits_until_the_write_second_is_settled() -
     # Never later than now (rule 39), also for a stamp from a clock that runs ahead.
     assert http_timestamp(stored, now=second - 5.5) == second - 6
     assert http_timestamp(None) is None
+
+
+def test_observe_loads_shows_the_instances_loaded_from_the_database_and_restores() -> None:
+    """The middleware's view of the row the view loaded (``from_db``): instances read from
+    the database are shown, new ones are not, and the previous observer comes back."""
+    document = Document.objects.create(title="a")
+    outer: list[object] = []
+    inner: list[object] = []
+    assert observe_loads(outer.append) is None
+    try:
+        previous = observe_loads(inner.append)
+        loaded = Document.objects.get(pk=document.pk)
+        Document(title="b")  # built, not loaded
+        assert observe_loads(previous) is not None
+        again = Document.objects.get(pk=document.pk)
+    finally:
+        observe_loads(None)
+    assert inner == [loaded]
+    assert outer == [again]
+    assert (loaded.version_token, loaded._state.adding) == (document.version_token, False)
