@@ -19,7 +19,7 @@ import contextlib
 import datetime
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -48,6 +48,7 @@ __all__ = [
     "expect_creation",
     "expect_version",
     "new_version_token",
+    "observe_loads",
     "pop_expectation",
     "push_expectation",
     "register_expectation",
@@ -274,6 +275,26 @@ def _expectation_for(instance: models.Model, using: str | None) -> VersionExpect
         if expectation.matches(instance, using):
             return expectation
     return None
+
+
+# --- Instances loaded while an adapter watches -----------------------------------------------
+
+#: Called with every :class:`VersionedModel` instance loaded from the database in this context
+#: (``from_db``), while an adapter that does not load the row itself watches (the middleware).
+_load_observer: ContextVar[Callable[[VersionedModel], None] | None] = ContextVar(
+    "django_preconditions_load_observer", default=None
+)
+
+
+def observe_loads(
+    observer: Callable[[VersionedModel], None] | None,
+) -> Callable[[VersionedModel], None] | None:
+    """Show every versioned instance loaded from the database from now on to ``observer``
+    (``None`` stops); returns the observer it replaces, to restore when done. One
+    context-variable read per loaded instance when nobody watches."""
+    previous = _load_observer.get()
+    _load_observer.set(observer)
+    return previous
 
 
 # --- The compare-and-swap hook --------------------------------------------------------------
@@ -702,6 +723,21 @@ class VersionedModel(models.Model):
         )
 
     adelete.alters_data = True  # type: ignore[attr-defined]
+
+    # -- loading --
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> VersionedModel:
+        """Django's ``from_db`` (its keyword arguments passed on, e.g. 6.1's ``fetch_mode``),
+        showing the instance to the observer of :func:`observe_loads` (the middleware's
+        guard) when one watches."""
+        instance = super().from_db(db, field_names, values, **kwargs)
+        observer = _load_observer.get()
+        if observer is not None:
+            observer(instance)
+        return instance
 
     # -- validators --
 

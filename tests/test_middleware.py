@@ -1,6 +1,6 @@
 """PreconditionMiddleware: settings and admin rules enforced around views not protected in code.
 
-Rules cited: 11, 12, 19, 29, 30, 36, 41, 44 (CONFORMANCE.md).
+Rules cited: 11, 12, 19, 24, 29, 30, 36, 41, 44, 51 (CONFORMANCE.md); issue 12 (cost).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from django_preconditions.models import ProtectedEndpoint
@@ -91,10 +91,70 @@ def test_rule_44_the_views_own_save_is_a_compare_and_swap(client) -> None:  # ty
     finally:
         pre_save.disconnect(concurrent_write, sender=Document)
     assert response.status_code == 412
-    # The simulated writer ran inside the refused save() and the request's transaction, so
-    # the refusal rolled it back (rule 51); a real concurrent writer commits on its own
-    # connection: tests/test_concurrency.py.
+    # The simulated writer ran inside the refused save(), which runs in a transaction of its
+    # own when receivers are connected, so the refusal rolled it back (rule 51); a real
+    # concurrent writer commits on its own connection: tests/test_concurrency.py.
     assert Document.objects.get(pk=document.pk).title == "a"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_issue_12_a_write_of_the_row_alone_costs_what_the_plain_view_costs(client) -> None:  # type: ignore[no-untyped-def]
+    """A view whose only write is the row's save: the view's SELECT and the compare-and-swap
+    UPDATE, nothing more — no second read of the row (the version the view loaded is the
+    expected one) and no transaction around a single statement."""
+    document = Document.objects.create(title="a")
+    url = f"/plain/docs/{document.pk}/"
+    with CaptureQueriesContext(connection) as plain:
+        assert put(Client(), url).status_code == 200  # its own client: no middleware
+    document.refresh_from_db()
+    in_transaction: list[bool] = []
+
+    def record(execute: Any, sql: str, *args: Any) -> Any:
+        if sql.startswith("UPDATE"):
+            in_transaction.append(connection.in_atomic_block)
+        return execute(sql, *args)
+
+    with settings_rule("document-plain", **PLAIN_RULE):
+        client.get(url)  # the admin rules are read once
+        with CaptureQueriesContext(connection) as protected, connection.execute_wrapper(record):
+            response = put(client, url, **{"If-Match": document.etag})
+    assert response.status_code == 200
+    assert response["ETag"] == Document.objects.get(pk=document.pk).etag
+    statements = [query["sql"].split()[0] for query in protected.captured_queries]
+    assert statements == ["SELECT", "UPDATE"]
+    assert len(protected.captured_queries) == len(plain.captured_queries)
+    assert "version_token" in protected.captured_queries[1]["sql"].split("WHERE")[1]
+    assert in_transaction == [False]
+
+
+def test_rule_24_a_write_is_judged_by_the_version_the_view_loaded_then_compared(client) -> None:  # type: ignore[no-untyped-def]
+    """The view's load is the stored row the preconditions are evaluated against; a change
+    after it (here: a rival's UPDATE between the load and the save) is caught by the
+    compare-and-swap, and the 412 carries the version read after the rollback."""
+    from django.db.models.signals import pre_save
+
+    document = Document.objects.create(title="a")
+    etag = document.etag
+
+    def rival(sender: Any, instance: Any, **kwargs: Any) -> None:
+        if instance.title == "new":
+            Document.objects.filter(pk=instance.pk).update(version_token="theirs")
+
+    with settings_rule("document-plain", **PLAIN_RULE):
+        stale_since = put(
+            client,
+            f"/plain/docs/{document.pk}/",
+            **{"If-Unmodified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"},
+        )
+        pre_save.connect(rival, sender=Document)
+        try:
+            raced = put(client, f"/plain/docs/{document.pk}/", **{"If-Match": etag})
+        finally:
+            pre_save.disconnect(rival, sender=Document)
+    assert stale_since.status_code == 412
+    assert raced.status_code == 412
+    assert Document.objects.get(pk=document.pk).title == "a"
+    assert raced["ETag"] == Document.objects.get(pk=document.pk).etag
 
 
 def test_headers_only_rule_requires_a_header_and_leaves_evaluation_to_the_view(client) -> None:  # type: ignore[no-untyped-def]

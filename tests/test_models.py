@@ -22,6 +22,7 @@ from django_preconditions.models import (
     expect_version,
     http_timestamp,
     new_version_token,
+    observe_loads,
     stored_timestamp,
 )
 from tests.testapp.models import (
@@ -469,3 +470,23 @@ def test_entity_tag_is_the_etag_parsed() -> None:
     assert tag.strong_match(EntityTag(document.version_token))
     document.save()
     assert not tag.strong_match(document.entity_tag)  # a write makes a new tag
+
+
+def test_observe_loads_shows_the_instances_loaded_from_the_database_and_restores() -> None:
+    """The middleware's view of the row the view loaded (``from_db``): instances read from
+    the database are shown, new ones are not, and the previous observer comes back."""
+    document = Document.objects.create(title="a")
+    outer: list[object] = []
+    inner: list[object] = []
+    assert observe_loads(outer.append) is None
+    try:
+        previous = observe_loads(inner.append)
+        loaded = Document.objects.get(pk=document.pk)
+        Document(title="b")  # built, not loaded
+        assert observe_loads(previous) is not None
+        again = Document.objects.get(pk=document.pk)
+    finally:
+        observe_loads(None)
+    assert inner == [loaded]
+    assert outer == [again]
+    assert (loaded.version_token, loaded._state.adding) == (document.version_token, False)

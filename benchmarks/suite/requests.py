@@ -71,9 +71,7 @@ class Clients:
 
     @property
     def rules(self) -> Client:
-        """Built on first use: loading PreconditionMiddleware connects a ``post_init``
-        receiver to every VersionedModel of the process, which the groups without the
-        middleware must not pay (they run first)."""
+        """Built on first use, after the groups without the middleware."""
         if self._rules is None:
             self._rules = client_with([PRECONDITION_MIDDLEWARE])
         return self._rules
