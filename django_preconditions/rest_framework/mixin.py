@@ -195,6 +195,9 @@ class PreconditionMixin(_ViewBase):
     #: Tells the middleware and audits that this view enforces preconditions itself.
     preconditions_protected: bool = True
 
+    # What the mixin learnt during the current request (set by dispatch()).
+    _precondition_tracking: _Tracking | None = None
+
     # -- policy --
 
     def get_precondition_policy(self) -> Policy:
@@ -220,17 +223,17 @@ class PreconditionMixin(_ViewBase):
         return tuple(keys), overrides
 
     def _tracking(self) -> _Tracking:
-        tracking: _Tracking | None = self.__dict__.get("_precondition_tracking")
+        tracking = self._precondition_tracking
         if tracking is None:
-            tracking = _Tracking()
-            self.__dict__["_precondition_tracking"] = tracking
+            tracking = self._precondition_tracking = _Tracking()
         return tracking
 
     def _policy(self) -> Policy:
         tracking = self._tracking()
-        if tracking.policy is None:
-            tracking.policy = self._resolved_policy()
-        return tracking.policy
+        policy = tracking.policy
+        if policy is None:
+            policy = tracking.policy = self._resolved_policy()
+        return policy
 
     def _resolved_policy(self) -> Policy:
         """``get_precondition_policy()``, remembered per view class, action and route until
@@ -268,7 +271,7 @@ class PreconditionMixin(_ViewBase):
         # it, the request transaction: a lost race or a database conflict (also one raised
         # by the COMMIT) leaves it, rolled back, and is answered here (rules 47, 51, 55).
         tracking = _Tracking(method=(request.method or "GET").upper(), meta=request.META)
-        self.__dict__["_precondition_tracking"] = tracking
+        self._precondition_tracking = tracking
         try:
             with request_transaction(type(self).dispatch) as atomic:
                 try:
@@ -294,9 +297,9 @@ class PreconditionMixin(_ViewBase):
     def _method(self) -> str:
         """The request's real method (DRF's OPTIONS metadata and browsable API clone the
         request with another method to probe permissions); read once per request."""
-        method = self._tracking().method
-        if method is not None:
-            return method
+        tracking = self._precondition_tracking
+        if tracking is not None and tracking.method is not None:
+            return tracking.method
         request = self.request
         original = getattr(request, "_request", request)
         return (original.method or "GET").upper()
