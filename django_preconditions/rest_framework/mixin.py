@@ -65,6 +65,8 @@ from ..policy import (
 )
 from ..responses import PreconditionError, announce, render
 from ..transactions import (
+    RequestTransaction,
+    atomic_request_aliases,
     keep_body,
     mark_retryable,
     own_request_transaction,
@@ -98,6 +100,10 @@ _READ_ONLY_METHODS: Final = SAFE_METHODS | IGNORED_METHODS
 # The decision set as ``request.preconditions`` before the object is checked, per method
 # (decisions are immutable: one per method serves every request).
 _NOT_EVALUATED: dict[str, Decision] = {}
+
+
+# The request transaction of a request that opens none (no ATOMIC_REQUESTS database).
+_NO_TRANSACTION: Final = contextlib.nullcontext(RequestTransaction(()))
 
 
 def _not_evaluated(method: str) -> Decision:
@@ -150,9 +156,9 @@ class _Tracking:
     form_token: str | None = None
     list_etag: EntityTag | None = None
     method: str | None = None  # the request's real method, set by dispatch()
-    # The Django request's META, set by dispatch(): read directly, not through DRF's
-    # Request.__getattr__.
-    meta: Mapping[str, Any] | None = None
+    # The Django request, set by dispatch(): its headers are read there directly, not
+    # through DRF's Request.__getattr__.
+    http_request: HttpRequest | None = None
 
 
 # Policies of views that keep the default get_precondition_policy(), by (view class, action,
@@ -270,10 +276,13 @@ class PreconditionMixin(_ViewBase):
         # there) and end with the request: an ExitStack around DRF's whole dispatch. Around
         # it, the request transaction: a lost race or a database conflict (also one raised
         # by the COMMIT) leaves it, rolled back, and is answered here (rules 47, 51, 55).
-        tracking = _Tracking(method=(request.method or "GET").upper(), meta=request.META)
+        tracking = _Tracking(method=(request.method or "GET").upper(), http_request=request)
         self._precondition_tracking = tracking
+        view = type(self).dispatch
+        # Without ATOMIC_REQUESTS there is no transaction to open: skip the context manager.
+        block = request_transaction(view) if atomic_request_aliases(view) else _NO_TRANSACTION
         try:
-            with request_transaction(type(self).dispatch) as atomic:
+            with block as atomic:
                 try:
                     with contextlib.ExitStack() as tracking.stack:
                         response = super().dispatch(request, *args, **kwargs)
@@ -308,7 +317,7 @@ class PreconditionMixin(_ViewBase):
         """The request's headers; for a browsable-API form that carries the token in
         ``precondition_form_field`` and no conditional header, that token as ``If-Match``."""
         tracking = self._tracking()
-        headers = conditional_headers(self.request)
+        headers = conditional_headers(tracking.http_request or self.request)
         if tracking.form_token is not None:
             return {IF_MATCH: tracking.form_token}
         field_name = self.precondition_form_field
@@ -486,9 +495,8 @@ class PreconditionMixin(_ViewBase):
         the rows (rule 28). Otherwise the page is loaded as DRF loads it, and its ETag is
         computed from the rows served."""
         tracking = self._tracking()
-        meta = tracking.meta if tracking.meta is not None else self.request.META
         if (
-            "HTTP_IF_NONE_MATCH" in meta
+            "HTTP_IF_NONE_MATCH" in (tracking.http_request or self.request).META
             and self.precondition_list_etag
             and tracking.list_etag is None
             and self._method() in SAFE_METHODS
@@ -692,7 +700,7 @@ class PreconditionMixin(_ViewBase):
         tag = EntityTag(etag, weak=True)
         if keep:
             self._tracking().list_etag = tag
-        if not conditional_headers(self.request):
+        if not conditional_headers(self._tracking().http_request or self.request):
             return  # nothing is required of a list: without a conditional header it proceeds
         snapshot = Snapshot(state=ResourceState(exists=True, etag=tag), etag=str(tag))
         refusal = self._refusal(self._decide(snapshot, required=False), snapshot)
