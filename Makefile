@@ -156,13 +156,8 @@ $(VENV)/.docs.stamp: $(STAMP)
 	$(VENV)/bin/python -m pip install --quiet --group docs
 	touch $@
 
-docs:
-	@if [ -f mkdocs.yml ]; then \
-	  $(MAKE) --no-print-directory $(VENV)/.docs.stamp && \
-	  NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict; \
-	else \
-	  echo "No mkdocs.yml: nothing to build."; \
-	fi
+docs: $(VENV)/.docs.stamp
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 $(VENV)/.bench.stamp: $(STAMP)
 	$(VENV)/bin/python -m pip install --quiet --group bench
@@ -170,14 +165,9 @@ $(VENV)/.bench.stamp: $(STAMP)
 
 # SQLite and PostgreSQL in process, then PostgreSQL over HTTP (gunicorn); a database that does
 # not answer is skipped with a message.
-bench:
-	@if [ -f benchmarks/run.py ]; then \
-	  $(MAKE) --no-print-directory $(VENV)/.bench.stamp && \
-	  { .ci/services.sh postgres || echo "PostgreSQL unavailable: its benchmarks are skipped."; } && \
-	  $(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS); \
-	else \
-	  echo "No benchmarks yet (benchmarks/run.py does not exist)."; \
-	fi
+bench: $(VENV)/.bench.stamp
+	.ci/services.sh postgres || echo "PostgreSQL unavailable: its benchmarks are skipped."
+	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 $(VENV)/.dist.stamp: $(STAMP)
 	$(VENV)/bin/python -m pip install --quiet --group dist

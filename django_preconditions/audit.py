@@ -42,9 +42,10 @@ from ._compat import made_by_django_condition, require_http_methods_allowed
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .defaults import PROTECTABLE_METHODS
 from .enforcement import Enforcer
-from .middleware import PreconditionMiddleware, rule_for_keys
-from .policy import Policy, settings_entry, view_keys_for_request
+from .middleware import PreconditionMiddleware
+from .policy import ENFORCE, REPORT, Policy, settings_entry, view_keys_for_request
 from .reporting import reported_counts
+from .rules import ADMIN_RULE, SETTINGS, SETTINGS_AND_ADMIN, RuleSource, rule_for_keys
 from .urls_inventory import Endpoint, iter_endpoints
 
 if TYPE_CHECKING:
@@ -58,11 +59,9 @@ ANY: Final = "any"
 DECORATOR: Final = "decorator"
 CLASS_MIXIN: Final = "class-based mixin"
 DRF_MIXIN: Final = "DRF mixin"
-SETTINGS: Final = "settings"
-ADMIN_RULE: Final = "admin rule"
-SETTINGS_AND_ADMIN: Final = "settings+admin"
 NONE: Final = "none"
-#: Every value of :attr:`AuditRow.protection`.
+#: Every value of :attr:`AuditRow.protection`: what code protects the view with, else where
+#: its rule comes from (``rules.SETTINGS``, ``rules.ADMIN_RULE``, ``rules.SETTINGS_AND_ADMIN``).
 PROTECTIONS: Final = (
     DECORATOR,
     CLASS_MIXIN,
@@ -73,11 +72,8 @@ PROTECTIONS: Final = (
     NONE,
 )
 
-_RULE_SOURCES: Final = {
-    "settings": SETTINGS,
-    "admin": ADMIN_RULE,
-    "settings+admin": SETTINGS_AND_ADMIN,
-}
+#: :attr:`AuditRow.mode` of a view whose methods have different modes.
+MIXED: Final = "mixed"
 _CODE: Final = (DECORATOR, CLASS_MIXIN, DRF_MIXIN)
 _NOT_UNSAFE: Final = SAFE_METHODS | IGNORED_METHODS
 _MIDDLEWARE_PATH: Final = "django_preconditions.middleware.PreconditionMiddleware"
@@ -144,11 +140,11 @@ def enforced_by(view_key: str) -> str | None:
     """What enforces ``view_key`` in enforce mode, in code or settings (``None``: nothing):
     an admin rule cannot switch such an endpoint to report mode."""
     entry = settings_entry([view_key])
-    if entry is not None and entry.get("mode", Policy.from_settings().mode) != "report":
+    if entry is not None and entry.get("mode", Policy.from_settings().mode) != REPORT:
         return f"PRECONDITIONS['VIEWS'][{view_key!r}]"
     for row in build_report():
         named = view_key in (row.route, row.name, row.view)
-        if named and row.protection in _CODE and row.mode in ("enforce", "mixed"):
+        if named and row.protection in _CODE and row.mode in (ENFORCE, MIXED):
             return f"the {row.protection} of {row.view}"
     return None
 
@@ -180,7 +176,7 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
     else:
         protected, headers = _protected(methods, policy_for)
         modes = {policy_for(method).mode for method in protected}
-        mode = modes.pop() if len(modes) == 1 else ("mixed" if modes else "")
+        mode = modes.pop() if len(modes) == 1 else (MIXED if modes else "")
     if not note and protection == NONE and _is_condition_only(view):
         note = gettext(
             "condition/etag/last_modified evaluate the preconditions a client sends but "
@@ -245,14 +241,14 @@ def _rule_protection(
             "The admin rule cannot be applied (%(problem)s): unsafe requests are "
             "refused with 428 until it is fixed in the admin."
         ) % {"problem": rule["broken"]}
-    return _RULE_SOURCES[source], _constant(Policy.from_settings().updated(**rule)), note
+    return source, _constant(Policy.from_settings().updated(**rule)), note
 
 
-def _describe_source(source: str) -> str:
+def _describe_source(source: RuleSource) -> str:
     return {
-        "settings": gettext('A PRECONDITIONS["VIEWS"] entry'),
-        "admin": gettext("An admin rule (ProtectedEndpoint)"),
-        "settings+admin": gettext('A PRECONDITIONS["VIEWS"] entry and an admin rule'),
+        SETTINGS: gettext('A PRECONDITIONS["VIEWS"] entry'),
+        ADMIN_RULE: gettext("An admin rule (ProtectedEndpoint)"),
+        SETTINGS_AND_ADMIN: gettext('A PRECONDITIONS["VIEWS"] entry and an admin rule'),
     }[source]
 
 

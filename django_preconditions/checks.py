@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 
 from . import defaults
 from .policy import SETTING_KEYS, VIEW_KEYS
-from .validation import VALUE_RULES
+from .validation import VALUE_RULES, installed_model
 
 _BLOCK = "PRECONDITIONS"
 
@@ -129,8 +129,7 @@ def _check_views(views: Any) -> list[CheckMessage]:
 
 
 def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage]:
-    from .models import VersionedModel
-
+    """E015: ``model`` and ``lookup_url_kwarg`` go together; E013, E014: the model."""
     has_model = "model" in entry
     has_kwarg = "lookup_url_kwarg" in entry
     if has_model != has_kwarg:
@@ -152,11 +151,14 @@ def _check_view_model(where: str, entry: Mapping[str, Any]) -> list[CheckMessage
         ]
     if not has_model:
         return []
-    label = entry["model"]
-    try:
-        model = apps.get_model(label) if isinstance(label, str) else None
-    except (LookupError, ValueError):
-        model = None
+    return _check_model_label(where, entry["model"])
+
+
+def _check_model_label(where: str, label: Any) -> list[CheckMessage]:
+    """E013: ``label`` names no installed model; E014: not a ``VersionedModel``."""
+    from .models import VersionedModel
+
+    model = installed_model(label)
     if model is None:
         return [
             Error(

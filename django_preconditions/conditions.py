@@ -4,6 +4,22 @@ Every adapter (function-view decorators, the class-based-view mixin, DRF, the mi
 calls :func:`evaluate` and renders the :class:`Decision` it returns; none of them parses a
 header or orders the preconditions itself. The order is RFC 9110 §13.2.2; the requirement
 that unsafe methods carry a precondition (428) is RFC 6585 §3 and CONFORMANCE section H.
+
+:func:`evaluate` runs these steps in order, as Django's ``get_conditional_response`` does;
+each returns the decision or passes on:
+
+0. OPTIONS/TRACE/CONNECT are not evaluated (rule 14); nothing sent and nothing required
+   proceeds at once;
+1. parse the headers (400 for a malformed validator on a write);
+2. the requirement (428; report mode evaluates what was sent and records the 428);
+3. If-Match, or else If-Unmodified-Since (412);
+4. If-None-Match (304 on reads, 412 on writes), or else If-Modified-Since (304);
+5. proceed.
+
+Dates in the future are judged against ``now``: an ``If-Modified-Since`` later than now is
+ignored, and an ``If-Unmodified-Since`` later than now does not satisfy the requirement
+unless the policy allows wildcards — it matches every version, like ``If-Match: *``
+(rules 56, 57).
 """
 
 from __future__ import annotations
@@ -37,7 +53,7 @@ IF_NONE_MATCH: Final = "If-None-Match"
 IF_UNMODIFIED_SINCE: Final = "If-Unmodified-Since"
 IF_MODIFIED_SINCE: Final = "If-Modified-Since"
 #: The conditional headers, in the order they are evaluated (RFC 9110 §13.2.2).
-_CONDITIONAL: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
+CONDITIONAL_HEADERS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 # Methods that never evaluate preconditions (rule 14).
@@ -244,7 +260,7 @@ def _parse(
     response, as Django does) and refused elsewhere, so a conditional write never becomes
     unconditional. Invalid dates are ignored (rule 7); so is an If-Modified-Since in the
     future (rule 57)."""
-    raw = tuple(_header(headers, name) for name in _CONDITIONAL)
+    raw = tuple(_header(headers, name) for name in CONDITIONAL_HEADERS)
     raw_if_match, raw_if_none_match, raw_unmodified, raw_modified = raw
     parsed = _Conditions(method, raw)
     if raw_if_match is not None:
@@ -395,7 +411,8 @@ def evaluate(
     weak_if_match: bool = False,
     now: int | None = None,
 ) -> Decision:
-    """Decide a request's fate from its conditional headers and the resource's state.
+    """Decide a request's fate from its conditional headers and the resource's state, in the
+    steps listed in this module's docstring.
 
     ``headers`` is case-insensitive in practice (``request.headers``); repeated header lines are
     expected joined with commas, as WSGI and ASGI servers deliver them. ``requirement`` is
@@ -405,44 +422,33 @@ def evaluate(
 
     ``resource`` is ``None`` when the current state is not known (an endpoint protected by
     headers only, e.g. a settings rule without a model): the headers are then parsed and the
-    requirement enforced (400, 428), and everything else is left to the view.
-
-    ``now`` (seconds since the epoch, default: the current time) is what dates in the future
-    are judged against: an ``If-Modified-Since`` later than now is ignored, and an
-    ``If-Unmodified-Since`` later than now does not satisfy the requirement unless the policy
-    allows wildcards — it matches every version, like ``If-Match: *`` (rules 56, 57).
-
-    The steps, in order (each returns the decision or passes on), as Django's
-    ``get_conditional_response``:
-
-    0. OPTIONS/TRACE/CONNECT are not evaluated (rule 14); nothing sent and nothing required
-       proceeds at once;
-    1. parse the headers (400 for a malformed validator on a write);
-    2. the requirement (428; report mode evaluates what was sent and records the 428);
-    3. If-Match, or else If-Unmodified-Since (412);
-    4. If-None-Match (304 on reads, 412 on writes), or else If-Modified-Since (304);
-    5. proceed.
+    requirement enforced (400, 428), and everything else is left to the view. ``now``
+    (seconds since the epoch, default: the current time) is what dates are judged against.
     """
+    # Step 0: not evaluated, or nothing to evaluate.
     method = method.upper()
     if method in IGNORED_METHODS:
         return Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
     if _nothing_to_evaluate(method, headers, requirement):
         reason = Reason.STATE_UNKNOWN if resource is None else Reason.NO_PRECONDITIONS
         return Decision(Outcome.PROCEED, reason, method, requirement=requirement)
+    # Step 1: parse.
     now = int(time.time()) if now is None else now
     parsed = _parse(method, headers, resource, now)
     if isinstance(parsed, Decision):
         return parsed
+    # Step 2: the requirement.
     required = _unmet_requirement(parsed, requirement, now)
     if required is not None:
         assert requirement is not None
         if not requirement.report_only:
             return required
-        # Report mode relaxes the requirement only: what the client sent is evaluated.
         relaxed = replace(requirement, methods=frozenset())
-        decision = evaluate(method, headers, resource, relaxed, weak_if_match=weak_if_match)
-        unmet = required if decision.proceeds else None  # a refusal is not "let through"
-        return replace(decision, requirement=requirement, unmet=unmet)
+        decision = evaluate(
+            method, headers, resource, relaxed, weak_if_match=weak_if_match, now=now
+        )
+        return _reported(decision, required, requirement)
+    # Steps 3 and 4: the validators, against the resource's state.
     if resource is None:
         return parsed.decision(Outcome.PROCEED, Reason.STATE_UNKNOWN, requirement=requirement)
     refused = _if_match_step(parsed, resource, weak_if_match, requirement) or _if_none_match_step(
@@ -450,8 +456,16 @@ def evaluate(
     )
     if refused is not None:
         return refused
+    # Step 5: proceed.
     reason = Reason.PRECONDITIONS_PASSED if parsed.present else Reason.NO_PRECONDITIONS
     return parsed.decision(Outcome.PROCEED, reason, requirement=requirement)
+
+
+def _reported(decision: Decision, required: Decision, requirement: Requirement) -> Decision:
+    """Report mode relaxes the requirement only: ``decision`` evaluated what the client sent;
+    when it proceeds, it carries the 428 it would have got (a refusal is not "let through")."""
+    unmet = required if decision.proceeds else None
+    return replace(decision, requirement=requirement, unmet=unmet)
 
 
 def _requirement_gap(

@@ -73,6 +73,14 @@ class Settings:
         return value if isinstance(value, Mapping) else {}
 
 
+def split_comma_list(value: Any) -> tuple[str, ...]:
+    """The items of a comma-separated value as stored by admin rules (``"PUT, PATCH"``),
+    stripped, empty ones dropped; a list or tuple is taken as it is (``None``: none)."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(value or ())
+
+
 def normalise_headers(names: Any) -> tuple[str, ...]:
     """Canonical spelling of accepted header names (``if-match`` → ``If-Match``)."""
     canonical = {name.lower(): name for name in defaults.ACCEPTABLE_HEADERS}

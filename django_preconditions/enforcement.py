@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,10 +28,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
 
 from .conditions import (
-    IF_MATCH,
-    IF_MODIFIED_SINCE,
-    IF_NONE_MATCH,
-    IF_UNMODIFIED_SINCE,
+    CONDITIONAL_HEADERS,
     SAFE_METHODS,
     Decision,
     Outcome,
@@ -40,7 +38,14 @@ from .conditions import (
 )
 from .dbconflicts import conflict_from
 from .exceptions import VersionConflict
-from .headers import ETAG, LAST_MODIFIED, EntityTag, format_entity_tag, parse_entity_tag
+from .headers import (
+    ETAG,
+    LAST_MODIFIED,
+    EntityTag,
+    format_entity_tag,
+    meta_key,
+    parse_entity_tag,
+)
 from .models import (
     VersionedModel,
     VersionExpectation,
@@ -140,6 +145,12 @@ class PreconditionContext:
 
     @property
     def object(self) -> models.Model | None:
+        """Deprecated alias of :attr:`instance` (removed in the next minor release)."""
+        warnings.warn(
+            "request.preconditions.object is deprecated: use request.preconditions.instance.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.instance
 
 
@@ -430,12 +441,7 @@ def _http_date(timestamp: int | None) -> str:
     return http_date(timestamp)
 
 
-_CONDITIONAL_META: Final = (
-    ("HTTP_IF_MATCH", IF_MATCH),
-    ("HTTP_IF_NONE_MATCH", IF_NONE_MATCH),
-    ("HTTP_IF_UNMODIFIED_SINCE", IF_UNMODIFIED_SINCE),
-    ("HTTP_IF_MODIFIED_SINCE", IF_MODIFIED_SINCE),
-)
+_CONDITIONAL_META: Final = tuple((meta_key(name), name) for name in CONDITIONAL_HEADERS)
 
 
 def conditional_headers(request: HttpRequest) -> dict[str, str]:

@@ -6,22 +6,26 @@ the version the writer expected; every adapter turns it into 412 Precondition Fa
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from django.utils.translation import gettext
+
+#: :attr:`VersionConflict.reason` values (also ``VersionConflict.STALE``/``.DATABASE``).
+STALE: Final = "stale"
+DATABASE: Final = "database"
 
 
 class VersionConflict(Exception):
     """The stored version is no longer the one the write expected (or the row is gone).
 
-    ``reason`` is ``"stale"`` (the compare-and-swap matched no row: another write changed or
-    deleted it first) or ``"database"`` (the database reported a concurrency conflict such as
-    a serialization failure; the original error is ``__cause__``): ``VersionConflict.STALE``
-    and ``VersionConflict.DATABASE``.
+    ``reason`` is :attr:`STALE` (``"stale"``: the compare-and-swap matched no row: another
+    write changed or deleted it first) or :attr:`DATABASE` (``"database"``: the database
+    reported a concurrency conflict such as a serialization failure; the original error is
+    ``__cause__``).
     """
 
-    STALE: ClassVar[str] = "stale"
-    DATABASE: ClassVar[str] = "database"
+    STALE: ClassVar[str] = STALE
+    DATABASE: ClassVar[str] = DATABASE
 
     def __init__(
         self,
@@ -30,7 +34,7 @@ class VersionConflict(Exception):
         model: type[Any] | None = None,
         pk: Any = None,
         expected_version: str | None = None,
-        reason: str = "stale",
+        reason: str = STALE,
     ) -> None:
         super().__init__(message)
         self.model = model

@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 
 from .exceptions import MalformedHeader
 
-#: Response header names the package sets (the conditional request headers are in
+#: Header names the package sets or reads (the conditional request headers are in
 #: :mod:`.conditions`).
 ETAG: Final = "ETag"
 LAST_MODIFIED: Final = "Last-Modified"
@@ -29,6 +29,14 @@ RETRY_AFTER: Final = "Retry-After"
 LINK: Final = "Link"
 LOCATION: Final = "Location"
 CONTENT_TYPE: Final = "Content-Type"
+USER_AGENT: Final = "User-Agent"
+
+
+def meta_key(name: str) -> str:
+    """The ``request.META`` key (and test client keyword) of request header ``name``, as WSGI
+    spells it: ``If-Match`` → ``HTTP_IF_MATCH``."""
+    return "HTTP_" + name.upper().replace("-", "_")
+
 
 __all__ = [
     "WILDCARD",

@@ -15,12 +15,15 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Tags, Warning, register
 from django.utils.translation import gettext
 
+from .conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
+from .headers import ETAG, LAST_MODIFIED
+
 __all__ = ["check_cors_headers"]
 
 #: Response headers a client must be able to read.
-EXPOSED: Final = ("ETag", "Last-Modified")
+EXPOSED: Final = (ETAG, LAST_MODIFIED)
 #: Request headers a client must be allowed to send.
-ALLOWED: Final = ("If-Match", "If-None-Match", "If-Unmodified-Since")
+ALLOWED: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE)
 #: django-cors-headers' ``corsheaders.defaults.default_headers``, used when the project does
 #: not set ``CORS_ALLOW_HEADERS`` (read from there when it is importable).
 _CORS_DEFAULT_ALLOW_HEADERS: Final = (
@@ -64,45 +67,13 @@ def check_cors_headers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         return []
     exposed = _names(getattr(settings, "CORS_EXPOSE_HEADERS", ()))
     allowed = _names(getattr(settings, "CORS_ALLOW_HEADERS", _default_allow_headers()))
-    missing_exposed = (
-        []
-        if exposed is None or "*" in exposed
-        else [h for h in EXPOSED if h.lower() not in exposed]
-    )
-    missing_allowed = (
-        []
-        if allowed is None or "*" in allowed
-        else [h for h in ALLOWED if h.lower() not in allowed]
-    )
-    if not missing_exposed and not missing_allowed:
+    found: list[tuple[str, list[str]]] = []  # (problem, settings lines that fix it)
+    if missing := _missing(EXPOSED, exposed):
+        found.append(_expose_fix(missing))
+    if missing := _missing(ALLOWED, allowed):
+        found.append(_allow_fix(missing))
+    if not found:
         return []
-    problems: list[str] = []
-    lines: list[str] = []
-    if missing_exposed:
-        problems.append(
-            gettext(
-                "CORS_EXPOSE_HEADERS does not include %(headers)s, so browsers hide them from "
-                "cross-origin scripts"
-            )
-            % {"headers": ", ".join(missing_exposed)}
-        )
-        current = [str(name) for name in getattr(settings, "CORS_EXPOSE_HEADERS", ())]
-        lines.append(f"CORS_EXPOSE_HEADERS = {[*current, *missing_exposed]!r}")
-    if missing_allowed:
-        problems.append(
-            gettext(
-                "CORS_ALLOW_HEADERS does not include %(headers)s, so browsers refuse to send "
-                "them cross-origin"
-            )
-            % {"headers": ", ".join(missing_allowed)}
-        )
-        extra = [name.lower() for name in missing_allowed]
-        if hasattr(settings, "CORS_ALLOW_HEADERS"):
-            current = [str(name) for name in getattr(settings, "CORS_ALLOW_HEADERS", ())]
-            lines.append(f"CORS_ALLOW_HEADERS = {[*current, *extra]!r}")
-        else:
-            lines.append("from corsheaders.defaults import default_headers")
-            lines.append(f"CORS_ALLOW_HEADERS = (*default_headers, {', '.join(map(repr, extra))})")
     return [
         Warning(
             gettext(
@@ -110,8 +81,43 @@ def check_cors_headers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                 "not read the ETag they must send back, or could not send If-Match, and every "
                 "protected write would fail with 428."
             )
-            % {"problems": gettext("; and ").join(problems)},
-            hint=gettext("Add to your settings:") + "\n" + "\n".join(lines),
+            % {"problems": gettext("; and ").join(problem for problem, _lines in found)},
+            hint=gettext("Add to your settings:")
+            + "\n"
+            + "\n".join(line for _problem, lines in found for line in lines),
             id="preconditions.W002",
         )
+    ]
+
+
+def _missing(wanted: Iterable[str], present: set[str] | None) -> list[str]:
+    """The ``wanted`` headers a CORS setting lacks (none when it allows any: ``"*"``)."""
+    if present is None or "*" in present:
+        return []
+    return [name for name in wanted if name.lower() not in present]
+
+
+def _expose_fix(missing: list[str]) -> tuple[str, list[str]]:
+    """The problem with ``CORS_EXPOSE_HEADERS``, and the settings lines that fix it."""
+    problem = gettext(
+        "CORS_EXPOSE_HEADERS does not include %(headers)s, so browsers hide them from "
+        "cross-origin scripts"
+    ) % {"headers": ", ".join(missing)}
+    current = [str(name) for name in getattr(settings, "CORS_EXPOSE_HEADERS", ())]
+    return problem, [f"CORS_EXPOSE_HEADERS = {[*current, *missing]!r}"]
+
+
+def _allow_fix(missing: list[str]) -> tuple[str, list[str]]:
+    """The problem with ``CORS_ALLOW_HEADERS``, and the settings lines that fix it."""
+    problem = gettext(
+        "CORS_ALLOW_HEADERS does not include %(headers)s, so browsers refuse to send "
+        "them cross-origin"
+    ) % {"headers": ", ".join(missing)}
+    extra = [name.lower() for name in missing]
+    if hasattr(settings, "CORS_ALLOW_HEADERS"):
+        current = [str(name) for name in getattr(settings, "CORS_ALLOW_HEADERS", ())]
+        return problem, [f"CORS_ALLOW_HEADERS = {[*current, *extra]!r}"]
+    return problem, [
+        "from corsheaders.defaults import default_headers",
+        f"CORS_ALLOW_HEADERS = (*default_headers, {', '.join(map(repr, extra))})",
     ]

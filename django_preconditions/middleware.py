@@ -46,7 +46,7 @@ from .models import (
     version_root,
 )
 from .policy import Policy, settings_entry, view_keys_for_request
-from .rules import rule_for_keys
+from .rules import ADMIN_RULE, rule_for_keys
 from .transactions import current_version, keep_body, run_with_retries
 from .validation import is_admin_view
 
@@ -489,7 +489,7 @@ class PreconditionMiddleware:
             return None
         keys = view_keys_for_request(request)
         found = rule_for_keys(keys)
-        if found is None or (found[1] == "admin" and is_admin_view(view_func)):
+        if found is None or (found[1] == ADMIN_RULE and is_admin_view(view_func)):
             return None  # admin rules never apply to the admin site itself
         try:
             guard = _build_guard(request, view_func, found[0], view_kwargs)

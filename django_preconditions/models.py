@@ -33,7 +33,9 @@ from django.utils.http import http_date
 from django.utils.translation import gettext_lazy as _
 
 from ._compat import can_fast_delete, concrete_parents, is_zero_row_update, reset_base_manager
+from .conf import split_comma_list
 from .dbconflicts import is_database_conflict
+from .defaults import ENFORCE, REPORT
 from .duplicates import duplicates_key
 from .exceptions import VersionConflict
 from .headers import EntityTag, format_entity_tag
@@ -710,6 +712,8 @@ class VersionedModel(models.Model):
 
     @property
     def entity_tag(self) -> EntityTag:
+        """:attr:`etag` parsed: an :class:`~django_preconditions.headers.EntityTag`, to compare
+        with the tags of a request header (``tag.strong_match(instance.entity_tag)``)."""
         return EntityTag(self.version_token)
 
     @property
@@ -784,10 +788,6 @@ class_prepared.connect(_guard_plain_parents)
 
 
 # --- Rules managed in the admin -------------------------------------------------------------
-
-
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 class ProtectedEndpoint(VersionedModel):
@@ -865,8 +865,8 @@ class ProtectedEndpoint(VersionedModel):
         default="",
         choices=[
             ("", _("(as code or settings say)")),
-            ("enforce", _("enforce")),
-            ("report", _("report")),
+            (ENFORCE, _("enforce")),
+            (REPORT, _("report")),
         ],
         help_text=_(
             '"report" lets requests without a precondition through and reports them; '
@@ -898,8 +898,8 @@ class ProtectedEndpoint(VersionedModel):
     def as_rule(self) -> dict[str, Any]:
         """The rule in the shape of a ``PRECONDITIONS["VIEWS"]`` entry."""
         rule: dict[str, Any] = {
-            "methods": _split(self.methods),
-            "required_headers": _split(self.required_headers),
+            "methods": split_comma_list(self.methods),
+            "required_headers": split_comma_list(self.required_headers),
         }
         if self.allow_wildcard is not None:
             rule["allow_wildcard"] = self.allow_wildcard

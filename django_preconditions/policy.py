@@ -22,8 +22,9 @@ from django.http import HttpRequest
 from . import defaults
 from .conditions import Requirement
 from .conf import conf, normalise_headers
+from .defaults import ENFORCE, REPORT
 
-__all__ = ["Policy", "view_keys_for_request"]
+__all__ = ["ENFORCE", "REPORT", "Policy", "view_keys_for_request"]
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,6 @@ def attribute_overrides(owner: Any) -> dict[str, Any]:
     """The policy keys a view class sets as ``precondition_<key>`` attributes (``None``:
     the settings)."""
     return {name: getattr(owner, f"precondition_{name}", None) for name in POLICY_FIELDS}
-
-
-REPORT: Final = "report"
-ENFORCE: Final = "enforce"
 
 
 def enforced_by_admin_rule(policy: Policy, view_keys: Iterable[str]) -> Policy:

@@ -39,6 +39,7 @@ from django.utils.translation import gettext, gettext_lazy
 from . import signals
 from .conditions import Decision
 from .dbconflicts import is_database_conflict
+from .headers import USER_AGENT
 
 __all__ = ["WRITE_INTERVAL", "ReportedRequest", "flush_reports", "report_unmet", "reset_reports"]
 
@@ -141,7 +142,7 @@ def _count(request: Any, method: str) -> None:
     global _next_due
     user = getattr(request, "user", None)
     username = user.get_username() if user is not None and user.is_authenticated else ""
-    agent = str(request.headers.get("User-Agent", ""))[:255]
+    agent = str(request.headers.get(USER_AGENT, ""))[:255]
     endpoint = _endpoint(request)
     key = (endpoint, method, username, agent)
     wall = time.time()

@@ -38,22 +38,24 @@ __all__ = [
 ]
 
 _TYPE_PREFIX: Final = "tag:django-preconditions,2026:"
+#: Title and code of each refusal :func:`describe` writes (the ``title`` is translated, the
+#: ``code`` never is).
 _TITLES: Final = {
-    400: gettext_lazy("Malformed precondition header"),
-    404: gettext_lazy("Not Found"),
-    412: gettext_lazy("Precondition Failed"),
-    428: gettext_lazy("Precondition Required"),
+    Outcome.MALFORMED: gettext_lazy("Malformed precondition header"),
+    Outcome.PRECONDITION_FAILED: gettext_lazy("Precondition Failed"),
+    Outcome.PRECONDITION_REQUIRED: gettext_lazy("Precondition Required"),
 }
+_CODES: Final = {
+    Outcome.MALFORMED: "malformed_precondition",
+    Outcome.PRECONDITION_FAILED: "precondition_failed",
+    Outcome.PRECONDITION_REQUIRED: "precondition_required",
+}
+_NOT_FOUND_TITLE: Final = gettext_lazy("Not Found")
+_NOT_FOUND_CODE: Final = "not_found"
 #: What each accepted header must carry, for the detailed guidance body.
 _HEADER_DESCRIPTIONS: Final = {
     IF_MATCH: gettext_lazy("the ETag from your last GET"),
     IF_UNMODIFIED_SINCE: gettext_lazy("the Last-Modified from your last GET"),
-}
-_CODES: Final = {
-    400: "malformed_precondition",
-    404: "not_found",
-    412: "precondition_failed",
-    428: "precondition_required",
 }
 
 
@@ -184,24 +186,25 @@ def _facts(
     last_modified: int | None,
     readable: bool,
 ) -> _Facts:
-    status = decision.status
+    outcome = decision.outcome
     path = request.get_full_path()
     show_etag = readable and current_etag is not None
     body_etag = current_etag if show_etag and policy.include_current_etag else None
     last_modified_text = http_date(last_modified) if readable and last_modified else None
     headers: dict[str, str] = {CACHE_CONTROL: "no-store"}
-    if status == 412 and show_etag:
+    if outcome is Outcome.PRECONDITION_FAILED and show_etag:
         assert current_etag is not None
         headers[ETAG] = current_etag
         if last_modified_text:
             headers[LAST_MODIFIED] = last_modified_text
-    if status in (412, 428) and policy.documentation_url:
+    refused = outcome in (Outcome.PRECONDITION_FAILED, Outcome.PRECONDITION_REQUIRED)
+    if refused and policy.documentation_url:
         headers[LINK] = f'<{policy.documentation_url}>; rel="help"'
     placeholder = gettext("<the ETag from your last GET>")
     common: dict[str, Any] = {
-        "status": status,
-        "code": _CODES[status],
-        "title": str(_TITLES[status]),
+        "status": outcome.status,
+        "code": _CODES[outcome],
+        "title": str(_TITLES[outcome]),
         "instance": path,
         "reason": str(decision.reason),
         "documentation": policy.documentation_url,
@@ -383,8 +386,8 @@ def not_found_error(request: HttpRequest, policy: Policy) -> PreconditionError:
     """404 for an absent resource, in the same format as the other errors (rule 12)."""
     return PreconditionError(
         status=404,
-        code=_CODES[404],
-        title=str(_TITLES[404]),
+        code=_NOT_FOUND_CODE,
+        title=str(_NOT_FOUND_TITLE),
         detail=gettext("%(path)s does not exist (or you may not see it).") % {"path": request.path},
         instance=request.get_full_path(),
         reason="not_found",

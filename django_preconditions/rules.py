@@ -21,15 +21,25 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 from django.db import DatabaseError, connections, router, transaction
 
 from .conf import conf
 from .defaults import ERROR_FORMATS
-from .policy import Policy, settings_entry
+from .policy import ENFORCE, Policy, settings_entry
 
 logger = logging.getLogger("django_preconditions")
+
+#: Where the rule that applies to a view comes from (:func:`rule_for_keys`): a
+#: ``PRECONDITIONS["VIEWS"]`` entry, an admin rule, or both. The audit shows the same words in
+#: its ``protection`` column.
+RuleSource = Literal["settings", "admin rule", "settings+admin"]
+SETTINGS: Final = "settings"
+ADMIN_RULE: Final = "admin rule"
+SETTINGS_AND_ADMIN: Final = "settings+admin"
+#: Every :data:`RuleSource`, in the audit's order.
+RULE_SOURCES: Final[tuple[RuleSource, ...]] = (SETTINGS, ADMIN_RULE, SETTINGS_AND_ADMIN)
 
 
 @dataclass(frozen=True)
@@ -167,17 +177,18 @@ def _read(model: Any, alias: str) -> dict[str, Mapping[str, Any]]:
 # --- Which rule applies: settings, then admin rules that can only add protection ------------
 
 
-def rule_for_keys(keys: tuple[str, ...]) -> tuple[dict[str, Any], str] | None:
+def rule_for_keys(keys: tuple[str, ...]) -> tuple[dict[str, Any], RuleSource] | None:
     """The effective rule for a view from settings and admin rules, and where it came from
-    (``"settings"``, ``"admin"`` or ``"settings+admin"``); ``None`` if neither names it."""
+    (:data:`SETTINGS`, :data:`ADMIN_RULE` or :data:`SETTINGS_AND_ADMIN`); ``None`` if neither
+    names it."""
     configured = settings_entry(keys)
     admin = current_rules().rule_for(keys)
     if configured is None and admin is None:
         return None
     if admin is None:
-        return dict(configured or {}), "settings"
+        return dict(configured or {}), SETTINGS
     merged = combine_rules(configured, admin)
-    return merged, "admin" if configured is None else "settings+admin"
+    return merged, ADMIN_RULE if configured is None else SETTINGS_AND_ADMIN
 
 
 def combine_rules(configured: Mapping[str, Any] | None, admin: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,8 +228,8 @@ def combine_rules(configured: Mapping[str, Any] | None, admin: Mapping[str, Any]
     if configured is None:
         if admin_mode:
             merged["mode"] = admin_mode
-    elif "enforce" in (base.mode, admin_mode):
-        merged["mode"] = "enforce"
+    elif ENFORCE in (base.mode, admin_mode):
+        merged["mode"] = ENFORCE
     if admin.get("broken"):
         merged["broken"] = admin["broken"]
     return merged

@@ -1,8 +1,7 @@
 """drf-spectacular: document the preconditions of every :class:`PreconditionMixin` view.
 
-The only module that imports drf-spectacular; ``django_preconditions.rest_framework``
-imports it when drf-spectacular is installed, so adding the mixin is enough (CONFORMANCE
-rule 49). An ``OpenApiViewExtension`` matching the mixin's subclasses layers
+The only module that imports drf-spectacular; the app's ``AppConfig.ready()`` imports it
+when drf-spectacular is installed, so adding the mixin is enough (CONFORMANCE rule 49). An ``OpenApiViewExtension`` matching the mixin's subclasses layers
 :class:`PreconditionSchemaMixin` over the view's schema class — and over the schema class of
 any action decorated with ``@extend_schema`` — to add the conditional request headers
 (required where the policy requires them), the 304/400/412/428 responses with the error

@@ -6,7 +6,7 @@ error format is one of the registered names (a string an admin typed is never im
 view key must name a URL pattern of the project, its lookup must be a unique field of the
 model and a keyword argument of every matching route, and it may not relax the settings
 (``allow_wildcard`` can only be switched off). The middleware also merges admin rules so that
-they only add protection (``middleware.combine_rules``); a rule that fails validation when
+they only add protection (``rules.combine_rules``); a rule that fails validation when
 loaded fails closed (428 for unsafe methods).
 """
 
@@ -172,14 +172,20 @@ def unknown_view_message(view_key: str, endpoints: Iterable[Endpoint] | None = N
 # --- Model and lookup -----------------------------------------------------------------------
 
 
+def installed_model(label: Any) -> type[models.Model] | None:
+    """The installed model named ``"app_label.ModelName"``, or ``None`` (never imports
+    anything)."""
+    try:
+        return apps.get_model(label) if isinstance(label, str) else None
+    except (LookupError, ValueError):
+        return None
+
+
 def model_problem(label: Any) -> tuple[type[models.Model] | None, str | None]:
     """The rule's model, or why it cannot be used (never imports anything)."""
     from .models import VersionedModel
 
-    try:
-        model = apps.get_model(label) if isinstance(label, str) else None
-    except (LookupError, ValueError):
-        model = None
+    model = installed_model(label)
     if model is None:
         return None, _(
             '%(label)r is not an installed model. Use "app_label.ModelName" of a model in '
@@ -277,7 +283,7 @@ def admin_rule_errors(
     _admin_value_errors(rule, view_key, add)
     # At load time (check_view=False) the merge itself keeps enforce (rules.combine_rules,
     # policy.enforced_by_admin_rule); asking the audit there would re-enter the rules cache.
-    if check_view and rule.get("mode") == "report":
+    if check_view and rule.get("mode") == defaults.REPORT:
         _admin_mode_error(view_key, add)
     matching = endpoints_for(view_key, everything)
     if check_view and not matching:

@@ -900,3 +900,15 @@ def test_rule_9_if_none_match_on_get_is_304_exactly_when_a_member_weakly_matches
     decision = decide("GET", {IF_NONE_MATCH: value}, resource)
     matches = any(tag.opaque == current.opaque for tag in tag_list)
     assert (decision.outcome is Outcome.NOT_MODIFIED) is matches
+
+
+def test_rule_57_report_mode_judges_dates_against_the_callers_now() -> None:
+    # An If-Modified-Since after `now` is ignored; in report mode the relaxed re-evaluation of
+    # what the client sent uses the same `now` (not the clock).
+    report = Requirement(methods=frozenset(UNSAFE), report_only=True)
+    headers = {IF_MODIFIED_SINCE: LAST_MODIFIED_DATE}
+    decision = evaluate("PUT", headers, R, report, now=LAST_MODIFIED - 60)
+    assert decision.outcome is Outcome.PROCEED
+    assert decision.unmet is not None
+    assert decision.unmet.outcome is Outcome.PRECONDITION_REQUIRED
+    assert IF_MODIFIED_SINCE in decision.ignored

@@ -18,7 +18,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.http import parse_http_date
 
+from django_preconditions.conditions import Decision, Outcome, Reason
+from django_preconditions.enforcement import PreconditionContext
 from django_preconditions.models import SETTLED_AFTER
+from django_preconditions.policy import Policy
 from tests.documents import STORED_AT_HTTP, backdate, make_stale, state
 from tests.testapp import extra_views
 from tests.testapp.models import Document
@@ -1194,3 +1197,13 @@ def test_async_options_ignores_preconditions(async_client, document):
         async_client, "OPTIONS", f"/async/docs/{document.pk}/", headers={"If-Match": '"x"'}
     )
     assert response.status_code == 200
+
+
+def test_preconditions_object_is_a_deprecated_alias_of_instance() -> None:
+    document = Document.objects.create(title="a")
+    decision = Decision(outcome=Outcome.PROCEED, reason=Reason.NO_PRECONDITIONS, method="GET")
+    context = PreconditionContext(
+        instance=document, policy=Policy.from_settings(), decision=decision
+    )
+    with pytest.warns(DeprecationWarning, match=r"request\.preconditions\.instance"):
+        assert context.object is document

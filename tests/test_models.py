@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_preconditions.exceptions import VersionConflict
+from django_preconditions.headers import EntityTag, parse_entity_tag
 from django_preconditions.models import (
     expect_version,
     http_timestamp,
@@ -456,3 +457,15 @@ def test_rule_22_24_39_served_second_waits_until_the_write_second_is_settled() -
     # Never later than now (rule 39), also for a stamp from a clock that runs ahead.
     assert http_timestamp(stored, now=second - 5.5) == second - 6
     assert http_timestamp(None) is None
+
+
+def test_entity_tag_is_the_etag_parsed() -> None:
+    document = Document.objects.create(title="a")
+    tag = document.entity_tag
+    assert isinstance(tag, EntityTag)
+    assert str(tag) == document.etag
+    assert parse_entity_tag(document.etag) == tag
+    assert not tag.weak
+    assert tag.strong_match(EntityTag(document.version_token))
+    document.save()
+    assert not tag.strong_match(document.entity_tag)  # a write makes a new tag

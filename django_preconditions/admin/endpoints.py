@@ -17,6 +17,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from .. import defaults
 from .._compat import admin_sites
+from ..conf import split_comma_list
 from ..formats import ERROR_FORMATS
 from ..models import (
     ProtectedEndpoint,
@@ -33,12 +34,6 @@ else:
 # --- Admin rules ------------------------------------------------------------------------------
 
 
-def _split(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return list(value or [])
-
-
 class CommaSeparatedChoiceField(forms.MultipleChoiceField):
     """Checkboxes stored as one comma-separated string (``"PUT,PATCH,DELETE"``)."""
 
@@ -47,7 +42,7 @@ class CommaSeparatedChoiceField(forms.MultipleChoiceField):
         super().__init__(**kwargs)
 
     def prepare_value(self, value: Any) -> Any:
-        return [self.canonical(item) for item in _split(value)]
+        return [self.canonical(item) for item in split_comma_list(value)]
 
     def clean(self, value: Any) -> str:
         chosen = set(super().clean(value))

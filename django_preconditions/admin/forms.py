@@ -95,18 +95,20 @@ class VersionedFormMixin(_VersionedFormBase):
 
     def preconditions_base(self) -> dict[str, Any]:
         """The encoded values this form shows, from the row it was made from."""
-        opts = self.instance._meta
         base: dict[str, Any] = {}
         for name in self.fields:
-            if name == VERSION_FIELD_NAME:
-                continue
-            try:
-                field = opts.get_field(name)
-            except FieldDoesNotExist:
-                continue
-            if isinstance(field, models.Field):
+            field = self._model_field(name)
+            if field is not None and name != VERSION_FIELD_NAME:
                 base[name] = _encode(field, self.initial.get(name))
         return base
+
+    def _model_field(self, name: str) -> models.Field[Any, Any] | None:
+        """The model field behind form field ``name``; ``None`` for a form-only field."""
+        try:
+            field = self.instance._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        return field if isinstance(field, models.Field) else None
 
     def preconditions_signed_version(self) -> str:
         return sign_version(self.instance, self.preconditions_base())
@@ -198,13 +200,8 @@ class VersionedFormMixin(_VersionedFormBase):
         opts = instance._meta
         differences: list[FieldDifference] = []
         for name, base_encoded in signed.base.items():
-            if name not in self.fields:
-                continue
-            try:
-                field = opts.get_field(name)
-            except FieldDoesNotExist:
-                continue
-            if not isinstance(field, models.Field):
+            field = self._model_field(name) if name in self.fields else None
+            if field is None:
                 continue
             current = self.initial.get(name)
             if _encode(field, current) == base_encoded:

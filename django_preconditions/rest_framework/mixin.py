@@ -29,10 +29,9 @@ from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
 from ..conditions import (
+    CONDITIONAL_HEADERS,
     IF_MATCH,
-    IF_MODIFIED_SINCE,
     IF_NONE_MATCH,
-    IF_UNMODIFIED_SINCE,
     IGNORED_METHODS,
     SAFE_METHODS,
     Decision,
@@ -52,7 +51,7 @@ from ..enforcement import (
 )
 from ..exceptions import VersionConflict
 from ..formats import JSON_CONTENT_TYPE, built_in
-from ..headers import CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, EntityTag
+from ..headers import CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, EntityTag, meta_key
 from ..models import VersionedModel, VersionExpectation, expect_creation, expect_version
 from ..policy import (
     Policy,
@@ -94,7 +93,7 @@ else:
 
 __all__ = ["PreconditionMixin"]
 
-_CONDITIONAL_HEADERS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
+_IF_NONE_MATCH_KEY: Final = meta_key(IF_NONE_MATCH)
 # Methods whose requests carry no body to keep and write nothing the mixin guards.
 _READ_ONLY_METHODS: Final = SAFE_METHODS | IGNORED_METHODS
 # The decision set as ``request.preconditions`` before the object is checked, per method
@@ -326,7 +325,7 @@ class PreconditionMixin(_ViewBase):
             and field_name
             and method not in SAFE_METHODS
             and isinstance(getattr(self.request, "accepted_renderer", None), BrowsableAPIRenderer)
-            and not any(name in headers for name in _CONDITIONAL_HEADERS)
+            and not any(name in headers for name in CONDITIONAL_HEADERS)
         ):
             data = self.request.data  # parsed only for browsable-API requests
             value = data.get(field_name) if isinstance(data, Mapping) else None
@@ -496,7 +495,7 @@ class PreconditionMixin(_ViewBase):
         computed from the rows served."""
         tracking = self._tracking()
         if (
-            "HTTP_IF_NONE_MATCH" in (tracking.http_request or self.request).META
+            _IF_NONE_MATCH_KEY in (tracking.http_request or self.request).META
             and self.precondition_list_etag
             and tracking.list_etag is None
             and self._method() in SAFE_METHODS

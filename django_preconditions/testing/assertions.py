@@ -14,9 +14,10 @@ from typing import Any, Final
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 
+from ..conditions import IF_MATCH, IF_NONE_MATCH
 from ..conf import conf
 from ..formats import ERROR_FORMATS
-from ..headers import CACHE_CONTROL, CONTENT_TYPE, ETAG, LAST_MODIFIED
+from ..headers import CACHE_CONTROL, CONTENT_TYPE, ETAG, LAST_MODIFIED, meta_key
 from .clients import PreconditionsClientMixin
 
 __all__ = ["STALE_ETAG", "assert_all_protected", "assert_protected"]
@@ -43,9 +44,15 @@ class _Proof:
     total: int = 5
 
     def call(
-        self, method: str, url: str, body: Any = "", content_type: str = "", **headers: str
+        self,
+        method: str,
+        url: str,
+        body: Any = "",
+        content_type: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> HttpResponse:
-        kwargs: dict[str, Any] = {**self.extra, **headers}
+        """``headers`` (by name) on top of the caller's, exactly as given."""
+        kwargs: dict[str, Any] = {**self.extra, **_as_extra(headers)}
         if isinstance(self.client, PreconditionsClientMixin):
             kwargs["preconditions"] = False  # the proof sends exactly the headers it names
         if content_type:
@@ -75,6 +82,11 @@ class _Proof:
                 else " or ".join(map(str, allowed))
             )
             self.fail(step, f"Expected status {wanted}, got {response.status_code}.", response)
+
+
+def _as_extra(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Headers by name as the test clients' ``**extra`` (``request.META``) keys."""
+    return {meta_key(name): value for name, value in (headers or {}).items()}
 
 
 def _describe(response: HttpResponse) -> str:
@@ -131,10 +143,7 @@ def assert_protected(
     that failed and what came back.
     """
     method = method.upper()
-    extra = {
-        "HTTP_" + name.upper().replace("-", "_"): value for name, value in (headers or {}).items()
-    }
-    proof = _Proof(client, method, url, extra)
+    proof = _Proof(client, method, url, _as_extra(headers))
     read = read_url or url
     body = _encode(data, content_type)
     fmt = error_format if error_format is not None else conf.ERROR_FORMAT
@@ -145,7 +154,7 @@ def assert_protected(
     step = f"{method} with the current If-Match: {etag} succeeds"
     if new_etag:
         step += " with a new ETag"
-    done = proof.call(method, url, body, content_type, HTTP_IF_MATCH=etag)
+    done = proof.call(method, url, body, content_type, {IF_MATCH: etag})
     proof.expect(step, done, range(200, 300))
     if new_etag and done.headers.get(ETAG) in (None, etag):
         proof.fail(step, "The 2xx response has no new ETag.", done)
@@ -163,7 +172,7 @@ def _read_steps(proof: _Proof, read: str) -> tuple[HttpResponse, str]:
     proof.passed.append(f"GET → 200 ETag {etag}")
 
     step = f"GET with If-None-Match: {etag} answers 304 Not Modified"
-    proof.expect(step, proof.call("GET", read, HTTP_IF_NONE_MATCH=str(etag)), (304,))
+    proof.expect(step, proof.call("GET", read, headers={IF_NONE_MATCH: str(etag)}), (304,))
     proof.passed.append("conditional GET → 304")
     return before, str(etag)
 
@@ -183,7 +192,7 @@ def _refusal_steps(
     proof.passed.append(f"{method} without precondition → 428")
 
     step = f"{method} with a stale If-Match answers 412 Precondition Failed, nothing changed"
-    stale = proof.call(method, url, body, content_type, HTTP_IF_MATCH=STALE_ETAG)
+    stale = proof.call(method, url, body, content_type, {IF_MATCH: STALE_ETAG})
     proof.expect(step, stale, (412,))
     _unchanged(proof, step, read, before)
     proof.passed.append(f"{method} with stale If-Match → 412")

@@ -15,7 +15,7 @@ from django.http.response import HttpResponseBase
 from django.test import AsyncClient, Client
 
 from ..conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
-from ..headers import ETAG, LOCATION
+from ..headers import ETAG, LOCATION, meta_key
 
 if TYPE_CHECKING:
     from rest_framework.test import APIClient
@@ -30,12 +30,10 @@ __all__ = [
 
 #: Methods to which the clients add ``If-Match``.
 WRITE_METHODS: Final = frozenset({"PUT", "PATCH", "DELETE"})
-# A write that already sends one of these is sent as given.
-_SENT_AS_GIVEN: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE)
-_CONDITIONAL_EXTRAS: Final = tuple(
-    f"HTTP_{name.upper().replace('-', '_')}" for name in _SENT_AS_GIVEN
-)
-_CONDITIONAL_NAMES: Final = frozenset(name.lower() for name in _SENT_AS_GIVEN)
+#: A call that sets one of these itself is sent as given (as ``headers=`` or as ``**extra``).
+_OWN_PRECONDITIONS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE)
+_CONDITIONAL_EXTRAS: Final = frozenset(meta_key(name) for name in _OWN_PRECONDITIONS)
+_CONDITIONAL_NAMES: Final = frozenset(name.lower() for name in _OWN_PRECONDITIONS)
 #: ``**extra`` keys not forwarded to the GET that fetches a missing ``ETag``.
 _NOT_FOR_FETCH: Final = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH", "QUERY_STRING", "data"})
 
