@@ -25,6 +25,7 @@ from django_preconditions._compat import (
     is_zero_row_update,
     log_response,
     made_by_django_condition,
+    page_number_page,
     require_http_methods_allowed,
     reset_base_manager,
     version_tokens_of,
@@ -262,3 +263,56 @@ def test_querysets_keep_their_prefetch_lookups_in_a_private_attribute() -> None:
     # version_tokens_of() clears prefetch lookups only when there are some.
     assert Document.objects.all()._prefetch_related_lookups == ()
     assert Document.objects.prefetch_related("folder")._prefetch_related_lookups == ("folder",)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?page=2", "?page=3", "?page=last", "?page_size=5&page=2", "?page_size=0"],
+)
+def test_page_number_page_is_drfs_paginate_queryset_read_as_one_slice(query: str) -> None:
+    """``page_number_page()`` mirrors DRF's ``PageNumberPagination.paginate_queryset()``: the
+    same items and the same state on the paginator, for each page and page size."""
+    from rest_framework.pagination import PageNumberPagination
+    from rest_framework.request import Request
+
+    class Pages(PageNumberPagination):
+        page_size = 4
+        page_size_query_param = "page_size"
+
+    for number in range(10):
+        Document.objects.create(title=f"d{number}")
+    tokens = version_tokens_of(Document.objects.order_by("pk"))
+    request = Request(RequestFactory().get(f"/documents/{query}"))
+    drf, ours_ = Pages(), Pages()
+
+    expected = drf.paginate_queryset(tokens, request)
+    got = page_number_page(ours_, tokens, request)
+
+    assert got == expected
+    assert ours_.request is request
+    if expected is None:
+        assert not hasattr(ours_, "page")
+        return
+    assert (ours_.page.number, ours_.page.paginator.count) == (
+        drf.page.number,
+        drf.page.paginator.count,
+    )
+    assert ours_.get_next_link() == drf.get_next_link()
+    assert ours_.get_previous_link() == drf.get_previous_link()
+    assert getattr(ours_, "display_page_controls", False) == drf.display_page_controls
+
+
+def test_page_number_page_leaves_an_invalid_page_to_drf() -> None:
+    from rest_framework.exceptions import NotFound
+    from rest_framework.pagination import PageNumberPagination
+    from rest_framework.request import Request
+
+    class Pages(PageNumberPagination):
+        page_size = 4
+
+    Document.objects.create(title="only")
+    tokens = version_tokens_of(Document.objects.order_by("pk"))
+    request = Request(RequestFactory().get("/documents/?page=9"))
+
+    with pytest.raises(NotFound, match="Invalid page"):
+        page_number_page(Pages(), tokens, request)

@@ -12,26 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from django.db import models
+from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
 
-from .._compat import version_tokens_of
-from ..models import VersionedModel
-
-if TYPE_CHECKING:
-    from rest_framework.generics import GenericAPIView
+from .._compat import page_number_page, version_tokens_of
+from ..models import VERSION_FIELD, VersionedModel
 
 __all__ = ["collection_etag", "page_etag", "pagination_state", "token_page_etag"]
 
 # Paginators whose paginate_queryset() only counts and slices the queryset: they page a
 # token-only query (primary keys and versions) exactly as they page the full rows.
-_TOKEN_PAGINATE: Final = (
-    PageNumberPagination.paginate_queryset,
-    LimitOffsetPagination.paginate_queryset,
-)
+_PAGE_NUMBER_PAGINATE: Final = PageNumberPagination.paginate_queryset
+_TOKEN_PAGINATE: Final = (_PAGE_NUMBER_PAGINATE, LimitOffsetPagination.paginate_queryset)
 
 
 def collection_etag(view: GenericAPIView[Any], items: Any) -> str | None:
@@ -41,13 +38,19 @@ def collection_etag(view: GenericAPIView[Any], items: Any) -> str | None:
         items = list(items)  # fills the queryset's cache: the serializer reuses the rows
     elif not isinstance(items, (list, tuple)):
         items = list(items) if isinstance(items, Iterable) else None
-    if items is None or not all(isinstance(item, VersionedModel) for item in items):
+    if items is None:
         return None
-    labels = {item._meta.label for item in items}
-    if len(labels) > 1:
+    # One model (one label): the classes of the items, checked once each, not per item.
+    classes = set(map(type, items))
+    if len(classes) > 1:
         return None
-    pairs = [(item.pk, item.version_token) for item in items]
-    return page_etag(view, labels.pop() if labels else "", pairs)
+    if not classes:
+        return page_etag(view, "", ())
+    model = classes.pop()
+    if not issubclass(model, VersionedModel):
+        return None
+    pairs = map(operator.attrgetter(model._meta.pk.attname, VERSION_FIELD), items)
+    return page_etag(view, model._meta.label, pairs)
 
 
 def token_page_etag(
@@ -65,7 +68,14 @@ def token_page_etag(
     tokens = version_tokens_of(queryset)
     if tokens is None:
         return None
-    page = paginate(tokens)
+    if (
+        paginator is not None
+        and type(paginator).paginate_queryset is _PAGE_NUMBER_PAGINATE
+        and getattr(paginate, "__func__", None) is GenericAPIView.paginate_queryset
+    ):
+        page = page_number_page(paginator, tokens, view.request)
+    else:
+        page = paginate(tokens)
     pairs = list(tokens) if page is None else page
     return page_etag(view, queryset.model._meta.label, pairs)
 
@@ -73,10 +83,13 @@ def token_page_etag(
 def page_etag(view: GenericAPIView[Any], label: str, pairs: Iterable[tuple[Any, str]]) -> str:
     """The digest of the ``(pk, version token)`` pairs of ``label``'s model in page order,
     and of the page envelope: the same from the full rows and from a token-only query."""
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update("".join(f"{label}\x1f{pk}\x1f{token}\x1e" for pk, token in pairs).encode())
+    # One list comprehension of f-strings is the cheapest text of 1,000 pairs (cheaper than
+    # a join over map(str, ...)), and SHA-256 the cheapest digest where the processor has
+    # SHA instructions; 160 of its bits are kept.
+    digest = hashlib.sha256(f"{label}\x1e".encode())
+    digest.update("".join([f"{pk}\x1f{token}\x1e" for pk, token in pairs]).encode())
     digest.update(json.dumps(pagination_state(view), default=str).encode())
-    return f"l{digest.hexdigest()}"
+    return f"l{digest.hexdigest()[:40]}"
 
 
 def pagination_state(view: GenericAPIView[Any]) -> list[Any]:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest
@@ -28,10 +29,9 @@ from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
 from ..conditions import (
+    CONDITIONAL_HEADERS,
     IF_MATCH,
-    IF_MODIFIED_SINCE,
     IF_NONE_MATCH,
-    IF_UNMODIFIED_SINCE,
     IGNORED_METHODS,
     SAFE_METHODS,
     Decision,
@@ -51,7 +51,7 @@ from ..enforcement import (
 )
 from ..exceptions import VersionConflict
 from ..formats import JSON_CONTENT_TYPE, built_in
-from ..headers import CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, EntityTag
+from ..headers import CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, EntityTag, meta_key
 from ..models import VersionedModel, VersionExpectation, expect_creation, expect_version
 from ..policy import (
     Policy,
@@ -64,6 +64,8 @@ from ..policy import (
 )
 from ..responses import PreconditionError, announce, render
 from ..transactions import (
+    RequestTransaction,
+    atomic_request_aliases,
     keep_body,
     mark_retryable,
     own_request_transaction,
@@ -91,7 +93,23 @@ else:
 
 __all__ = ["PreconditionMixin"]
 
-_CONDITIONAL_HEADERS: Final = (IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, IF_MODIFIED_SINCE)
+_IF_NONE_MATCH_KEY: Final = meta_key(IF_NONE_MATCH)
+# Methods whose requests carry no body to keep and write nothing the mixin guards.
+_READ_ONLY_METHODS: Final = SAFE_METHODS | IGNORED_METHODS
+# The decision set as ``request.preconditions`` before the object is checked, per method
+# (decisions are immutable: one per method serves every request).
+_NOT_EVALUATED: dict[str, Decision] = {}
+
+
+# The request transaction of a request that opens none (no ATOMIC_REQUESTS database).
+_NO_TRANSACTION: Final = contextlib.nullcontext(RequestTransaction(()))
+
+
+def _not_evaluated(method: str) -> Decision:
+    decision = _NOT_EVALUATED.get(method)
+    if decision is None:
+        decision = _NOT_EVALUATED[method] = Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
+    return decision
 
 
 def _is_clone(request: Request) -> bool:
@@ -137,6 +155,9 @@ class _Tracking:
     form_token: str | None = None
     list_etag: EntityTag | None = None
     method: str | None = None  # the request's real method, set by dispatch()
+    # The Django request, set by dispatch(): its headers are read there directly, not
+    # through DRF's Request.__getattr__.
+    http_request: HttpRequest | None = None
 
 
 # Policies of views that keep the default get_precondition_policy(), by (view class, action,
@@ -179,6 +200,9 @@ class PreconditionMixin(_ViewBase):
     #: Tells the middleware and audits that this view enforces preconditions itself.
     preconditions_protected: bool = True
 
+    # What the mixin learnt during the current request (set by dispatch()).
+    _precondition_tracking: _Tracking | None = None
+
     # -- policy --
 
     def get_precondition_policy(self) -> Policy:
@@ -204,17 +228,17 @@ class PreconditionMixin(_ViewBase):
         return tuple(keys), overrides
 
     def _tracking(self) -> _Tracking:
-        tracking: _Tracking | None = self.__dict__.get("_precondition_tracking")
+        tracking = self._precondition_tracking
         if tracking is None:
-            tracking = _Tracking()
-            self.__dict__["_precondition_tracking"] = tracking
+            tracking = self._precondition_tracking = _Tracking()
         return tracking
 
     def _policy(self) -> Policy:
         tracking = self._tracking()
-        if tracking.policy is None:
-            tracking.policy = self._resolved_policy()
-        return tracking.policy
+        policy = tracking.policy
+        if policy is None:
+            policy = tracking.policy = self._resolved_policy()
+        return policy
 
     def _resolved_policy(self) -> Policy:
         """``get_precondition_policy()``, remembered per view class, action and route until
@@ -242,7 +266,7 @@ class PreconditionMixin(_ViewBase):
         return own_request_transaction(super().as_view(*args, **kwargs))
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if request.method not in SAFE_METHODS | IGNORED_METHODS:
+        if request.method not in _READ_ONLY_METHODS:
             keep_body(request)  # DRF's parsers would stream it: a retry could not replay it
         return run_with_retries(request, lambda: self._dispatch_once(request, *args, **kwargs))
 
@@ -251,10 +275,13 @@ class PreconditionMixin(_ViewBase):
         # there) and end with the request: an ExitStack around DRF's whole dispatch. Around
         # it, the request transaction: a lost race or a database conflict (also one raised
         # by the COMMIT) leaves it, rolled back, and is answered here (rules 47, 51, 55).
-        tracking = _Tracking(method=(request.method or "GET").upper())
-        self.__dict__["_precondition_tracking"] = tracking
+        tracking = _Tracking(method=(request.method or "GET").upper(), http_request=request)
+        self._precondition_tracking = tracking
+        view = type(self).dispatch
+        # Without ATOMIC_REQUESTS there is no transaction to open: skip the context manager.
+        block = request_transaction(view) if atomic_request_aliases(view) else _NO_TRANSACTION
         try:
-            with request_transaction(type(self).dispatch) as atomic:
+            with block as atomic:
                 try:
                     with contextlib.ExitStack() as tracking.stack:
                         response = super().dispatch(request, *args, **kwargs)
@@ -278,9 +305,9 @@ class PreconditionMixin(_ViewBase):
     def _method(self) -> str:
         """The request's real method (DRF's OPTIONS metadata and browsable API clone the
         request with another method to probe permissions); read once per request."""
-        method = self._tracking().method
-        if method is not None:
-            return method
+        tracking = self._precondition_tracking
+        if tracking is not None and tracking.method is not None:
+            return tracking.method
         request = self.request
         original = getattr(request, "_request", request)
         return (original.method or "GET").upper()
@@ -288,8 +315,8 @@ class PreconditionMixin(_ViewBase):
     def _conditional_headers(self, method: str, *, form: bool) -> Mapping[str, str]:
         """The request's headers; for a browsable-API form that carries the token in
         ``precondition_form_field`` and no conditional header, that token as ``If-Match``."""
-        headers = conditional_headers(self.request)
         tracking = self._tracking()
+        headers = conditional_headers(tracking.http_request or self.request)
         if tracking.form_token is not None:
             return {IF_MATCH: tracking.form_token}
         field_name = self.precondition_form_field
@@ -298,7 +325,7 @@ class PreconditionMixin(_ViewBase):
             and field_name
             and method not in SAFE_METHODS
             and isinstance(getattr(self.request, "accepted_renderer", None), BrowsableAPIRenderer)
-            and not any(name in headers for name in _CONDITIONAL_HEADERS)
+            and not any(name in headers for name in CONDITIONAL_HEADERS)
         ):
             data = self.request.data  # parsed only for browsable-API requests
             value = data.get(field_name) if isinstance(data, Mapping) else None
@@ -307,13 +334,11 @@ class PreconditionMixin(_ViewBase):
                 return {IF_MATCH: value}
         return headers
 
-    def _decide(
-        self, state: ResourceState, *, required: bool = True, form: bool = False
-    ) -> Decision:
+    def _decide(self, snapshot: Snapshot, *, required: bool = True, form: bool = False) -> Decision:
         method = self._method()
         return self._enforcer().decide(
             self.request,
-            Snapshot(state=state),
+            snapshot,
             self._policy(),
             method=method,
             headers=self._conditional_headers(method, form=form),
@@ -344,19 +369,19 @@ class PreconditionMixin(_ViewBase):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        method = self._method()
         # Set on every request, OPTIONS included; replaced once the object is checked.
         request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
-            None, self._policy(), Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, self._method())
+            None, self._policy(), _not_evaluated(method)
         )
+        if method in SAFE_METHODS:
+            return
         # POST to the collection: the target is the collection, which exists, so
         # "If-None-Match: *" fails (rule 27). Nothing is required of a create.
         lookup = self.lookup_url_kwarg or self.lookup_field
-        method = self._method()
         if method == "POST" and lookup not in self.kwargs:
-            refusal = self._refusal(
-                self._decide(ResourceState(exists=True), required=False),
-                Snapshot(state=ResourceState(exists=True)),
-            )
+            collection = Snapshot(state=ResourceState(exists=True))
+            refusal = self._refusal(self._decide(collection, required=False), collection)
             if refusal is not None:
                 raise refusal
         elif method == "PUT" and self.precondition_allow_create and lookup in self.kwargs:
@@ -371,11 +396,12 @@ class PreconditionMixin(_ViewBase):
         """The view's queryset; for a write, on the database writes go to, so that the version
         the write is checked against is never read on a replica (rule 54)."""
         queryset = super().get_queryset()
-        if self._method() not in SAFE_METHODS | IGNORED_METHODS and isinstance(
-            queryset, models.QuerySet
-        ):
-            return queryset.using(router.db_for_write(queryset.model))
-        return queryset
+        if self._method() in _READ_ONLY_METHODS or not isinstance(queryset, models.QuerySet):
+            return queryset
+        alias = router.db_for_write(queryset.model)
+        if not settings.DATABASE_ROUTERS and queryset.db == alias:
+            return queryset  # without routers, reads and writes already share the database
+        return queryset.using(alias)
 
     def get_object(self) -> Any:
         """DRF's ``get_object()`` (404, object permissions), then the preconditions.
@@ -389,7 +415,7 @@ class PreconditionMixin(_ViewBase):
         if tracking.instance is not None:
             return tracking.instance
         instance = super().get_object()  # evaluated in check_object_permissions() already
-        if self._method() in IGNORED_METHODS:
+        if (tracking.method or self._method()) in IGNORED_METHODS:
             return instance  # OPTIONS metadata probes (rule 14)
         if not isinstance(instance, VersionedModel):
             raise ImproperlyConfigured(
@@ -415,7 +441,7 @@ class PreconditionMixin(_ViewBase):
             and tracking.stack is not None
             and request is getattr(self, "request", None)
             and not _is_clone(request)
-            and self._method() not in IGNORED_METHODS
+            and tracking.method not in IGNORED_METHODS
             and isinstance(obj, VersionedModel)
             and isinstance(obj, self._target_model())
         ):
@@ -432,12 +458,12 @@ class PreconditionMixin(_ViewBase):
         version for an unsafe method."""
         tracking = self._tracking()
         snapshot = Snapshot.of_instance(instance)
-        decision = self._decide(snapshot.state, form=True)
+        decision = self._decide(snapshot, form=True)
         tracking.snapshot, tracking.decision = snapshot, decision
         refusal = self._refusal(decision, snapshot)
         if refusal is not None:
             raise refusal
-        if self._method() not in SAFE_METHODS and tracking.stack is not None:
+        if tracking.method not in SAFE_METHODS and tracking.stack is not None:
             tracking.expectation = tracking.stack.enter_context(
                 expect_version(type(instance), instance.pk, instance.version_token)
             )
@@ -467,10 +493,11 @@ class PreconditionMixin(_ViewBase):
         kept): a matching ``If-None-Match`` is answered 304 without loading or instantiating
         the rows (rule 28). Otherwise the page is loaded as DRF loads it, and its ETag is
         computed from the rows served."""
+        tracking = self._tracking()
         if (
-            "HTTP_IF_NONE_MATCH" in self.request.META
+            _IF_NONE_MATCH_KEY in (tracking.http_request or self.request).META
             and self.precondition_list_etag
-            and self._tracking().list_etag is None
+            and tracking.list_etag is None
             and self._method() in SAFE_METHODS
         ):
             etag = token_page_etag(self, queryset, super().paginate_queryset)
@@ -498,7 +525,7 @@ class PreconditionMixin(_ViewBase):
         (or 404 when the caller may not see the object), never 500.
         """
         absent = Snapshot.absent()
-        refusal = self._refusal(self._decide(absent.state, form=True), absent)
+        refusal = self._refusal(self._decide(absent, form=True), absent)
         if refusal is not None:
             raise refusal
         queryset = self.get_queryset()
@@ -530,7 +557,7 @@ class PreconditionMixin(_ViewBase):
             existing = visible.first()
             if isinstance(existing, VersionedModel):
                 snapshot = Snapshot.of_instance(existing)
-                refusal = self._refusal(self._decide(snapshot.state, form=True), snapshot)
+                refusal = self._refusal(self._decide(snapshot, form=True), snapshot)
                 if refusal is not None:
                     raise refusal from None
             if model._base_manager.filter(**{lookup_field: value}).exists():
@@ -672,8 +699,10 @@ class PreconditionMixin(_ViewBase):
         tag = EntityTag(etag, weak=True)
         if keep:
             self._tracking().list_etag = tag
+        if not conditional_headers(self._tracking().http_request or self.request):
+            return  # nothing is required of a list: without a conditional header it proceeds
         snapshot = Snapshot(state=ResourceState(exists=True, etag=tag), etag=str(tag))
-        refusal = self._refusal(self._decide(snapshot.state, required=False), snapshot)
+        refusal = self._refusal(self._decide(snapshot, required=False), snapshot)
         if refusal is not None:
             raise refusal
 
