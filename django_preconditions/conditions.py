@@ -227,6 +227,24 @@ class _Conditions:
         )
 
 
+#: Decisions are immutable: the "nothing to evaluate" ones (most requests) are made once per
+#: method, reason and requirement. Only for the usual methods, so that arbitrary method
+#: names sent by clients cannot grow the cache.
+_PROCEED: dict[tuple[str, Reason, Requirement | None], Decision] = {}
+_CACHED_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+_PROCEED_LIMIT: Final = 4096
+
+
+def _proceed(method: str, reason: Reason, requirement: Requirement | None) -> Decision:
+    key = (method, reason, requirement)
+    decision = _PROCEED.get(key)
+    if decision is None:
+        decision = Decision(Outcome.PROCEED, reason, method, requirement=requirement)
+        if method in _CACHED_METHODS and len(_PROCEED) < _PROCEED_LIMIT:
+            _PROCEED[key] = decision
+    return decision
+
+
 def _nothing_to_evaluate(
     method: str, headers: Mapping[str, str], requirement: Requirement | None
 ) -> bool:
@@ -428,7 +446,7 @@ def evaluate(
         return Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
     if _nothing_to_evaluate(method, headers, requirement):
         reason = Reason.STATE_UNKNOWN if resource is None else Reason.NO_PRECONDITIONS
-        return Decision(Outcome.PROCEED, reason, method, requirement=requirement)
+        return _proceed(method, reason, requirement)
     now = int(time.time()) if now is None else now
     parsed = _parse(method, headers, resource, now)
     if isinstance(parsed, Decision):

@@ -92,7 +92,7 @@ def stored_timestamp(value: datetime.datetime | None) -> int | None:
     is not earlier either."""
     if value is None:
         return None
-    if timezone.is_naive(value):
+    if value.utcoffset() is None:  # naive (timezone.is_naive, without the call)
         value = timezone.make_aware(value, timezone.get_default_timezone())
     return int(value.timestamp())
 
@@ -109,7 +109,12 @@ def http_timestamp(value: datetime.datetime | None, *, now: float | None = None)
     re-read gets the real second), never pass wrongly. The margin covers a write stamped
     shortly before its transaction commits. Never later than now (rule 39).
     """
-    stored = stored_timestamp(value)
+    return served_timestamp(stored_timestamp(value), now=now)
+
+
+def served_timestamp(stored: int | None, *, now: float | None = None) -> int | None:
+    """:func:`http_timestamp` of a stored second already computed by :func:`stored_timestamp`
+    (adapters need both: one conversion of the datetime, not two)."""
     if stored is None:
         return None
     current = time.time() if now is None else now
