@@ -807,10 +807,9 @@ class _LoneStatement:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
         if isinstance(exc, DatabaseError) and is_zero_row_update(exc):
             _restore_rollback_flag(self.alias, self.flag)
-        return False
 
 
 def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> None:
