@@ -206,7 +206,7 @@ class _Conditions:
 
     @property
     def present(self) -> bool:
-        return any(value is not None for value in self.raw)
+        return self.raw != (None, None, None, None)
 
     def decision(
         self,
@@ -262,7 +262,12 @@ def _parse(
     response, as Django does) and refused elsewhere, so a conditional write never becomes
     unconditional. Invalid dates are ignored (rule 7); so is an If-Modified-Since in the
     future (rule 57)."""
-    raw = tuple(_header(headers, name) for name in _CONDITIONAL)
+    raw = (
+        _header(headers, IF_MATCH),
+        _header(headers, IF_NONE_MATCH),
+        _header(headers, IF_UNMODIFIED_SINCE),
+        _header(headers, IF_MODIFIED_SINCE),
+    )  # in _CONDITIONAL's order, without a generator
     raw_if_match, raw_if_none_match, raw_unmodified, raw_modified = raw
     parsed = _Conditions(method, raw)
     if raw_if_match is not None:

@@ -174,8 +174,11 @@ class _Target:
             )
         queryset = _queryset(self.source, request)
         if request.method not in _READ_METHODS:
-            # The version a write is checked against is read where the write goes (rule 54).
-            queryset = queryset.using(router.db_for_write(queryset.model))
+            # The version a write is checked against is read where the write goes (rule 54);
+            # re-targeting the queryset (a clone) only when that is not where it reads.
+            alias = router.db_for_write(queryset.model)
+            if queryset.db != alias:
+                queryset = queryset.using(alias)
         try:
             instance = queryset.get(**{lookup_field: kwargs[lookup_url_kwarg]})
         except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):

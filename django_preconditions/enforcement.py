@@ -45,8 +45,9 @@ from .models import (
     VersionedModel,
     VersionExpectation,
     expect_creation,
-    expect_version,
     http_timestamp,
+    pop_expectation,
+    push_expectation,
     served_timestamp,
     stored_timestamp,
 )
@@ -348,9 +349,13 @@ class Enforcer:
             return
         instance, token = target
         using = router.db_for_write(type(instance), instance=instance)
-        with expect_version(type(instance), instance.pk, token, using=using) as expectation:
+        # expect_version() without its generator: this runs on every protected write.
+        expectation = push_expectation(type(instance), instance.pk, token, using=using)
+        try:
             context.expectation = expectation
             yield context
+        finally:
+            pop_expectation(expectation)
 
     def conflict_error(
         self,
