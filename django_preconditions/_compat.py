@@ -16,7 +16,9 @@ import django.core.exceptions
 from django.core.paginator import InvalidPage, Page
 from django.db import DatabaseError, models
 from django.db.models.deletion import Collector
+from django.db.models.lookups import Exact
 from django.db.models.query import ModelIterable
+from django.db.models.sql.where import AND
 from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response as _django_log_response
 from django.views.decorators import http as _django_http
@@ -184,3 +186,13 @@ def version_tokens_of(queryset: models.QuerySet[Any]) -> models.QuerySet[Any] | 
     if getattr(queryset, "_prefetch_related_lookups", True):  # they would run on the tuples
         queryset = queryset.prefetch_related(None)
     return queryset.values_list("pk", "version_token")
+
+
+def add_exact_filter(queryset: models.QuerySet[Any], field_name: str, value: Any) -> None:
+    """Add ``<field_name> = <value>`` to ``queryset``'s WHERE clause, in place: the condition
+    ``filter(**{field_name: value})`` adds for a local concrete field and a value that is not
+    ``None``, without resolving the lookup path again (it runs inside every compare-and-swap
+    save). Builds the lookup on the query's base table alias (not public API)."""
+    query = queryset.query
+    field = queryset.model._meta.get_field(field_name)
+    query.where.add(Exact(field.get_col(query.get_initial_alias()), value), AND)

@@ -222,7 +222,7 @@ class _Conditions:
 
     @property
     def present(self) -> bool:
-        return any(value is not None for value in self.raw)
+        return self.raw != (None, None, None, None)
 
     def decision(
         self,
@@ -243,6 +243,24 @@ class _Conditions:
         )
 
 
+#: Decisions are immutable: the "nothing to evaluate" ones (most requests) are made once per
+#: method, reason and requirement. Only for the usual methods, so that arbitrary method
+#: names sent by clients cannot grow the cache.
+_PROCEED: dict[tuple[str, Reason, Requirement | None], Decision] = {}
+_CACHED_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+_PROCEED_LIMIT: Final = 4096
+
+
+def _proceed(method: str, reason: Reason, requirement: Requirement | None) -> Decision:
+    key = (method, reason, requirement)
+    decision = _PROCEED.get(key)
+    if decision is None:
+        decision = Decision(Outcome.PROCEED, reason, method, requirement=requirement)
+        if method in _CACHED_METHODS and len(_PROCEED) < _PROCEED_LIMIT:
+            _PROCEED[key] = decision
+    return decision
+
+
 def _nothing_to_evaluate(
     method: str, headers: Mapping[str, str], requirement: Requirement | None
 ) -> bool:
@@ -260,7 +278,12 @@ def _parse(
     response, as Django does) and refused elsewhere, so a conditional write never becomes
     unconditional. Invalid dates are ignored (rule 7); so is an If-Modified-Since in the
     future (rule 57)."""
-    raw = tuple(_header(headers, name) for name in CONDITIONAL_HEADERS)
+    raw = (
+        _header(headers, IF_MATCH),
+        _header(headers, IF_NONE_MATCH),
+        _header(headers, IF_UNMODIFIED_SINCE),
+        _header(headers, IF_MODIFIED_SINCE),
+    )  # in CONDITIONAL_HEADERS' order, without a generator
     raw_if_match, raw_if_none_match, raw_unmodified, raw_modified = raw
     parsed = _Conditions(method, raw)
     if raw_if_match is not None:
@@ -431,7 +454,7 @@ def evaluate(
         return Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
     if _nothing_to_evaluate(method, headers, requirement):
         reason = Reason.STATE_UNKNOWN if resource is None else Reason.NO_PRECONDITIONS
-        return Decision(Outcome.PROCEED, reason, method, requirement=requirement)
+        return _proceed(method, reason, requirement)
     # Step 1: parse.
     now = int(time.time()) if now is None else now
     parsed = _parse(method, headers, resource, now)

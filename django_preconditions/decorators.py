@@ -150,6 +150,9 @@ def _queryset(source: QuerySetSource, request: HttpRequest) -> models.QuerySet[A
     return cast("Callable[[HttpRequest], models.QuerySet[Any]]", source)(request)
 
 
+_READ_METHODS = SAFE_METHODS | IGNORED_METHODS
+
+
 @dataclass(frozen=True)
 class _Target:
     """Where :func:`require_preconditions` finds the object a request targets."""
@@ -170,9 +173,12 @@ class _Target:
                 f"passes {sorted(kwargs)!r}. Name the keyword argument that identifies the object."
             )
         queryset = _queryset(self.source, request)
-        if request.method not in SAFE_METHODS | IGNORED_METHODS:
-            # The version a write is checked against is read where the write goes (rule 54).
-            queryset = queryset.using(router.db_for_write(queryset.model))
+        if request.method not in _READ_METHODS:
+            # The version a write is checked against is read where the write goes (rule 54);
+            # re-targeting the queryset (a clone) only when that is not where it reads.
+            alias = router.db_for_write(queryset.model)
+            if queryset.db != alias:
+                queryset = queryset.using(alias)
         try:
             instance = queryset.get(**{lookup_field: kwargs[lookup_url_kwarg]})
         except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):

@@ -54,15 +54,17 @@ from .models import (
     VersionedModel,
     VersionExpectation,
     expect_creation,
-    expect_version,
     http_timestamp,
     observe_loads,
     pop_expectation,
+    push_expectation,
     register_expectation,
+    served_timestamp,
     stored_timestamp,
     version_root,
 )
 from .policy import (
+    REPORT,
     Policy,
     dotted_path,
     enforced_by_admin_rule,
@@ -120,13 +122,12 @@ class Snapshot:
         served is that second only once it is settled, the one before until then, and never
         later than now (rules 22, 24 and 39: :func:`~django_preconditions.models.http_timestamp`).
         """
+        stored = stored_timestamp(modified)
         return cls(
-            state=ResourceState(
-                exists=True, etag=EntityTag(token), last_modified=stored_timestamp(modified)
-            ),
+            state=ResourceState(exists=True, etag=EntityTag(token), last_modified=stored),
             instance=instance,
             etag=format_entity_tag(token),
-            last_modified=http_timestamp(modified),
+            last_modified=served_timestamp(stored),
         )
 
     @classmethod
@@ -194,7 +195,8 @@ class Enforcer:
         self.transaction_view: Any = None
 
     def policy(self, request: HttpRequest, *extra_keys: str) -> Policy:
-        """Resolved once per route (and ``extra_keys``), until ``PRECONDITIONS`` changes."""
+        """Resolved once per route (and ``extra_keys``), until ``PRECONDITIONS`` changes: a
+        request pays a dictionary look-up; admin rules are consulted in report mode only."""
         generation = settings_generation()
         policies: dict[Any, tuple[tuple[str, ...], Policy]] | None = self.__dict__.get("_policies")
         if policies is None or self.__dict__.get("_generation") != generation:
@@ -205,7 +207,10 @@ class Enforcer:
         if known is None:
             keys = (*view_keys_for_request(request), self.view_path, *extra_keys)
             known = policies[cache_key] = (keys, Policy.resolve_base(keys, **self.policy_overrides))
-        return enforced_by_admin_rule(known[1], known[0])
+        keys, policy = known
+        if policy.mode != REPORT:  # enforce mode: no admin rule can change it
+            return policy
+        return enforced_by_admin_rule(policy, keys)
 
     # -- the one sequence --
 
@@ -362,9 +367,12 @@ class Enforcer:
         loaded version is expected by any save/delete of the row (the compare-and-swap)."""
         context = PreconditionContext(snapshot.instance, policy, decision)
         request.preconditions = context  # type: ignore[attr-defined]
+        if request.method in SAFE_METHODS:
+            yield context
+            return
         target = self.expectation_for(request, snapshot)
         if target is None:
-            if snapshot.creation is None or request.method in SAFE_METHODS:
+            if snapshot.creation is None:
                 yield context
                 return
             model, field, value = snapshot.creation
@@ -374,9 +382,13 @@ class Enforcer:
             return
         instance, token = target
         using = router.db_for_write(type(instance), instance=instance)
-        with expect_version(type(instance), instance.pk, token, using=using) as expectation:
+        # expect_version() without its generator: this runs on every protected write.
+        expectation = push_expectation(type(instance), instance.pk, token, using=using)
+        try:
             context.expectation = expectation
             yield context
+        finally:
+            pop_expectation(expectation)
 
     def conflict_error(
         self,

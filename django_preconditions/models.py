@@ -15,14 +15,15 @@ fails on conflict.
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import datetime
-import secrets
+import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -32,7 +33,13 @@ from django.utils import timezone
 from django.utils.http import http_date
 from django.utils.translation import gettext_lazy as _
 
-from ._compat import can_fast_delete, concrete_parents, is_zero_row_update, reset_base_manager
+from ._compat import (
+    add_exact_filter,
+    can_fast_delete,
+    concrete_parents,
+    is_zero_row_update,
+    reset_base_manager,
+)
 from .conf import split_comma_list
 from .dbconflicts import is_database_conflict
 from .defaults import ENFORCE, REPORT
@@ -67,13 +74,18 @@ _M = TypeVar("_M", bound="VersionedModel")
 _E = TypeVar("_E", bound="VersionExpectation")
 
 
+_URL_SAFE: Final = bytes.maketrans(b"+/", b"-_")
+
+
 def new_version_token() -> str:
     """A fresh, opaque version token: 128 random bits, URL-safe, valid inside an ETag.
 
     Random tokens reveal neither the primary key nor the number of edits (rule 43) and never
-    repeat for a resource, also across delete and re-create (rule 42).
+    repeat for a resource, also across delete and re-create (rule 42). The same 22 characters
+    as ``secrets.token_urlsafe(16)``, built with C calls only (one runs on every save).
     """
-    return secrets.token_urlsafe(16)
+    encoded = binascii.b2a_base64(os.urandom(16), newline=False)
+    return encoded[:22].translate(_URL_SAFE).decode("ascii")
 
 
 def stored_timestamp(value: datetime.datetime | None) -> int | None:
@@ -83,7 +95,7 @@ def stored_timestamp(value: datetime.datetime | None) -> int | None:
     is not earlier either."""
     if value is None:
         return None
-    if timezone.is_naive(value):
+    if value.utcoffset() is None:  # naive (timezone.is_naive, without the call)
         value = timezone.make_aware(value, timezone.get_default_timezone())
     return int(value.timestamp())
 
@@ -100,7 +112,12 @@ def http_timestamp(value: datetime.datetime | None, *, now: float | None = None)
     re-read gets the real second), never pass wrongly. The margin covers a write stamped
     shortly before its transaction commits. Never later than now (rule 39).
     """
-    stored = stored_timestamp(value)
+    return served_timestamp(stored_timestamp(value), now=now)
+
+
+def served_timestamp(stored: int | None, *, now: float | None = None) -> int | None:
+    """:func:`http_timestamp` of a stored second already computed by :func:`stored_timestamp`
+    (adapters need both: one conversion of the datetime, not two)."""
     if stored is None:
         return None
     current = time.time() if now is None else now
@@ -114,12 +131,23 @@ def http_timestamp(value: datetime.datetime | None, *, now: float | None = None)
 def version_root(model: type[models.Model]) -> type[models.Model]:
     """The concrete model whose table holds ``version_token``: for a proxy its concrete
     model, under multi-table inheritance the ancestor that inherits :class:`VersionedModel`.
-    One row has one root, whatever class it is read, saved or deleted through (rule 53)."""
-    try:
-        owner = model._meta.get_field(VERSION_FIELD).model
-    except FieldDoesNotExist:
-        owner = model
-    return owner._meta.concrete_model or owner
+    One row has one root, whatever class it is read, saved or deleted through (rule 53).
+
+    Fixed once the class is prepared, so it is looked up once per class (every protected
+    save asks)."""
+    root = _roots.get(model)
+    if root is None:
+        try:
+            owner = model._meta.get_field(VERSION_FIELD).model
+        except FieldDoesNotExist:
+            owner = model
+        root = owner._meta.concrete_model or owner
+        if not model._meta.abstract:
+            _roots[model] = root
+    return root
+
+
+_roots: dict[type[models.Model], type[models.Model]] = {}
 
 
 def _key_field(root: type[models.Model], field: str) -> models.Field[Any, Any]:
@@ -177,7 +205,10 @@ class VersionExpectation:
         if using != self.using:
             return False
         value = getattr(instance, self.key.attname, _MISSING)
-        return value is not _MISSING and bool(_key_value(self.key, value) == self.value)
+        if value is _MISSING:
+            return False
+        # The same Python value (the common case) needs no conversion.
+        return bool(value == self.value) or bool(_key_value(self.key, value) == self.value)
 
     @property
     def etag(self) -> str:
@@ -271,6 +302,13 @@ def _expectation_for(instance: models.Model, using: str | None) -> VersionExpect
         return None
     if using is None:
         using = router.db_for_write(type(instance), instance=instance)
+    return _matching(expectations, instance, using)
+
+
+def _matching(
+    expectations: tuple[VersionExpectation, ...], instance: models.Model, using: str
+) -> VersionExpectation | None:
+    """The innermost expectation for ``instance`` on the database ``using``, if any."""
     for expectation in reversed(expectations):
         if expectation.matches(instance, using):
             return expectation
@@ -300,14 +338,18 @@ def observe_loads(
 # --- The compare-and-swap hook --------------------------------------------------------------
 
 
-@dataclass
 class _SwapTarget:
-    model: type[models.Model]
-    pk: Any
-    token: str
-    applied: bool = False
-    # Called when the compare-and-swap UPDATE is issued (no user code runs in between).
-    on_applied: Callable[[], None] | None = None
+    """The row a compare-and-swap save is about, and whether its UPDATE was issued."""
+
+    __slots__ = ("applied", "model", "on_applied", "pk", "token")
+
+    def __init__(self, model: type[models.Model], pk: Any, token: str) -> None:
+        self.model = model
+        self.pk = pk
+        self.token = token
+        self.applied = False
+        # Called when the compare-and-swap UPDATE is issued (no user code runs in between).
+        self.on_applied: Callable[[], None] | None = None
 
 
 _swap_target: ContextVar[_SwapTarget | None] = ContextVar(
@@ -330,14 +372,17 @@ class _CompareAndSwapQuerySet(models.QuerySet[Any]):
             target is not None
             and not target.applied
             and not args
-            and kwargs.keys() == {"pk"}
+            and len(kwargs) == 1
+            and "pk" in kwargs
             and self.model is target.model
             and kwargs["pk"] == target.pk
         ):
             target.applied = True
-            kwargs[VERSION_FIELD] = target.token
             if target.on_applied is not None:
                 target.on_applied()
+            queryset = super().filter(*args, **kwargs)
+            add_exact_filter(queryset, VERSION_FIELD, target.token)  # filter(version_token=…)
+            return queryset
         return super().filter(*args, **kwargs)
 
 
@@ -456,8 +501,13 @@ class VersionedModel(models.Model):
         ``update_fields`` always gains the two version fields.
         """
         expectation = None
+        alias: str | None = kwargs.get("using")
         if expected_version is None:
-            expectation = _expectation_for(self, kwargs.get("using"))
+            expectations = _expectations.get()  # empty outside protected views: no lookup
+            if expectations:
+                if alias is None:
+                    alias = router.db_for_write(type(self), instance=self)
+                expectation = _matching(expectations, self, alias)
             if expectation is not None and expectation.token is None:
                 self._create_only_save(expectation, args, kwargs)
                 return
@@ -483,7 +533,9 @@ class VersionedModel(models.Model):
             if expected_version is None:
                 super().save(*args, **kwargs)
             else:
-                self._compare_and_swap_save(expected_version, expectation, args, kwargs)
+                if alias is None:
+                    alias = router.db_for_write(type(self), instance=self)
+                self._compare_and_swap_save(expected_version, expectation, alias, args, kwargs)
         except BaseException:
             self.version_token, self.last_modified = previous
             raise
@@ -499,7 +551,7 @@ class VersionedModel(models.Model):
         refusal rolls all of it back and the enclosing transaction stays usable. ``recover``
         asks for that also for a lone statement that can fail inside a transaction (an
         INSERT). A lone compare-and-swap UPDATE needs neither: matching no row changes
-        nothing, so it costs no extra statement (see :func:`_lone_statement`).
+        nothing, so it costs no extra statement (see :class:`_LoneStatement`).
         """
         origin = type(self)
         if (
@@ -509,12 +561,13 @@ class VersionedModel(models.Model):
             or (recover and connections[alias].in_atomic_block)
         ):
             return transaction.atomic(using=alias)
-        return _lone_statement(alias)
+        return _LoneStatement(alias)
 
     def _compare_and_swap_save(
         self,
         expected_version: str,
         expectation: VersionExpectation | None,
+        alias: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> None:
@@ -529,10 +582,7 @@ class VersionedModel(models.Model):
             else:
                 kwargs["force_update"] = True
         root = version_root(type(self))
-        target = _SwapTarget(
-            model=root, pk=getattr(self, root._meta.pk.attname), token=expected_version
-        )
-        alias = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        target = _SwapTarget(root, getattr(self, root._meta.pk.attname), expected_version)
         # From the UPDATE on, receivers of post_save (inside super().save()) and later saves
         # in the request follow the version this save writes (rule 52); undone below if the
         # write is refused.
@@ -777,23 +827,29 @@ def _restore_rollback_flag(alias: str, flag: bool | None) -> None:
         transaction.set_rollback(flag, using=alias)
 
 
-@contextlib.contextmanager
-def _lone_statement(alias: str) -> Iterator[None]:
+class _LoneStatement:
     """Around a save that is one compare-and-swap UPDATE: when it matches no row, undo
     Django's "needs rollback" mark on the enclosing transaction.
 
     Django marks the transaction for rollback whenever an exception leaves ``save()``; here
     the only statement matched zero rows, so the transaction is intact and the caller may go
     on using it, e.g. to read the current row for the 412 or to retry. (Saves of several
-    statements run in a savepoint instead: :meth:`VersionedModel._write_scope`.)
+    statements run in a savepoint instead: :meth:`VersionedModel._write_scope`.) A class
+    rather than a generator-based context manager: it runs on every protected save.
     """
-    flag = _rollback_flag(alias)
-    try:
-        yield
-    except DatabaseError as exc:
-        if is_zero_row_update(exc):
-            _restore_rollback_flag(alias, flag)
-        raise
+
+    __slots__ = ("alias", "flag")
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.flag = _rollback_flag(alias)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
+        if isinstance(exc, DatabaseError) and is_zero_row_update(exc):
+            _restore_rollback_flag(self.alias, self.flag)
 
 
 def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> None:

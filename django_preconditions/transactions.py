@@ -52,7 +52,7 @@ import contextlib
 import datetime
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -106,21 +106,43 @@ def atomic_request_aliases(view: Any = None) -> tuple[str, ...]:
     """The databases whose settings ask for ``ATOMIC_REQUESTS`` (now), minus those ``view``
     (a view marked by :func:`own_request_transaction`, or a class-based view's ``dispatch``)
     opted out of with ``transaction.non_atomic_requests``."""
-    owned = getattr(view, _OWNED_ATTRIBUTE, None)
-    opted_out = non_atomic_aliases(view) if owned is None else frozenset()
-    return tuple(
+    atomic = [
         alias
-        for alias in connections
-        if connections.settings[alias].get("ATOMIC_REQUESTS")
-        and (alias in owned if owned is not None else alias not in opted_out)
-    )
+        for alias, settings_dict in connections.settings.items()
+        if settings_dict.get("ATOMIC_REQUESTS")
+    ]
+    if not atomic:  # the common case: nothing to open, nothing more to read
+        return ()
+    owned = getattr(view, _OWNED_ATTRIBUTE, None)
+    if owned is not None:
+        return tuple(alias for alias in atomic if alias in owned)
+    opted_out = non_atomic_aliases(view)
+    return tuple(alias for alias in atomic if alias not in opted_out)
 
 
-@dataclass
 class RequestTransaction:
-    """The transactions opened for one request (one per ``ATOMIC_REQUESTS`` database)."""
+    """The transactions opened for one request (one per ``ATOMIC_REQUESTS`` database), as a
+    context manager: entering opens them, nested; leaving commits them, or rolls them back
+    when an exception leaves the block. Without any ``ATOMIC_REQUESTS`` database (the common
+    case) entering and leaving cost nothing."""
 
-    aliases: tuple[str, ...]
+    __slots__ = ("_stack", "aliases")
+
+    def __init__(self, aliases: tuple[str, ...]) -> None:
+        self.aliases = aliases
+        self._stack: contextlib.ExitStack | None = None
+
+    def __enter__(self) -> RequestTransaction:
+        if self.aliases:
+            with contextlib.ExitStack() as stack:
+                for alias in self.aliases:
+                    stack.enter_context(transaction.atomic(using=alias))
+                self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool:
+        stack, self._stack = self._stack, None
+        return stack is not None and bool(stack.__exit__(exc_type, exc, traceback))
 
     def roll_back(self) -> None:
         """Roll everything back when the block exits (for a refusal answered inside it)."""
@@ -128,18 +150,13 @@ class RequestTransaction:
             transaction.set_rollback(True, using=alias)
 
 
-@contextlib.contextmanager
-def request_transaction(view: Any = None) -> Iterator[RequestTransaction]:
+def request_transaction(view: Any = None) -> RequestTransaction:
     """``transaction.atomic(using=alias)`` for each ``ATOMIC_REQUESTS`` database, nested.
 
     Exceptions leave the block after the rollback; errors of the COMMIT itself are raised
     from the ``with`` statement, after the view returned.
     """
-    aliases = atomic_request_aliases(view)
-    with contextlib.ExitStack() as stack:
-        for alias in aliases:
-            stack.enter_context(transaction.atomic(using=alias))
-        yield RequestTransaction(aliases)
+    return RequestTransaction(atomic_request_aliases(view))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,16 @@ from .transactions import own_request_transaction, run_with_retries
 __all__ = ["PreconditionRequiredMixin"]
 
 
+_enforcers: dict[tuple[Any, ...], Enforcer] = {}
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, set)):
+        return tuple(value)
+    hash(value)
+    return value
+
+
 class PreconditionRequiredMixin:
     """Require and evaluate preconditions around a class-based view's handler.
 
@@ -83,7 +93,18 @@ class PreconditionRequiredMixin:
         return super().get_object(queryset)  # type: ignore[misc]
 
     def _precondition_enforcer(self) -> Enforcer:
-        return Enforcer(type(self), **attribute_overrides(self))
+        """The view's enforcer: one per class and set of ``precondition_*`` values
+        (``as_view()`` may set them per view), so that its policy is resolved once, not on
+        every request."""
+        overrides = attribute_overrides(self)
+        try:
+            key = (type(self), *((name, _hashable(value)) for name, value in overrides.items()))
+            enforcer = _enforcers.get(key)
+        except TypeError:  # an unhashable value: a fresh enforcer every time
+            return Enforcer(type(self), **overrides)
+        if enforcer is None:
+            enforcer = _enforcers[key] = Enforcer(type(self), **overrides)
+        return enforcer
 
     def _not_found(
         self, request: HttpRequest, enforcer: Enforcer, policy: Policy, missing: Http404

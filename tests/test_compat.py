@@ -18,6 +18,7 @@ from django.views.decorators.http import condition, etag, require_http_methods, 
 
 from django_preconditions import decorators as ours
 from django_preconditions._compat import (
+    add_exact_filter,
     add_to_drf_delete_form,
     admin_sites,
     can_fast_delete,
@@ -73,6 +74,22 @@ def test_save_updates_existing_rows_through_the_base_managers_pk_filter() -> Non
     assert len(updates) == 1
     assert "version_token" in updates[0].split("WHERE", 1)[1]
     assert token in updates[0].split("WHERE", 1)[1]
+
+
+def test_add_exact_filter_adds_the_condition_filter_would_add() -> None:
+    """The compare-and-swap condition is added to the WHERE clause directly: the same SQL
+    and the same rows as ``filter(pk=…, version_token=…)``."""
+    document = Document.objects.create(title="a")
+    other = Document.objects.create(title="b")
+    expected = Document._base_manager.filter(pk=document.pk, version_token=document.version_token)
+    built = Document._base_manager.filter(pk=document.pk)
+    add_exact_filter(built, "version_token", document.version_token)
+    assert str(built.query) == str(expected.query)
+    assert list(built) == [document]
+    stale = Document._base_manager.filter(pk=document.pk)
+    add_exact_filter(stale, "version_token", other.version_token)
+    assert not stale.exists()
+    assert stale.update(title="c") == 0
 
 
 def test_can_fast_delete_tells_single_statement_deletes_apart() -> None:
