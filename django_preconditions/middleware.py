@@ -8,7 +8,7 @@ evaluated twice). Settings win over admin rules, and an admin rule can only add 
 
 The middleware decides **after** the view's own access control and method dispatch
 (CONFORMANCE rules 12 and 13): it never reads the row itself before the view. The sequence is
-the core's (:class:`~django_preconditions.enforcement.DeferredGuard`): for a protected unsafe
+the core's (:class:`~django_preconditions.deferred.DeferredGuard`): for a protected unsafe
 request the preconditions are evaluated at the view's first write — its save or delete of
 the rule's row, or any other write — against the row as the view loaded it; a refusal (428,
 412, 400) is raised before anything is written, and the row's write is the compare-and-swap.
@@ -32,7 +32,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_noop
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision, Outcome, Reason, Requirement
-from .enforcement import NO_MATCH, DeferredGuard, DeferredTarget, Enforcer, Snapshot
+from .deferred import NO_MATCH, DeferredGuard, DeferredTarget
+from .enforcement import Enforcer, Snapshot
 from .models import VersionedModel
 from .policy import Policy, route_key, settings_entry, settings_generation, view_keys_for_request
 from .rules import ADMIN_RULE, RuleSnapshot, current_rules, rule_for_keys
@@ -158,7 +159,7 @@ def _fail_closed(request: HttpRequest, view: Any, keys: tuple[str, ...], problem
 
 class PreconditionMiddleware:
     """Enforce settings and admin rules around the resolved view (sync and async): one
-    :class:`~django_preconditions.enforcement.DeferredGuard` per protected request, opened
+    :class:`~django_preconditions.deferred.DeferredGuard` per protected request, opened
     in ``process_view`` and finished with the response."""
 
     sync_capable = True

@@ -40,7 +40,7 @@ choice: no transaction is opened for that database. Async views are left to Djan
 refuses ``ATOMIC_REQUESTS`` for them.
 
 ``PreconditionMiddleware`` does not mark views (a mark on the view function would hold for
-every request, protected by a rule or not): its guard (``enforcement.DeferredGuard``) refuses
+every request, protected by a rule or not): its guard (``deferred.DeferredGuard``) refuses
 before the view's first write, opens a transaction of its own only when the view writes
 something before the row, answers after Django's or its own rollback (step 3), and runs the
 request again with :func:`run_with_retries`.

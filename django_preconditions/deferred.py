@@ -1,0 +1,387 @@
+"""The deferred guard: enforcement decided when the view writes the row.
+
+For an adapter that must not read the row before the view (``PreconditionMiddleware``: the
+view's own access control and method dispatch answer first, CONFORMANCE rules 12 and 13).
+:meth:`Enforcer.begin_deferred <django_preconditions.enforcement.Enforcer.begin_deferred>`
+returns a :class:`DeferredGuard`, which runs the same steps as
+:class:`~django_preconditions.enforcement.Guard` at the moments the view allows.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, router, transaction
+from django.http import HttpRequest, HttpResponse
+
+from .conditions import SAFE_METHODS, Decision, Outcome, Reason
+from .dbconflicts import conflict_from
+from .enforcement import Enforcer, Snapshot
+from .models import (
+    MODIFIED_FIELD,
+    VERSION_FIELD,
+    VersionedModel,
+    VersionExpectation,
+    observe_loads,
+    pop_expectation,
+    register_expectation,
+    version_root,
+)
+from .policy import Policy
+from .transactions import current_version
+
+__all__ = ["NO_MATCH", "DeferredGuard", "DeferredTarget"]
+
+#: A lookup value that names no row (a malformed id in the URL): the view answers for it.
+NO_MATCH: Final = object()
+_WRITE_STATEMENTS: Final = ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE")
+
+
+@dataclass(frozen=True)
+class DeferredTarget:
+    """The row an adapter protects without loading it (the middleware): the model, and the
+    field and value the URL names it by. ``model`` ``None``: a headers-only rule."""
+
+    model: type[VersionedModel] | None
+    lookup_attname: str = ""
+    lookup_value: Any = NO_MATCH
+
+    @property
+    def by_pk(self) -> bool:
+        return self.model is not None and self.lookup_attname == self.model._meta.pk.attname
+
+    def alias(self) -> str:
+        """The database the row is written to, where it is checked (rule 54)."""
+        return router.db_for_write(self.model) if self.model is not None else DEFAULT_DB_ALIAS
+
+
+class _Refused(Exception):
+    """Raised inside the view's ``save()``/``delete()`` of the protected row: the request is
+    refused (400, 412 or 428); the guard answers once the view's writes are rolled back."""
+
+
+class _DeferredExpectation(VersionExpectation):
+    """The expectation registered for the target row: its ``token`` is decided when the view
+    first writes (``save()``/``delete()`` of the row read it just before the compare-and-swap)."""
+
+    def __init__(self, guard: DeferredGuard) -> None:
+        assert guard.target.model is not None
+        self._guard = guard
+        super().__init__(model=guard.target.model, pk=None, token="", using=guard.alias)
+
+    def matches(self, instance: models.Model, using: str | None = None) -> bool:
+        if using is not None and using != self.using:
+            return False
+        if version_root(type(instance)) is not self.root:
+            return False  # any class of the row: a proxy, a parent or a child (rule 53)
+        pk = self._guard.target_pk()
+        return pk is not NO_MATCH and instance.pk == pk
+
+    @property
+    def pk(self) -> Any:
+        """The row's primary key: from the URL, or from the instance the view loaded."""
+        pk = self._guard.target_pk()
+        return None if pk is NO_MATCH else pk
+
+    @pk.setter
+    def pk(self, value: Any) -> None:
+        pass  # decided by the guard
+
+    @property
+    def token(self) -> str | None:
+        guard = self._guard
+        if not guard.decided:
+            guard.decide_write()  # sets the token, or raises the refusal
+        guard.row_write_pending = not self.written
+        return self._token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._token = value
+
+
+class DeferredGuard:
+    """One request's enforcement when the adapter must not read the row before the view
+    (the middleware: the view's own access control and method dispatch answer first, rules
+    12 and 13). The same steps as :class:`Guard`, at the moments the view allows:
+
+    - :meth:`open` before the view: watch what it loads (``from_db``) and, for an unsafe
+      request, what it writes (``execute_wrapper``), and expect a version for the target row;
+    - the view's **first write** (the row's ``save()``/``delete()``, or any other statement):
+      :meth:`decide_write` evaluates the preconditions against the row as the view loaded it
+      on the write database (else as stored there). A refusal (400, 412, 428) is raised
+      before anything is written, and every later write of the request is refused too;
+      otherwise the row's write is the compare-and-swap against that version (rule 44);
+    - when the view writes something else before the row, the guard opens a transaction
+      right then (unless one is open: ``ATOMIC_REQUESTS``, the view's own), so that a lost
+      race rolls that back too (rule 51); a view whose only write is the row's
+      compare-and-swap runs without one;
+    - :meth:`finish` after the view: the validators, or a read's 304; :meth:`fail` answers
+      the refusal or a lost race the view raised (412, or 503: rule 47).
+    """
+
+    def __init__(
+        self, enforcer: Enforcer, request: HttpRequest, policy: Policy, target: DeferredTarget
+    ) -> None:
+        self.enforcer = enforcer
+        self.request = request
+        self.policy = policy
+        self.target = target
+        self.unsafe = request.method not in SAFE_METHODS
+        # Where the row is written and checked (rule 54); a read is judged by what it loaded.
+        self.alias = target.alias() if self.unsafe else DEFAULT_DB_ALIAS
+        #: (instance, version token, last_modified) as loaded, the last few of the row.
+        self.loads: list[tuple[VersionedModel, str, datetime.datetime | None]] = []
+        self.expectation: _DeferredExpectation | None = None
+        self.decided = False
+        self.checked: str | None = None  # the version the preconditions were checked against
+        self.refused: Decision | None = None
+        self.refused_response: HttpResponse | None = None
+        self.failed = False
+        self.row_write_pending = False
+        self.transaction: Any = None  # the atomic block opened at a write before the row's
+        self._watching: Any = None  # the execute_wrapper context
+        self._deciding = False
+        self._rollback_flag: bool | None = None  # of a transaction open around the view
+        self._previous_observer: Callable[[VersionedModel], None] | None = None
+
+    # -- what the view loads and writes --
+
+    def saw(self, instance: VersionedModel) -> None:
+        """An instance loaded from the database while the view runs (``from_db``)."""
+        target = self.target
+        if not isinstance(instance, target.model):  # type: ignore[arg-type]
+            return
+        values = instance.__dict__
+        if VERSION_FIELD in values and values.get(target.lookup_attname, NO_MATCH) == (
+            target.lookup_value
+        ):
+            self.loads.append((instance, values[VERSION_FIELD], values.get(MODIFIED_FIELD)))
+            del self.loads[:-4]  # bounded: a view loading the row in a loop
+
+    @property
+    def loaded(self) -> VersionedModel | None:
+        """The last instance of the target row the view loaded from the database."""
+        return self.loads[-1][0] if self.loads else None
+
+    def target_pk(self) -> Any:
+        if self.target.by_pk:
+            return self.target.lookup_value
+        loaded = self.loaded
+        return loaded.pk if loaded is not None else NO_MATCH
+
+    def observe(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        """``execute_wrapper`` on the write database: the view's first write decides; a write
+        before the row's opens the transaction a lost race rolls back."""
+        if self._deciding or not sql.lstrip()[:7].upper().startswith(_WRITE_STATEMENTS):
+            return execute(sql, params, many, context)
+        if self.refused is not None:
+            raise _Refused(self.refused.status)  # also after a view swallowed the refusal
+        if not self.decided:
+            self.decide_write()
+        if self.row_write_pending:
+            self.row_write_pending = False  # the row's own write: one statement, or a savepoint
+        elif (
+            self.transaction is None
+            and self.expectation is not None
+            and not self.expectation.written
+            and not connections[self.alias].in_atomic_block
+        ):
+            self.transaction = transaction.atomic(using=self.alias)
+            self.transaction.__enter__()
+        return execute(sql, params, many, context)
+
+    # -- decisions --
+
+    def stored_version(self) -> tuple[str, datetime.datetime | None] | None:
+        """The row's version and time: as the view loaded it on the write database in this
+        request (no second read: the compare-and-swap still catches a change since), else
+        read there (rule 54)."""
+        pk = self.target_pk()
+        for instance, token, modified in reversed(self.loads):
+            if instance._state.db == self.alias and (pk is NO_MATCH or instance.pk == pk):
+                return token, modified
+        target = self.target
+        if target.model is None:
+            return None
+        if pk is not NO_MATCH:
+            lookup = {"pk": pk}
+        elif target.lookup_value is not NO_MATCH:
+            lookup = {target.lookup_attname: target.lookup_value}
+        else:
+            return None
+        row = (
+            target.model._base_manager.using(self.alias)
+            .filter(**lookup)
+            .values_list(VERSION_FIELD, MODIFIED_FIELD)
+            .first()
+        )
+        return (str(row[0]), row[1]) if row else None
+
+    def decide_write(self) -> None:
+        """The view writes: evaluate the preconditions against the row's version and keep the
+        token the row's compare-and-swap must find (``None``: a write of the row must create
+        it, an INSERT that fails on conflict, rule 50); raise :class:`_Refused` otherwise.
+        A headers-only rule has no row: the headers are judged on their own."""
+        self._deciding = True
+        try:
+            if self.target.model is None:
+                snapshot = None
+            else:
+                row = self.stored_version()
+                snapshot = Snapshot.of_version(*row) if row else Snapshot.absent()
+            decision = self.enforcer.decide(self.request, snapshot, self.policy)
+        finally:
+            self._deciding = False
+        if not decision.proceeds:
+            self.refused = decision
+            raise _Refused(decision.status)
+        self.decided = True
+        self.checked = None if snapshot is None or not snapshot.state.exists else row[0]  # type: ignore[index]
+        if self.expectation is not None:
+            self.expectation.token = self.checked
+
+    def settle(self, response: HttpResponse) -> HttpResponse:
+        """The response after the view: its own, with validators, or a refusal."""
+        if self.refused is not None:
+            return self.refusal()
+        enforcer = self.enforcer
+        if not self.unsafe:
+            if response.status_code != 200 or not self.loads:
+                return response
+            snapshot = Snapshot.of_version(*self.loads[-1][1:])
+            decision = enforcer.decide(self.request, snapshot, self.policy)
+            if not decision.proceeds:
+                return self.refuse(decision, snapshot)
+            return enforcer.finish(self.request, response, snapshot, None)
+        if self.expectation is not None and self.expectation.written:
+            return enforcer.finish(self.request, response, Snapshot.absent(), self.expectation)
+        # A view that wrote was judged at its first write. One that refused the body of a
+        # request for the row it loaded (rule 11) is judged now: a stale precondition wins.
+        loaded = self.loaded
+        if self.decided or loaded is None or response.status_code not in (400, 422):
+            return response
+        known = Snapshot.of_instance(loaded)
+        decision = enforcer.decide(self.request, known, self.policy)
+        if decision.proceeds:
+            return response
+        return self.refuse(decision, known)
+
+    def refuse(self, decision: Decision, snapshot: Snapshot) -> HttpResponse:
+        response = self.enforcer.refusal(self.request, decision, snapshot, self.policy)
+        assert response is not None
+        return response
+
+    def refusal(self) -> HttpResponse:
+        """The answer to a write refused by the preconditions, with the row's current version
+        read after the view's writes are rolled back: outside the transaction's snapshot, so
+        the latest committed one also under REPEATABLE READ (rule 55)."""
+        assert self.refused is not None
+        if self.refused_response is None:
+            self.rollback_now()
+            if self._rollback_flag is not None and connections[self.alias].in_atomic_block:
+                # Refused before any statement of the write ran: the transaction around the
+                # view is intact; undo the "needs rollback" mark Django set when the refusal
+                # left save().
+                transaction.set_rollback(self._rollback_flag, using=self.alias)
+            pk = self.target_pk()
+            current = current_version(self.target.model, None if pk is NO_MATCH else pk)
+            snapshot = (
+                Snapshot.absent()
+                if current is None
+                else Snapshot.of_version(current.token, current.last_modified)
+            )
+            self.refused_response = self.refuse(self.refused, snapshot)
+        return self.refused_response
+
+    def rollback_now(self) -> None:
+        """Roll back the transaction the guard opened before answering a refusal or a lost
+        race (rule 51; the current version is then read fresh: rule 55)."""
+        self._close_transaction(rollback=True)
+
+    def conflict(self, exception: BaseException) -> HttpResponse | None:
+        """A write that lost the race inside the view: 412 with the current version, or 503
+        when the database refused a write whose row did not change (rules 44, 47, 55)."""
+        conflict = conflict_from(exception)
+        if conflict is None:
+            return None
+        self.rollback_now()
+        checked = Snapshot.of_version(self.checked, None) if self.checked is not None else None
+        method = self.request.method or "PUT"
+        passed = Decision(
+            Outcome.PROCEED,
+            Reason.PRECONDITIONS_PASSED,
+            method,
+            requirement=self.policy.requirement,
+        )
+        return self.enforcer.answer_conflict(self.request, self.policy, passed, conflict, checked)
+
+    # -- life cycle --
+
+    def open(self) -> None:
+        """Before the view: watch what it loads and, for an unsafe request, what it writes,
+        with the row's expectation registered."""
+        if self.target.model is not None:
+            self._previous_observer = observe_loads(self.saw)
+        if self.unsafe:
+            if self.target.model is not None:
+                self.expectation = register_expectation(_DeferredExpectation(self))
+            connection = connections[self.alias]
+            if connection.in_atomic_block:
+                self._rollback_flag = transaction.get_rollback(using=self.alias)
+            self._watching = connection.execute_wrapper(self.observe)
+            self._watching.__enter__()
+
+    def fail(self, exception: BaseException) -> HttpResponse | None:
+        """The view raised: the refusal, a lost race answered, or ``None`` (not ours)."""
+        self.failed = True
+        if isinstance(exception, _Refused):
+            return self.refusal()
+        return self.conflict(exception)
+
+    def finish(self, response: HttpResponse | None) -> HttpResponse | None:
+        """Settle the response and commit, or roll back a refused or failed request
+        (``response`` ``None``: the request is abandoned). The guard's transaction is always
+        closed, also when settling raises."""
+        if response is None:
+            self.failed = True
+        final: HttpResponse | None = None
+        try:
+            final = self.settle(response) if response is not None else None
+        except BaseException:
+            self.failed = True
+            raise
+        finally:
+            final = self._close(response, final)
+        return final
+
+    def _close_transaction(self, *, rollback: bool) -> None:
+        pending, self.transaction = self.transaction, None
+        if pending is not None:
+            if rollback:
+                transaction.set_rollback(True, using=self.alias)
+            pending.__exit__(None, None, None)
+
+    def _close(self, response: HttpResponse | None, final: HttpResponse | None) -> Any:
+        try:
+            rollback = self.failed or final is None or final is not response
+            try:
+                self._close_transaction(rollback=rollback)
+            except DatabaseError as exc:  # e.g. a serialization failure at COMMIT
+                answer = self.conflict(exc)
+                if answer is None:
+                    raise
+                final = answer
+            return final
+        finally:
+            self.transaction = None
+            watching, self._watching = self._watching, None
+            if watching is not None:
+                watching.__exit__(None, None, None)
+            if self.expectation is not None:
+                pop_expectation(self.expectation)
+            if self.target.model is not None:
+                observe_loads(self._previous_observer)
