@@ -346,6 +346,14 @@ class DeferredGuard:
         """Settle the response and commit, or roll back a refused or failed request
         (``response`` ``None``: the request is abandoned). The guard's transaction is always
         closed, also when settling raises."""
+        if not self.unsafe:
+            # A read watched no writes, expected no version and opened no transaction: it
+            # only stops watching what the view loads.
+            try:
+                return self.settle(response) if response is not None else None
+            finally:
+                if self.target.model is not None:
+                    observe_loads(self._previous_observer)
         if response is None:
             self.failed = True
         final: HttpResponse | None = None

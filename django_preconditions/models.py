@@ -328,11 +328,36 @@ def observe_loads(
     observer: Callable[[VersionedModel], None] | None,
 ) -> Callable[[VersionedModel], None] | None:
     """Show every versioned instance loaded from the database from now on to ``observer``
-    (``None`` stops); returns the observer it replaces, to restore when done. One
-    context-variable read per loaded instance when nobody watches."""
+    (``None`` stops); returns the observer it replaces, to restore when done.
+
+    The ``from_db`` hook that shows them is installed the first time anyone watches: until
+    then (a project without the middleware) loading a row costs nothing more than Django's
+    ``from_db``; afterwards, one context-variable read per loaded instance when nobody
+    watches."""
+    if observer is not None and "from_db" not in VersionedModel.__dict__:
+        # A class attribute, set once (before the observer: loads after this see the hook).
+        setattr(VersionedModel, "from_db", classmethod(_observed_from_db))  # noqa: B010
     previous = _load_observer.get()
     _load_observer.set(observer)
     return previous
+
+
+def _observed_from_db(
+    cls: type[VersionedModel],
+    /,
+    db: str | None,
+    field_names: Collection[str],
+    values: Collection[Any],
+    **kwargs: Any,
+) -> VersionedModel:
+    """``VersionedModel.from_db`` once :func:`observe_loads` was called: Django's ``from_db``
+    (its keyword arguments passed on, e.g. 6.1's ``fetch_mode``), showing the instance to the
+    observer of :func:`observe_loads` (the middleware's guard) when one watches."""
+    instance = super(VersionedModel, cls).from_db(db, field_names, values, **kwargs)
+    observer = _load_observer.get()
+    if observer is not None:
+        observer(instance)
+    return instance
 
 
 # --- The compare-and-swap hook --------------------------------------------------------------
@@ -773,21 +798,6 @@ class VersionedModel(models.Model):
         )
 
     adelete.alters_data = True  # type: ignore[attr-defined]
-
-    # -- loading --
-
-    @classmethod
-    def from_db(
-        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
-    ) -> VersionedModel:
-        """Django's ``from_db`` (its keyword arguments passed on, e.g. 6.1's ``fetch_mode``),
-        showing the instance to the observer of :func:`observe_loads` (the middleware's
-        guard) when one watches."""
-        instance = super().from_db(db, field_names, values, **kwargs)
-        observer = _load_observer.get()
-        if observer is not None:
-            observer(instance)
-        return instance
 
     # -- validators --
 

@@ -27,7 +27,7 @@ from django.db import DatabaseError, connections, router, transaction
 
 from .conf import conf
 from .defaults import ERROR_FORMATS
-from .policy import ENFORCE, Policy, settings_entry
+from .policy import ENFORCE, Policy, settings_entry, settings_generation
 
 logger = logging.getLogger("django_preconditions")
 
@@ -68,10 +68,25 @@ _lock = threading.Lock()
 _refreshing = False
 
 
+# ``RULES_REFRESH_INTERVAL`` and the settings generation it was read under: the middleware
+# asks for the rules on every request, the setting changes only with ``PRECONDITIONS``.
+_interval: tuple[int, float] = (-1, 0.0)
+
+
+def refresh_interval() -> float:
+    """``RULES_REFRESH_INTERVAL``, read again only when ``PRECONDITIONS`` changes."""
+    global _interval
+    generation, interval = _interval
+    if generation != settings_generation():
+        interval = conf.RULES_REFRESH_INTERVAL
+        _interval = (settings_generation(), interval)
+    return interval
+
+
 def current_rules() -> RuleSnapshot:
     """The cached rules, re-read when older than ``RULES_REFRESH_INTERVAL``."""
     snapshot = _snapshot
-    if snapshot is not None and time.monotonic() - snapshot.loaded_at < conf.RULES_REFRESH_INTERVAL:
+    if snapshot is not None and time.monotonic() - snapshot.loaded_at < refresh_interval():
         return snapshot
     return reload_rules()
 
@@ -81,9 +96,7 @@ def rules_without_blocking() -> RuleSnapshot:
     interval; a stale or missing snapshot is re-read in a worker thread for later requests."""
     global _refreshing
     snapshot = _snapshot
-    fresh = (
-        snapshot is not None and time.monotonic() - snapshot.loaded_at < conf.RULES_REFRESH_INTERVAL
-    )
+    fresh = snapshot is not None and time.monotonic() - snapshot.loaded_at < refresh_interval()
     if not fresh and not _refreshing:
         _refreshing = True
         asyncio.get_running_loop().run_in_executor(None, _refresh_in_thread)

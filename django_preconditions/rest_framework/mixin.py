@@ -112,13 +112,6 @@ def _not_evaluated(method: str) -> Decision:
     return decision
 
 
-def _is_clone(request: Request) -> bool:
-    """Whether ``request`` is DRF's ``clone_request()`` copy with another method (OPTIONS
-    metadata and the browsable API probe permissions that way)."""
-    original = getattr(request, "_request", None)
-    return original is not None and request.method != original.method
-
-
 class _NotModifiedResponse(Response):
     """A 304 that never renders a body, whatever renderer was negotiated."""
 
@@ -440,7 +433,9 @@ class PreconditionMixin(_ViewBase):
             tracking.snapshot is None
             and tracking.stack is not None
             and request is getattr(self, "request", None)
-            and not _is_clone(request)
+            # Not DRF's clone_request() copy with another method (OPTIONS metadata and the
+            # browsable API probe permissions that way): the real method is the tracked one.
+            and request.method == tracking.method
             and tracking.method not in IGNORED_METHODS
             and isinstance(obj, VersionedModel)
             and isinstance(obj, self._target_model())
@@ -655,7 +650,10 @@ class PreconditionMixin(_ViewBase):
                     response.headers[LOCATION] = location
             return response
         if tracking.snapshot is not None:
-            finish(request, response, tracking.snapshot, tracking.expectation)
+            # The Django request: its method is read without DRF's Request.__getattr__.
+            finish(
+                tracking.http_request or request, response, tracking.snapshot, tracking.expectation
+            )
             return response
         if method in SAFE_METHODS and self.precondition_list_etag:
             return self._finish_list(response)
