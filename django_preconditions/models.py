@@ -293,7 +293,11 @@ def register_expectation(expectation: _E) -> _E:
 
 def pop_expectation(expectation: VersionExpectation) -> None:
     """Stop expecting; a no-op when it is not (or no longer) registered in this context."""
-    _expectations.set(tuple(item for item in _expectations.get() if item is not expectation))
+    registered = _expectations.get()
+    if len(registered) == 1 and registered[0] is expectation:  # the usual case
+        _expectations.set(())
+        return
+    _expectations.set(tuple(item for item in registered if item is not expectation))
 
 
 def _expectation_for(instance: models.Model, using: str | None) -> VersionExpectation | None:

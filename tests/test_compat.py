@@ -90,6 +90,15 @@ def test_add_exact_filter_adds_the_condition_filter_would_add() -> None:
     add_exact_filter(stale, "version_token", other.version_token)
     assert not stale.exists()
     assert stale.update(title="c") == 0
+    # The condition survives clones, counting and use as a subquery (relabelled aliases).
+    assert not stale.all().exists()
+    assert stale.count() == 0
+    assert list(Document.objects.filter(pk__in=built.values("pk"))) == [document]
+    nested = Document.objects.filter(pk__in=stale.values("pk"))
+    assert not nested.exists()
+    assert str(nested.query) == str(
+        Document.objects.filter(pk__in=expected.values("pk")).query
+    ).replace(document.version_token, other.version_token)
 
 
 def test_can_fast_delete_tells_single_statement_deletes_apart() -> None:

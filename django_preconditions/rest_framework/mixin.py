@@ -52,7 +52,13 @@ from ..enforcement import (
 from ..exceptions import VersionConflict
 from ..formats import JSON_CONTENT_TYPE, built_in
 from ..headers import CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, EntityTag, meta_key
-from ..models import VersionedModel, VersionExpectation, expect_creation, expect_version
+from ..models import (
+    VersionedModel,
+    VersionExpectation,
+    expect_creation,
+    pop_expectation,
+    push_expectation,
+)
 from ..policy import (
     Policy,
     attribute_overrides,
@@ -400,8 +406,8 @@ class PreconditionMixin(_ViewBase):
         """DRF's ``get_object()`` (404, object permissions), then the preconditions.
 
         The object is cached for the request, so the handler's own ``get_object()`` call
-        costs no query. For unsafe methods its version is registered with
-        :func:`expect_version` until the response is sent: the handler's ``save()`` or
+        costs no query. For unsafe methods its version is expected (as by
+        :func:`expect_version`) until the response is sent: the handler's ``save()`` or
         ``delete()`` of that row is a single compare-and-swap statement.
         """
         tracking = self._tracking()
@@ -459,9 +465,10 @@ class PreconditionMixin(_ViewBase):
         if refusal is not None:
             raise refusal
         if tracking.method not in SAFE_METHODS and tracking.stack is not None:
-            tracking.expectation = tracking.stack.enter_context(
-                expect_version(type(instance), instance.pk, instance.version_token)
-            )
+            # expect_version() without its generator: this runs on every protected write.
+            expectation = push_expectation(type(instance), instance.pk, instance.version_token)
+            tracking.stack.callback(pop_expectation, expectation)
+            tracking.expectation = expectation
         self.request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
             instance, self._policy(), decision, tracking.expectation
         )
