@@ -216,7 +216,8 @@ class _ColumnEquals:
         self.value = value
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        quote = compiler.quote_name_unless_alias
+        # Django 6.1 renamed quote_name_unless_alias() (deprecated there) to quote_name().
+        quote = getattr(compiler, "quote_name", None) or compiler.quote_name_unless_alias
         column = f"{quote(self.alias)}.{quote(self.field.column)}"
         operator = connection.operators["exact"] % "%s"
         return f"{column} {operator}", [self.field.get_db_prep_value(self.value, connection)]
