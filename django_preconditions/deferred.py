@@ -31,7 +31,6 @@ from .models import (
     version_root,
 )
 from .policy import Policy
-from .transactions import current_version
 
 __all__ = ["NO_MATCH", "DeferredGuard", "DeferredTarget"]
 
@@ -288,13 +287,8 @@ class DeferredGuard:
                 # left save().
                 transaction.set_rollback(self._rollback_flag, using=self.alias)
             pk = self.target_pk()
-            current = current_version(self.target.model, None if pk is NO_MATCH else pk)
-            snapshot = (
-                Snapshot.absent()
-                if current is None
-                else Snapshot.of_version(current.token, current.last_modified)
-            )
-            self.refused_response = self.refuse(self.refused, snapshot)
+            current = Snapshot.current(self.target.model, None if pk is NO_MATCH else pk)
+            self.refused_response = self.refuse(self.refused, current or Snapshot.absent())
         return self.refused_response
 
     def rollback_now(self) -> None:

@@ -127,6 +127,13 @@ class Snapshot:
         )
 
     @classmethod
+    def current(cls, model: type[models.Model] | None, pk: Any) -> Snapshot | None:
+        """The row as committed now, read on the write database (rule 54), outside the
+        request's rolled-back transaction (rule 55); ``None`` when there is no such row."""
+        row = current_version(model, pk)
+        return None if row is None else cls.of_version(row.token, row.last_modified)
+
+    @classmethod
     def absent(cls, creation: tuple[type[models.Model], str, Any] | None = None) -> Snapshot:
         return cls(state=ResourceState(exists=False), creation=creation)
 
@@ -524,8 +531,7 @@ def not_modified(snapshot: Snapshot) -> HttpResponse:
 def current_row(conflict: VersionConflict) -> Snapshot | None:
     """The row as it is now, for the 412 that reports a lost race (one query, only then),
     read on the write database (rule 54)."""
-    current = current_version(conflict.model, conflict.pk)
-    return None if current is None else Snapshot.of_version(current.token, current.last_modified)
+    return Snapshot.current(conflict.model, conflict.pk)
 
 
 def conflict_outcome(
@@ -538,13 +544,12 @@ def conflict_outcome(
     instance = checked.instance if checked is not None else None
     if model is None and isinstance(instance, VersionedModel):
         model, pk = type(instance), instance.pk
-    current = current_version(model, pk)
-    snapshot = (
-        None if current is None else Snapshot.of_version(current.token, current.last_modified)
-    )
+    current = Snapshot.current(model, pk)
     if conflict.reason != VersionConflict.DATABASE:
-        return snapshot, False  # the compare-and-swap saw another version (or no row)
-    checked_tag = checked.state.etag if checked is not None else None
+        return current, False  # the compare-and-swap saw another version (or no row)
     if current is None:
         return None, instance is None  # gone: 412; never existed (a create): 503
-    return snapshot, checked_tag is not None and checked_tag.opaque == current.token
+    checked_tag = checked.state.etag if checked is not None else None
+    current_tag = current.state.etag
+    assert current_tag is not None
+    return current, checked_tag is not None and checked_tag.opaque == current_tag.opaque
