@@ -40,8 +40,6 @@ def asend(
     """:func:`send` through the ASGI handler, from a synchronous test."""
 
     async def request() -> Any:
-        return await async_client.generic(
-            method, url, payload(body, raw), content_type=JSON, headers=headers or {}
-        )
+        return await send(async_client, method, url, body, headers, raw)  # a coroutine here
 
     return async_to_sync(request)()
