@@ -14,7 +14,7 @@ from typing import Any
 
 import django.core.exceptions
 from django.core.paginator import InvalidPage, Page
-from django.db import DatabaseError, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, models, router
 from django.db.models.deletion import Collector
 from django.db.models.query import ModelIterable
 from django.db.models.sql.where import AND
@@ -40,6 +40,27 @@ def is_zero_row_update(exc: BaseException) -> bool:
     if _OBJECT_NOT_UPDATED is not None:
         return isinstance(exc, _OBJECT_NOT_UPDATED)
     return type(exc) is DatabaseError and exc.__cause__ is None
+
+
+def routers_configured() -> bool:
+    """Whether ``DATABASE_ROUTERS`` names any router (``ConnectionRouter.routers``, not public
+    API). Without one, a queryset reads where its instances are written: nothing to re-target
+    for rule 54."""
+    return bool(router.routers)
+
+
+def write_alias(model: type[models.Model], instance: models.Model | None = None) -> str:
+    """``router.db_for_write(model, instance=instance)``, without the router's call when no
+    router is configured (the common case; every protected write asks, some twice).
+
+    Reads the router's list of routers (``ConnectionRouter.routers``, not public API; Django's
+    test signals keep it current under ``override_settings(DATABASE_ROUTERS=…)``) and repeats
+    its fallback: the instance's database, else the default one."""
+    if router.routers:
+        return router.db_for_write(model, instance=instance)
+    if instance is not None and instance._state.db:
+        return instance._state.db
+    return DEFAULT_DB_ALIAS
 
 
 def can_fast_delete(instance: Any, using: str) -> bool:

@@ -20,15 +20,16 @@ import contextlib
 import datetime
 import functools
 import warnings
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, models, router
+from django.db import DatabaseError, models
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
 
+from ._compat import write_alias
 from .conditions import (
     CONDITIONAL_HEADERS,
     SAFE_METHODS,
@@ -365,36 +366,12 @@ class Enforcer:
             instance, policy, Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
         )
 
-    @contextlib.contextmanager
     def protecting(
         self, request: HttpRequest, snapshot: Snapshot, policy: Policy, decision: Decision
-    ) -> Iterator[PreconditionContext]:
+    ) -> _Protection:
         """While the view runs: ``request.preconditions`` is set and, for unsafe methods, the
         loaded version is expected by any save/delete of the row (the compare-and-swap)."""
-        context = PreconditionContext(snapshot.instance, policy, decision)
-        request.preconditions = context  # type: ignore[attr-defined]
-        if request.method in SAFE_METHODS:
-            yield context
-            return
-        target = self.expectation_for(request, snapshot)
-        if target is None:
-            if snapshot.creation is None:
-                yield context
-                return
-            model, field, value = snapshot.creation
-            with expect_creation(model, value, field=field) as expectation:
-                context.expectation = expectation
-                yield context
-            return
-        instance, token = target
-        using = router.db_for_write(type(instance), instance=instance)
-        # expect_version() without its generator: this runs on every protected write.
-        expectation = push_expectation(type(instance), instance.pk, token, using=using)
-        try:
-            context.expectation = expectation
-            yield context
-        finally:
-            pop_expectation(expectation)
+        return _Protection(self, request, snapshot, policy, decision)
 
     def conflict_error(
         self,
@@ -490,6 +467,51 @@ def conditional_headers(request: HttpRequest) -> dict[str, str]:
     requests): ``request.headers`` would first copy every header of the request."""
     meta = request.META
     return {name: meta[key] for key, name in _CONDITIONAL_META if key in meta}
+
+
+class _Protection:
+    """The context manager :meth:`Enforcer.protecting` returns: a class rather than a
+    generator-based one, since it runs on every protected request."""
+
+    __slots__ = ("_creation", "_expectation", "context", "enforcer", "request", "snapshot")
+
+    def __init__(
+        self,
+        enforcer: Enforcer,
+        request: HttpRequest,
+        snapshot: Snapshot,
+        policy: Policy,
+        decision: Decision,
+    ) -> None:
+        self.enforcer, self.request, self.snapshot = enforcer, request, snapshot
+        self.context = PreconditionContext(snapshot.instance, policy, decision)
+        self._expectation: VersionExpectation | None = None
+        self._creation: contextlib.AbstractContextManager[VersionExpectation] | None = None
+
+    def __enter__(self) -> PreconditionContext:
+        request, snapshot, context = self.request, self.snapshot, self.context
+        request.preconditions = context  # type: ignore[attr-defined]
+        if request.method in SAFE_METHODS:
+            return context
+        target = self.enforcer.expectation_for(request, snapshot)
+        if target is not None:
+            instance, token = target
+            using = write_alias(type(instance), instance=instance)
+            # expect_version() without its generator: this runs on every protected write.
+            expectation = push_expectation(type(instance), instance.pk, token, using=using)
+            self._expectation = context.expectation = expectation
+        elif snapshot.creation is not None:
+            model, field, value = snapshot.creation
+            self._creation = expect_creation(model, value, field=field)
+            context.expectation = self._creation.__enter__()
+        return context
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> bool | None:
+        if self._expectation is not None:
+            pop_expectation(self._expectation)
+        elif self._creation is not None:
+            return self._creation.__exit__(exc_type, exc, traceback)
+        return None
 
 
 @dataclass

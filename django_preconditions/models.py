@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Final, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.db.models.signals import class_prepared, post_save, pre_save
 from django.utils import timezone
 from django.utils.http import http_date
@@ -39,6 +39,7 @@ from ._compat import (
     concrete_parents,
     is_zero_row_update,
     reset_base_manager,
+    write_alias,
 )
 from .conf import split_comma_list
 from .dbconflicts import is_database_conflict
@@ -193,7 +194,7 @@ class VersionExpectation:
         self.key = _key_field(self.root if self.field == "pk" else self.model, self.field)
         self.value = _key_value(self.key, self.pk)
         if self.using is None:
-            self.using = router.db_for_write(self.model)
+            self.using = write_alias(self.model)
 
     def matches(self, instance: models.Model, using: str | None = None) -> bool:
         """Whether ``instance`` is this row (any proxy, parent or child class of it) on the
@@ -201,7 +202,7 @@ class VersionExpectation:
         if version_root(type(instance)) is not self.root:
             return False
         if using is None:
-            using = router.db_for_write(type(instance), instance=instance)
+            using = write_alias(type(instance), instance=instance)
         if using != self.using:
             return False
         value = getattr(instance, self.key.attname, _MISSING)
@@ -305,7 +306,7 @@ def _expectation_for(instance: models.Model, using: str | None) -> VersionExpect
     if not expectations:
         return None
     if using is None:
-        using = router.db_for_write(type(instance), instance=instance)
+        using = write_alias(type(instance), instance=instance)
     return _matching(expectations, instance, using)
 
 
@@ -535,7 +536,7 @@ class VersionedModel(models.Model):
             expectations = _expectations.get()  # empty outside protected views: no lookup
             if expectations:
                 if alias is None:
-                    alias = router.db_for_write(type(self), instance=self)
+                    alias = write_alias(type(self), instance=self)
                 expectation = _matching(expectations, self, alias)
             if expectation is not None and expectation.token is None:
                 self._create_only_save(expectation, args, kwargs)
@@ -563,7 +564,7 @@ class VersionedModel(models.Model):
                 super().save(*args, **kwargs)
             else:
                 if alias is None:
-                    alias = router.db_for_write(type(self), instance=self)
+                    alias = write_alias(type(self), instance=self)
                 self._compare_and_swap_save(expected_version, expectation, alias, args, kwargs)
         except BaseException:
             self.version_token, self.last_modified = previous
@@ -652,7 +653,7 @@ class VersionedModel(models.Model):
             raise self._conflict(None)  # an UPDATE: the row exists after all
         if not kwargs.get("force_insert"):
             kwargs["force_insert"] = True
-        alias = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        alias = kwargs.get("using") or write_alias(type(self), instance=self)
         previous = (self.version_token, self.last_modified)
         self.version_token = new_version_token()
         self.last_modified = timezone.now()
@@ -710,7 +711,7 @@ class VersionedModel(models.Model):
             expected_version = expectation.token
         if expected_version is None:
             return super().delete(using=using, keep_parents=keep_parents)
-        alias = using or router.db_for_write(type(self), instance=self)
+        alias = using or write_alias(type(self), instance=self)
         rollback_flag = _rollback_flag(alias)
         try:
             if can_fast_delete(self, alias) and not keep_parents:

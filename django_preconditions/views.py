@@ -21,6 +21,7 @@ from django.db import models, router
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.generic.base import TemplateResponseMixin
 
+from ._compat import routers_configured
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
 from .models import VersionedModel
@@ -81,7 +82,7 @@ class PreconditionRequiredMixin:
         """For a write, the view's queryset on the database writes go to: the version the
         write is checked against is read there, never on a replica (rule 54)."""
         get_queryset = getattr(self, "get_queryset", None)
-        if self.request.method in SAFE_METHODS or get_queryset is None:
+        if self.request.method in SAFE_METHODS or get_queryset is None or not routers_configured():
             return None
         queryset: models.QuerySet[Any] = get_queryset()
         return queryset.using(router.db_for_write(queryset.model))

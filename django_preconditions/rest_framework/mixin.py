@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest
@@ -28,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
+from .._compat import routers_configured
 from ..conditions import (
     CONDITIONAL_HEADERS,
     IF_MATCH,
@@ -143,7 +143,9 @@ def _not_modified_response(snapshot: Snapshot) -> Response:
 class _Tracking:
     """What the mixin learnt during one request (the view instance lives for one request)."""
 
-    stack: contextlib.ExitStack | None = None
+    #: Inside DRF's dispatch (the handler, not the later rendering): an unsafe method's
+    #: expected version is registered only then, and ends with it.
+    dispatching: bool = False
     policy: Policy | None = None
     instance: VersionedModel | None = None
     snapshot: Snapshot | None = None
@@ -227,13 +229,15 @@ class PreconditionMixin(_ViewBase):
         return tuple(keys), overrides
 
     def _tracking(self) -> _Tracking:
+        """This request's tracking (set by :meth:`dispatch`; made here for a view method called
+        outside it). Hot paths read ``self._precondition_tracking`` first."""
         tracking = self._precondition_tracking
         if tracking is None:
             tracking = self._precondition_tracking = _Tracking()
         return tracking
 
     def _policy(self) -> Policy:
-        tracking = self._tracking()
+        tracking = self._precondition_tracking or self._tracking()
         policy = tracking.policy
         if policy is None:
             policy = tracking.policy = self._resolved_policy()
@@ -271,10 +275,12 @@ class PreconditionMixin(_ViewBase):
 
     def _dispatch_once(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         # The expectation registered in get_object() must outlive the handler (the save runs
-        # there) and end with the request: an ExitStack around DRF's whole dispatch. Around
-        # it, the request transaction: a lost race or a database conflict (also one raised
-        # by the COMMIT) leaves it, rolled back, and is answered here (rules 47, 51, 55).
-        tracking = _Tracking(method=(request.method or "GET").upper(), http_request=request)
+        # there) and end with DRF's whole dispatch. Around it, the request transaction: a lost
+        # race or a database conflict (also one raised by the COMMIT) leaves it, rolled back,
+        # and is answered here (rules 47, 51, 55).
+        tracking = _Tracking(
+            dispatching=True, method=(request.method or "GET").upper(), http_request=request
+        )
         self._precondition_tracking = tracking
         view = type(self).dispatch
         # Without ATOMIC_REQUESTS there is no transaction to open: skip the context manager.
@@ -282,10 +288,12 @@ class PreconditionMixin(_ViewBase):
         try:
             with block as atomic:
                 try:
-                    with contextlib.ExitStack() as tracking.stack:
-                        response = super().dispatch(request, *args, **kwargs)
+                    response = super().dispatch(request, *args, **kwargs)
                 finally:
-                    tracking.stack = None  # rendering (the browsable API's forms) comes later
+                    # Rendering (the browsable API's forms) comes later, outside.
+                    tracking.dispatching = False
+                    if tracking.expectation is not None:
+                        pop_expectation(tracking.expectation)
                 if response.status_code in (412, 428):
                     atomic.roll_back()  # a refusal leaves no trace (rule 51)
         except (_ConflictEscape, VersionConflict, DatabaseError) as exc:
@@ -314,7 +322,7 @@ class PreconditionMixin(_ViewBase):
     def _conditional_headers(self, method: str, *, form: bool) -> Mapping[str, str]:
         """The request's headers; for a browsable-API form that carries the token in
         ``precondition_form_field`` and no conditional header, that token as ``If-Match``."""
-        tracking = self._tracking()
+        tracking = self._precondition_tracking or self._tracking()
         headers = conditional_headers(tracking.http_request or self.request)
         if tracking.form_token is not None:
             return {IF_MATCH: tracking.form_token}
@@ -334,11 +342,12 @@ class PreconditionMixin(_ViewBase):
         return headers
 
     def _decide(self, snapshot: Snapshot, *, required: bool = True, form: bool = False) -> Decision:
-        method = self._method()
+        tracking = self._precondition_tracking
+        method = (tracking and tracking.method) or self._method()
         return self._enforcer().decide(
             self.request,
             snapshot,
-            self._policy(),
+            (tracking and tracking.policy) or self._policy(),
             method=method,
             headers=self._conditional_headers(method, form=form),
             required=required,
@@ -368,7 +377,8 @@ class PreconditionMixin(_ViewBase):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        method = self._method()
+        tracking = self._precondition_tracking
+        method = (tracking and tracking.method) or self._method()
         # Set on every request, OPTIONS included; replaced once the object is checked.
         request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
             None, self._policy(), _not_evaluated(method)
@@ -395,12 +405,14 @@ class PreconditionMixin(_ViewBase):
         """The view's queryset; for a write, on the database writes go to, so that the version
         the write is checked against is never read on a replica (rule 54)."""
         queryset = super().get_queryset()
-        if self._method() in _READ_ONLY_METHODS or not isinstance(queryset, models.QuerySet):
+        if (
+            not routers_configured()  # reads and writes already share the database
+            or self._method() in _READ_ONLY_METHODS
+            or not isinstance(queryset, models.QuerySet)
+        ):
             return queryset
         alias = router.db_for_write(queryset.model)
-        if not settings.DATABASE_ROUTERS and queryset.db == alias:
-            return queryset  # without routers, reads and writes already share the database
-        return queryset.using(alias)
+        return queryset if queryset.db == alias else queryset.using(alias)
 
     def get_object(self) -> Any:
         """DRF's ``get_object()`` (404, object permissions), then the preconditions.
@@ -410,7 +422,7 @@ class PreconditionMixin(_ViewBase):
         :func:`expect_version`) until the response is sent: the handler's ``save()`` or
         ``delete()`` of that row is a single compare-and-swap statement.
         """
-        tracking = self._tracking()
+        tracking = self._precondition_tracking or self._tracking()
         if tracking.instance is not None:
             return tracking.instance
         instance = super().get_object()  # evaluated in check_object_permissions() already
@@ -434,10 +446,10 @@ class PreconditionMixin(_ViewBase):
         ``super()`` — DRF's documented pattern still ends in this call.
         """
         super().check_object_permissions(request, obj)
-        tracking = self._tracking()
+        tracking = self._precondition_tracking or self._tracking()
         if (
             tracking.snapshot is None
-            and tracking.stack is not None
+            and tracking.dispatching
             and request is getattr(self, "request", None)
             # Not DRF's clone_request() copy with another method (OPTIONS metadata and the
             # browsable API probe permissions that way): the real method is the tracked one.
@@ -457,18 +469,20 @@ class PreconditionMixin(_ViewBase):
     def _check_preconditions(self, instance: VersionedModel) -> None:
         """Evaluate against ``instance`` (raise to refuse), and register the expected
         version for an unsafe method."""
-        tracking = self._tracking()
+        tracking = self._precondition_tracking or self._tracking()
         snapshot = Snapshot.of_instance(instance)
         decision = self._decide(snapshot, form=True)
         tracking.snapshot, tracking.decision = snapshot, decision
-        refusal = self._refusal(decision, snapshot)
-        if refusal is not None:
-            raise refusal
-        if tracking.method not in SAFE_METHODS and tracking.stack is not None:
+        if not decision.proceeds:
+            refusal = self._refusal(decision, snapshot)
+            if refusal is not None:
+                raise refusal
+        if tracking.method not in SAFE_METHODS and tracking.dispatching:
             # expect_version() without its generator: this runs on every protected write.
-            expectation = push_expectation(type(instance), instance.pk, instance.version_token)
-            tracking.stack.callback(pop_expectation, expectation)
-            tracking.expectation = expectation
+            # Popped when DRF's dispatch returns (_dispatch_once).
+            tracking.expectation = push_expectation(
+                type(instance), instance.pk, instance.version_token
+            )
         self.request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
             instance, self._policy(), decision, tracking.expectation
         )
@@ -478,7 +492,7 @@ class PreconditionMixin(_ViewBase):
         # perform_create() the project wrote. A list page gets its collection ETag here,
         # before any item is serialized, so a matching If-None-Match costs no rendering.
         serializer = super().get_serializer(*args, **kwargs)
-        tracking = self._tracking()
+        tracking = self._precondition_tracking or self._tracking()
         tracking.serializers.append(serializer)
         if (
             isinstance(serializer, ListSerializer)
@@ -582,7 +596,7 @@ class PreconditionMixin(_ViewBase):
         # answered by dispatch(), once the request's transaction is rolled back.
         tracking = self._tracking()
         if conflict is not None and (conflict is exc or tracking.expectation is not None):
-            if tracking.stack is not None:
+            if tracking.dispatching:
                 raise _ConflictEscape(conflict) from exc
             exc = self._answer_conflict(conflict)
         response = super().handle_exception(exc)
@@ -643,8 +657,7 @@ class PreconditionMixin(_ViewBase):
 
     def _add_validators(self, request: Request, response: Response) -> Response:
         """ETag/Last-Modified on success (rules 39-41) and Location after a create (40)."""
-        tracking = self._tracking()
-        method = self._method()
+        tracking = self._precondition_tracking or self._tracking()
         created = tracking.created
         if created is None and tracking.snapshot is None and response.status_code == 201:
             created = self._created_instance()  # POST to the collection
@@ -662,7 +675,7 @@ class PreconditionMixin(_ViewBase):
                 tracking.http_request or request, response, tracking.snapshot, tracking.expectation
             )
             return response
-        if method in SAFE_METHODS and self.precondition_list_etag:
+        if (tracking.method or self._method()) in SAFE_METHODS and self.precondition_list_etag:
             return self._finish_list(response)
         return response
 
