@@ -9,10 +9,10 @@ import logging
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, router, transaction
 from django.db.models.signals import post_save
 from django.http import HttpResponse
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.views.decorators.http import condition, etag, require_http_methods, require_POST
 
@@ -29,7 +29,9 @@ from django_preconditions._compat import (
     page_number_page,
     require_http_methods_allowed,
     reset_base_manager,
+    routers_configured,
     version_tokens_of,
+    write_alias,
 )
 from django_preconditions.duplicates import duplicates_key
 from django_preconditions.models import ProtectedEndpoint, expect_version
@@ -342,3 +344,26 @@ def test_page_number_page_leaves_an_invalid_page_to_drf() -> None:
 
     with pytest.raises(NotFound, match="Invalid page"):
         page_number_page(Pages(), tokens, request)
+
+
+class _WritesToReplica:
+    def db_for_write(self, model: Any, **hints: Any) -> str:
+        return "replica"
+
+
+def test_write_alias_answers_like_the_routers_db_for_write_with_and_without_routers() -> None:
+    """write_alias() skips the router's call without DATABASE_ROUTERS, reading its list of
+    routers and repeating its fallback (the instance's database, else the default one)."""
+    unsaved = Document(title="unsaved")
+    loaded_elsewhere = Document(title="loaded elsewhere")
+    loaded_elsewhere._state.db = "replica"
+    assert not routers_configured()
+    for instance in (None, unsaved, loaded_elsewhere):
+        assert write_alias(Document, instance) == router.db_for_write(Document, instance=instance)
+    assert write_alias(Document, loaded_elsewhere) == "replica"
+    assert write_alias(Document) == "default"
+    with override_settings(DATABASE_ROUTERS=[_WritesToReplica()]):
+        assert routers_configured()
+        assert write_alias(Document, unsaved) == "replica"
+        assert write_alias(Document) == router.db_for_write(Document) == "replica"
+    assert not routers_configured()
