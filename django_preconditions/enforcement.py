@@ -297,9 +297,7 @@ class Enforcer:
         """The guard for an adapter that decides when the view writes (or, for a read, after
         it answered): see :class:`~django_preconditions.deferred.DeferredGuard`. Call its
         ``open()`` before the view."""
-        from .deferred import DeferredGuard  # it builds on this module
-
-        return DeferredGuard(self, request, policy, target)
+        return _deferred_guard_class()(self, request, policy, target)
 
     # -- around the view --
 
@@ -467,6 +465,15 @@ def conditional_headers(request: HttpRequest) -> dict[str, str]:
     requests): ``request.headers`` would first copy every header of the request."""
     meta = request.META
     return {name: meta[key] for key, name in _CONDITIONAL_META if key in meta}
+
+
+@functools.cache
+def _deferred_guard_class() -> type[DeferredGuard]:
+    """:class:`~django_preconditions.deferred.DeferredGuard`, imported on first use (its module
+    builds on this one) and then remembered: no import statement on every request."""
+    from .deferred import DeferredGuard
+
+    return DeferredGuard
 
 
 class _Protection:
