@@ -86,3 +86,32 @@ def test_rule_54_the_version_reported_after_a_lost_race_is_read_on_the_primary(
     current = current_row(conflict)
     assert current is not None
     assert current.etag == lagging_replica.etag
+
+
+def test_rule_54_without_routers_a_view_on_another_database_checks_and_writes_there() -> None:
+    """Without DATABASE_ROUTERS there is no replica to avoid: a protected view whose queryset
+    names a database (``using()``) is checked against the row on that database, the one its
+    save writes to, not moved to the default database."""
+    from django.http import HttpRequest, HttpResponse
+    from django.test import RequestFactory
+
+    from django_preconditions.decorators import require_preconditions
+
+    @require_preconditions(Document.objects.using("replica"))
+    def edit(request: HttpRequest, pk: int) -> HttpResponse:
+        document = request.preconditions.instance  # type: ignore[attr-defined]
+        document.title = "edited on the other database"
+        document.save()
+        return HttpResponse("ok")
+
+    elsewhere = Document.objects.using("replica").create(title="only on the other database")
+    factory = RequestFactory()
+    stale = factory.put("/", headers={"If-Match": '"not-the-version"'})
+    assert edit(stale, pk=elsewhere.pk).status_code == 412
+    current = factory.put("/", headers={"If-Match": elsewhere.etag})
+    response = edit(current, pk=elsewhere.pk)
+    assert response.status_code == 200, response.content
+    assert Document.objects.using("replica").get(pk=elsewhere.pk).title == (
+        "edited on the other database"
+    )
+    assert not Document.objects.using("default").filter(pk=elsewhere.pk).exists()
