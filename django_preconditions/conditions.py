@@ -32,6 +32,7 @@ from typing import Final
 
 from django.utils.translation import gettext_noop
 
+from ._frozen import quick_init
 from .exceptions import MalformedHeader
 from .headers import WILDCARD, EntityTag, EntityTagList, parse_entity_tag_list, parse_http_date
 
@@ -96,6 +97,7 @@ class Reason(str, enum.Enum):
         return self.value
 
 
+@quick_init
 @dataclass(frozen=True)
 class ResourceState:
     """What the server knows of the target resource before the method runs.
@@ -124,6 +126,7 @@ class Requirement:
     report_only: bool = False
 
 
+@quick_init
 @dataclass(frozen=True)
 class Decision:
     """The outcome and the facts behind it, enough for any adapter to render the response."""

@@ -30,6 +30,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
 
 from ._compat import write_alias
+from ._frozen import quick_init
 from .conditions import (
     CONDITIONAL_HEADERS,
     SAFE_METHODS,
@@ -92,6 +93,7 @@ __all__ = [
 ]
 
 
+@quick_init
 @dataclass(frozen=True)
 class Snapshot:
     """The target as read before the view runs."""

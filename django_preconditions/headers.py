@@ -18,6 +18,7 @@ from typing import Final, Literal
 
 from django.utils.translation import gettext
 
+from ._frozen import quick_init
 from .exceptions import MalformedHeader
 
 #: Header names the package sets or reads (the conditional request headers are in
@@ -76,6 +77,7 @@ IF_MATCH_FORM: Final = gettext_noop(
 )
 
 
+@quick_init
 @dataclass(frozen=True)
 class EntityTag:
     """An entity-tag: ``opaque`` is the text between the quotes."""
