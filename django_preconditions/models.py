@@ -849,22 +849,23 @@ class _LoneStatement:
     Django marks the transaction for rollback whenever an exception leaves ``save()``; here
     the only statement matched zero rows, so the transaction is intact and the caller may go
     on using it, e.g. to read the current row for the 412 or to retry. (Saves of several
-    statements run in a savepoint instead: :meth:`VersionedModel._write_scope`.) A class
-    rather than a generator-based context manager: it runs on every protected save.
+    statements run in a savepoint instead: :meth:`VersionedModel._write_scope`.) The mark was
+    not set before the save: Django refuses every statement of a transaction marked for
+    rollback, and this one ran. So nothing is read before the save, which runs on every
+    protected write.
     """
 
-    __slots__ = ("alias", "flag")
+    __slots__ = ("alias",)
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
-        self.flag = _rollback_flag(alias)
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
         if isinstance(exc, DatabaseError) and is_zero_row_update(exc):
-            _restore_rollback_flag(self.alias, self.flag)
+            _restore_rollback_flag(self.alias, False)
 
 
 def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> None:

@@ -208,8 +208,10 @@ def keep_body(request: HttpRequest) -> None:
         return
     if limit is not None and length > limit:
         return
-    with contextlib.suppress(RawPostDataException):
+    try:  # not contextlib.suppress(): this runs on every protected write
         request.body  # noqa: B018 - cached by Django for every later reader
+    except RawPostDataException:
+        pass
 
 
 def run_with_retries(request: HttpRequest, attempt: Callable[[], _R]) -> _R:

@@ -678,3 +678,22 @@ def test_rule_24_after_300_quick_writes_an_if_unmodified_since_client_gets_throu
         time.sleep(0.05)
     assert time.time() - last_write < 1 + SETTLED_AFTER + 0.4  # within 2 s (rule 24)
     assert Document.objects.get(pk=document.pk).title == "IUS client"
+
+
+@pytest.mark.django_db
+def test_refused_lone_compare_and_swap_keeps_the_enclosing_transaction_usable() -> None:
+    """A save that is one compare-and-swap UPDATE runs without a savepoint; when it matches no
+    row, Django's "needs rollback" mark on the enclosing transaction is undone (rule 51)."""
+    document = Document.objects.create(title="original")
+    stale = document.version_token
+    Document.objects.get(pk=document.pk).save()  # someone else writes
+    document.title = "refused"
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries, pytest.raises(VersionConflict):
+            document.save(expected_version=stale)
+        assert [sql.split(" ", 1)[0] for sql in data_statements(queries)] == ["UPDATE"]
+        assert not any("SAVEPOINT" in query["sql"] for query in queries.captured_queries)
+        assert transaction.get_rollback() is False
+        Document.objects.create(title="the transaction is still usable")
+    assert Document.objects.get(pk=document.pk).title == "original"
+    assert Document.objects.filter(title="the transaction is still usable").exists()
