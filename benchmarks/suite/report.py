@@ -428,6 +428,15 @@ WHERE_THE_TIME_GOES = [
     "`update.ours`, `list-100.ours`, `detail-304.ours`, `rules.10000`; an unknown key lists "
     "them all).",
     "",
+    "Count instructions instead of time with `.venv/bin/python benchmarks/instructions.py KEY...` "
+    "(valgrind's callgrind: the same count within about 0.5 % from run to run, where timings on "
+    "a shared machine move by a few percent), and see what each step of a protected DRF "
+    "`PATCH` costs with `benchmarks/instructions.py --breakdown update` (the compare-and-swap "
+    "save, loading and checking the object, evaluating `If-Match`, the new validators, the "
+    "mixin's other DRF hooks, keeping the body for a retry). No step dominates: the cost is "
+    "many small Python calls, "
+    "each a few thousand instructions.",
+    "",
     "- **Retrieve** through `PreconditionMixin` adds, after DRF's `get_object()`: the view's "
     "policy, the evaluation of the conditional headers against the loaded object, and "
     "`ETag`/`Last-Modified` on the response. No query. Part of the difference to the plain "
