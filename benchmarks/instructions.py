@@ -9,11 +9,12 @@ to see whether a change made a path cheaper, and where a path's cost goes.
 ```bash
 .venv/bin/python benchmarks/instructions.py retrieve.plain-model retrieve.columns retrieve.ours
 .venv/bin/python benchmarks/instructions.py --breakdown update   # what each step of ours costs
+.venv/bin/python benchmarks/instructions.py --breakdown retrieve
 ```
 
 The first form prints each variant's instructions per request and its ratio to the first
-variant. ``--breakdown update`` measures the DRF ``PATCH`` with ``If-Match`` (``update.ours``)
-again and again, each time with one more of our steps replaced by what the plain
+variant. ``--breakdown update`` measures the DRF ``PATCH`` with ``If-Match`` (``update.ours``;
+``retrieve``: the DRF ``GET``) again and again, each time with one more of our steps replaced by what the plain
 ``ModelViewSet`` does (see :data:`BREAKDOWN`): the differences are what each step costs. Those
 measurements switch protection off step by step; they are a diagnostic, not a benchmark.
 
@@ -36,10 +37,49 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
+_HOOKS = (
+    "Mixin = mixin.PreconditionMixin; "
+    "Mixin.check_object_permissions = GenericAPIView.check_object_permissions; "
+    "Mixin.initial = APIView.initial; Mixin.get_queryset = GenericAPIView.get_queryset; "
+    "Mixin.get_serializer = GenericAPIView.get_serializer; "
+    "Mixin.get_renderers = APIView.get_renderers; "
+    "Mixin.finalize_response = APIView.finalize_response; "
+    "Mixin.dispatch = APIView.dispatch"
+)
+_HOOKS_LABEL = (
+    "- the mixin's DRF hooks (initial, permissions, queryset, serializer, renderers, "
+    "finalize_response, dispatch)"
+)
+_GET_OBJECT = "Mixin.get_object = GenericAPIView.get_object"
+_GET_OBJECT_LABEL = "- loading and checking the object (the mixin's get_object)"
+
 #: (label, variant, code run before it): cumulative, each step on top of the ones before.
 #: The bench client sends the ETag of the previous response in ``If-Match``; once the
 #: evaluation is replaced, the validators can go too (nothing checks the ETag any more).
 BREAKDOWN: dict[str, list[tuple[str, str, str]]] = {
+    "retrieve": [
+        ("the columns alone (VersionedModel + plain ModelViewSet)", "retrieve.columns", ""),
+        ("ours (PreconditionMixin)", "retrieve.ours", ""),
+        (
+            "- ETag and Last-Modified on the response",
+            "retrieve.ours",
+            "mixin.finish = lambda request, response, *args: response",
+        ),
+        (
+            "- the decision (evaluate: no conditional header)",
+            "retrieve.ours",
+            "proceed = conditions.Decision(conditions.Outcome.PROCEED, "
+            "conditions.Reason.NO_PRECONDITIONS, 'GET'); "
+            "enforcement.evaluate = lambda *args, **kwargs: proceed",
+        ),
+        (
+            "- the retry loop (run_with_retries)",
+            "retrieve.ours",
+            "mixin.run_with_retries = lambda request, attempt: attempt()",
+        ),
+        (_HOOKS_LABEL, "retrieve.ours", _HOOKS),
+        (_GET_OBJECT_LABEL, "retrieve.ours", _GET_OBJECT),
+    ],
     "update": [
         ("the columns alone (VersionedModel + plain ModelViewSet)", "update.columns", ""),
         ("ours (PreconditionMixin)", "update.ours", ""),
@@ -70,23 +110,8 @@ BREAKDOWN: dict[str, list[tuple[str, str, str]]] = {
             "update.ours",
             "mixin.run_with_retries = lambda request, attempt: attempt()",
         ),
-        (
-            "- the mixin's DRF hooks (initial, permissions, queryset, serializer, renderers, "
-            "finalize_response, dispatch)",
-            "update.ours",
-            "Mixin = mixin.PreconditionMixin; "
-            "Mixin.check_object_permissions = GenericAPIView.check_object_permissions; "
-            "Mixin.initial = APIView.initial; Mixin.get_queryset = GenericAPIView.get_queryset; "
-            "Mixin.get_serializer = GenericAPIView.get_serializer; "
-            "Mixin.get_renderers = APIView.get_renderers; "
-            "Mixin.finalize_response = APIView.finalize_response; "
-            "Mixin.dispatch = APIView.dispatch",
-        ),
-        (
-            "- loading and checking the object (the mixin's get_object)",
-            "update.ours",
-            "Mixin.get_object = GenericAPIView.get_object",
-        ),
+        (_HOOKS_LABEL, "update.ours", _HOOKS),
+        (_GET_OBJECT_LABEL, "update.ours", _GET_OBJECT),
     ],
 }
 
