@@ -264,15 +264,6 @@ def _proceed(method: str, reason: Reason, requirement: Requirement | None) -> De
     return decision
 
 
-def _nothing_to_evaluate(
-    method: str, headers: Mapping[str, str], requirement: Requirement | None
-) -> bool:
-    """No conditional header and nothing required of this method (the common read)."""
-    return not headers and (
-        requirement is None or method in SAFE_METHODS or method not in requirement.methods
-    )
-
-
 def _parse(
     method: str, headers: Mapping[str, str], resource: ResourceState | None, now: int
 ) -> _Conditions | Decision:
@@ -455,7 +446,9 @@ def evaluate(
     method = method.upper()
     if method in IGNORED_METHODS:
         return Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
-    if _nothing_to_evaluate(method, headers, requirement):
+    if not headers and (
+        requirement is None or method in SAFE_METHODS or method not in requirement.methods
+    ):  # no conditional header and nothing required of this method: the common read
         reason = Reason.STATE_UNKNOWN if resource is None else Reason.NO_PRECONDITIONS
         return _proceed(method, reason, requirement)
     # Step 1: parse.

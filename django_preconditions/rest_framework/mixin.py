@@ -60,6 +60,7 @@ from ..models import (
     push_expectation,
 )
 from ..policy import (
+    REPORT,
     Policy,
     attribute_overrides,
     dotted_path,
@@ -258,7 +259,9 @@ class PreconditionMixin(_ViewBase):
         if known is None:
             keys, overrides = self._policy_inputs()
             known = policies[key] = (keys, Policy.resolve_base(keys, **overrides))
-        return enforced_by_admin_rule(known[1], known[0])
+        keys, policy = known
+        # Enforce mode (the default): no admin rule can change it, no call.
+        return policy if policy.mode != REPORT else enforced_by_admin_rule(policy, keys)
 
     # -- request plumbing --
 
