@@ -13,7 +13,7 @@ to see whether a change made a path cheaper, and where a path's cost goes.
 ```
 
 The first form prints each variant's instructions per request and its ratio to the first
-variant. ``--breakdown update`` measures the DRF ``PATCH`` with ``If-Match`` (``update.ours``;
+variant named of the same group (``retrieve.plain-model`` for ``retrieve.ours``). ``--breakdown update`` measures the DRF ``PATCH`` with ``If-Match`` (``update.ours``;
 ``retrieve``: the DRF ``GET``) again and again, each time with one more of our steps replaced by what the plain
 ``ModelViewSet`` does (see :data:`BREAKDOWN`): the differences are what each step costs. Those
 measurements switch protection off step by step; they are a diagnostic, not a benchmark.
@@ -149,16 +149,23 @@ def child(plan_file: str, requests: int) -> int:
             "enforcement": enforcement,
             "mixin": mixin,
         }
-        variants = {}
+        factories = {}  # variant key -> the factory of its group
         for factory in run.group_factories(["drf", "fn", "304", "list"]):
             for variant in factory().variants:
-                variants.setdefault(variant.key, variant)
+                factories.setdefault(variant.key, factory)
+
+        def fresh(key: str) -> Any:
+            """The variant from a group built now: a conditional request sends the ETag its
+            target has now, after the writes of the variants measured before it."""
+            return next(v for v in factories[key]().variants if v.key == key)
+
         for _, key, _ in steps:  # every variant warm before the first count
+            variant = fresh(key)
             for _ in range(30):
-                variants[key].check(variants[key].send())
+                variant.check(variant.send())
         for index, (_, key, code) in enumerate(steps):
             exec(code, namespace)
-            variant = variants[key]
+            variant = fresh(key)
             for _ in range(10):
                 variant.check(variant.send())
             gc.collect()
@@ -236,8 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     steps = [(key, key, "") for key in args.variants]
     counts = count(steps, args.requests)
     print(f"Instructions per request ({args.requests} requests per variant, SQLite):")
+    first: dict[str, tuple[str, float]] = {}  # per group (the key's prefix): its first variant
     for (key, _, _), value in zip(steps, counts, strict=True):
-        print(f"  {key:32s} {value:>12,.0f}  {value / counts[0]:.4f}x {steps[0][0]}")
+        base_key, base = first.setdefault(key.split(".")[0], (key, value))
+        print(f"  {key:32s} {value:>12,.0f}  {value / base:.4f}x {base_key}")
     return 0
 
 
