@@ -52,14 +52,28 @@ _HOOKS_LABEL = (
 )
 _GET_OBJECT = "Mixin.get_object = GenericAPIView.get_object"
 _GET_OBJECT_LABEL = "- loading and checking the object (the mixin's get_object)"
+_COLUMNS_LABEL = "the columns alone (VersionedModel + plain ModelViewSet)"
+_OURS_LABEL = "ours (PreconditionMixin)"
+_NO_RETRY_LABEL = "- the retry loop (run_with_retries)"
+_NO_RETRY = "mixin.run_with_retries = lambda request, attempt: attempt()"
+
+
+def _always_proceed(reason: str, method: str) -> str:
+    """Code that replaces the evaluation by a decision to proceed."""
+    return (
+        "proceed = conditions.Decision(conditions.Outcome.PROCEED, "
+        f"conditions.Reason.{reason}, {method!r}); "
+        "enforcement.evaluate = lambda *args, **kwargs: proceed"
+    )
+
 
 #: (label, variant, code run before it): cumulative, each step on top of the ones before.
 #: The bench client sends the ETag of the previous response in ``If-Match``; once the
 #: evaluation is replaced, the validators can go too (nothing checks the ETag any more).
 BREAKDOWN: dict[str, list[tuple[str, str, str]]] = {
     "retrieve": [
-        ("the columns alone (VersionedModel + plain ModelViewSet)", "retrieve.columns", ""),
-        ("ours (PreconditionMixin)", "retrieve.ours", ""),
+        (_COLUMNS_LABEL, "retrieve.columns", ""),
+        (_OURS_LABEL, "retrieve.ours", ""),
         (
             "- ETag and Last-Modified on the response",
             "retrieve.ours",
@@ -68,21 +82,15 @@ BREAKDOWN: dict[str, list[tuple[str, str, str]]] = {
         (
             "- the decision (evaluate: no conditional header)",
             "retrieve.ours",
-            "proceed = conditions.Decision(conditions.Outcome.PROCEED, "
-            "conditions.Reason.NO_PRECONDITIONS, 'GET'); "
-            "enforcement.evaluate = lambda *args, **kwargs: proceed",
+            _always_proceed("NO_PRECONDITIONS", "GET"),
         ),
-        (
-            "- the retry loop (run_with_retries)",
-            "retrieve.ours",
-            "mixin.run_with_retries = lambda request, attempt: attempt()",
-        ),
+        (_NO_RETRY_LABEL, "retrieve.ours", _NO_RETRY),
         (_HOOKS_LABEL, "retrieve.ours", _HOOKS),
         (_GET_OBJECT_LABEL, "retrieve.ours", _GET_OBJECT),
     ],
     "update": [
-        ("the columns alone (VersionedModel + plain ModelViewSet)", "update.columns", ""),
-        ("ours (PreconditionMixin)", "update.ours", ""),
+        (_COLUMNS_LABEL, "update.columns", ""),
+        (_OURS_LABEL, "update.ours", ""),
         (
             "- keeping the body for a retry (keep_body)",
             "update.ours",
@@ -91,9 +99,7 @@ BREAKDOWN: dict[str, list[tuple[str, str, str]]] = {
         (
             "- evaluating If-Match (evaluate)",
             "update.ours",
-            "proceed = conditions.Decision(conditions.Outcome.PROCEED, "
-            "conditions.Reason.PRECONDITIONS_PASSED, 'PATCH'); "
-            "enforcement.evaluate = lambda *args, **kwargs: proceed",
+            _always_proceed("PRECONDITIONS_PASSED", "PATCH"),
         ),
         (
             "- the compare-and-swap save (expected version, UPDATE ... AND version_token = ...)",
@@ -105,11 +111,7 @@ BREAKDOWN: dict[str, list[tuple[str, str, str]]] = {
             "update.ours",
             "mixin.finish = lambda request, response, *args: response",
         ),
-        (
-            "- the retry loop (run_with_retries)",
-            "update.ours",
-            "mixin.run_with_retries = lambda request, attempt: attempt()",
-        ),
+        (_NO_RETRY_LABEL, "update.ours", _NO_RETRY),
         (_HOOKS_LABEL, "update.ours", _HOOKS),
         (_GET_OBJECT_LABEL, "update.ours", _GET_OBJECT),
     ],
