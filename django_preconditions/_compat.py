@@ -49,6 +49,17 @@ def routers_configured() -> bool:
     return bool(router.routers)
 
 
+def on_write_database(queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """``queryset`` reading where its model's writes go, so that the version a write is
+    checked against is never read on a replica (rule 54): the queryset itself without routers
+    (it reads where its instances are written) or when it reads there already, else a clone
+    ``using()`` the write database."""
+    if not routers_configured():
+        return queryset
+    alias = router.db_for_write(queryset.model)
+    return queryset if queryset.db == alias else queryset.using(alias)
+
+
 def write_alias(model: type[models.Model], instance: models.Model | None = None) -> str:
     """``router.db_for_write(model, instance=instance)``, without the router's call when no
     router is configured (the common case; every protected write asks, some twice).

@@ -28,7 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.http import http_date, quote_etag
 
-from ._compat import routers_configured
+from ._compat import on_write_database
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .creation import advance_sequence, creatable_key, is_primary_key
 from .enforcement import Enforcer, Guard, Snapshot
@@ -174,12 +174,8 @@ class _Target:
                 f"passes {sorted(kwargs)!r}. Name the keyword argument that identifies the object."
             )
         queryset = _queryset(self.source, request)
-        if request.method not in _READ_METHODS and routers_configured():
-            # The version a write is checked against is read where the write goes (rule 54);
-            # re-targeting the queryset (a clone) only when that is not where it reads.
-            alias = router.db_for_write(queryset.model)
-            if queryset.db != alias:
-                queryset = queryset.using(alias)
+        if request.method not in _READ_METHODS:
+            queryset = on_write_database(queryset)
         try:
             instance = queryset.get(**{lookup_field: kwargs[lookup_url_kwarg]})
         except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):

@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, router
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.generic.base import TemplateResponseMixin
 
-from ._compat import routers_configured
+from ._compat import on_write_database, routers_configured
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
 from .models import VersionedModel
@@ -84,8 +84,7 @@ class PreconditionRequiredMixin:
         get_queryset = getattr(self, "get_queryset", None)
         if self.request.method in SAFE_METHODS or get_queryset is None or not routers_configured():
             return None
-        queryset: models.QuerySet[Any] = get_queryset()
-        return queryset.using(router.db_for_write(queryset.model))
+        return on_write_database(get_queryset())
 
     def get_object(self, queryset: models.QuerySet[Any] | None = None) -> Any:
         cached = getattr(self, "_precondition_object", None)

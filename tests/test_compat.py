@@ -26,6 +26,7 @@ from django_preconditions._compat import (
     is_zero_row_update,
     log_response,
     made_by_django_condition,
+    on_write_database,
     page_number_page,
     require_http_methods_allowed,
     reset_base_manager,
@@ -367,3 +368,21 @@ def test_write_alias_answers_like_the_routers_db_for_write_with_and_without_rout
         assert write_alias(Document, unsaved) == "replica"
         assert write_alias(Document) == router.db_for_write(Document) == "replica"
     assert not routers_configured()
+
+
+class _ReadsFromReplica(_WritesToReplica):
+    def db_for_read(self, model: Any, **hints: Any) -> str:
+        return "replica"
+
+
+def test_on_write_database_moves_a_queryset_only_when_a_router_reads_elsewhere() -> None:
+    """Rule 54: the version a write is checked against is read where the write goes."""
+    queryset = Document.objects.all()
+    elsewhere = Document.objects.using("replica")
+    assert on_write_database(queryset) is queryset  # no router: reads where it writes
+    assert on_write_database(elsewhere) is elsewhere  # an explicit using() is kept
+    with override_settings(DATABASE_ROUTERS=[_WritesToReplica()]):
+        assert on_write_database(queryset).db == "replica"
+        assert on_write_database(elsewhere) is elsewhere  # reads there already
+    with override_settings(DATABASE_ROUTERS=[_ReadsFromReplica()]):
+        assert on_write_database(Document.objects.all()).db == "replica"

@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
-from .._compat import routers_configured
+from .._compat import on_write_database
 from ..conditions import (
     CONDITIONAL_HEADERS,
     IF_MATCH,
@@ -408,14 +408,9 @@ class PreconditionMixin(_ViewBase):
         """The view's queryset; for a write, on the database writes go to, so that the version
         the write is checked against is never read on a replica (rule 54)."""
         queryset = super().get_queryset()
-        if (
-            not routers_configured()  # reads and writes already share the database
-            or self._method() in _READ_ONLY_METHODS
-            or not isinstance(queryset, models.QuerySet)
-        ):
+        if self._method() in _READ_ONLY_METHODS or not isinstance(queryset, models.QuerySet):
             return queryset
-        alias = router.db_for_write(queryset.model)
-        return queryset if queryset.db == alias else queryset.using(alias)
+        return on_write_database(queryset)
 
     def get_object(self) -> Any:
         """DRF's ``get_object()`` (404, object permissions), then the preconditions.
