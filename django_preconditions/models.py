@@ -712,7 +712,6 @@ class VersionedModel(models.Model):
         if expected_version is None:
             return super().delete(using=using, keep_parents=keep_parents)
         alias = using or write_alias(type(self), instance=self)
-        rollback_flag = _rollback_flag(alias)
         try:
             if can_fast_delete(self, alias) and not keep_parents:
                 result = self._compare_and_swap_delete(alias, expected_version)
@@ -728,7 +727,7 @@ class VersionedModel(models.Model):
                         raise self._conflict(expected_version)
                     result = super().delete(using=alias, keep_parents=keep_parents)
         except VersionConflict:
-            _restore_rollback_flag(alias, rollback_flag)
+            _clear_rollback_mark(alias)
             raise
         except DatabaseError as exc:
             if is_database_conflict(exc):
@@ -823,23 +822,18 @@ class VersionedModel(models.Model):
         return http_date(http_timestamp(self.last_modified))
 
 
-def _rollback_flag(alias: str) -> bool | None:
-    """The enclosing transaction's rollback flag, or ``None`` outside ``atomic()``."""
-    if not connections[alias].in_atomic_block:
-        return None
-    return transaction.get_rollback(using=alias)
-
-
-def _restore_rollback_flag(alias: str, flag: bool | None) -> None:
+def _clear_rollback_mark(alias: str) -> None:
     """Undo Django's "needs rollback" mark after a compare-and-swap that matched no row.
 
     Django marks the enclosing transaction for rollback whenever an exception leaves
-    ``save()``; here the UPDATE/DELETE itself succeeded (it matched zero rows), so the
-    transaction is intact and the caller may go on using it, e.g. to read the current row
-    for the 412 or to retry.
+    ``save()`` or an ``atomic(savepoint=False)`` block; here the UPDATE/DELETE itself
+    succeeded (it matched zero rows), so the transaction is intact and the caller may go on
+    using it, e.g. to read the current row for the 412 or to retry. The mark was not set
+    before: Django refuses every statement of a transaction marked for rollback, and the
+    compare-and-swap ran. So nothing needs reading before the write.
     """
-    if flag is not None and connections[alias].in_atomic_block:
-        transaction.set_rollback(flag, using=alias)
+    if connections[alias].in_atomic_block:
+        transaction.set_rollback(False, using=alias)
 
 
 class _LoneStatement:
@@ -849,10 +843,9 @@ class _LoneStatement:
     Django marks the transaction for rollback whenever an exception leaves ``save()``; here
     the only statement matched zero rows, so the transaction is intact and the caller may go
     on using it, e.g. to read the current row for the 412 or to retry. (Saves of several
-    statements run in a savepoint instead: :meth:`VersionedModel._write_scope`.) The mark was
-    not set before the save: Django refuses every statement of a transaction marked for
-    rollback, and this one ran. So nothing is read before the save, which runs on every
-    protected write.
+    statements run in a savepoint instead: :meth:`VersionedModel._write_scope`.) Nothing is
+    read before the save (see :func:`_clear_rollback_mark`): it runs on every protected
+    write.
     """
 
     __slots__ = ("alias",)
@@ -865,7 +858,7 @@ class _LoneStatement:
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
         if isinstance(exc, DatabaseError) and is_zero_row_update(exc):
-            _restore_rollback_flag(self.alias, False)
+            _clear_rollback_mark(self.alias)
 
 
 def _use_versioned_base_manager(sender: type[models.Model], **kwargs: Any) -> None:
