@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.http import HttpRequest, HttpResponse
 
+from ._compat import write_alias
 from .conditions import SAFE_METHODS, Decision, Outcome, Reason
 from .dbconflicts import conflict_from
 from .enforcement import Enforcer, Snapshot
@@ -54,7 +55,7 @@ class DeferredTarget:
 
     def alias(self) -> str:
         """The database the row is written to, where it is checked (rule 54)."""
-        return router.db_for_write(self.model) if self.model is not None else DEFAULT_DB_ALIAS
+        return write_alias(self.model) if self.model is not None else DEFAULT_DB_ALIAS
 
 
 class _Refused(Exception):
@@ -72,12 +73,14 @@ class _DeferredExpectation(VersionExpectation):
         super().__init__(model=guard.target.model, pk=None, token="", using=guard.alias)
 
     def matches(self, instance: models.Model, using: str | None = None) -> bool:
-        if using is not None and using != self.using:
-            return False
         if version_root(type(instance)) is not self.root:
             return False  # any class of the row: a proxy, a parent or a child (rule 53)
         pk = self._guard.target_pk()
-        return pk is not NO_MATCH and instance.pk == pk
+        if pk is NO_MATCH or instance.pk != pk:
+            return False
+        if using is None:
+            using = write_alias(type(instance), instance=instance)
+        return using == self.using or self._guard.write_elsewhere(using)
 
     @property
     def pk(self) -> Any:
@@ -142,6 +145,7 @@ class DeferredGuard:
         self.failed = False
         self.row_write_pending = False
         self.transaction: Any = None  # the atomic block opened at a write before the row's
+        self.transaction_alias = self.alias  # its database
         self._watching: Any = None  # the execute_wrapper context
         self._deciding = False
         self._rollback_flag: bool | None = None  # of a transaction open around the view
@@ -190,8 +194,27 @@ class DeferredGuard:
             and not connections[self.alias].in_atomic_block
         ):
             self.transaction = transaction.atomic(using=self.alias)
+            self.transaction_alias = self.alias
             self.transaction.__enter__()
         return execute(sql, params, many, context)
+
+    def write_elsewhere(self, alias: str) -> bool:
+        """The view writes the row to ``alias``, not to the database the guard expected
+        (a queryset ``using()`` another database, a router deciding by instance): before the
+        row was judged, the guard follows the write there, so the row is checked where it is
+        written (rule 54) and the write stays a compare-and-swap. Once judged, a write of the
+        same key elsewhere is another row (a copy) and is left alone."""
+        expectation = self.expectation
+        if self.decided or self.refused is not None or expectation is None:
+            return False
+        if expectation.written:
+            return False
+        self.alias = expectation.using = alias
+        connection = connections[alias]
+        self._rollback_flag = (
+            transaction.get_rollback(using=alias) if connection.in_atomic_block else None
+        )
+        return True
 
     # -- decisions --
 
@@ -287,7 +310,9 @@ class DeferredGuard:
                 # left save().
                 transaction.set_rollback(self._rollback_flag, using=self.alias)
             pk = self.target_pk()
-            current = Snapshot.current(self.target.model, None if pk is NO_MATCH else pk)
+            current = Snapshot.current(
+                self.target.model, None if pk is NO_MATCH else pk, self.alias
+            )
             self.refused_response = self.refuse(self.refused, current or Snapshot.absent())
         return self.refused_response
 
@@ -364,7 +389,7 @@ class DeferredGuard:
         pending, self.transaction = self.transaction, None
         if pending is not None:
             if rollback:
-                transaction.set_rollback(True, using=self.alias)
+                transaction.set_rollback(True, using=self.transaction_alias)
             pending.__exit__(None, None, None)
 
     def _close(self, response: HttpResponse | None, final: HttpResponse | None) -> Any:

@@ -130,10 +130,13 @@ class Snapshot:
         )
 
     @classmethod
-    def current(cls, model: type[models.Model] | None, pk: Any) -> Snapshot | None:
-        """The row as committed now, read on the write database (rule 54), outside the
-        request's rolled-back transaction (rule 55); ``None`` when there is no such row."""
-        row = current_version(model, pk)
+    def current(
+        cls, model: type[models.Model] | None, pk: Any, using: str | None = None
+    ) -> Snapshot | None:
+        """The row as committed now, read on the database it is written to (``using``, by
+        default the router's write database: rule 54), outside the request's rolled-back
+        transaction (rule 55); ``None`` when there is no such row."""
+        row = current_version(model, pk, using)
         return None if row is None else cls.of_version(row.token, row.last_modified)
 
     @classmethod
@@ -565,8 +568,8 @@ def not_modified(snapshot: Snapshot) -> HttpResponse:
 
 def current_row(conflict: VersionConflict) -> Snapshot | None:
     """The row as it is now, for the 412 that reports a lost race (one query, only then),
-    read on the write database (rule 54)."""
-    return Snapshot.current(conflict.model, conflict.pk)
+    read on the database the write went to (rule 54)."""
+    return Snapshot.current(conflict.model, conflict.pk, conflict.using)
 
 
 def conflict_outcome(
@@ -579,7 +582,7 @@ def conflict_outcome(
     instance = checked.instance if checked is not None else None
     if model is None and isinstance(instance, VersionedModel):
         model, pk = type(instance), instance.pk
-    current = Snapshot.current(model, pk)
+    current = Snapshot.current(model, pk, conflict.using)
     if conflict.reason != VersionConflict.DATABASE:
         return current, False  # the compare-and-swap saw another version (or no row)
     if current is None:

@@ -21,7 +21,8 @@ class VersionConflict(Exception):
     ``reason`` is :attr:`STALE` (``"stale"``: the compare-and-swap matched no row: another
     write changed or deleted it first) or :attr:`DATABASE` (``"database"``: the database
     reported a concurrency conflict such as a serialization failure; the original error is
-    ``__cause__``).
+    ``__cause__``). ``using`` is the database the write went to, where the current version
+    is read for the 412 (rule 54); ``None`` when unknown (the router's write database).
     """
 
     STALE: ClassVar[str] = STALE
@@ -35,12 +36,14 @@ class VersionConflict(Exception):
         pk: Any = None,
         expected_version: str | None = None,
         reason: str = STALE,
+        using: str | None = None,
     ) -> None:
         super().__init__(message)
         self.model = model
         self.pk = pk
         self.expected_version = expected_version
         self.reason = reason
+        self.using = using
 
 
 class MalformedHeader(ValueError):

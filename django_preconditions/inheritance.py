@@ -64,8 +64,8 @@ def _expected(root: type[models.Model], pk: Any, using: str) -> VersionExpectati
         if (
             expectation.root is root
             and expectation.field == "pk"
-            and expectation.using == using
             and _key_value(expectation.key, pk) == expectation.value
+            and expectation.written_on(using)
         ):
             return expectation
     return None
@@ -96,6 +96,7 @@ def _claim(sender: type[models.Model], instance: models.Model, using: str) -> No
                 model=root,
                 pk=instance.pk,
                 expected_version=expectation.token,
+                using=using,
             )
 
 

@@ -176,8 +176,12 @@ class VersionExpectation:
     ``save()``/``delete()`` of that row during the request then compare-and-swaps against it
     and records the outcome here, so the adapter can send the new ``ETag``. The row is named
     by its :func:`version_root` model, its primary key (or, for a create-only expectation,
-    another unique ``field``) and the database alias writes go to. ``token`` ``None`` means
-    the row must not exist yet: a save is then an INSERT that fails on conflict (rule 50).
+    another unique ``field``) and the database alias it is written to. ``token`` ``None``
+    means the row must not exist yet: a save is then an INSERT that fails on conflict (rule
+    50). ``using`` ``None`` binds the expectation to the database of the row's first write
+    (wherever ``save()`` or ``delete()`` sends it, as Django's router decides with the
+    instance as hint): the row is checked where it is written (rule 54), also when it was
+    loaded from a database other than the router's default for the model.
     """
 
     model: type[models.Model]
@@ -193,23 +197,32 @@ class VersionExpectation:
         self.root = version_root(self.model)
         self.key = _key_field(self.root if self.field == "pk" else self.model, self.field)
         self.value = _key_value(self.key, self.pk)
-        if self.using is None:
-            self.using = write_alias(self.model)
 
     def matches(self, instance: models.Model, using: str | None = None) -> bool:
         """Whether ``instance`` is this row (any proxy, parent or child class of it) on the
-        database ``using`` (by default where ``instance`` would be saved)."""
+        database ``using`` (by default where ``instance`` would be saved). Asked just before
+        a write of ``instance``: an expectation not yet bound to a database is bound to
+        ``using`` when the row matches."""
         if version_root(type(instance)) is not self.root:
             return False
         if using is None:
             using = write_alias(type(instance), instance=instance)
-        if using != self.using:
+        if self.using is not None and using != self.using:
             return False
         value = getattr(instance, self.key.attname, _MISSING)
         if value is _MISSING:
             return False
         # The same Python value (the common case) needs no conversion.
-        return bool(value == self.value) or bool(_key_value(self.key, value) == self.value)
+        if value == self.value or _key_value(self.key, value) == self.value:
+            return self.written_on(using)
+        return False
+
+    def written_on(self, using: str) -> bool:
+        """Whether a write of the row to the database ``using`` is this expectation's; the
+        first write binds one that names no database."""
+        if self.using is None:
+            self.using = using
+        return self.using == using
 
     @property
     def etag(self) -> str:
@@ -243,7 +256,7 @@ def expect_version(
     Works for any instance of that row, also one the view fetched again itself, or one of a
     proxy, parent or child class (rule 53); sync and async code alike (the expectation lives
     in a context variable). ``using`` is the database the row is written to (by default the
-    router's ``db_for_write(model)``). Further saves of the row in the block follow the
+    database of its first write in the block). Further saves of the row in the block follow the
     version the block itself wrote (rule 52).
     """
     expectation = push_expectation(model, pk, token, using=using)
@@ -630,9 +643,11 @@ class VersionedModel(models.Model):
                 expectation._restore(recorded[0])
             if isinstance(exc, DatabaseError):
                 if target.applied and is_zero_row_update(exc):
-                    raise self._conflict(expected_version) from None
+                    raise self._conflict(expected_version, using=alias) from None
                 if is_database_conflict(exc):
-                    raise self._conflict(expected_version, reason=VersionConflict.DATABASE) from exc
+                    raise self._conflict(
+                        expected_version, reason=VersionConflict.DATABASE, using=alias
+                    ) from exc
             raise
         finally:
             _swap_target.reset(reset)
@@ -665,9 +680,9 @@ class VersionedModel(models.Model):
             expectation._restore(recorded)
             self.version_token, self.last_modified = previous
             if isinstance(exc, IntegrityError) and self._is_duplicate(expectation, exc, alias):
-                raise self._conflict(None) from None
+                raise self._conflict(None, using=alias) from None
             if isinstance(exc, DatabaseError) and is_database_conflict(exc):
-                raise self._conflict(None, reason=VersionConflict.DATABASE) from exc
+                raise self._conflict(None, reason=VersionConflict.DATABASE, using=alias) from exc
             raise
 
     def _is_duplicate(
@@ -724,14 +739,16 @@ class VersionedModel(models.Model):
                         .update(**{VERSION_FIELD: new_version_token()})
                     )
                     if not claimed:
-                        raise self._conflict(expected_version)
+                        raise self._conflict(expected_version, using=alias)
                     result = super().delete(using=alias, keep_parents=keep_parents)
         except VersionConflict:
             _clear_rollback_mark(alias)
             raise
         except DatabaseError as exc:
             if is_database_conflict(exc):
-                raise self._conflict(expected_version, reason=VersionConflict.DATABASE) from exc
+                raise self._conflict(
+                    expected_version, reason=VersionConflict.DATABASE, using=alias
+                ) from exc
             raise
         if expectation is not None:
             expectation.deleted = True
@@ -740,7 +757,11 @@ class VersionedModel(models.Model):
 
     delete.alters_data = True  # type: ignore[attr-defined]
 
-    def _conflict(self, expected_version: str | None, reason: str = "stale") -> VersionConflict:
+    def _conflict(
+        self, expected_version: str | None, reason: str = "stale", *, using: str | None = None
+    ) -> VersionConflict:
+        """The conflict of a write of this row to the database ``using`` (by default the one
+        the instance was loaded from or saved to)."""
         if reason == "database":
             message = f"The database reported a concurrent write to {self._meta.label} {self.pk}"
         elif expected_version is None:
@@ -754,7 +775,12 @@ class VersionedModel(models.Model):
                 "was changed or deleted by another write"
             )
         return VersionConflict(
-            message, model=type(self), pk=self.pk, expected_version=expected_version, reason=reason
+            message,
+            model=type(self),
+            pk=self.pk,
+            expected_version=expected_version,
+            reason=reason,
+            using=using or self._state.db,
         )
 
     def _compare_and_swap_delete(
@@ -781,7 +807,7 @@ class VersionedModel(models.Model):
             cursor.execute(sql, params)
             deleted = cursor.rowcount
         if deleted != 1:
-            raise self._conflict(expected_version)
+            raise self._conflict(expected_version, using=alias)
         setattr(self, pk_field.attname, None)
         return 1, {meta.label: 1}
 

@@ -165,15 +165,17 @@ class CurrentVersion:
     last_modified: datetime.datetime | None
 
 
-def current_version(model: type[models.Model] | None, pk: Any) -> CurrentVersion | None:
-    """The latest committed version of a row, read on the database writes go to
-    (``router.db_for_write``, never a replica: rule 54); ``None`` when the row is gone or
-    cannot be read. Call it outside the request's transaction (rule 55)."""
+def current_version(
+    model: type[models.Model] | None, pk: Any, using: str | None = None
+) -> CurrentVersion | None:
+    """The latest committed version of a row, read on the database it is written to
+    (``using``, by default ``router.db_for_write``; never a replica: rule 54); ``None`` when
+    the row is gone or cannot be read. Call it outside the request's transaction (rule 55)."""
     from .models import MODIFIED_FIELD, VERSION_FIELD, VersionedModel
 
     if model is None or not issubclass(model, VersionedModel) or pk is None:
         return None
-    alias = router.db_for_write(model)
+    alias = using or router.db_for_write(model)
     try:
         row = (
             model._base_manager.using(alias)
