@@ -51,13 +51,19 @@ def routers_configured() -> bool:
 
 def on_write_database(queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
     """``queryset`` reading where its model's writes go, so that the version a write is
-    checked against is never read on a replica (rule 54): the queryset itself without routers
-    (it reads where its instances are written) or when it reads there already, else a clone
-    ``using()`` the write database."""
+    checked against is never read on a replica (rule 54): a clone ``using()`` the write
+    database when the queryset reads where the router sends the model's reads and that is
+    not where it sends its writes; otherwise the queryset itself. Without routers it reads
+    where its instances are written; a queryset ``using()`` a database the router does not
+    read from (a shard the view chose) loads instances whose saves go back there."""
     if not routers_configured():
         return queryset
-    alias = router.db_for_write(queryset.model)
-    return queryset if queryset.db == alias else queryset.using(alias)
+    model = queryset.model
+    write = router.db_for_write(model)
+    reads = queryset.db
+    if reads == write or reads != router.db_for_read(model):
+        return queryset
+    return queryset.using(write)
 
 
 def write_alias(model: type[models.Model], instance: models.Model | None = None) -> str:

@@ -1,7 +1,8 @@
 """Rule 54 for rows that live on another database than the router's default for the model.
 
-Without ``DATABASE_ROUTERS``, a view whose queryset is ``using("replica")`` loads the row
-there and its ``save()`` writes it there (Django saves an instance where it was loaded from).
+Without ``DATABASE_ROUTERS`` (or with a router that decides by instance, as sharding routers
+do), a view whose queryset is ``using("replica")`` loads the row there and its ``save()``
+writes it there (Django saves an instance where it was loaded from).
 The expected version must follow the row to that database: an expectation bound to the
 default database would match no write, and the view's save would be a plain UPDATE, a lost
 update. Each adapter is probed with a write that slips in between the load and the save
@@ -19,7 +20,7 @@ import pytest
 from django.contrib import admin
 from django.db.models.signals import pre_save
 from django.http import HttpRequest, HttpResponse
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from rest_framework import routers, viewsets
 
@@ -96,9 +97,27 @@ def document() -> Document:
     return Document.objects.using(OTHER).create(title="original")
 
 
-@pytest.fixture(autouse=True)
-def middleware_rule() -> Iterator[None]:
-    with settings_rule("other-middleware", model="testapp.Document", lookup_url_kwarg="pk"):
+class InstanceRouter:
+    """A router that decides by instance (as sharding routers do): an instance is read and
+    written where it lives; without an instance it has no opinion (Django's default)."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        instance = hints.get("instance")
+        return instance._state.db if instance is not None else None
+
+    db_for_write = db_for_read
+
+    def allow_relation(self, *args: Any, **hints: Any) -> bool:
+        return True
+
+
+@pytest.fixture(autouse=True, params=["no router", "instance router"])
+def middleware_rule(request: pytest.FixtureRequest) -> Iterator[None]:
+    routers = [InstanceRouter()] if request.param == "instance router" else []
+    with (
+        settings_rule("other-middleware", model="testapp.Document", lookup_url_kwarg="pk"),
+        override_settings(DATABASE_ROUTERS=routers),
+    ):
         yield
 
 
