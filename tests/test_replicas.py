@@ -115,3 +115,24 @@ def test_rule_54_without_routers_a_view_on_another_database_checks_and_writes_th
         "edited on the other database"
     )
     assert not Document.objects.using("default").filter(pk=elsewhere.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("etag_of", "status", "title"),
+    [("primary", 200, "edited"), ("replica", 412, "primary")],
+)
+def test_rule_54_the_middleware_judges_a_view_reading_the_replica_by_the_primary(
+    lagging_replica: Document, etag_of: str, status: int, title: str
+) -> None:
+    """A plain view protected by the middleware loads the row through the router (from the
+    lagging replica) and saves it to the primary: the precondition is checked, and the
+    compare-and-swap made, against the primary's version."""
+    from tests.support.middleware import PLAIN_RULE, settings_rule
+
+    etag = lagging_replica.etag if etag_of == "primary" else '"old-on-replica"'
+    with settings_rule("document-plain", **PLAIN_RULE):
+        response = put("/plain/docs/{pk}/", lagging_replica, etag)
+    assert response.status_code == status, response.content
+    assert Document.objects.using("default").get(pk=lagging_replica.pk).title == title
+    if status == 412:
+        assert response["ETag"] == lagging_replica.etag
