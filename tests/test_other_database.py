@@ -236,3 +236,23 @@ def test_an_admin_on_another_database_refuses_a_write_that_lost_the_race(
     assert response.status_code == 200  # the form again, with the conflict
     assert form_of(response).preconditions_conflict.simultaneous
     assert Document.objects.using(OTHER).get(pk=document.pk).title == "theirs"
+
+
+@pytest.mark.concurrency
+@pytest.mark.parametrize("path", PATHS)
+def test_rule_44_parallel_writers_on_the_other_database_lose_no_update_and_do_conflict(
+    path: str, document: Document
+) -> None:
+    """Real parallel writers (threads, each with its own connections) editing the row on the
+    other database: every success is counted, and conflicts really happened."""
+    from tests.support.concurrency import run_in_threads
+    from tests.test_concurrency import WRITERS, Tally, increment_loop
+
+    tally = Tally()
+    errors = run_in_threads(WRITERS, increment_loop(path.format(pk=document.pk), tally))
+    assert errors == []
+    final = Document.objects.using(OTHER).get(pk=document.pk).counter
+    assert final == tally.successes  # no lost update
+    assert tally.statuses[412] > 0  # conflicts really happened
+    assert set(tally.statuses) <= {200, 412}
+    assert len(set(tally.successful_etags)) == tally.successes
