@@ -97,7 +97,9 @@ class _DeferredExpectation(VersionExpectation):
         guard = self._guard
         if not guard.decided:
             guard.decide_write()  # sets the token, or raises the refusal
-        guard.row_write_pending = not self.written
+        # The row's own statement is the next one the guard watches (not when it follows the
+        # row to another database).
+        guard.row_write_pending = not self.written and self.using == guard.watched
         return self._token
 
     @token.setter
@@ -145,7 +147,10 @@ class DeferredGuard:
         self.failed = False
         self.row_write_pending = False
         self.transaction: Any = None  # the atomic block opened at a write before the row's
-        self.transaction_alias = self.alias  # its database
+        #: The database whose statements the guard watches (and opens its transaction on): where
+        #: the row is expected to be written. ``alias`` follows the row if the view writes it
+        #: elsewhere; writes there are then the row's compare-and-swap, and nothing else.
+        self.watched = self.alias
         self._watching: Any = None  # the execute_wrapper context
         self._deciding = False
         self._rollback_flag: bool | None = None  # of a transaction open around the view
@@ -191,10 +196,9 @@ class DeferredGuard:
             self.transaction is None
             and self.expectation is not None
             and not self.expectation.written
-            and not connections[self.alias].in_atomic_block
+            and not connections[self.watched].in_atomic_block
         ):
-            self.transaction = transaction.atomic(using=self.alias)
-            self.transaction_alias = self.alias
+            self.transaction = transaction.atomic(using=self.watched)
             self.transaction.__enter__()
         return execute(sql, params, many, context)
 
@@ -209,12 +213,18 @@ class DeferredGuard:
             return False
         if expectation.written:
             return False
-        self.alias = expectation.using = alias
+        self._follow(alias)
+        return True
+
+    def _follow(self, alias: str) -> None:
+        """Check and compare-and-swap the row on ``alias`` from now on."""
+        self.alias = alias
+        if self.expectation is not None:
+            self.expectation.using = alias
         connection = connections[alias]
         self._rollback_flag = (
             transaction.get_rollback(using=alias) if connection.in_atomic_block else None
         )
-        return True
 
     # -- decisions --
 
@@ -248,6 +258,14 @@ class DeferredGuard:
         token the row's compare-and-swap must find (``None``: a write of the row must create
         it, an INSERT that fails on conflict, rule 50); raise :class:`_Refused` otherwise.
         A headers-only rule has no row: the headers are judged on their own."""
+        loaded = self.loaded
+        if loaded is not None:
+            # Where the view's instance of the row is written (its database without a router,
+            # the router's choice with one): the row is judged there (rule 54), also when the
+            # view's first write is another row on the database the guard expected.
+            alias = write_alias(type(loaded), instance=loaded)
+            if alias != self.alias:
+                self._follow(alias)
         self._deciding = True
         try:
             if self.target.model is None:
@@ -348,9 +366,9 @@ class DeferredGuard:
         if self.unsafe:
             if self.target.model is not None:
                 self.expectation = register_expectation(_DeferredExpectation(self))
-            connection = connections[self.alias]
+            connection = connections[self.watched]
             if connection.in_atomic_block:
-                self._rollback_flag = transaction.get_rollback(using=self.alias)
+                self._rollback_flag = transaction.get_rollback(using=self.watched)
             self._watching = connection.execute_wrapper(self.observe)
             self._watching.__enter__()
 
@@ -389,7 +407,7 @@ class DeferredGuard:
         pending, self.transaction = self.transaction, None
         if pending is not None:
             if rollback:
-                transaction.set_rollback(True, using=self.transaction_alias)
+                transaction.set_rollback(True, using=self.watched)
             pending.__exit__(None, None, None)
 
     def _close(self, response: HttpResponse | None, final: HttpResponse | None) -> Any:

@@ -32,7 +32,7 @@ from django_preconditions.models import expect_version
 from django_preconditions.rest_framework import PreconditionMixin
 from tests.support.admin_pages import bound_data, form_of
 from tests.support.middleware import settings_rule
-from tests.testapp.models import Document
+from tests.testapp.models import Document, PlainCounter
 from tests.testapp.serializers import DocumentSerializer
 from tests.testapp.views import serve_document
 
@@ -60,6 +60,15 @@ def middleware_protected(request: HttpRequest, pk: int) -> HttpResponse:
     return serve_document(request, Document.objects.using(OTHER).get(pk=pk))
 
 
+def audited_middleware_protected(request: HttpRequest, pk: int) -> HttpResponse:
+    """Loads the row from the other database, writes an audit row on the default one, then
+    saves the row: the guard's first watched write is not the row's."""
+    document = Document.objects.using(OTHER).get(pk=pk)
+    if request.method == "PUT":
+        PlainCounter.objects.using("default").create(counter=document.pk)
+    return serve_document(request, document)
+
+
 class OtherDatabaseAdmin(VersionedModelAdmin):
     """Django's documented admin for a model on another database ("Exposing multiple
     databases in Django's admin interface")."""
@@ -85,10 +94,11 @@ urlpatterns = [
     path("", include(_router.urls)),
     path("decorated/<int:pk>/", decorated, name="other-decorated"),
     path("middleware/<int:pk>/", middleware_protected, name="other-middleware"),
+    path("audited/<int:pk>/", audited_middleware_protected, name="other-audited"),
     path("other-admin/", other_site.urls),
 ]
 
-PATHS = ["/api/docs/{pk}/", "/decorated/{pk}/", "/middleware/{pk}/"]
+PATHS = ["/api/docs/{pk}/", "/decorated/{pk}/", "/middleware/{pk}/", "/audited/{pk}/"]
 
 
 @pytest.fixture
@@ -114,9 +124,13 @@ class InstanceRouter:
 @pytest.fixture(autouse=True, params=["no router", "instance router"])
 def middleware_rule(request: pytest.FixtureRequest) -> Iterator[None]:
     routers = [InstanceRouter()] if request.param == "instance router" else []
+    rule = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
     with (
-        settings_rule("other-middleware", model="testapp.Document", lookup_url_kwarg="pk"),
-        override_settings(DATABASE_ROUTERS=routers),
+        settings_rule("other-middleware", **rule),
+        override_settings(
+            DATABASE_ROUTERS=routers,
+            PRECONDITIONS={"VIEWS": {"other-middleware": rule, "other-audited": rule}},
+        ),
     ):
         yield
 
@@ -158,6 +172,7 @@ def test_rule_54_a_current_write_on_the_other_database_passes_and_serves_the_new
     assert stored.title == "mine"
     assert response["ETag"] == stored.etag != document.etag
     assert not Document.objects.using("default").filter(pk=document.pk).exists()
+    assert PlainCounter.objects.count() == (1 if "audited" in path else 0)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -170,6 +185,7 @@ def test_rule_54_a_write_between_load_and_save_on_the_other_database_is_refused(
     assert response.status_code == 412, response.content
     stored = Document.objects.using(OTHER).get(pk=document.pk)
     assert stored.title != "mine"  # no lost update
+    assert not PlainCounter.objects.exists()  # a refused request leaves no trace (rule 51)
     # The 412 names the row's current version on its own database (rule 54).
     assert response["ETag"] == stored.etag
 
@@ -181,6 +197,7 @@ def test_rule_54_a_stale_etag_is_refused_on_the_other_database(
     response = put(path, document.pk, '"not-the-version"')
     assert response.status_code == 412, response.content
     assert Document.objects.using(OTHER).get(pk=document.pk).title == "original"
+    assert not PlainCounter.objects.exists()
 
 
 def test_an_expectation_naming_no_database_follows_the_rows_first_write() -> None:
