@@ -83,6 +83,16 @@ class _DeferredExpectation(VersionExpectation):
         return using == self.using or self._guard.write_elsewhere(using)
 
     @property
+    def using(self) -> str:
+        """The database the guard judges the row on (it follows the row: see
+        :meth:`DeferredGuard.write_elsewhere`)."""
+        return self._guard.alias
+
+    @using.setter
+    def using(self, value: str | None) -> None:
+        pass  # decided by the guard
+
+    @property
     def pk(self) -> Any:
         """The row's primary key: from the URL, or from the instance the view loaded."""
         pk = self._guard.target_pk()
@@ -209,9 +219,7 @@ class DeferredGuard:
         written (rule 54) and the write stays a compare-and-swap. Once judged, a write of the
         same key elsewhere is another row (a copy) and is left alone."""
         expectation = self.expectation
-        if self.decided or self.refused is not None or expectation is None:
-            return False
-        if expectation.written:
+        if self.decided or self.refused is not None or expectation is None or expectation.written:
             return False
         self._follow(alias)
         return True
@@ -219,8 +227,6 @@ class DeferredGuard:
     def _follow(self, alias: str) -> None:
         """Check and compare-and-swap the row on ``alias`` from now on."""
         self.alias = alias
-        if self.expectation is not None:
-            self.expectation.using = alias
         connection = connections[alias]
         self._rollback_flag = (
             transaction.get_rollback(using=alias) if connection.in_atomic_block else None
