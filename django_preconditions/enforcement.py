@@ -29,7 +29,6 @@ from django.db import DatabaseError, models
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
 
-from ._compat import write_alias
 from ._frozen import quick_init
 from .conditions import (
     CONDITIONAL_HEADERS,
@@ -56,7 +55,7 @@ from .models import (
     expect_creation,
     http_timestamp,
     pop_expectation,
-    push_expectation,
+    push_instance_expectation,
     served_timestamp,
     stored_timestamp,
 )
@@ -512,9 +511,8 @@ class _Protection:
         target = self.enforcer.expectation_for(request, snapshot)
         if target is not None:
             instance, token = target
-            using = write_alias(type(instance), instance=instance)
             # expect_version() without its generator: this runs on every protected write.
-            expectation = push_expectation(type(instance), instance.pk, token, using=using)
+            expectation = push_instance_expectation(instance, token)
             self._expectation = context.expectation = expectation
         elif snapshot.creation is not None:
             model, field, value = snapshot.creation

@@ -296,6 +296,14 @@ def push_expectation(
     return register_expectation(VersionExpectation(model=model, pk=pk, token=token, using=using))
 
 
+def push_instance_expectation(instance: models.Model, token: str) -> VersionExpectation:
+    """:func:`push_expectation` for an instance the adapter loaded: its row, on the database
+    its ``save()`` goes to (where it was loaded from, or the router's choice with the instance
+    as hint: rule 54)."""
+    model = type(instance)
+    return push_expectation(model, instance.pk, token, using=write_alias(model, instance=instance))
+
+
 def register_expectation(expectation: _E) -> _E:
     """Register an expectation object until :func:`pop_expectation`: for adapters that
     subclass :class:`VersionExpectation` (e.g. the middleware's, which decides its ``token``

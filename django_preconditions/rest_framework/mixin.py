@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
-from .._compat import on_write_database, write_alias
+from .._compat import on_write_database
 from ..conditions import (
     CONDITIONAL_HEADERS,
     IF_MATCH,
@@ -57,7 +57,7 @@ from ..models import (
     VersionExpectation,
     expect_creation,
     pop_expectation,
-    push_expectation,
+    push_instance_expectation,
 )
 from ..policy import (
     REPORT,
@@ -478,15 +478,7 @@ class PreconditionMixin(_ViewBase):
         if tracking.method not in SAFE_METHODS and tracking.dispatching:
             # expect_version() without its generator: this runs on every protected write.
             # Popped when DRF's dispatch returns (_dispatch_once).
-            # On the database the instance's save goes to: where it was loaded from, or
-            # where the router sends it (rule 54).
-            model = type(instance)
-            tracking.expectation = push_expectation(
-                model,
-                instance.pk,
-                instance.version_token,
-                using=write_alias(model, instance=instance),
-            )
+            tracking.expectation = push_instance_expectation(instance, instance.version_token)
         self.request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
             instance, self._policy(), decision, tracking.expectation
         )
