@@ -25,6 +25,7 @@ unless the policy allows wildcards — it matches every version, like ``If-Match
 from __future__ import annotations
 
 import enum
+import re
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -264,6 +265,60 @@ def _proceed(method: str, reason: Reason, requirement: Requirement | None) -> De
     return decision
 
 
+#: A well-formed entity-tag's text between the quotes (``etagc``, RFC 9110 §8.8.3).
+_OPAQUE: Final = re.compile(r"[\x21\x23-\x7e\x80-\xff]*")
+#: The 304 decision of a read whose ``If-None-Match`` names the current tag, per method.
+_NOT_MODIFIED: dict[str, Decision] = {}
+
+
+def _exact_match(
+    method: str,
+    headers: Mapping[str, str],
+    resource: ResourceState,
+    requirement: Requirement | None,
+) -> Decision | None:
+    """The two commonest conditional requests, decided without parsing a header: a single
+    ``If-Match`` that is exactly the current strong tag (a write proving its version), and on
+    a read a single ``If-None-Match`` that is exactly the current tag (a revalidation). The
+    decision is the one the full evaluation reaches; anything else (a list, whitespace, a
+    weak or wildcard tag, a policy that does not accept ``If-Match``) returns ``None`` and
+    goes the whole way."""
+    tag = resource.etag
+    if tag is None or not resource.exists:
+        return None
+    opaque = tag.opaque
+    value = headers.get(IF_MATCH)
+    if value is not None:
+        if (
+            tag.weak
+            or len(value) != len(opaque) + 2
+            or value != f'"{opaque}"'
+            or _OPAQUE.fullmatch(opaque) is None
+        ):
+            return None
+        if (
+            requirement is not None
+            and method in requirement.methods
+            and method not in SAFE_METHODS
+            and IF_MATCH not in requirement.accepted_headers
+        ):
+            return None  # the policy does not accept If-Match: 428 (step 2)
+        return _proceed(method, Reason.PRECONDITIONS_PASSED, requirement)
+    value = headers.get(IF_NONE_MATCH)
+    if value is None or method not in SAFE_METHODS:
+        return None
+    if value != (f'W/"{opaque}"' if tag.weak else f'"{opaque}"'):
+        return None
+    if _OPAQUE.fullmatch(opaque) is None:
+        return None
+    decision = _NOT_MODIFIED.get(method)
+    if decision is None:
+        decision = _NOT_MODIFIED[method] = Decision(
+            Outcome.NOT_MODIFIED, Reason.NOT_MODIFIED, method, IF_NONE_MATCH
+        )
+    return decision
+
+
 def _parse(
     method: str, headers: Mapping[str, str], resource: ResourceState | None, now: int
 ) -> _Conditions | Decision:
@@ -451,6 +506,22 @@ def evaluate(
     ):  # no conditional header and nothing required of this method: the common read
         reason = Reason.STATE_UNKNOWN if resource is None else Reason.NO_PRECONDITIONS
         return _proceed(method, reason, requirement)
+    if len(headers) == 1 and resource is not None:
+        exact = _exact_match(method, headers, resource, requirement)
+        if exact is not None:
+            return exact
+    return _evaluate_parsed(method, headers, resource, requirement, weak_if_match, now)
+
+
+def _evaluate_parsed(
+    method: str,
+    headers: Mapping[str, str],
+    resource: ResourceState | None,
+    requirement: Requirement | None,
+    weak_if_match: bool,
+    now: int | None,
+) -> Decision:
+    """:func:`evaluate` from step 1 on: every header parsed and judged."""
     # Step 1: parse.
     now = int(time.time()) if now is None else now
     parsed = _parse(method, headers, resource, now)

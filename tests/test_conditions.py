@@ -7,6 +7,7 @@ Last-Modified Tue, 01 Jul 2025 12:00:00 GMT; /items/9 does not exist.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from django.http.request import HttpHeaders
 from hypothesis import given
 from hypothesis import strategies as st
 
+from django_preconditions import conditions
 from django_preconditions.conditions import (
     IF_MATCH,
     IF_MODIFIED_SINCE,
@@ -893,6 +895,107 @@ def test_rule_9_if_none_match_on_get_is_304_exactly_when_a_member_weakly_matches
     decision = decide("GET", {IF_NONE_MATCH: value}, resource)
     matches = any(tag.opaque == current.opaque for tag in tag_list)
     assert (decision.outcome is Outcome.NOT_MODIFIED) is matches
+
+
+def _comparable(decision: Decision) -> tuple[Decision, str | None]:
+    """Decisions compare field by field; a malformed header's exception by its message."""
+    malformed = None if decision.malformed is None else str(decision.malformed)
+    return dataclasses.replace(decision, malformed=None), malformed
+
+
+def _current_form(tag: EntityTag | None, variant: int) -> str:
+    """The header form of the resource's tag, exactly or nearly (whitespace, the other
+    weakness, a list of it)."""
+    if tag is None:
+        return '"v2"'
+    forms = [
+        str(tag),
+        f" {tag}",
+        f"{tag} ",
+        format_entity_tag(tag.opaque, weak=not tag.weak),
+        f"{tag}, {tag}",
+        f'"{tag.opaque}',
+    ]
+    return forms[variant % len(forms)]
+
+
+@HYPOTHESIS
+@given(
+    st.sampled_from(METHODS),
+    st.sampled_from([IF_MATCH, IF_NONE_MATCH]),
+    st.integers(min_value=0, max_value=11),
+    resources,
+    requirements
+    | st.builds(Requirement, st.frozensets(st.sampled_from(METHODS)), report_only=st.just(True)),
+    st.booleans(),
+)
+def test_the_exact_match_shortcut_decides_as_the_full_evaluation(
+    method, header, variant, resource, requirement, weak_if_match
+):
+    """Rules 9, 10, 15, 28, 32: a single If-Match / If-None-Match naming the current tag is
+    decided without parsing (the common write and the common revalidation); the decision is
+    the full evaluation's, for every method, policy and resource."""
+    value = _current_form(resource.etag, variant)
+    headers = {header: value}
+    shortcut = evaluate(method, headers, resource, requirement, weak_if_match=weak_if_match)
+    if method in ("OPTIONS", "TRACE", "CONNECT"):
+        return
+    full = conditions._evaluate_parsed(method, headers, resource, requirement, weak_if_match, None)
+    assert _comparable(shortcut) == _comparable(full)
+
+
+IUS_ONLY = Requirement(methods=frozenset(UNSAFE), accepted_headers=frozenset({IF_UNMODIFIED_SINCE}))
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "resource", "requirement", "outcome"),
+    [
+        ("PATCH", {IF_MATCH: '"v2"'}, R, IUS_ONLY, Outcome.PRECONDITION_REQUIRED),
+        ("GET", {IF_MATCH: '"v2"'}, R, IUS_ONLY, Outcome.PROCEED),
+        ("PATCH", {IF_MATCH: '"v2"'}, R_WEAK, PROTECTED, Outcome.PRECONDITION_FAILED),
+        ("PATCH", {IF_MATCH: 'W/"v2"'}, R_WEAK, PROTECTED, Outcome.PRECONDITION_FAILED),
+        ("PATCH", {IF_MATCH: '"v2"'}, ABSENT, PROTECTED, Outcome.PRECONDITION_FAILED),
+        ("PATCH", {IF_NONE_MATCH: '"v2"'}, R, None, Outcome.PRECONDITION_FAILED),
+        ("GET", {IF_NONE_MATCH: 'W/"v2"'}, R_WEAK, None, Outcome.NOT_MODIFIED),
+        ("GET", {IF_NONE_MATCH: '"v2"'}, R_WEAK, None, Outcome.NOT_MODIFIED),
+        ("GET", {IF_NONE_MATCH: '"v2"'}, ABSENT, None, Outcome.PROCEED),
+        (
+            "PUT",
+            {IF_MATCH: '"a b"'},
+            ResourceState(True, EntityTag("a b")),
+            None,
+            Outcome.MALFORMED,
+        ),
+    ],
+)
+def test_the_exact_match_shortcut_at_its_edges(method, headers, resource, requirement, outcome):
+    """Where the shortcut must step aside: a policy without If-Match (rule 32's 428), weak
+    or absent current tags (rules 9, 10), If-None-Match on a write, a stored tag that is not
+    a valid entity-tag (rule 5)."""
+    decision = evaluate(method, headers, resource, requirement)
+    full = conditions._evaluate_parsed(method, headers, resource, requirement, False, None)
+    assert _comparable(decision) == _comparable(full)
+    assert decision.outcome is outcome
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "outcome"),
+    [
+        ("PATCH", {IF_MATCH: '"v2"'}, Outcome.PROCEED),
+        ("GET", {IF_NONE_MATCH: '"v2"'}, Outcome.NOT_MODIFIED),
+        ("HEAD", {IF_NONE_MATCH: '"v2"'}, Outcome.NOT_MODIFIED),
+    ],
+)
+def test_the_common_conditional_requests_are_decided_without_parsing(
+    monkeypatch, method, headers, outcome
+):
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(conditions, "_parse", no_parsing)
+    assert decide(method, headers, requirement=PROTECTED).outcome is outcome
+    with pytest.raises(AssertionError, match="parsed"):  # anything else is parsed
+        decide(method, {next(iter(headers)): ' "v2"'}, requirement=PROTECTED)
 
 
 def test_rule_57_report_mode_judges_dates_against_the_callers_now() -> None:

@@ -47,7 +47,7 @@ from ..enforcement import (
     Snapshot,
     conditional_headers,
     finish,
-    not_modified,
+    not_modified_headers,
 )
 from ..exceptions import VersionConflict
 from ..formats import JSON_CONTENT_TYPE, built_in
@@ -131,9 +131,8 @@ class _NotModifiedResponse(Response):
 
 def _not_modified_response(snapshot: Snapshot) -> Response:
     response = _NotModifiedResponse(status=status.HTTP_304_NOT_MODIFIED)
-    for name, value in not_modified(snapshot).headers.items():
-        if name.lower() != CONTENT_TYPE.lower():
-            response.headers[name] = value
+    for name, value in not_modified_headers(snapshot).items():
+        response.headers[name] = value
     return response
 
 
