@@ -73,6 +73,7 @@ from ..responses import PreconditionError, announce, render
 from ..transactions import (
     RequestTransaction,
     atomic_request_aliases,
+    is_retryable,
     keep_body,
     mark_retryable,
     own_request_transaction,
@@ -273,7 +274,12 @@ class PreconditionMixin(_ViewBase):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.method not in _READ_ONLY_METHODS:
             keep_body(request)  # DRF's parsers would stream it: a retry could not replay it
-        return run_with_retries(request, lambda: self._dispatch_once(request, *args, **kwargs))
+        response = self._dispatch_once(request, *args, **kwargs)
+        if not is_retryable(response):
+            return response
+        return run_with_retries(
+            request, lambda: self._dispatch_once(request, *args, **kwargs), first=response
+        )
 
     def _dispatch_once(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         # The expectation registered in get_object() must outlive the handler (the save runs
@@ -346,7 +352,8 @@ class PreconditionMixin(_ViewBase):
     def _decide(self, snapshot: Snapshot, *, required: bool = True, form: bool = False) -> Decision:
         tracking = self._precondition_tracking
         method = (tracking and tracking.method) or self._method()
-        return self._enforcer().decide(
+        enforcer = type(self).__dict__.get("_precondition_core") or self._enforcer()
+        return enforcer.decide(
             self.request,
             snapshot,
             (tracking and tracking.policy) or self._policy(),
@@ -383,7 +390,9 @@ class PreconditionMixin(_ViewBase):
         method = (tracking and tracking.method) or self._method()
         # Set on every request, OPTIONS included; replaced once the object is checked.
         request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
-            None, self._policy(), _not_evaluated(method)
+            None,
+            (tracking and tracking.policy) or self._policy(),
+            _NOT_EVALUATED.get(method) or _not_evaluated(method),
         )
         if method in SAFE_METHODS:
             return
@@ -407,7 +416,9 @@ class PreconditionMixin(_ViewBase):
         """The view's queryset; for a write, on the database writes go to, so that the version
         the write is checked against is never read on a replica (rule 54)."""
         queryset = super().get_queryset()
-        if self._method() in _READ_ONLY_METHODS or not isinstance(queryset, models.QuerySet):
+        tracking = self._precondition_tracking
+        method = (tracking and tracking.method) or self._method()
+        if method in _READ_ONLY_METHODS or not isinstance(queryset, models.QuerySet):
             return queryset
         return on_write_database(queryset)
 
@@ -470,7 +481,7 @@ class PreconditionMixin(_ViewBase):
         snapshot = Snapshot.of_instance(instance)
         decision = self._decide(snapshot, form=True)
         tracking.snapshot, tracking.decision = snapshot, decision
-        if not decision.proceeds:
+        if decision.outcome is not Outcome.PROCEED:
             refusal = self._refusal(decision, snapshot)
             if refusal is not None:
                 raise refusal
@@ -479,7 +490,7 @@ class PreconditionMixin(_ViewBase):
             # Popped when DRF's dispatch returns (_dispatch_once).
             tracking.expectation = push_instance_expectation(instance, instance.version_token)
         self.request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
-            instance, self._policy(), decision, tracking.expectation
+            instance, tracking.policy or self._policy(), decision, tracking.expectation
         )
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
