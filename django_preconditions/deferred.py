@@ -10,6 +10,7 @@ returns a :class:`DeferredGuard`, which runs the same steps as
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -49,8 +50,10 @@ class DeferredTarget:
     lookup_attname: str = ""
     lookup_value: Any = NO_MATCH
 
-    @property
+    @functools.cached_property
     def by_pk(self) -> bool:
+        """Whether the URL names the row by its primary key (asked several times per write:
+        worked out once; the fields are frozen)."""
         return self.model is not None and self.lookup_attname == self.model._meta.pk.attname
 
     def alias(self) -> str:
@@ -109,7 +112,7 @@ class _DeferredExpectation(VersionExpectation):
             guard.decide_write()  # sets the token, or raises the refusal
         # The row's own statement is the next one the guard watches (not when it follows the
         # row to another database).
-        guard.row_write_pending = not self.written and self.using == guard.watched
+        guard.row_write_pending = not self.written and guard.alias == guard.watched
         return self._token
 
     @token.setter
