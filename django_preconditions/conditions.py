@@ -9,7 +9,9 @@ that unsafe methods carry a precondition (428) is RFC 6585 §3 and CONFORMANCE s
 each returns the decision or passes on:
 
 0. OPTIONS/TRACE/CONNECT are not evaluated (rule 14); nothing sent and nothing required
-   proceeds at once;
+   proceeds at once; a single ``If-Match`` that is exactly the current strong tag, or on a
+   read a single ``If-None-Match`` that is exactly the current tag, is decided at once
+   (the decision steps 1-5 would reach, without parsing: the commonest conditional requests);
 1. parse the headers (400 for a malformed validator on a write);
 2. the requirement (428; report mode evaluates what was sent and records the 428);
 3. If-Match, or else If-Unmodified-Since (412);
