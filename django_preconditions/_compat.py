@@ -13,10 +13,12 @@ from types import CodeType
 from typing import Any
 
 import django.core.exceptions
-from django.core.paginator import InvalidPage, Page
+from django.core.exceptions import EmptyResultSet
+from django.core.paginator import InvalidPage, Page, Paginator
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, models, router
 from django.db.models.deletion import Collector
-from django.db.models.query import ModelIterable
+from django.db.models.expressions import RawSQL
+from django.db.models.query import ModelIterable, ValuesListIterable
 from django.db.models.sql.where import AND
 from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response as _django_log_response
@@ -202,6 +204,7 @@ def page_number_page(paginator: Any, queryset: Any, request: Any) -> list[Any] |
         return None
     django_paginator = paginator.django_paginator_class(queryset, page_size)
     page_number = paginator.get_page_number(request, django_paginator)
+    counted = counted_page(django_paginator, page_number)
     try:
         page = django_paginator.page(page_number)
     except InvalidPage:
@@ -209,7 +212,67 @@ def page_number_page(paginator: Any, queryset: Any, request: Any) -> list[Any] |
     paginator.page = page
     if django_paginator.num_pages > 1 and paginator.template is not None:
         paginator.display_page_controls = True
+    if counted is not None:
+        return counted
     return list(page.object_list) if type(page) is Page else list(page)
+
+
+#: The column and the derived table of :func:`counted_page`'s count.
+_COUNT_COLUMN = "preconditions_page_count"
+_COUNTED_TABLE = "preconditions_counted"
+
+
+def counted_page(django_paginator: Any, page_number: Any) -> list[tuple[Any, ...]] | None:
+    """Page ``page_number`` of ``django_paginator``'s tuples (a ``values_list()`` queryset)
+    read in one statement together with their count, which is then the paginator's
+    ``count`` (a cached property): one query instead of Django's ``COUNT`` and then the
+    page. The count is ``COUNT(*)`` over the queryset's own SQL without its ordering, what
+    ``QuerySet.count()`` counts, as an uncorrelated subquery the database runs once.
+
+    ``None`` (nothing read) unless the paginator is Django's own without orphans and not
+    counted yet, the page number a plain positive integer and the rows an unsliced
+    queryset of tuples, or when the page is empty beyond the first (the paginator then
+    counts and refuses the page as usual). Compiles the queryset (``Query.get_compiler``,
+    not public API)."""
+    if (
+        type(django_paginator) is not Paginator
+        or django_paginator.orphans
+        or "count" in django_paginator.__dict__
+    ):
+        return None
+    queryset = django_paginator.object_list
+    if (
+        not isinstance(queryset, models.QuerySet)
+        or queryset._iterable_class is not ValuesListIterable
+        or queryset.query.is_sliced
+    ):
+        return None
+    if type(page_number) is int:
+        number = page_number
+    elif isinstance(page_number, str) and page_number.isascii() and page_number.isdigit():
+        number = int(page_number)
+    else:
+        return None
+    if number < 1:
+        return None
+    unordered = queryset.order_by()
+    try:
+        sql, params = unordered.query.get_compiler(using=unordered.db).as_sql()
+    except EmptyResultSet:
+        return None
+    count = RawSQL(f"SELECT COUNT(*) FROM ({sql}) {_COUNTED_TABLE}", params)
+    first = (number - 1) * django_paginator.per_page
+    rows = list(
+        queryset.annotate(**{_COUNT_COLUMN: count})[first : first + django_paginator.per_page]
+    )
+    if rows:
+        total = rows[0][-1]
+    elif number == 1:
+        total = 0
+    else:
+        return None
+    django_paginator.count = total
+    return [row[:-1] for row in rows]
 
 
 def version_tokens_of(queryset: models.QuerySet[Any]) -> models.QuerySet[Any] | None:

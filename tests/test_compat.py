@@ -9,7 +9,9 @@ import logging
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import DatabaseError, IntegrityError, connection, router, transaction
+from django.db.models import Count
 from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
@@ -23,6 +25,7 @@ from django_preconditions._compat import (
     admin_sites,
     can_fast_delete,
     concrete_parents,
+    counted_page,
     is_zero_row_update,
     log_response,
     made_by_django_condition,
@@ -315,9 +318,12 @@ def test_page_number_page_is_drfs_paginate_queryset_read_as_one_slice(query: str
     drf, ours_ = Pages(), Pages()
 
     expected = drf.paginate_queryset(tokens, request)
-    got = page_number_page(ours_, tokens, request)
+    with CaptureQueriesContext(connection) as queries:
+        got = page_number_page(ours_, tokens, request)
 
     assert got == expected
+    # A numbered page: its rows and their count in one statement; "last" counts first.
+    assert len(queries.captured_queries) == (2 if query == "?page=last" else 1)
     assert ours_.request is request
     if expected is None:
         assert not hasattr(ours_, "page")
@@ -329,6 +335,71 @@ def test_page_number_page_is_drfs_paginate_queryset_read_as_one_slice(query: str
     assert ours_.get_next_link() == drf.get_next_link()
     assert ours_.get_previous_link() == drf.get_previous_link()
     assert getattr(ours_, "display_page_controls", False) == drf.display_page_controls
+
+
+def _counted(queryset: Any, page: Any, per_page: int = 3) -> tuple[list[Any] | None, Any]:
+    from django.core.paginator import Paginator
+
+    paginator = Paginator(version_tokens_of(queryset), per_page)
+    return counted_page(paginator, page), paginator
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Document.objects.order_by("pk"),
+        lambda: Document.objects.filter(title__startswith="b").order_by("-pk"),
+        lambda: Document.objects.exclude(title="a0").order_by("title", "pk"),
+        lambda: Document.objects.filter(owner__username__startswith="u").distinct().order_by("pk"),
+        lambda: Document.objects.annotate(n=Count("owner")).filter(n__gte=0).order_by("pk"),
+        lambda: Document.objects.filter(pk__in=[]).order_by("pk"),
+        lambda: Document.objects.filter(title__contains="%").order_by("pk"),
+    ],
+)
+def test_counted_page_reads_the_page_and_what_count_counts_in_one_statement(make) -> None:
+    owners = [User.objects.create(username=f"u{number}") for number in range(3)]
+    for number in range(8):
+        Document.objects.create(title=f"{'ab'[number % 2]}{number}%", owner=owners[number % 3])
+    queryset = make()
+    tokens = version_tokens_of(queryset)
+    assert tokens is not None
+    for page in (1, 2, "3"):
+        expected_count = tokens.count()
+        first = (int(page) - 1) * 3
+        expected_rows = list(tokens[first : first + 3])
+        with CaptureQueriesContext(connection) as queries:
+            rows, paginator = _counted(queryset, page)
+        if rows is None:  # an empty page beyond the first, or no SQL at all: left to Django
+            assert not expected_rows
+            assert int(page) > 1 or not queries.captured_queries
+            continue
+        assert len(queries.captured_queries) == 1
+        assert rows == expected_rows
+        assert paginator.count == expected_count
+
+
+@pytest.mark.parametrize("page", [0, -1, "0", "x", "1.0", "٣", None, 1.0, "last"])
+def test_counted_page_leaves_unusual_page_numbers_to_the_paginator(page) -> None:
+    Document.objects.create(title="only")
+    with CaptureQueriesContext(connection) as queries:
+        rows, paginator = _counted(Document.objects.order_by("pk"), page)
+    assert rows is None
+    assert not queries.captured_queries
+    assert "count" not in paginator.__dict__
+
+
+def test_counted_page_leaves_other_paginators_to_themselves() -> None:
+    from django.core.paginator import Paginator
+
+    class Estimated(Paginator):
+        count = 1000  # e.g. a paginator that estimates its count
+
+    Document.objects.create(title="only")
+    tokens = version_tokens_of(Document.objects.order_by("pk"))
+    with CaptureQueriesContext(connection) as queries:
+        assert counted_page(Estimated(tokens, 3), 1) is None
+        assert counted_page(Paginator(tokens, 3, orphans=1), 1) is None
+    assert not queries.captured_queries
 
 
 def test_page_number_page_leaves_an_invalid_page_to_drf() -> None:

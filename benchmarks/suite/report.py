@@ -459,7 +459,8 @@ WHERE_THE_TIME_GOES = [
     "rendering.",
     "- A **list 304** uses the collection ETag, a digest of the primary key and version "
     "token of every object on the page and of the page's envelope (count, links), read by "
-    "two queries (`COUNT` and the token-only page) without loading a row. Its cost grows "
+    "one query (the token-only page with its `COUNT(*)` as a subquery) without loading a "
+    "row. Its cost grows "
     "with the page: every pair of the page is fetched and hashed (on SQLite, fetching the "
     "pairs is most of the difference between a page of 100 and one of 1,000).",
     "- drf-extensions answers 304 before the view runs, from two queries (`COUNT` and a "
