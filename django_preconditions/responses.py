@@ -13,7 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.http import http_date
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext, gettext_lazy
@@ -37,13 +40,20 @@ __all__ = [
     "retry_later_error",
 ]
 
+
+def gettext_noop(message: str) -> str:
+    """Mark ``message`` for makemessages and return it untranslated, as Django's does; this
+    one can run at import time (Django's reads ``USE_I18N`` from the settings)."""
+    return message
+
+
 _TYPE_PREFIX: Final = "tag:django-preconditions,2026:"
 #: Title and code of each refusal :func:`describe` writes (the ``title`` is translated, the
 #: ``code`` never is).
 _TITLES: Final = {
-    Outcome.MALFORMED: gettext_lazy("Malformed precondition header"),
-    Outcome.PRECONDITION_FAILED: gettext_lazy("Precondition Failed"),
-    Outcome.PRECONDITION_REQUIRED: gettext_lazy("Precondition Required"),
+    Outcome.MALFORMED: gettext_noop("Malformed precondition header"),
+    Outcome.PRECONDITION_FAILED: gettext_noop("Precondition Failed"),
+    Outcome.PRECONDITION_REQUIRED: gettext_noop("Precondition Required"),
 }
 _CODES: Final = {
     Outcome.MALFORMED: "malformed_precondition",
@@ -54,9 +64,46 @@ _NOT_FOUND_TITLE: Final = gettext_lazy("Not Found")
 _NOT_FOUND_CODE: Final = "not_found"
 #: What each accepted header must carry, for the detailed guidance body.
 _HEADER_DESCRIPTIONS: Final = {
-    IF_MATCH: gettext_lazy("the ETag from your last GET"),
-    IF_UNMODIFIED_SINCE: gettext_lazy("the Last-Modified from your last GET"),
+    IF_MATCH: gettext_noop("the ETag from your last GET"),
+    IF_UNMODIFIED_SINCE: gettext_noop("the Last-Modified from your last GET"),
 }
+
+#: The error texts already translated, by (language, message): only this module's constant
+#: messages, never text that came with a request.
+_translated: dict[tuple[str | None, str], str] = {}
+_TRANSLATED_LIMIT: Final = 2048
+#: Settings that change which catalogs Django translates with.
+_TRANSLATION_SETTINGS: Final = frozenset(
+    {"INSTALLED_APPS", "LANGUAGE_CODE", "LANGUAGES", "LOCALE_PATHS", "USE_I18N"}
+)
+
+
+class _Texts:
+    """This module's messages in the language active when a refusal is described.
+
+    Django's ``gettext`` finds the active translation again on every call (about 3 µs; a
+    refusal has up to ten texts): the language is read once here, and each message's
+    translation into it is remembered."""
+
+    __slots__ = ("language",)
+
+    def __init__(self) -> None:
+        self.language = translation.get_language()
+
+    def __call__(self, message: str) -> str:
+        key = (self.language, message)
+        text = _translated.get(key)
+        if text is None:
+            text = gettext(message)
+            if len(_translated) < _TRANSLATED_LIMIT:
+                _translated[key] = text
+        return text
+
+
+@receiver(setting_changed)
+def _forget_translations(*, setting: str, **kwargs: Any) -> None:
+    if setting in _TRANSLATION_SETTINGS:
+        _translated.clear()
 
 
 @dataclass(frozen=True)
@@ -137,7 +184,7 @@ def _shown(value: str, limit: int = 200) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
 
 
-def _either(names: tuple[str, ...]) -> str:
+def _either(names: tuple[str, ...], gettext: _Texts) -> str:
     """``If-Match or If-Unmodified-Since``, in the active language."""
     if not names:
         return IF_MATCH
@@ -148,7 +195,7 @@ def _either(names: tuple[str, ...]) -> str:
 
 
 def _header_details(
-    request: HttpRequest, accepted: tuple[str, ...], etag: str, date: str
+    request: HttpRequest, accepted: tuple[str, ...], etag: str, date: str, gettext: _Texts
 ) -> tuple[dict[str, str], ...]:
     """The detailed ``required_headers`` of the guidance body: what to send, and where to
     read it."""
@@ -157,7 +204,9 @@ def _header_details(
     return tuple(
         {
             "name": name,
-            "description": str(_HEADER_DESCRIPTIONS.get(name, "")),
+            "description": gettext(_HEADER_DESCRIPTIONS[name])
+            if name in _HEADER_DESCRIPTIONS
+            else "",
             "example": f"{name}: {examples.get(name, '')}",
             "obtain_from": obtain_from,
         }
@@ -176,6 +225,7 @@ class _Facts:
     reason_text: str
     last_modified_text: str | None  # the current Last-Modified, when it may be shown
     show_etag: bool  # the caller may read the resource (rules 13, 37)
+    text: _Texts  # this module's messages in the active language
 
 
 def _facts(
@@ -187,6 +237,8 @@ def _facts(
     readable: bool,
 ) -> _Facts:
     outcome = decision.outcome
+    # Named like Django's function, so that makemessages finds the messages it translates.
+    gettext = _Texts()
     path = request.get_full_path()
     show_etag = readable and current_etag is not None
     body_etag = current_etag if show_etag and policy.include_current_etag else None
@@ -204,7 +256,7 @@ def _facts(
     common: dict[str, Any] = {
         "status": outcome.status,
         "code": _CODES[outcome],
-        "title": str(_TITLES[outcome]),
+        "title": gettext(_TITLES[outcome]),
         "instance": path,
         "reason": str(decision.reason),
         "documentation": policy.documentation_url,
@@ -215,9 +267,15 @@ def _facts(
         path=path,
         body_etag=body_etag,
         example_tag=body_etag or f'"{placeholder}"',
-        reason_text=gettext(decision.detail) if decision.detail else "",
+        # A malformed header's problem quotes what the client sent: translated, not kept.
+        reason_text=(
+            (translation.gettext if outcome is Outcome.MALFORMED else gettext)(decision.detail)
+            if decision.detail
+            else ""
+        ),
         last_modified_text=last_modified_text,
         show_etag=show_etag,
+        text=gettext,
     )
 
 
@@ -249,6 +307,7 @@ def _describe_malformed(decision: Decision, facts: _Facts) -> PreconditionError:
     """400: a conditional header that could not be parsed (rule 5)."""
     assert decision.malformed is not None
     header = decision.malformed.header
+    gettext = facts.text
     expected = gettext(IF_MATCH_FORM)
     return PreconditionError(
         **facts.common,
@@ -267,6 +326,7 @@ def _describe_malformed(decision: Decision, facts: _Facts) -> PreconditionError:
 
 def _required_lead(decision: Decision, facts: _Facts, accepted: tuple[str, ...]) -> str:
     reason_text = facts.reason_text
+    gettext = facts.text
     if decision.reason is Reason.WILDCARD_NOT_ACCEPTED:
         return gettext("%(method)s %(path)s was sent with If-Match: *. %(reason)s.") % {
             "method": decision.method,
@@ -280,7 +340,7 @@ def _required_lead(decision: Decision, facts: _Facts, accepted: tuple[str, ...])
         "method": decision.method,
         "path": facts.path,
         "reason": reason_text,
-        "headers": _either(accepted),
+        "headers": _either(accepted, facts.text),
     }
 
 
@@ -290,6 +350,7 @@ def _describe_required(
     """428: what to send, and how to get it (rules 29-31)."""
     accepted = policy.required_headers
     first_header = accepted[0] if accepted else IF_MATCH
+    gettext = facts.text
     date_placeholder = gettext("<the Last-Modified from your last GET>")
     shown_date = facts.last_modified_text if policy.include_current_etag else None
     if first_header == IF_UNMODIFIED_SINCE:
@@ -301,7 +362,9 @@ def _describe_required(
     registered = built_in(policy.error_format)
     detailed = registered is not None and registered.detailed(policy.json_detailed_headers)
     details = (
-        _header_details(request, accepted, facts.example_tag, shown_date or date_placeholder)
+        _header_details(
+            request, accepted, facts.example_tag, shown_date or date_placeholder, gettext
+        )
         if detailed
         else ()
     )
@@ -324,7 +387,9 @@ def _describe_required(
     )
 
 
-def _failed_texts(decision: Decision, values: dict[str, str]) -> tuple[str, tuple[str, ...]]:
+def _failed_texts(
+    decision: Decision, values: dict[str, str], gettext: _Texts
+) -> tuple[str, tuple[str, ...]]:
     """The detail and the steps of a 412."""
     if decision.header == IF_NONE_MATCH:
         detail = (
@@ -369,7 +434,7 @@ def _describe_failed(decision: Decision, request: HttpRequest, facts: _Facts) ->
         "reason": facts.reason_text,
         "url": request.path,
     }
-    detail, steps = _failed_texts(decision, values)
+    detail, steps = _failed_texts(decision, values, facts.text)
     last_modified_text = facts.last_modified_text
     return PreconditionError(
         **facts.common,

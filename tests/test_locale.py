@@ -300,3 +300,31 @@ def test_the_report_only_requests_are_named_in_the_active_language(language, plu
     with translation.override(language):
         assert str(ReportedRequest._meta.verbose_name_plural) == plural
         assert str(ReportedRequest._meta.get_field("user_agent").verbose_name) == column
+
+
+@override_settings(MIDDLEWARE=MIDDLEWARE)
+def test_one_process_answers_each_client_in_its_own_language_in_turn(client, document):
+    """Error texts are remembered per language: alternating clients never get another
+    client's language (and English stays English)."""
+    english = put(client, f"/docs/{document.pk}/", None, **{"If-Match": '"stale"'}).json()
+    for language in ("fr", "de", "fr", None, "de"):
+        body = put(client, f"/docs/{document.pk}/", language, **{"If-Match": '"stale"'}).json()
+        expected = TRANSLATED[language]["412"] if language else english["title"]
+        assert body["title"] == expected
+        assert (body["detail"] == english["detail"]) is (language is None)
+
+
+def test_remembered_error_texts_are_forgotten_when_the_catalog_settings_change(rf) -> None:
+    """A change of LOCALE_PATHS, LANGUAGES, LANGUAGE_CODE, USE_I18N or INSTALLED_APPS can
+    change what a message translates to: the texts remembered so far are dropped."""
+    from django_preconditions import responses
+    from django_preconditions.conditions import ResourceState, evaluate
+    from django_preconditions.headers import EntityTag
+    from django_preconditions.policy import Policy
+
+    decision = evaluate("PUT", {"If-Match": '"old"'}, ResourceState(True, EntityTag("new")))
+    with translation.override("fr"):
+        responses.describe(decision, rf.put("/docs/1/"), Policy.resolve(()))
+    assert responses._translated
+    with override_settings(LOCALE_PATHS=[]):
+        assert not responses._translated
