@@ -1102,3 +1102,38 @@ def test_a_paginated_page_304_from_tokens_keeps_the_page_and_its_envelope(client
     assert changed.status_code == 200
     assert len(changed.json()["results"]) == 10
     assert changed["ETag"] != etag
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/optionally-paged/docs/",
+        "/api/optionally-paged/docs/?page_size=5",
+        "/api/optionally-paged/docs/?page_size=5&page=2",
+        "/api/optionally-paged/docs/?page_size=5&page=last",
+        "/api/offset/docs/",
+        "/api/offset/docs/?limit=5",
+        "/api/offset/docs/?limit=5&offset=5",
+        "/api/offset/docs/?limit=5&offset=20",
+        "/api/paged/docs/?page=1",
+        "/api/unpaginated-list/docs/",
+        "/api/unpaginated-list/docs/?page_size=5",
+    ],
+)
+def test_rule_28_list_etags_follow_the_envelope_of_every_paginator(client, path):
+    """The collection ETag of a page — paginated on request or not, by page number or by
+    offset — answers 304 to itself, and changes when the page's envelope changes (an item
+    added at the end changes the count and the links, not the page's items)."""
+    Document.objects.bulk_create(Document(title=f"doc {i}") for i in range(12))
+    first = client.get(path)
+    assert first.status_code == 200
+    etag = first["ETag"]
+
+    assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    Document.objects.create(title="one more, at the end")
+    again = client.get(path, headers={"If-None-Match": etag})
+    body = again.json()
+    envelope_changed = isinstance(body, dict) or len(body) != len(first.json())
+    assert (again.status_code == 200) is envelope_changed
+    if envelope_changed:
+        assert again["ETag"] != etag

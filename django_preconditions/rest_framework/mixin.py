@@ -156,6 +156,8 @@ class _Tracking:
     serializers: list[BaseSerializer[Any]] = field(default_factory=list)
     form_token: str | None = None
     list_etag: EntityTag | None = None
+    #: Whether the view's paginator paginated this request (``None``: not asked).
+    paginated: bool | None = None
     method: str | None = None  # the request's real method, set by dispatch()
     # The Django request, set by dispatch(): its headers are read there directly, not
     # through DRF's Request.__getattr__.
@@ -525,7 +527,9 @@ class PreconditionMixin(_ViewBase):
             etag = token_page_etag(self, queryset, super().paginate_queryset)
             if etag is not None:
                 self._decide_list_etag(etag, keep=False)
-        return super().paginate_queryset(queryset)
+        page = super().paginate_queryset(queryset)
+        tracking.paginated = page is not None
+        return page
 
     def get_renderers(self) -> list[BaseRenderer]:
         renderers = super().get_renderers()
@@ -714,7 +718,7 @@ class PreconditionMixin(_ViewBase):
 
     def _decide_list(self, serializer: ListSerializer[Any]) -> None:
         """Collection ``ETag`` of the page about to be serialized; 304 (or 412) at once."""
-        etag = collection_etag(self, serializer.instance)
+        etag = collection_etag(self, serializer.instance, paginated=self._tracking().paginated)
         if etag is not None:
             self._decide_list_etag(etag)
 

@@ -22,6 +22,17 @@ router.register("envelope/docs", drf_views.EnvelopeDocumentViewSet, basename="en
 router.register("racing/docs", drf_views.RacingDocumentViewSet, basename="racing-document")
 router.register("paged/docs", drf_views.PagedDocumentViewSet, basename="paged-document")
 router.register("readonly/docs", drf_views.ReadOnlyDocumentViewSet, basename="readonly-document")
+router.register(
+    "optionally-paged/docs",
+    drf_views.OptionallyPagedDocumentViewSet,
+    basename="optionally-paged-document",
+)
+router.register("offset/docs", drf_views.OffsetDocumentViewSet, basename="offset-document")
+router.register(
+    "unpaginated-list/docs",
+    drf_views.UnpaginatedListDocumentViewSet,
+    basename="unpaginated-list-document",
+)
 router.register("own-lookup/docs", drf_views.OwnLookupDocumentViewSet, basename="own-lookup")
 
 urlpatterns = [

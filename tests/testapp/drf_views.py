@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from rest_framework import generics, permissions, viewsets
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -135,6 +135,32 @@ class PagedDocumentViewSet(PreconditionMixin, viewsets.ModelViewSet):
     queryset = Document.objects.order_by("pk")
     serializer_class = DocumentSerializer
     pagination_class = type("FiftyPerPage", (PageNumberPagination,), {"page_size": 50})
+
+
+class OptionallyPagedDocumentViewSet(PreconditionMixin, viewsets.ReadOnlyModelViewSet):
+    """Paginated only when the request asks (``?page_size=`` or ``?limit=``): without it
+    DRF answers a plain list, without an envelope."""
+
+    queryset = Document.objects.order_by("pk")
+    serializer_class = DocumentSerializer
+    pagination_class = type(
+        "OnRequest",
+        (PageNumberPagination,),
+        {"page_size": None, "page_size_query_param": "page_size"},
+    )
+
+
+class UnpaginatedListDocumentViewSet(OptionallyPagedDocumentViewSet):
+    """Serializes its list itself, without paginate_queryset(), though it has a paginator."""
+
+    def list(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        return Response(self.get_serializer(self.get_queryset(), many=True).data)
+
+
+class OffsetDocumentViewSet(PreconditionMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Document.objects.order_by("pk")
+    serializer_class = DocumentSerializer
+    pagination_class = type("Offsets", (LimitOffsetPagination,), {"default_limit": None})
 
 
 class ReadOnlyDocumentViewSet(PreconditionMixin, viewsets.ReadOnlyModelViewSet):
