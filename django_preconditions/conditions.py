@@ -291,12 +291,7 @@ def _exact_match(
     opaque = tag.opaque
     value = headers.get(IF_MATCH)
     if value is not None:
-        if (
-            tag.weak
-            or len(value) != len(opaque) + 2
-            or value != f'"{opaque}"'
-            or _OPAQUE.fullmatch(opaque) is None
-        ):
+        if tag.weak or value != f'"{opaque}"' or _OPAQUE.fullmatch(opaque) is None:
             return None
         if (
             requirement is not None
