@@ -69,7 +69,6 @@ __all__ = [
     "RequestTransaction",
     "atomic_request_aliases",
     "current_version",
-    "is_retryable",
     "keep_body",
     "mark_retryable",
     "own_request_transaction",
@@ -191,11 +190,6 @@ def current_version(
     return CurrentVersion(row[0], row[1])
 
 
-def is_retryable(response: HttpResponseBase) -> bool:
-    """Whether ``response`` is a 503 marked by :func:`mark_retryable`."""
-    return getattr(response, _RETRY_ATTRIBUTE, False) is True
-
-
 def mark_retryable(response: _R) -> _R:
     """Mark a 503 answering a database refusal of an unchanged row: running the request
     again may succeed."""
@@ -222,18 +216,12 @@ def keep_body(request: HttpRequest) -> None:
         pass
 
 
-def run_with_retries(
-    request: HttpRequest, attempt: Callable[[], _R], first: _R | None = None
-) -> _R:
+def run_with_retries(request: HttpRequest, attempt: Callable[[], _R]) -> _R:
     """``attempt()`` (one complete run of the request: load, evaluate, view), again while it
     answers a retryable 503 and the body can be replayed, at most :data:`ATTEMPTS` times,
-    with a short random pause in between. ``first``: the response of a first attempt already
-    made (an adapter runs it itself and calls this only when :func:`is_retryable`)."""
+    with a short random pause in between."""
     for number in range(1, ATTEMPTS + 1):
-        if first is not None and number == 1:
-            response = first
-        else:
-            response = attempt()
+        response = attempt()
         if (
             not getattr(response, _RETRY_ATTRIBUTE, False)
             or number == ATTEMPTS

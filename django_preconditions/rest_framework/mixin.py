@@ -73,7 +73,6 @@ from ..responses import PreconditionError, announce, render
 from ..transactions import (
     RequestTransaction,
     atomic_request_aliases,
-    is_retryable,
     keep_body,
     mark_retryable,
     own_request_transaction,
@@ -276,12 +275,7 @@ class PreconditionMixin(_ViewBase):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.method not in _READ_ONLY_METHODS:
             keep_body(request)  # DRF's parsers would stream it: a retry could not replay it
-        response = self._dispatch_once(request, *args, **kwargs)
-        if not is_retryable(response):
-            return response
-        return run_with_retries(
-            request, lambda: self._dispatch_once(request, *args, **kwargs), first=response
-        )
+        return run_with_retries(request, lambda: self._dispatch_once(request, *args, **kwargs))
 
     def _dispatch_once(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         # The expectation registered in get_object() must outlive the handler (the save runs
@@ -354,8 +348,7 @@ class PreconditionMixin(_ViewBase):
     def _decide(self, snapshot: Snapshot, *, required: bool = True, form: bool = False) -> Decision:
         tracking = self._precondition_tracking
         method = (tracking and tracking.method) or self._method()
-        enforcer = type(self).__dict__.get("_precondition_core") or self._enforcer()
-        return enforcer.decide(
+        return self._enforcer().decide(
             self.request,
             snapshot,
             (tracking and tracking.policy) or self._policy(),
@@ -392,9 +385,7 @@ class PreconditionMixin(_ViewBase):
         method = (tracking and tracking.method) or self._method()
         # Set on every request, OPTIONS included; replaced once the object is checked.
         request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
-            None,
-            (tracking and tracking.policy) or self._policy(),
-            _NOT_EVALUATED.get(method) or _not_evaluated(method),
+            None, self._policy(), _not_evaluated(method)
         )
         if method in SAFE_METHODS:
             return
@@ -418,9 +409,7 @@ class PreconditionMixin(_ViewBase):
         """The view's queryset; for a write, on the database writes go to, so that the version
         the write is checked against is never read on a replica (rule 54)."""
         queryset = super().get_queryset()
-        tracking = self._precondition_tracking
-        method = (tracking and tracking.method) or self._method()
-        if method in _READ_ONLY_METHODS or not isinstance(queryset, models.QuerySet):
+        if self._method() in _READ_ONLY_METHODS or not isinstance(queryset, models.QuerySet):
             return queryset
         return on_write_database(queryset)
 
@@ -483,7 +472,7 @@ class PreconditionMixin(_ViewBase):
         snapshot = Snapshot.of_instance(instance)
         decision = self._decide(snapshot, form=True)
         tracking.snapshot, tracking.decision = snapshot, decision
-        if decision.outcome is not Outcome.PROCEED:
+        if not decision.proceeds:
             refusal = self._refusal(decision, snapshot)
             if refusal is not None:
                 raise refusal
@@ -492,7 +481,7 @@ class PreconditionMixin(_ViewBase):
             # Popped when DRF's dispatch returns (_dispatch_once).
             tracking.expectation = push_instance_expectation(instance, instance.version_token)
         self.request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
-            instance, tracking.policy or self._policy(), decision, tracking.expectation
+            instance, self._policy(), decision, tracking.expectation
         )
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
