@@ -217,34 +217,19 @@ def page_number_page(paginator: Any, queryset: Any, request: Any) -> list[Any] |
     return list(page.object_list) if type(page) is Page else list(page)
 
 
-#: The column and the derived table of :func:`counted_page`'s count.
-_COUNT_COLUMN = "preconditions_page_count"
-_COUNTED_TABLE = "preconditions_counted"
-
-
 def counted_page(django_paginator: Any, page_number: Any) -> list[tuple[Any, ...]] | None:
     """Page ``page_number`` of ``django_paginator``'s tuples (a ``values_list()`` queryset)
     read in one statement together with their count, which is then the paginator's
     ``count`` (a cached property): one query instead of Django's ``COUNT`` and then the
-    page. The count is ``COUNT(*)`` over the queryset's own SQL without its ordering, what
-    ``QuerySet.count()`` counts, as an uncorrelated subquery the database runs once.
+    page (see :func:`counted_slice`).
 
     ``None`` (nothing read) unless the paginator is Django's own without orphans and not
-    counted yet, the page number a plain positive integer and the rows an unsliced
-    queryset of tuples, or when the page is empty beyond the first (the paginator then
-    counts and refuses the page as usual). Compiles the queryset (``Query.get_compiler``,
-    not public API)."""
+    counted yet and the page number a plain positive integer, or when the page is empty
+    beyond the first (the paginator then counts and refuses the page as usual)."""
     if (
         type(django_paginator) is not Paginator
         or django_paginator.orphans
         or "count" in django_paginator.__dict__
-    ):
-        return None
-    queryset = django_paginator.object_list
-    if (
-        not isinstance(queryset, models.QuerySet)
-        or queryset._iterable_class is not ValuesListIterable
-        or queryset.query.is_sliced
     ):
         return None
     if type(page_number) is int:
@@ -255,24 +240,77 @@ def counted_page(django_paginator: Any, page_number: Any) -> list[tuple[Any, ...
         return None
     if number < 1:
         return None
+    per_page = django_paginator.per_page
+    counted = counted_slice(django_paginator.object_list, (number - 1) * per_page, per_page)
+    if counted is None or counted[1] is None:
+        return None
+    django_paginator.count = counted[1]
+    return counted[0]
+
+
+def limit_offset_page(paginator: Any, queryset: Any, request: Any) -> list[Any] | None:
+    """What DRF's ``LimitOffsetPagination.paginate_queryset(queryset, request)`` returns, with
+    the same state left on ``paginator`` (``request``, ``limit``, ``offset``, ``count``,
+    ``display_page_controls``), but the rows and their count read in one statement
+    (:func:`counted_slice`) where DRF counts first and then slices. A paginator with its own
+    ``get_count()`` (an estimate, say) is asked for its count as DRF asks it. Mirrors DRF's
+    method body (pinned by ``tests/test_compat.py``)."""
+    from rest_framework.pagination import LimitOffsetPagination
+
+    paginator.request = request
+    paginator.limit = limit = paginator.get_limit(request)
+    if limit is None:
+        return None
+    paginator.offset = offset = paginator.get_offset(request)
+    rows, count = None, None
+    if type(paginator).get_count is LimitOffsetPagination.get_count:
+        rows, count = counted_slice(queryset, offset, limit) or (None, None)
+    paginator.count = paginator.get_count(queryset) if count is None else count
+    if paginator.count > limit and paginator.template is not None:
+        paginator.display_page_controls = True
+    if paginator.count == 0 or offset > paginator.count:
+        return []
+    return rows if rows is not None else list(queryset[offset : offset + limit])
+
+
+#: The column and the derived table of :func:`counted_slice`'s count.
+_COUNT_COLUMN = "preconditions_page_count"
+_COUNTED_TABLE = "preconditions_counted"
+
+
+def counted_slice(
+    queryset: Any, first: int, size: int
+) -> tuple[list[tuple[Any, ...]], int | None] | None:
+    """Rows ``first`` to ``first + size`` of ``queryset`` (tuples of a ``values_list()``
+    queryset) and the queryset's count, read in one statement. The count is ``COUNT(*)``
+    over the queryset's own SQL without its ordering, what ``QuerySet.count()`` counts, as
+    an uncorrelated subquery the database runs once.
+
+    ``None`` (nothing read) unless ``queryset`` is an unsliced queryset of tuples, ``first``
+    not negative and ``size`` positive, or when its SQL cannot match any row
+    (``EmptyResultSet``). A slice empty beyond the start tells no count: ``([], None)``,
+    and the caller counts as usual. Compiles the queryset (``Query.get_compiler``, not
+    public API)."""
+    if (
+        not isinstance(queryset, models.QuerySet)
+        or queryset._iterable_class is not ValuesListIterable
+        or queryset.query.is_sliced
+        or type(first) is not int
+        or type(size) is not int
+        or first < 0
+        or size < 1
+    ):
+        return None
     unordered = queryset.order_by()
     try:
         sql, params = unordered.query.get_compiler(using=unordered.db).as_sql()
     except EmptyResultSet:
         return None
     count = RawSQL(f"SELECT COUNT(*) FROM ({sql}) {_COUNTED_TABLE}", params)
-    first = (number - 1) * django_paginator.per_page
-    rows = list(
-        queryset.annotate(**{_COUNT_COLUMN: count})[first : first + django_paginator.per_page]
-    )
+    rows = list(queryset.annotate(**{_COUNT_COLUMN: count})[first : first + size])
     if rows:
-        total = rows[0][-1]
-    elif number == 1:
-        total = 0
-    else:
-        return None
-    django_paginator.count = total
-    return [row[:-1] for row in rows]
+        return [row[:-1] for row in rows], rows[0][-1]
+    return [], (0 if first == 0 else None)
 
 
 def version_tokens_of(queryset: models.QuerySet[Any]) -> models.QuerySet[Any] | None:

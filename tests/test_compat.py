@@ -26,7 +26,9 @@ from django_preconditions._compat import (
     can_fast_delete,
     concrete_parents,
     counted_page,
+    counted_slice,
     is_zero_row_update,
+    limit_offset_page,
     log_response,
     made_by_django_condition,
     on_write_database,
@@ -399,6 +401,92 @@ def test_counted_page_leaves_other_paginators_to_themselves() -> None:
     with CaptureQueriesContext(connection) as queries:
         assert counted_page(Estimated(tokens, 3), 1) is None
         assert counted_page(Paginator(tokens, 3, orphans=1), 1) is None
+    assert not queries.captured_queries
+
+
+@pytest.mark.parametrize("default_limit", [None, 4])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?limit=4",
+        "?limit=4&offset=4",
+        "?limit=4&offset=8",
+        "?offset=3",
+        "?limit=4&offset=10",
+        "?limit=4&offset=11",
+        "?limit=0",
+        "?limit=x&offset=-1",
+        "?limit=50",
+    ],
+)
+def test_limit_offset_page_is_drfs_paginate_queryset_read_in_one_statement(
+    query: str, default_limit: int | None
+) -> None:
+    """``limit_offset_page()`` mirrors DRF's ``LimitOffsetPagination.paginate_queryset()``:
+    the same items and the same state on the paginator, for each limit and offset; the rows
+    and their count in one statement, except beyond the last row (then DRF's count too)."""
+    from rest_framework.pagination import LimitOffsetPagination
+    from rest_framework.request import Request
+
+    class Offsets(LimitOffsetPagination):
+        max_limit = 6
+
+    Offsets.default_limit = default_limit
+    for number in range(10):
+        Document.objects.create(title=f"d{number}")
+    tokens = version_tokens_of(Document.objects.order_by("pk"))
+    request = Request(RequestFactory().get(f"/documents/{query}"))
+    drf, ours_ = Offsets(), Offsets()
+
+    expected = drf.paginate_queryset(tokens, request)
+    with CaptureQueriesContext(connection) as queries:
+        got = limit_offset_page(ours_, tokens, request)
+
+    assert got == expected
+    assert ours_.request is request
+    if expected is None:
+        assert not queries.captured_queries
+        assert not hasattr(ours_, "count")
+        return
+    beyond_the_end = not expected and ours_.offset > 0
+    assert len(queries.captured_queries) == (2 if beyond_the_end else 1)
+    assert (ours_.limit, ours_.offset, ours_.count) == (drf.limit, drf.offset, drf.count)
+    assert ours_.get_next_link() == drf.get_next_link()
+    assert ours_.get_previous_link() == drf.get_previous_link()
+    assert ours_.display_page_controls == drf.display_page_controls
+
+
+def test_limit_offset_page_asks_a_paginator_with_its_own_count_for_it() -> None:
+    from rest_framework.pagination import LimitOffsetPagination
+    from rest_framework.request import Request
+
+    class Estimated(LimitOffsetPagination):
+        default_limit = 3
+
+        def get_count(self, queryset: Any) -> int:
+            return 1000  # e.g. an estimate from the planner
+
+    Document.objects.create(title="only")
+    tokens = version_tokens_of(Document.objects.order_by("pk"))
+    paginator = Estimated()
+    with CaptureQueriesContext(connection) as queries:
+        rows = limit_offset_page(paginator, tokens, Request(RequestFactory().get("/d/")))
+    assert paginator.count == 1000
+    assert rows == list(tokens)
+    assert len(queries.captured_queries) == 1  # the rows only
+
+
+@pytest.mark.parametrize(
+    ("first", "size"), [(-1, 3), (0, 0), (0, -1), (1.0, 3), (0, 2.0), (True, 3)]
+)
+def test_counted_slice_reads_nothing_for_an_unusual_slice(first: Any, size: Any) -> None:
+    Document.objects.create(title="only")
+    tokens = version_tokens_of(Document.objects.order_by("pk"))
+    with CaptureQueriesContext(connection) as queries:
+        assert counted_slice(tokens, first, size) is None
+        assert counted_slice(tokens[:1], 0, 3) is None  # already sliced
+        assert counted_slice(Document.objects.all(), 0, 3) is None  # instances, not tuples
     assert not queries.captured_queries
 
 

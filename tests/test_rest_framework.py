@@ -1105,6 +1105,28 @@ def test_a_paginated_page_304_from_tokens_keeps_the_page_and_its_envelope(client
 
 
 @pytest.mark.parametrize(
+    "path", ["/api/offset/docs/?limit=5", "/api/offset/docs/?limit=5&offset=5"]
+)
+def test_a_limit_offset_page_304_reads_its_tokens_and_count_in_one_statement(client, path):
+    Document.objects.bulk_create(Document(title=f"doc {i}") for i in range(12))
+    etag = client.get(path)["ETag"]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path, headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert response["ETag"] == etag
+    assert len(queries.captured_queries) == 1  # the page's tokens with their count
+
+    Document.objects.order_by("pk")[5].save()  # on the second page; not on the first
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(path, headers={"If-None-Match": etag})
+    on_this_page = "offset=5" in path
+    assert again.status_code == (200 if on_this_page else 304)
+    # Changed: the tokens with their count, then the page as DRF loads it (count, rows).
+    assert len(queries.captured_queries) == (3 if on_this_page else 1)
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "/api/optionally-paged/docs/",

@@ -20,7 +20,7 @@ from django.db import models
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
 
-from .._compat import page_number_page, version_tokens_of
+from .._compat import limit_offset_page, page_number_page, version_tokens_of
 from ..models import VERSION_FIELD, VersionedModel
 
 __all__ = ["collection_etag", "page_etag", "pagination_state", "token_page_etag"]
@@ -28,7 +28,13 @@ __all__ = ["collection_etag", "page_etag", "pagination_state", "token_page_etag"
 # Paginators whose paginate_queryset() only counts and slices the queryset: they page a
 # token-only query (primary keys and versions) exactly as they page the full rows.
 _PAGE_NUMBER_PAGINATE: Final = PageNumberPagination.paginate_queryset
-_TOKEN_PAGINATE: Final = (_PAGE_NUMBER_PAGINATE, LimitOffsetPagination.paginate_queryset)
+_LIMIT_OFFSET_PAGINATE: Final = LimitOffsetPagination.paginate_queryset
+_TOKEN_PAGINATE: Final = (_PAGE_NUMBER_PAGINATE, _LIMIT_OFFSET_PAGINATE)
+# DRF's own page readers, reading the rows and their count in one statement.
+_ONE_STATEMENT: Final = {
+    _PAGE_NUMBER_PAGINATE: page_number_page,
+    _LIMIT_OFFSET_PAGINATE: limit_offset_page,
+}
 
 
 def collection_etag(
@@ -71,14 +77,13 @@ def token_page_etag(
     tokens = version_tokens_of(queryset)
     if tokens is None:
         return None
+    read = None
     if (
         paginator is not None
-        and type(paginator).paginate_queryset is _PAGE_NUMBER_PAGINATE
         and getattr(paginate, "__func__", None) is GenericAPIView.paginate_queryset
     ):
-        page = page_number_page(paginator, tokens, view.request)
-    else:
-        page = paginate(tokens)
+        read = _ONE_STATEMENT.get(type(paginator).paginate_queryset)
+    page = paginate(tokens) if read is None else read(paginator, tokens, view.request)
     pairs = list(tokens) if page is None else page
     return page_etag(view, queryset.model._meta.label, pairs, page is not None)
 
