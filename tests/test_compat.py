@@ -299,6 +299,22 @@ def test_querysets_keep_their_prefetch_lookups_in_a_private_attribute() -> None:
     assert Document.objects.prefetch_related("folder")._prefetch_related_lookups == ("folder",)
 
 
+def _paginated_both_ways(paginator_class: Any, read: Any, query: str) -> tuple[Any, ...]:
+    """Ten documents paged by DRF's own ``paginate_queryset()`` and by ``read`` (our
+    one-statement reader): both paginators, both pages, ``read``'s queries, the request."""
+    from rest_framework.request import Request
+
+    for number in range(10):
+        Document.objects.create(title=f"d{number}")
+    tokens = version_tokens_of(Document.objects.order_by("pk"))
+    request = Request(RequestFactory().get(f"/documents/{query}"))
+    drf, ours_ = paginator_class(), paginator_class()
+    expected = drf.paginate_queryset(tokens, request)
+    with CaptureQueriesContext(connection) as queries:
+        got = read(ours_, tokens, request)
+    return drf, ours_, expected, got, queries, request
+
+
 @pytest.mark.parametrize(
     "query",
     ["", "?page=2", "?page=3", "?page=last", "?page_size=5&page=2", "?page_size=0"],
@@ -307,21 +323,14 @@ def test_page_number_page_is_drfs_paginate_queryset_read_as_one_slice(query: str
     """``page_number_page()`` mirrors DRF's ``PageNumberPagination.paginate_queryset()``: the
     same items and the same state on the paginator, for each page and page size."""
     from rest_framework.pagination import PageNumberPagination
-    from rest_framework.request import Request
 
     class Pages(PageNumberPagination):
         page_size = 4
         page_size_query_param = "page_size"
 
-    for number in range(10):
-        Document.objects.create(title=f"d{number}")
-    tokens = version_tokens_of(Document.objects.order_by("pk"))
-    request = Request(RequestFactory().get(f"/documents/{query}"))
-    drf, ours_ = Pages(), Pages()
-
-    expected = drf.paginate_queryset(tokens, request)
-    with CaptureQueriesContext(connection) as queries:
-        got = page_number_page(ours_, tokens, request)
+    drf, ours_, expected, got, queries, request = _paginated_both_ways(
+        Pages, page_number_page, query
+    )
 
     assert got == expected
     # A numbered page: its rows and their count in one statement; "last" counts first.
@@ -427,21 +436,14 @@ def test_limit_offset_page_is_drfs_paginate_queryset_read_in_one_statement(
     the same items and the same state on the paginator, for each limit and offset; the rows
     and their count in one statement, except beyond the last row (then DRF's count too)."""
     from rest_framework.pagination import LimitOffsetPagination
-    from rest_framework.request import Request
 
     class Offsets(LimitOffsetPagination):
         max_limit = 6
 
     Offsets.default_limit = default_limit
-    for number in range(10):
-        Document.objects.create(title=f"d{number}")
-    tokens = version_tokens_of(Document.objects.order_by("pk"))
-    request = Request(RequestFactory().get(f"/documents/{query}"))
-    drf, ours_ = Offsets(), Offsets()
-
-    expected = drf.paginate_queryset(tokens, request)
-    with CaptureQueriesContext(connection) as queries:
-        got = limit_offset_page(ours_, tokens, request)
+    drf, ours_, expected, got, queries, request = _paginated_both_ways(
+        Offsets, limit_offset_page, query
+    )
 
     assert got == expected
     assert ours_.request is request
