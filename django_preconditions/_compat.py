@@ -10,7 +10,7 @@ import functools
 import re
 from collections.abc import Callable
 from types import CodeType
-from typing import Any
+from typing import Any, Final
 
 import django.core.exceptions
 from django.core.exceptions import EmptyResultSet
@@ -273,6 +273,11 @@ def limit_offset_page(paginator: Any, queryset: Any, request: Any) -> list[Any] 
     return rows if rows is not None else list(queryset[offset : offset + limit])
 
 
+#: The largest row number a statement may name: SQLite's and PostgreSQL's ``LIMIT``/``OFFSET``
+#: are signed 64-bit integers. A page or an offset beyond it (a client can ask for any)
+#: is left to the paginator, which counts first and never slices that far.
+_MAX_ROW_NUMBER: Final = 2**63 - 1
+
 #: The column and the derived table of :func:`counted_slice`'s count.
 _COUNT_COLUMN = "preconditions_page_count"
 _COUNTED_TABLE = "preconditions_counted"
@@ -287,7 +292,8 @@ def counted_slice(
     an uncorrelated subquery the database runs once.
 
     ``None`` (nothing read) unless ``queryset`` is an unsliced queryset of tuples, ``first``
-    not negative and ``size`` positive, or when its SQL cannot match any row
+    not negative, ``size`` positive and the slice within a 64-bit row number, or when its
+    SQL cannot match any row
     (``EmptyResultSet``). A slice empty beyond the start tells no count: ``([], None)``,
     and the caller counts as usual. Compiles the queryset (``Query.get_compiler``, not
     public API)."""
@@ -299,6 +305,7 @@ def counted_slice(
         or type(size) is not int
         or first < 0
         or size < 1
+        or first + size > _MAX_ROW_NUMBER
     ):
         return None
     unordered = queryset.order_by()

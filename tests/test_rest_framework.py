@@ -1127,6 +1127,28 @@ def test_a_limit_offset_page_304_reads_its_tokens_and_count_in_one_statement(cli
 
 
 @pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/paged/docs/?page=9223372036854775807", 404),
+        ("/api/paged/docs/?page=100000000000000000000000000", 404),
+        ("/api/paged/docs/?page=184467440737095516", 404),  # x 50 per page: within 2**63
+        ("/api/offset/docs/?limit=5&offset=9223372036854775800", 200),  # within 2**63
+        ("/api/offset/docs/?limit=5&offset=9223372036854775805", 200),  # beyond
+        ("/api/offset/docs/?limit=5&offset=100000000000000000000000000", 200),
+    ],
+)
+def test_a_huge_page_or_offset_is_answered_as_drf_answers_it(client, path, status):
+    """A client may ask for any page or offset: with or without If-None-Match it gets DRF's
+    own answer (404 for a page that does not exist, an empty page for an offset beyond the
+    end), never a 500 from a LIMIT/OFFSET the database cannot hold."""
+    Document.objects.bulk_create(Document(title=f"doc {i}") for i in range(3))
+    plain = client.get(path)
+    assert plain.status_code == status
+    conditional = client.get(path, headers={"If-None-Match": plain.get("ETag", 'W/"other"')})
+    assert conditional.status_code == (304 if status == 200 else status)
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "/api/optionally-paged/docs/",
