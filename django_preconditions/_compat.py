@@ -224,8 +224,9 @@ def counted_page(django_paginator: Any, page_number: Any) -> list[tuple[Any, ...
     page (see :func:`counted_slice`).
 
     ``None`` (nothing read) unless the paginator is Django's own without orphans and not
-    counted yet and the page number a plain positive integer, or when the page is empty
-    beyond the first (the paginator then counts and refuses the page as usual)."""
+    counted yet and the page number a plain positive integer (of fewer than 19 digits), or
+    when the page is empty beyond the first (the paginator then counts and refuses the page
+    as usual)."""
     if (
         type(django_paginator) is not Paginator
         or django_paginator.orphans
@@ -234,7 +235,12 @@ def counted_page(django_paginator: Any, page_number: Any) -> list[tuple[Any, ...
         return None
     if type(page_number) is int:
         number = page_number
-    elif isinstance(page_number, str) and page_number.isascii() and page_number.isdigit():
+    elif (
+        isinstance(page_number, str)
+        and page_number.isascii()
+        and page_number.isdigit()
+        and len(page_number) < 19  # no row number is longer; int() of 4,301 digits raises
+    ):
         number = int(page_number)
     else:
         return None

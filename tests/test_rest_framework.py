@@ -1135,6 +1135,8 @@ def test_a_limit_offset_page_304_reads_its_tokens_and_count_in_one_statement(cli
         ("/api/offset/docs/?limit=5&offset=9223372036854775800", 200),  # within 2**63
         ("/api/offset/docs/?limit=5&offset=9223372036854775805", 200),  # beyond
         ("/api/offset/docs/?limit=5&offset=100000000000000000000000000", 200),
+        ("/api/paged/docs/?page=" + "1" * 5000, 404),  # more digits than int() converts
+        ("/api/offset/docs/?limit=5&offset=" + "1" * 5000, 200),
     ],
 )
 def test_a_huge_page_or_offset_is_answered_as_drf_answers_it(client, path, status):
