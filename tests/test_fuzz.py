@@ -132,3 +132,44 @@ def test_hostile_headers_never_give_a_5xx_and_refusals_change_nothing(data: Any)
         assert ours
         if method != "HEAD":  # HEAD responses carry no body
             assert response.json()["status"] == response.status_code
+
+
+LIST_ENDPOINTS = [
+    "/api/paged/docs/",  # PageNumberPagination
+    "/api/offset/docs/",  # LimitOffsetPagination
+    "/api/optionally-paged/docs/",  # paginated only when ?page_size= is sent
+    "/api/docs/",  # not paginated
+]
+query_value = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["", "last", "1.5", "٣", "+1", "-0", "1e3", "9" * 19, "9" * 5000, "%00"]),
+    st.text(max_size=5),
+)
+
+
+@hypothesis_settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    endpoint=st.sampled_from(LIST_ENDPOINTS),
+    query=st.dictionaries(
+        st.sampled_from(["page", "page_size", "limit", "offset"]), query_value, max_size=3
+    ),
+)
+def test_hostile_list_queries_answer_as_drf_and_never_a_5xx(endpoint: str, query: Any) -> None:
+    """Any page, page size, limit or offset a client sends (huge, negative, not a number,
+    thousands of digits), with or without ``If-None-Match``: never a 5xx, and the
+    conditional request gets the plain request's status — or 304 for the list's own ETag
+    (the list 304 reads the page in one statement, which must not see what DRF never
+    reads)."""
+    from urllib.parse import urlencode
+
+    if not Document.objects.exists():
+        Document.objects.bulk_create(Document(title=f"d{number}") for number in range(7))
+    client = Client(raise_request_exception=False)
+    url = f"{endpoint}?{urlencode(query)}"
+    plain = client.get(url)
+    assert plain.status_code < 500, (url, plain.content[:300])
+    etag = plain.get("ETag")
+    for tag in {etag or 'W/"other"', 'W/"other"'}:
+        conditional = client.get(url, headers={"If-None-Match": tag})
+        expected = 304 if tag == etag and plain.status_code == 200 else plain.status_code
+        assert conditional.status_code == expected, (url, tag, conditional.content[:300])
