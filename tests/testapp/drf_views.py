@@ -160,7 +160,11 @@ class UnpaginatedListDocumentViewSet(OptionallyPagedDocumentViewSet):
 class OffsetDocumentViewSet(PreconditionMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Document.objects.order_by("pk")
     serializer_class = DocumentSerializer
-    pagination_class = type("Offsets", (LimitOffsetPagination,), {"default_limit": None})
+    # max_limit as DRF advises: without one DRF itself answers ?limit=10**19 with a 500 (it
+    # slices [offset:offset + limit] after counting; the database cannot hold that LIMIT).
+    pagination_class = type(
+        "Offsets", (LimitOffsetPagination,), {"default_limit": None, "max_limit": 1000}
+    )
 
 
 class ReadOnlyDocumentViewSet(PreconditionMixin, viewsets.ReadOnlyModelViewSet):
