@@ -299,10 +299,9 @@ def counted_slice(
 
     ``None`` (nothing read) unless ``queryset`` is an unsliced queryset of tuples, ``first``
     not negative, ``size`` positive and the slice within a 64-bit row number, or when its
-    SQL cannot match any row
-    (``EmptyResultSet``). A slice empty beyond the start tells no count: ``([], None)``,
-    and the caller counts as usual. Compiles the queryset (``Query.get_compiler``, not
-    public API)."""
+    SQL cannot match any row (``EmptyResultSet``). A slice empty beyond the start tells no
+    count: ``([], None)``, and the caller counts as usual. Compiles the queryset
+    (``Query.get_compiler``, not public API)."""
     if (
         not isinstance(queryset, models.QuerySet)
         or queryset._iterable_class is not ValuesListIterable

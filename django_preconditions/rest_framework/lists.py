@@ -26,14 +26,11 @@ from ..models import VERSION_FIELD, VersionedModel
 __all__ = ["collection_etag", "page_etag", "pagination_state", "token_page_etag"]
 
 # Paginators whose paginate_queryset() only counts and slices the queryset: they page a
-# token-only query (primary keys and versions) exactly as they page the full rows.
-_PAGE_NUMBER_PAGINATE: Final = PageNumberPagination.paginate_queryset
-_LIMIT_OFFSET_PAGINATE: Final = LimitOffsetPagination.paginate_queryset
-_TOKEN_PAGINATE: Final = (_PAGE_NUMBER_PAGINATE, _LIMIT_OFFSET_PAGINATE)
-# DRF's own page readers, reading the rows and their count in one statement.
-_ONE_STATEMENT: Final = {
-    _PAGE_NUMBER_PAGINATE: page_number_page,
-    _LIMIT_OFFSET_PAGINATE: limit_offset_page,
+# token-only query (primary keys and versions) exactly as they page the full rows. Each
+# maps to our reader of the same page, which reads the rows and their count in one statement.
+_TOKEN_PAGINATE: Final = {
+    PageNumberPagination.paginate_queryset: page_number_page,
+    LimitOffsetPagination.paginate_queryset: limit_offset_page,
 }
 
 
@@ -82,7 +79,7 @@ def token_page_etag(
         paginator is not None
         and getattr(paginate, "__func__", None) is GenericAPIView.paginate_queryset
     ):
-        read = _ONE_STATEMENT.get(type(paginator).paginate_queryset)
+        read = _TOKEN_PAGINATE[type(paginator).paginate_queryset]
     page = paginate(tokens) if read is None else read(paginator, tokens, view.request)
     pairs = list(tokens) if page is None else page
     return page_etag(view, queryset.model._meta.label, pairs, page is not None)
