@@ -411,13 +411,20 @@ _swap_target: ContextVar[_SwapTarget | None] = ContextVar(
 class _CompareAndSwapQuerySet(models.QuerySet[Any]):
     """The base-manager queryset while a compare-and-swap save runs.
 
-    ``Model.save()`` updates an existing row through ``_base_manager.filter(pk=…)``; that one
-    filter of the table holding the version gains ``version_token = <expected>``, so the
-    UPDATE itself is the compare-and-swap. Any other query, and any later one (e.g. in a
-    ``post_save`` receiver), is untouched. ``tests/test_compat.py`` pins this Django behaviour.
+    ``Model.save()`` updates an existing row with ``_base_manager.filter(pk=…)._update(…)``.
+    That filter of the table holding the version is marked here, and its UPDATE — only its
+    UPDATE — gains ``version_token = <expected>``, so the UPDATE itself is the
+    compare-and-swap. Other queries of the same row during the save are untouched: reading a
+    deferred field (``refresh_from_db()``, also the same ``filter(pk=…)``) must not take the
+    condition away from the UPDATE that follows, where a concurrent write would then be
+    overwritten. Any later query (e.g. in a ``post_save`` receiver) is untouched too.
+    ``tests/test_compat.py`` pins this Django behaviour.
     """
 
+    _preconditions_swap: _SwapTarget | None = None
+
     def filter(self, *args: Any, **kwargs: Any) -> Any:
+        queryset = super().filter(*args, **kwargs)
         target = _swap_target.get()
         if (
             target is not None
@@ -428,13 +435,17 @@ class _CompareAndSwapQuerySet(models.QuerySet[Any]):
             and self.model is target.model
             and kwargs["pk"] == target.pk
         ):
+            queryset._preconditions_swap = target  # the row save() may UPDATE next
+        return queryset
+
+    def _update(self, *args: Any, **kwargs: Any) -> Any:
+        target = self._preconditions_swap
+        if target is not None and not target.applied and target is _swap_target.get():
             target.applied = True
             if target.on_applied is not None:
                 target.on_applied()
-            queryset = super().filter(*args, **kwargs)
-            add_exact_filter(queryset, VERSION_FIELD, target.token)  # filter(version_token=…)
-            return queryset
-        return super().filter(*args, **kwargs)
+            add_exact_filter(self, VERSION_FIELD, target.token)  # filter(version_token=…)
+        return super()._update(*args, **kwargs)  # type: ignore[misc]
 
 
 class VersionedBaseManager(models.Manager[Any]):

@@ -697,3 +697,112 @@ def test_refused_lone_compare_and_swap_keeps_the_enclosing_transaction_usable() 
         Document.objects.create(title="the transaction is still usable")
     assert Document.objects.get(pk=document.pk).title == "original"
     assert Document.objects.filter(title="the transaction is still usable").exists()
+
+
+# --- rule 44: the version condition stays on the UPDATE when a save reads the row ------------
+
+
+def _is_version_select(sql: str) -> bool:
+    head, _, where = sql.partition("WHERE")
+    return head.lstrip().upper().startswith("SELECT") and "version_token" in where
+
+
+@pytest.mark.django_db
+def test_rule_44_a_stale_save_reading_a_deferred_field_is_a_conflict() -> None:
+    """Django reads a deferred field of ``update_fields`` during the save, through the same
+    ``_base_manager.filter(pk=…)`` as the UPDATE: the version condition belongs to the UPDATE
+    (a SELECT refused by it raised ``DoesNotExist``, a 500 in a view)."""
+    document = Document.objects.create(title="a", body="b")
+    stale = document.version_token
+    Document.objects.filter(pk=document.pk).update(title="changed by someone else")
+    partial = Document.objects.only("title").get(pk=document.pk)
+    partial.title = "mine"
+    with CaptureQueriesContext(connection) as queries, pytest.raises(VersionConflict):
+        partial.save(expected_version=stale, update_fields=["title", "body"])
+    assert not any(_is_version_select(sql) for sql in statements(queries))
+    assert Document.objects.get(pk=document.pk).title == "changed by someone else"
+
+
+@pytest.mark.django_db
+def test_rule_44_a_multi_table_child_loaded_with_defer_is_refused_when_stale() -> None:
+    document = NamedDocument.objects.create(name="n", title="t")
+    stale = document.version_token
+    NamedDocument.objects.filter(pk=document.pk).update(title="changed by someone else")
+    with expect_version(NamedDocument, document.pk, stale):
+        partial = NamedDocument.objects.defer("title").get(pk=document.pk)
+        partial.name = "mine"
+        with pytest.raises(VersionConflict):
+            partial.save()
+    stored = NamedDocument.objects.get(pk=document.pk)
+    assert (stored.name, stored.title) == ("n", "changed by someone else")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rule_44_a_write_between_the_deferred_read_and_the_update_is_never_lost() -> None:
+    """Another writer with the same expected version commits right before our UPDATE, after
+    Django read the deferred field: exactly one of the two writes succeeds."""
+    document = Document.objects.create(title="original", body="original body")
+    token = document.version_token
+    interleaved: list[str] = []
+
+    def other_writer() -> None:
+        theirs = Document.objects.get(pk=document.pk)
+        theirs.body = "their body"
+        theirs.save(expected_version=token)
+
+    def before_update(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not interleaved and sql.lstrip().upper().startswith("UPDATE"):
+            interleaved.append(sql)
+            errors = run_in_threads(1, lambda index, barrier: other_writer())
+            assert not errors, errors
+        return execute(sql, params, many, context)
+
+    partial = Document.objects.only("title").get(pk=document.pk)
+    partial.title = "my title"
+    with connection.execute_wrapper(before_update), pytest.raises(VersionConflict):
+        partial.save(expected_version=token, update_fields=["title", "body"])
+    assert interleaved
+    stored = Document.objects.get(pk=document.pk)
+    assert (stored.title, stored.body) == ("original", "their body")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.support.integrity_urls")
+def test_rule_44_a_protected_view_loading_with_defer_answers_a_lost_race_412() -> None:
+    """The row changes after the precondition check, before the view's own load with a
+    deferred field: 412 (was 500), and the other write stays."""
+    document = NamedDocument.objects.create(name="n", title="original")
+    client = Client(raise_request_exception=False)
+    url = f"/named/deferred/{document.pk}/"
+    selects: list[str] = []
+
+    def write_before_the_views_load(
+        execute: Any, sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        if sql.lstrip().upper().startswith("SELECT"):
+            selects.append(sql)
+            if len(selects) == 2:  # the decorator's load was the first
+                errors = run_in_threads(
+                    1,
+                    lambda index, barrier: NamedDocument.objects.filter(pk=document.pk).update(
+                        title="their title"
+                    ),
+                )
+                assert not errors, errors
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(write_before_the_views_load):
+        response = client.put(
+            url,
+            {"name": "mine"},
+            content_type="application/json",
+            headers={"If-Match": document.etag},
+        )
+    assert response.status_code == 412, response.content
+    stored = NamedDocument.objects.get(pk=document.pk)
+    assert (stored.name, stored.title) == ("n", "their title")
+    current = client.put(
+        url, {"name": "mine"}, content_type="application/json", headers={"If-Match": stored.etag}
+    )
+    assert current.status_code == 200
+    assert NamedDocument.objects.get(pk=document.pk).name == "mine"

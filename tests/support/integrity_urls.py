@@ -54,8 +54,19 @@ async def owned_async_create(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"title": document.title}, status=201 if created else 200)
 
 
+@require_preconditions(NamedDocument)
+def named_deferred(request: HttpRequest, pk: int) -> HttpResponse:
+    """Loads the row again with a deferred field and saves it (rule 44): the save of a
+    multi-table child names every field, so Django reads the deferred one during the save."""
+    document = NamedDocument.objects.defer("title").get(pk=pk)
+    document.name = json.loads(request.body)["name"]
+    document.save()
+    return set_validators(JsonResponse({"name": document.name}), document)
+
+
 urlpatterns = [
     path("docs/<int:pk>/", json_put(Document, ("title", "body"))),
+    path("named/deferred/<int:pk>/", named_deferred),
     path("twice/docs/<int:pk>/", json_put(Document, ("title", "body"), saves=2)),
     path("uuid/<uuid:pk>/", json_put(UuidDocument, ("title",))),
     path("named/<int:pk>/", json_put(NamedDocument, ("name", "title"))),
