@@ -408,57 +408,6 @@ _swap_target: ContextVar[_SwapTarget | None] = ContextVar(
 )
 
 
-class _CompareAndSwapQuerySet(models.QuerySet[Any]):
-    """The base-manager queryset while a compare-and-swap save runs.
-
-    ``Model.save()`` updates an existing row with ``_base_manager.filter(pk=…)._update(…)``.
-    That filter of the table holding the version is marked here, and its UPDATE — only its
-    UPDATE — gains ``version_token = <expected>``, so the UPDATE itself is the
-    compare-and-swap. Other queries of the same row during the save are untouched: reading a
-    deferred field (``refresh_from_db()``, also the same ``filter(pk=…)``) must not take the
-    condition away from the UPDATE that follows, where a concurrent write would then be
-    overwritten. Any later query (e.g. in a ``post_save`` receiver) is untouched too.
-    ``tests/test_compat.py`` pins this Django behaviour.
-    """
-
-    _preconditions_swap: _SwapTarget | None = None
-
-    def filter(self, *args: Any, **kwargs: Any) -> Any:
-        queryset = super().filter(*args, **kwargs)
-        target = _swap_target.get()
-        if (
-            target is not None
-            and not target.applied
-            and not args
-            and len(kwargs) == 1
-            and "pk" in kwargs
-            and self.model is target.model
-            and kwargs["pk"] == target.pk
-        ):
-            queryset._preconditions_swap = target  # the row save() may UPDATE next
-        return queryset
-
-    def _update(self, *args: Any, **kwargs: Any) -> Any:
-        target = self._preconditions_swap
-        if target is not None and not target.applied and target is _swap_target.get():
-            target.applied = True
-            if target.on_applied is not None:
-                target.on_applied()
-            add_exact_filter(self, VERSION_FIELD, target.token)  # filter(version_token=…)
-        return super()._update(*args, **kwargs)  # type: ignore[misc]
-
-
-class VersionedBaseManager(models.Manager[Any]):
-    """Base manager of versioned models: a plain manager, except during a compare-and-swap
-    save, when it hands Django the :class:`_CompareAndSwapQuerySet`."""
-
-    def get_queryset(self) -> models.QuerySet[Any]:
-        target = _swap_target.get()
-        if target is not None and not target.applied and self.model is target.model:
-            return _CompareAndSwapQuerySet(self.model, using=self._db)
-        return super().get_queryset()
-
-
 # --- QuerySet and manager --------------------------------------------------------------------
 
 
@@ -505,6 +454,91 @@ class VersionedQuerySet(models.QuerySet[_M]):
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_create(
+        self,
+        objs: Iterable[_M],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Collection[str] | None = None,
+        unique_fields: Collection[str] | None = None,
+    ) -> list[_M]:
+        """``bulk_create()``; with ``update_conflicts`` the rows it updates get a new version
+        token and ``last_modified`` too (rule 46): both are added to ``update_fields``."""
+        if update_conflicts and update_fields:
+            objs = list(objs)
+            now = timezone.now()
+            for obj in objs:
+                obj.version_token = new_version_token()
+                obj.last_modified = now
+            update_fields = [
+                *update_fields,
+                *(name for name in (VERSION_FIELD, MODIFIED_FIELD) if name not in update_fields),
+            ]
+        return super().bulk_create(
+            objs,
+            batch_size=batch_size,
+            ignore_conflicts=ignore_conflicts,
+            update_conflicts=update_conflicts,
+            update_fields=update_fields,
+            unique_fields=unique_fields,
+        )
+
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
+
+
+class _CompareAndSwapQuerySet(VersionedQuerySet[Any]):
+    """The base-manager queryset while a compare-and-swap save runs.
+
+    ``Model.save()`` updates an existing row with ``_base_manager.filter(pk=…)._update(…)``.
+    That filter of the table holding the version is marked here, and its UPDATE — only its
+    UPDATE — gains ``version_token = <expected>``, so the UPDATE itself is the
+    compare-and-swap. Other queries of the same row during the save are untouched: reading a
+    deferred field (``refresh_from_db()``, also the same ``filter(pk=…)``) must not take the
+    condition away from the UPDATE that follows, where a concurrent write would then be
+    overwritten. Any later query (e.g. in a ``post_save`` receiver) is untouched too.
+    ``tests/test_compat.py`` pins this Django behaviour.
+    """
+
+    _preconditions_swap: _SwapTarget | None = None
+
+    def filter(self, *args: Any, **kwargs: Any) -> Any:
+        queryset = super().filter(*args, **kwargs)
+        target = _swap_target.get()
+        if (
+            target is not None
+            and not target.applied
+            and not args
+            and len(kwargs) == 1
+            and "pk" in kwargs
+            and self.model is target.model
+            and kwargs["pk"] == target.pk
+        ):
+            queryset._preconditions_swap = target  # the row save() may UPDATE next
+        return queryset
+
+    def _update(self, *args: Any, **kwargs: Any) -> Any:
+        target = self._preconditions_swap
+        if target is not None and not target.applied and target is _swap_target.get():
+            target.applied = True
+            if target.on_applied is not None:
+                target.on_applied()
+            add_exact_filter(self, VERSION_FIELD, target.token)  # filter(version_token=…)
+        return super()._update(*args, **kwargs)  # type: ignore[misc]
+
+
+class VersionedBaseManager(models.Manager[Any]):
+    """Base manager of versioned models: querysets whose ``update()`` changes the version, as
+    the default manager's; during a compare-and-swap save, the :class:`_CompareAndSwapQuerySet`."""
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        target = _swap_target.get()
+        if target is not None and not target.applied and self.model is target.model:
+            return _CompareAndSwapQuerySet(self.model, using=self._db)
+        # Django's own bulk writes through the base manager (``on_delete=SET_NULL``,
+        # ``SET_DEFAULT``, ``SET()``) change the version too (rule 46).
+        return VersionedQuerySet(self.model, using=self._db)
 
 
 class VersionedManager(models.Manager[_M]):

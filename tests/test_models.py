@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -413,6 +414,38 @@ def test_rule_46_bulk_update_bumps_each_object() -> None:
     for stored in Document.objects.all():
         assert stored.title.endswith("!")
         assert stored.version_token != before[stored.pk]
+
+
+def test_rule_46_on_delete_set_null_bumps_the_rows_it_changes(alice: Any) -> None:
+    """Deleting a user sets ``Document.owner`` to NULL through Django's collector, a bulk
+    ``update()`` of the base manager: those rows change, so their versions change."""
+    owned = Document.objects.create(title="owned", owner=alice)
+    other = Document.objects.create(title="not owned")
+    alice.delete()
+    stored = Document.objects.get(pk=owned.pk)
+    assert stored.owner_id is None
+    assert stored.version_token != owned.version_token
+    assert stored.last_modified >= owned.last_modified
+    assert Document.objects.get(pk=other.pk).version_token == other.version_token
+
+
+def test_rule_46_bulk_create_updating_conflicts_bumps_the_rows_it_updates() -> None:
+    document = Document.objects.create(title="a", body="old")
+    unique = {} if connection.vendor == "mysql" else {"unique_fields": ["id"]}
+    Document.objects.bulk_create(
+        [Document(pk=document.pk, title="a", body="upserted"), Document(title="new")],
+        update_conflicts=True,
+        update_fields=["body"],
+        **unique,
+    )
+    stored = Document.objects.get(pk=document.pk)
+    assert stored.body == "upserted"
+    assert stored.version_token != document.version_token
+    assert Document.objects.filter(title="new").count() == 1
+    # Without update_conflicts, bulk_create() is Django's own.
+    plain = Document(title="plain", version_token="given-token")
+    Document.objects.bulk_create([plain])
+    assert Document.objects.get(title="plain").version_token == "given-token"
 
 
 # --- modification times (rules 22, 24, 39) -----------------------------------------------------
