@@ -235,16 +235,20 @@ def parse_http_date(value: str, *, now: float | None = None) -> int | None:
         year += current_year - current_year % 100
         if year > current_year + 50:
             year -= 100
+    hour, minute, second = int(match["hour"]), int(match["minute"]), int(match["second"])
+    # RFC 9110 §5.6.7: time-of-day runs to 23:59:60, a leap second; it is the instant before
+    # midnight's (POSIX time, like Python's datetime, has no 61st second).
+    leap = (hour, minute, second) == (23, 59, 60)
     try:
         moment = datetime.datetime(
             year,
             _MONTHS.index(match["month"].lower()) + 1,
             int(match["day"]),
-            int(match["hour"]),
-            int(match["minute"]),
-            int(match["second"]),
+            hour,
+            minute,
+            59 if leap else second,
             tzinfo=datetime.timezone.utc,
         )
     except ValueError:  # no such day, hour, ... (or year 0)
         return None
-    return calendar.timegm(moment.utctimetuple())
+    return calendar.timegm(moment.utctimetuple()) + leap

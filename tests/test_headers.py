@@ -5,6 +5,7 @@ Pure functions over strings: no request, no database.
 
 from __future__ import annotations
 
+import calendar
 import time
 
 import pytest
@@ -233,6 +234,27 @@ def test_rule_5_a_huge_unquoted_token_is_shown_shortened_in_the_problem():
 )
 def test_rule_6_all_three_http_date_forms_give_the_same_instant(value):
     assert parse_http_date(value) == LAST_MODIFIED
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Tue, 30 Jun 2015 23:59:60 GMT",
+        "Tuesday, 30-Jun-15 23:59:60 GMT",
+        "Tue Jun 30 23:59:60 2015",
+    ],
+)
+def test_rule_6_a_leap_second_is_a_valid_http_date(value):
+    """RFC 9110 §5.6.7: time-of-day runs to 23:59:60; POSIX time counts it as midnight."""
+    midnight = calendar.timegm((2015, 7, 1, 0, 0, 0))
+    assert parse_http_date(value, now=midnight) == midnight
+
+
+@pytest.mark.parametrize(
+    "value", ["Tue, 30 Jun 2015 12:30:60 GMT", "Tue, 30 Jun 2015 23:59:61 GMT"]
+)
+def test_rule_7_a_60th_second_other_than_a_leap_second_is_invalid(value):
+    assert parse_http_date(value) is None
 
 
 def test_rule_6_blanks_around_a_date_are_allowed():
