@@ -181,3 +181,27 @@ def test_post_from_the_browsable_api_renders(client):
 
     assert response.status_code == 201
     assert "ETag" in response
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [("{not json", "application/json", 400), ("<a/>", "application/xml", 415)],
+)
+def test_a_body_that_does_not_parse_is_decided_after_the_precondition(
+    client, document, body, content_type, status
+):
+    """Looking for the form field in a browsable-API request must not let DRF's parse error
+    answer first (rule 11): 428 without a precondition, 412 with a stale one, and DRF's own
+    400/415 once the precondition holds (never the handler on DRF's emptied data)."""
+    url = target(document)
+    stale = '"stale"'
+    for headers, expected in (
+        ({}, 428),
+        ({"If-Match": stale}, 412),
+        ({"If-Match": document.etag}, status),
+    ):
+        response = client.generic(
+            "PUT", url, body, content_type=content_type, headers={"Accept": HTML, **headers}
+        )
+        assert response.status_code == expected, (headers, response.content[:200])
+    assert Document.objects.get(pk=document.pk).version_token == document.version_token

@@ -161,6 +161,9 @@ class _Tracking:
     # The Django request, set by dispatch(): its headers are read there directly, not
     # through DRF's Request.__getattr__.
     http_request: HttpRequest | None = None
+    #: DRF's error parsing the body while looking for the form field: raised once the
+    #: preconditions let the handler run (they are decided first: rule 11).
+    body_error: Exception | None = None
 
 
 # Policies of views that keep the default get_precondition_policy(), by (view class, action,
@@ -338,7 +341,11 @@ class PreconditionMixin(_ViewBase):
             and isinstance(getattr(self.request, "accepted_renderer", None), BrowsableAPIRenderer)
             and not any(name in headers for name in CONDITIONAL_HEADERS)
         ):
-            data = self.request.data  # parsed only for browsable-API requests
+            try:
+                data = self.request.data  # parsed only for browsable-API requests
+            except (exceptions.ParseError, exceptions.UnsupportedMediaType) as error:
+                tracking.body_error = error  # no field in a body that does not parse
+                return headers
             value = data.get(field_name) if isinstance(data, Mapping) else None
             if isinstance(value, str) and value:
                 tracking.form_token = value
@@ -348,7 +355,7 @@ class PreconditionMixin(_ViewBase):
     def _decide(self, snapshot: Snapshot, *, required: bool = True, form: bool = False) -> Decision:
         tracking = self._precondition_tracking
         method = (tracking and tracking.method) or self._method()
-        return self._enforcer().decide(
+        decision = self._enforcer().decide(
             self.request,
             snapshot,
             (tracking and tracking.policy) or self._policy(),
@@ -356,6 +363,10 @@ class PreconditionMixin(_ViewBase):
             headers=self._conditional_headers(method, form=form),
             required=required,
         )
+        if tracking and tracking.body_error is not None and decision.proceeds:
+            # DRF has replaced the body by empty data: the handler must not run on it.
+            raise tracking.body_error
+        return decision
 
     @classmethod
     def _enforcer(cls) -> Enforcer:
