@@ -488,7 +488,7 @@ class VersionedQuerySet(models.QuerySet[_M]):
     bulk_create.alters_data = True  # type: ignore[attr-defined]
 
 
-class _CompareAndSwapQuerySet(VersionedQuerySet[Any]):
+class _CompareAndSwapQuerySet(VersionedQuerySet[Any]):  # type: ignore[override]  # stubs: as_manager()
     """The base-manager queryset while a compare-and-swap save runs.
 
     ``Model.save()`` updates an existing row with ``_base_manager.filter(pk=…)._update(…)``.
