@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import datetime
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_noop
 
 from ._compat import write_alias
-from .conditions import SAFE_METHODS, Decision, Outcome, Reason
+from .conditions import SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
 from .enforcement import Enforcer, Snapshot
 from .models import (
@@ -34,9 +36,12 @@ from .models import (
 )
 from .policy import Policy
 
-__all__ = ["NO_MATCH", "DeferredGuard", "DeferredTarget"]
+__all__ = ["NO_MATCH", "DeferredGuard", "DeferredTarget", "rule_not_applicable"]
 
-#: A lookup value that names no row (a malformed id in the URL): the view answers for it.
+logger = logging.getLogger("django_preconditions")
+
+#: A lookup value that names no row (a malformed id in the URL, an object the rule's field
+#: cannot take): the view answers for it; a write the view makes anyway is refused.
 NO_MATCH: Final = object()
 _WRITE_STATEMENTS: Final = ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE")
 
@@ -50,6 +55,12 @@ class DeferredTarget:
     lookup_attname: str = ""
     lookup_value: Any = NO_MATCH
 
+    @property
+    def unidentified(self) -> bool:
+        """A rule's model, but a lookup value that names no row: which row a write is for is
+        unknown, so no precondition about it can be checked (writes fail closed)."""
+        return self.model is not None and self.lookup_value is NO_MATCH
+
     @functools.cached_property
     def by_pk(self) -> bool:
         """Whether the URL names the row by its primary key (asked several times per write:
@@ -59,6 +70,22 @@ class DeferredTarget:
     def alias(self) -> str:
         """The database the row is written to, where it is checked (rule 54)."""
         return write_alias(self.model) if self.model is not None else DEFAULT_DB_ALIAS
+
+
+def rule_not_applicable(method: str) -> Decision:
+    """The 428 for a write the protection rule cannot check (a broken rule, a lookup that
+    names no row): refused until an administrator fixes the rule, never let through
+    unchecked."""
+    return Decision(
+        Outcome.PRECONDITION_REQUIRED,
+        Reason.PRECONDITION_MISSING,
+        method,
+        detail=gettext_noop(  # translated when the response is written
+            "the protection rule for this endpoint cannot be applied, so the server refuses "
+            "writes until an administrator fixes it"
+        ),
+        requirement=Requirement(methods=frozenset({method})),
+    )
 
 
 class _Refused(Exception):
@@ -78,12 +105,18 @@ class _DeferredExpectation(VersionExpectation):
     def matches(self, instance: models.Model, using: str | None = None) -> bool:
         if version_root(type(instance)) is not self.root:
             return False  # any class of the row: a proxy, a parent or a child (rule 53)
-        pk = self._guard.target_pk()
+        guard = self._guard
+        if guard.target.unidentified:
+            # Any row of the model may be the one the URL meant: none is written unchecked.
+            if not guard.decided:
+                guard.decide_write()  # refuses; report mode lets an unconditional write by
+            return False
+        pk = guard.target_pk()
         if pk is NO_MATCH or instance.pk != pk:
             return False
         if using is None:
             using = write_alias(type(instance), instance=instance)
-        return using == self.using or self._guard.write_elsewhere(using)
+        return using == self.using or guard.write_elsewhere(using)
 
     @property
     def using(self) -> str:
@@ -174,14 +207,25 @@ class DeferredGuard:
     def saw(self, instance: VersionedModel) -> None:
         """An instance loaded from the database while the view runs (``from_db``)."""
         target = self.target
-        if not isinstance(instance, target.model):  # type: ignore[arg-type]
-            return
+        if target.unidentified or not isinstance(instance, target.model):  # type: ignore[arg-type]
+            return  # an unidentified target: no load is the row (refused if written)
         values = instance.__dict__
         if VERSION_FIELD in values and values.get(target.lookup_attname, NO_MATCH) == (
             target.lookup_value
         ):
             self.loads.append((instance, values[VERSION_FIELD], values.get(MODIFIED_FIELD)))
             del self.loads[:-4]  # bounded: a view loading the row in a loop
+
+    def received(self, instance: VersionedModel) -> None:
+        """The row as the view receives it in its arguments, loaded before the guard watched
+        (a URL converter returning the object): the version the view's write starts from,
+        as if the view had loaded it (no second read; the compare-and-swap catches a change
+        since). An instance not loaded from the database, or without its version, is left
+        out: the row is then read when judged."""
+        values = instance.__dict__
+        if instance._state.adding or VERSION_FIELD not in values:
+            return
+        self.loads.append((instance, values[VERSION_FIELD], values.get(MODIFIED_FIELD)))
 
     @property
     def loaded(self) -> VersionedModel | None:
@@ -266,7 +310,10 @@ class DeferredGuard:
         """The view writes: evaluate the preconditions against the row's version and keep the
         token the row's compare-and-swap must find (``None``: a write of the row must create
         it, an INSERT that fails on conflict, rule 50); raise :class:`_Refused` otherwise.
-        A headers-only rule has no row: the headers are judged on their own."""
+        A headers-only rule has no row: the headers are judged on their own. A target the URL
+        does not identify is refused (:meth:`_unidentified`)."""
+        if self.refused is not None:
+            raise _Refused(self.refused.status)  # every write after a refusal is refused
         loaded = self.loaded
         if loaded is not None:
             # Where the view's instance of the row is written (its database without a router,
@@ -285,6 +332,8 @@ class DeferredGuard:
             decision = self.enforcer.decide(self.request, snapshot, self.policy)
         finally:
             self._deciding = False
+        if self.target.unidentified:
+            decision = self._unidentified(decision)
         if not decision.proceeds:
             self.refused = decision
             raise _Refused(decision.status)
@@ -292,6 +341,32 @@ class DeferredGuard:
         self.checked = None if snapshot is None or not snapshot.state.exists else row[0]  # type: ignore[index]
         if self.expectation is not None:
             self.expectation.token = self.checked
+
+    def _unidentified(self, decision: Decision) -> Decision:
+        """The decision for a write when the rule's lookup names no row: the stored version
+        is unknown, so a precondition about it (``If-Match``, ``If-None-Match: *``,
+        ``If-Unmodified-Since``) can be neither passed nor failed truthfully — a 412 would
+        send a correct client round for ever, a pass would write unchecked. Refused with the
+        rule's 428 (logged for the administrator). A malformed header keeps its 400 (rule 5);
+        report mode keeps its unconditional write, which checks nothing."""
+        if decision.outcome is Outcome.MALFORMED or (
+            decision.proceeds and decision.unmet is not None
+        ):
+            return decision
+        target = self.target
+        assert target.model is not None
+        logger.error(
+            "django-preconditions refused %s %s: the protection rule's lookup does not "
+            "identify the row (the value in the URL is not one %s.%s takes, e.g. a URL "
+            "converter returns another object), so its preconditions cannot be checked. Make "
+            "the rule's lookup_url_kwarg and lookup_field name the row the view writes, or "
+            "protect the view in code.",
+            self.request.method,
+            self.request.path,
+            target.model._meta.label,
+            target.lookup_attname,
+        )
+        return rule_not_applicable(decision.method)
 
     def settle(self, response: HttpResponse) -> HttpResponse:
         """The response after the view: its own, with validators, or a refusal."""

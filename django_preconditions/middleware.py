@@ -13,8 +13,11 @@ request the preconditions are evaluated at the view's first write — its save o
 the rule's row, or any other write — against the row as the view loaded it; a refusal (428,
 412, 400) is raised before anything is written, and the row's write is the compare-and-swap.
 On GET/HEAD a 304 (or the ``ETag``) comes only from the row the view itself loaded, and only
-when the view answered 200. This module only finds the rule (once per route) and calls the
-guard from its hooks. docs/views.md says what a view must do to be protected this way.
+when the view answered 200. A URL converter that hands the view the object names its row (it
+counts as loaded by the view); a lookup value that names no row leaves the view to answer,
+and any write it makes anyway is refused (428), never applied unchecked. This module only
+finds the rule (once per route) and calls the guard from its hooks. docs/views.md says what a
+view must do to be protected this way.
 """
 
 from __future__ import annotations
@@ -29,12 +32,11 @@ from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import gettext_noop
 
-from .conditions import IGNORED_METHODS, SAFE_METHODS, Decision, Outcome, Reason, Requirement
-from .deferred import NO_MATCH, DeferredGuard, DeferredTarget
+from .conditions import IGNORED_METHODS, SAFE_METHODS
+from .deferred import NO_MATCH, DeferredGuard, DeferredTarget, rule_not_applicable
 from .enforcement import Enforcer, Snapshot
-from .models import VersionedModel
+from .models import VersionedModel, version_root
 from .policy import Policy, route_key, settings_entry, settings_generation, view_keys_for_request
 from .rules import ADMIN_RULE, RuleSnapshot, current_rules, rule_for_keys
 from .transactions import keep_body, run_with_retries
@@ -90,13 +92,36 @@ class _Protection:
         kwarg = self.kwarg
         if kwarg not in view_kwargs:
             raise ImproperlyConfigured(f"the URL has no keyword argument {kwarg!r}")
-        try:
-            value = field.to_python(view_kwargs[kwarg])
-        except ValidationError:
-            value = NO_MATCH  # the view answers for a malformed id (usually 404)
+        given = view_kwargs[kwarg]
+        value = self.lookup_value(given)
         assert field.attname is not None
         target = DeferredTarget(self.model, field.attname, value)
-        return self.enforcer.begin_deferred(request, self.policy, target)
+        guard = self.enforcer.begin_deferred(request, self.policy, target)
+        if isinstance(given, VersionedModel) and value is not NO_MATCH:
+            guard.received(given)  # the row as a URL converter loaded it for the view
+        return guard
+
+    def lookup_value(self, given: Any) -> Any:
+        """The value of the rule's lookup field that the URL keyword argument names, or
+        ``NO_MATCH`` (the view answers for it; a write it makes anyway is refused). A URL
+        converter may hand the view the object itself: an instance of the rule's row (any
+        class sharing its version root: a proxy, multi-table inheritance, rule 53) names it
+        by its primary key or lookup field; an instance of another model names no row (the
+        field would take its ``str()``)."""
+        field, model = self.field, self.model
+        assert field is not None
+        assert model is not None
+        if isinstance(given, models.Model):
+            if given.pk is None or version_root(type(given)) is not version_root(model):
+                return NO_MATCH
+            # Read without a query: a deferred field leaves the row unidentified.
+            given = given.pk if field.primary_key else given.__dict__.get(field.attname, NO_MATCH)
+            if given is NO_MATCH:
+                return NO_MATCH
+        try:
+            return field.to_python(given)
+        except (ValidationError, TypeError, ValueError):
+            return NO_MATCH  # a malformed id: the view answers (usually 404)
 
 
 def _resolve(view: Any, keys: tuple[str, ...], rule: Mapping[str, Any]) -> _Protection:
@@ -141,16 +166,7 @@ def _fail_closed(request: HttpRequest, view: Any, keys: tuple[str, ...], problem
     if method in SAFE_METHODS:
         return None
     policy = Policy.from_settings().updated(**(settings_entry(keys) or {}))
-    decision = Decision(
-        Outcome.PRECONDITION_REQUIRED,
-        Reason.PRECONDITION_MISSING,
-        method,
-        detail=gettext_noop(  # translated when the response is written
-            "the protection rule for this endpoint cannot be applied, so the server refuses "
-            "writes until an administrator fixes it"
-        ),
-        requirement=Requirement(methods=frozenset({method})),
-    )
+    decision = rule_not_applicable(method)
     return Enforcer(view).refusal(request, decision, Snapshot.absent(), policy)
 
 

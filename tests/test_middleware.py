@@ -1,6 +1,7 @@
 """PreconditionMiddleware: settings and admin rules enforced around views not protected in code.
 
-Rules cited: 11, 12, 19, 24, 29, 30, 36, 41, 44, 51 (CONFORMANCE.md); issue 12 (cost).
+Rules cited: 11, 12, 13, 19, 24, 26, 29, 30, 36, 41, 44, 51, 53 (CONFORMANCE.md); issue 12
+(cost).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.rules import reload_rules
 from tests.support.middleware import MIDDLEWARE, PLAIN_RULE, put, settings_rule
-from tests.testapp.models import Document
+from tests.testapp.models import Document, SluggedDocument
 
 pytestmark = pytest.mark.django_db
 
@@ -306,3 +307,146 @@ def test_admin_rule_rejects_a_key_that_matches_no_url_and_names_the_closest() ->
     message = raised.value.message_dict["view"][0]
     assert "matches no URL pattern" in message
     assert "'plain/docs/<int:pk>/'" in message
+
+
+# --- How the rule's lookup names the row: URL converters, keys the field cannot take ---------
+
+_CONVERTERS = pytest.mark.urls("tests.support.converter_urls")
+
+
+def _update_statements(queries: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in queries.captured_queries if query["sql"].startswith("UPDATE")]
+
+
+@_CONVERTERS
+def test_rule_44_a_converter_handing_the_view_its_row_gets_the_etag_and_a_compare_and_swap(
+    client: Client,
+) -> None:
+    """An admin rule on a view whose URL converter returns the object: the instance names
+    its row (by primary key), its version is the one judged, and the save is a
+    compare-and-swap (rules 19, 39, 44)."""
+    document = Document.objects.create(title="a")
+    ProtectedEndpoint.objects.create(
+        view="conv-document", model_label="testapp.Document", lookup_url_kwarg="document"
+    )
+    url = f"/conv/{document.pk}/"
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        read = client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = put(client, url, **{"If-Match": read["ETag"]})
+    assert read["ETag"] == document.etag
+    assert response.status_code == 200
+    stored = Document.objects.get(pk=document.pk)
+    assert stored.title == "new"
+    assert response["ETag"] == stored.etag != document.etag
+    (update,) = _update_statements(queries)
+    assert "version_token" in update.split("WHERE")[1]
+
+
+@_CONVERTERS
+def test_rule_36_a_stale_etag_through_a_converter_is_412_with_the_current_one(
+    client: Client,
+) -> None:
+    document = Document.objects.create(title="a")
+    stale = document.etag
+    document.save()
+    ProtectedEndpoint.objects.create(
+        view="conv-document", model_label="testapp.Document", lookup_url_kwarg="document"
+    )
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        response = put(client, f"/conv/{document.pk}/", **{"If-Match": stale})
+    assert response.status_code == 412
+    assert response["ETag"] == document.etag  # the current version (rule 36)
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
+@_CONVERTERS
+def test_rule_26_create_only_through_a_converter_is_412_when_the_row_exists(
+    client: Client,
+) -> None:
+    """``If-None-Match: *`` must not overwrite the row the converter found."""
+    document = Document.objects.create(title="a")
+    ProtectedEndpoint.objects.create(
+        view="conv-document", model_label="testapp.Document", lookup_url_kwarg="document"
+    )
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        response = put(client, f"/conv/{document.pk}/", **{"If-None-Match": "*"})
+    assert response.status_code == 412
+    stored = Document.objects.get(pk=document.pk)
+    assert (stored.title, stored.etag) == ("a", document.etag)
+
+
+@_CONVERTERS
+def test_rule_53_a_converter_handing_the_view_a_proxy_names_the_same_row(
+    client: Client,
+) -> None:
+    document = Document.objects.create(title="a")
+    url = f"/conv/proxy/{document.pk}/"
+    with settings_rule("conv-proxy", model="testapp.Document", lookup_url_kwarg="document"):
+        current = put(client, url, **{"If-Match": document.etag})
+        create_only = put(client, url, {"title": "c"}, **{"If-None-Match": "*"})
+    assert current.status_code == 200
+    assert create_only.status_code == 412
+    stored = Document.objects.get(pk=document.pk)
+    assert stored.title == "new"
+    assert current["ETag"] == stored.etag
+
+
+@_CONVERTERS
+def test_rule_26_a_converter_on_a_lookup_field_names_the_row_by_that_field(
+    client: Client,
+) -> None:
+    """With ``lookup_field`` "slug", the instance names its row by its slug (not by the
+    ``str()`` of the object)."""
+    document = SluggedDocument.objects.create(slug="first")
+    url = "/conv/slugged/first/"
+    rule = {
+        "model": "testapp.SluggedDocument",
+        "lookup_field": "slug",
+        "lookup_url_kwarg": "document",
+    }
+    with settings_rule("conv-slugged", **rule):
+        create_only = put(client, url, **{"If-None-Match": "*"})
+        current = put(client, url, **{"If-Match": document.etag})
+    assert create_only.status_code == 412
+    assert current.status_code == 200
+    assert SluggedDocument.objects.get(pk=document.pk).counter == 1
+
+
+@_CONVERTERS
+def test_rules_12_26_a_lookup_that_names_no_row_refuses_writes_with_428_not_unchecked(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The rule's integer field cannot take the URL's ``doc-<id>``: the row the view writes
+    is unknown, so ``If-None-Match: *`` cannot be checked and the write is refused (428,
+    logged), never applied without a compare-and-swap. A key the view answers 404 for is
+    still the view's 404 (rule 12)."""
+    document = Document.objects.create(title="a")
+    with (
+        caplog.at_level(logging.ERROR, logger="django_preconditions"),
+        settings_rule("keyed-document", model="testapp.Document", lookup_url_kwarg="key"),
+    ):
+        missing = put(client, "/keyed/doc-999/", **{"If-None-Match": "*"})
+        response = put(client, f"/keyed/doc-{document.pk}/", **{"If-None-Match": "*"})
+    assert missing.status_code == 404
+    assert response.status_code == 428
+    assert response["Content-Type"] == "application/problem+json"
+    assert "cannot be applied" in response.json()["detail"]
+    stored = Document.objects.get(pk=document.pk)
+    assert (stored.title, stored.etag) == ("a", document.etag)
+    assert "lookup does not identify the row" in caplog.text
+
+
+@_CONVERTERS
+def test_rules_13_36_a_lookup_that_names_no_row_answers_the_current_etag_with_428_not_412(
+    client: Client,
+) -> None:
+    """A 412 would send a correct client round for ever (re-read, retry, 412): the 428 says
+    the rule is at fault, and carries no version (rule 13)."""
+    document = Document.objects.create(title="a")
+    with settings_rule("keyed-document", model="testapp.Document", lookup_url_kwarg="key"):
+        response = put(client, f"/keyed/doc-{document.pk}/", **{"If-Match": document.etag})
+    assert response.status_code == 428
+    assert "ETag" not in response
+    assert document.etag not in response.content.decode()
+    assert Document.objects.get(pk=document.pk).title == "a"
