@@ -35,7 +35,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .deferred import NO_MATCH, DeferredGuard, DeferredTarget, rule_not_applicable
-from .enforcement import Enforcer, Snapshot
+from .enforcement import Enforcer, Snapshot, conditional_headers
 from .models import VersionedModel, version_root
 from .policy import Policy, route_key, settings_entry, settings_generation, view_keys_for_request
 from .rules import ADMIN_RULE, RuleSnapshot, current_rules, rule_for_keys
@@ -81,7 +81,11 @@ class _Protection:
         method = request.method or "GET"
         safe = method in SAFE_METHODS
         if not safe and method not in self.policy.methods:
-            return None
+            # Nothing is required of this method, but a precondition it carries must still
+            # hold before the method is performed (RFC 9110 §13.1.1): judged against the row,
+            # as the other adapters do; without a row (or a working rule) nothing can be.
+            if self.problem is not None or self.field is None or not conditional_headers(request):
+                return None
         if self.problem is not None:
             raise ImproperlyConfigured(self.problem)
         field = self.field

@@ -450,3 +450,43 @@ def test_rules_13_36_a_lookup_that_names_no_row_answers_the_current_etag_with_42
     assert "ETag" not in response
     assert document.etag not in response.content.decode()
     assert Document.objects.get(pk=document.pk).title == "a"
+
+
+# --- RFC 9110 §13.1.1: a precondition is evaluated on every unsafe method -------------------
+
+
+def test_a_stale_if_match_on_a_method_the_rule_does_not_require_is_412() -> None:
+    """A rule that requires preconditions of PUT only still judges the If-Match a DELETE
+    carries (the decorator, the class-based mixin and DRF do): stale → 412, nothing deleted;
+    current → the delete; none → the view, as before."""
+    client = Client()
+    document = Document.objects.create(title="original")
+    url = f"/plain/docs/{document.pk}/"
+    with settings_rule("document-plain", methods=["PUT"], **PLAIN_RULE):
+        stale = client.delete(url, headers={"If-Match": '"stale"'})
+        assert stale.status_code == 412
+        assert Document.objects.filter(pk=document.pk).exists()
+        current = client.delete(url, headers={"If-Match": document.etag})
+        assert current.status_code == 204
+        assert not Document.objects.filter(pk=document.pk).exists()
+        other = Document.objects.create(title="other")
+        unconditional = client.delete(f"/plain/docs/{other.pk}/")
+        assert unconditional.status_code == 204
+
+
+def test_the_middleware_and_the_decorator_agree_on_a_stale_post() -> None:
+    decorated = Document.objects.create(title="original")
+    plain = Document.objects.create(title="original")
+    stale = {"If-Match": '"stale"'}
+    body = {"title": "lost"}
+    by_decorator = Client().post(
+        f"/docs/{decorated.pk}/", body, content_type="application/json", headers=stale
+    )
+    with settings_rule("document-plain", **PLAIN_RULE):
+        by_middleware = Client().post(  # a new client: its handler loads the middleware
+            f"/plain/docs/{plain.pk}/", body, content_type="application/json", headers=stale
+        )
+    assert (by_decorator.status_code, by_middleware.status_code) == (412, 412), (
+        by_middleware.content
+    )
+    assert Document.objects.get(pk=plain.pk).title == "original"
