@@ -384,3 +384,12 @@ class _ColumnEquals:
 
     def replace_expressions(self, replacements: dict[Any, Any]) -> _ColumnEquals:
         return self
+
+
+def on_commit_pending(connection: Any, callback: Callable[[], None]) -> bool:
+    """Whether ``callback``, given to ``transaction.on_commit()`` on ``connection``, still
+    waits for the COMMIT: false once the savepoint or transaction it was registered in has
+    been rolled back (Django then drops it). Reads ``connection.run_on_commit`` (not public
+    API; entries are ``(savepoint ids, callback, robust)``), pinned by
+    ``tests/test_compat.py``."""
+    return any(entry[1] is callback for entry in connection.run_on_commit)

@@ -67,6 +67,7 @@ def _expected(root: type[models.Model], pk: Any, using: str) -> VersionExpectati
             and _key_value(expectation.key, pk) == expectation.value
             and expectation.written_on(using)
         ):
+            expectation.settle()
             return expectation
     return None
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import dataclasses
 import datetime
 import os
 import time
@@ -27,8 +28,16 @@ from typing import Any, ClassVar, Final, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import DatabaseError, IntegrityError, connections, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    connections,
+    models,
+    transaction,
+)
 from django.db.models.signals import class_prepared, post_save, pre_save
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.http import http_date
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +47,7 @@ from ._compat import (
     can_fast_delete,
     concrete_parents,
     is_zero_row_update,
+    on_commit_pending,
     reset_base_manager,
     write_alias,
 )
@@ -192,6 +202,10 @@ class VersionExpectation:
     written: bool = False
     deleted: bool = False
     last_modified: datetime.datetime | None = None
+    #: The writes recorded, newest last, each with what it replaced (see :meth:`settle`).
+    _writes: list[tuple[tuple[str | None, datetime.datetime | None, bool], _WriteMark]] = (
+        dataclasses.field(default_factory=list, init=False, repr=False, compare=False)
+    )
 
     def __post_init__(self) -> None:
         self.root = version_root(self.model)
@@ -233,13 +247,52 @@ class VersionExpectation:
         self, token: str, modified: datetime.datetime | None
     ) -> tuple[str | None, datetime.datetime | None, bool]:
         """Follow the write this request made (rule 52); returns what to restore if the
-        write is refused after all."""
+        write is refused after all. A write inside a transaction is kept only while it
+        stands: :meth:`settle` forgets it once a savepoint or transaction around it was
+        rolled back."""
         previous = (self.token, self.last_modified, self.written)
         self.token, self.last_modified, self.written = token, modified, True
+        # The connection of this thread (an async view writes on another thread than the
+        # one that answers).
+        mark = _WriteMark(transaction.get_connection(self.using or DEFAULT_DB_ALIAS))
+        try:
+            mark.connection.on_commit(mark)  # runs at once outside a transaction
+        except TransactionManagementError:  # manual transaction management: assume it stands
+            mark.committed = True
+        self._writes.append((previous, mark))
         return previous
 
     def _restore(self, previous: tuple[str | None, datetime.datetime | None, bool]) -> None:
         self.token, self.last_modified, self.written = previous
+        if self._writes and self._writes[-1][0] is previous:
+            self._writes.pop()
+
+    def settle(self) -> None:
+        """Forget the writes a rolled-back savepoint or transaction took back (the view's
+        own ``atomic()`` block, ``set_rollback(True)``): the row has their previous version
+        again, which the response's ``ETag`` and the request's next compare-and-swap must
+        name. Rollbacks take back the newest writes first."""
+        writes = self._writes
+        while writes and not writes[-1][1].stands():
+            previous, _ = writes.pop()
+            self.token, self.last_modified, self.written = previous
+
+
+class _WriteMark:
+    """Registered with ``transaction.on_commit()`` when a write is recorded: committed, still
+    pending in a live transaction, or dropped with a rolled-back one."""
+
+    __slots__ = ("committed", "connection")
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.committed = False
+
+    def __call__(self) -> None:
+        self.committed = True
+
+    def stands(self) -> bool:
+        return self.committed or on_commit_pending(self.connection, self)
 
 
 _expectations: ContextVar[tuple[VersionExpectation, ...]] = ContextVar(
@@ -337,6 +390,8 @@ def _matching(
     """The innermost expectation for ``instance`` on the database ``using``, if any."""
     for expectation in reversed(expectations):
         if expectation.matches(instance, using):
+            if expectation._writes:
+                expectation.settle()
             return expectation
     return None
 

@@ -550,3 +550,28 @@ def test_on_write_database_moves_a_queryset_only_when_a_router_reads_elsewhere()
         assert on_write_database(elsewhere) is elsewhere  # reads there already
     with override_settings(DATABASE_ROUTERS=[_ReadsFromReplica()]):
         assert on_write_database(Document.objects.all()).db == "replica"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_commit_callbacks_are_dropped_with_their_savepoint_and_run_at_commit() -> None:
+    """What ``VersionExpectation.settle()`` reads (``connection.run_on_commit``)."""
+    from django_preconditions._compat import on_commit_pending
+
+    ran: list[str] = []
+
+    def dropped() -> None:
+        ran.append("dropped")
+
+    def kept() -> None:
+        ran.append("kept")
+
+    with transaction.atomic():
+        with transaction.atomic():
+            transaction.on_commit(dropped)
+            assert on_commit_pending(connection, dropped)
+            transaction.set_rollback(True)
+        assert not on_commit_pending(connection, dropped)
+        transaction.on_commit(kept)
+        assert on_commit_pending(connection, kept)
+    assert ran == ["kept"]
+    assert not on_commit_pending(connection, kept)

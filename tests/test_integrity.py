@@ -806,3 +806,78 @@ def test_rule_44_a_protected_view_loading_with_defer_answers_a_lost_race_412() -
     )
     assert current.status_code == 200
     assert NamedDocument.objects.get(pk=document.pk).name == "mine"
+
+
+# --- rule 52: a write the view's own rollback took back names nothing -------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.support.integrity_urls")
+@pytest.mark.parametrize("atomic_requests", [False, True], indirect=True)
+def test_rule_52_a_save_rolled_back_by_the_view_leaves_the_stored_etag(
+    atomic_requests: bool,
+) -> None:
+    """The view saves inside its own ``atomic()`` block and rolls it back: the response
+    carries the ETag the row still has, which a next write can use."""
+    document = Document.objects.create(title="a")
+    client = Client()
+    response = client.put(
+        f"/draft/docs/{document.pk}/?draft_only=1",
+        {"title": "b"},
+        content_type="application/json",
+        headers={"If-Match": document.etag},
+    )
+    stored = Document.objects.get(pk=document.pk)
+    assert response.status_code == 200
+    assert (stored.title, stored.etag) == ("a", document.etag)
+    assert response["ETag"] == stored.etag
+    again = client.put(
+        f"/docs/{document.pk}/",
+        {"title": "c"},
+        content_type="application/json",
+        headers={"If-Match": response["ETag"]},
+    )
+    assert again.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.support.integrity_urls")
+@pytest.mark.parametrize("atomic_requests", [False, True], indirect=True)
+def test_rule_52_a_save_after_a_rolled_back_save_in_the_view_is_not_a_conflict(
+    atomic_requests: bool,
+) -> None:
+    """The second save compares against the version the row has after the rollback (the one
+    the client proved), not the draft's: 200, not a false 412."""
+    document = Document.objects.create(title="a")
+    response = Client().put(
+        f"/draft/docs/{document.pk}/",
+        {"title": "b"},
+        content_type="application/json",
+        headers={"If-Match": document.etag},
+    )
+    stored = Document.objects.get(pk=document.pk)
+    assert response.status_code == 200, response.content
+    assert stored.title == "b"
+    assert response["ETag"] == stored.etag != document.etag
+
+
+@pytest.mark.django_db
+def test_rule_52_an_expectation_forgets_a_write_its_savepoint_rolled_back() -> None:
+    document = Document.objects.create(title="a")
+    with expect_version(Document, document.pk, document.version_token) as expectation:
+        with transaction.atomic():
+            document.save()
+            inner = document.version_token
+            assert expectation.token == inner
+            transaction.set_rollback(True)
+        expectation.settle()
+        assert expectation.token == Document.objects.get(pk=document.pk).version_token
+        assert not expectation.written
+        kept = Document.objects.get(pk=document.pk)
+        kept.save()
+        with transaction.atomic():
+            kept.title = "kept"
+            kept.save()
+        expectation.settle()
+        assert expectation.written
+        assert expectation.token == Document.objects.get(pk=document.pk).version_token

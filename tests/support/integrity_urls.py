@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
@@ -64,8 +65,27 @@ def named_deferred(request: HttpRequest, pk: int) -> HttpResponse:
     return set_validators(JsonResponse({"name": document.name}), document)
 
 
+@require_preconditions(Document)
+def draft_then_save(request: HttpRequest, pk: int) -> HttpResponse:
+    """Saves a draft in its own ``atomic()`` block and rolls it back (``?keep=0``), then,
+    unless ``?draft_only=1``, saves the real change (rule 52)."""
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    title = json.loads(request.body)["title"]
+    with transaction.atomic():
+        document.title = f"{title} (draft)"
+        document.save()
+        transaction.set_rollback(True)
+    if request.GET.get("draft_only"):
+        document.refresh_from_db()
+        return JsonResponse({"title": document.title})
+    document.title = title
+    document.save()
+    return JsonResponse({"title": document.title})
+
+
 urlpatterns = [
     path("docs/<int:pk>/", json_put(Document, ("title", "body"))),
+    path("draft/docs/<int:pk>/", draft_then_save),
     path("named/deferred/<int:pk>/", named_deferred),
     path("twice/docs/<int:pk>/", json_put(Document, ("title", "body"), saves=2)),
     path("uuid/<uuid:pk>/", json_put(UuidDocument, ("title",))),
