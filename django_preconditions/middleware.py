@@ -80,12 +80,16 @@ class _Protection:
             raise ImproperlyConfigured(self.problem)
         method = request.method or "GET"
         safe = method in SAFE_METHODS
-        if not safe and method not in self.policy.methods:
-            # Nothing is required of this method, but a precondition it carries must still
-            # hold before the method is performed (RFC 9110 §13.1.1): judged against the row,
-            # as the other adapters do; without a row (or a working rule) nothing can be.
-            if self.problem is not None or self.field is None or not conditional_headers(request):
-                return None
+        # Nothing is required of a method the rule does not list, but a precondition it
+        # carries must still hold before the method is performed (RFC 9110 §13.1.1): judged
+        # against the row, as the other adapters do; without a row (or a working rule) nothing
+        # can be.
+        if (
+            not safe
+            and method not in self.policy.methods
+            and (self.problem is not None or self.field is None or not conditional_headers(request))
+        ):
+            return None
         if self.problem is not None:
             raise ImproperlyConfigured(self.problem)
         field = self.field
