@@ -40,10 +40,11 @@ from django.views.decorators import http as django_http
 
 from ._compat import made_by_django_condition, require_http_methods_allowed
 from .conditions import IGNORED_METHODS, SAFE_METHODS
+from .conf import conf
 from .defaults import PROTECTABLE_METHODS
 from .enforcement import Enforcer
 from .middleware import PreconditionMiddleware
-from .policy import ENFORCE, REPORT, Policy, settings_entry, view_keys_for_request
+from .policy import ENFORCE, REPORT, Policy, view_keys_for_request
 from .reporting import reported_counts
 from .rules import ADMIN_RULE, SETTINGS, SETTINGS_AND_ADMIN, RuleSource, rule_for_keys
 from .urls_inventory import Endpoint, iter_endpoints
@@ -138,10 +139,17 @@ def build_report(
 
 def enforced_by(view_key: str) -> str | None:
     """What enforces ``view_key`` in enforce mode, in code or settings (``None``: nothing):
-    an admin rule cannot switch such an endpoint to report mode."""
-    entry = settings_entry([view_key])
-    if entry is not None and entry.get("mode", Policy.from_settings().mode) != REPORT:
-        return f"PRECONDITIONS['VIEWS'][{view_key!r}]"
+    an admin rule cannot switch such an endpoint to report mode.
+
+    A ``VIEWS`` entry counts under any key of the views ``view_key`` names (an admin rule on
+    the URL name, an entry on the route), as the middleware finds it."""
+    views = conf.VIEWS
+    default_mode = Policy.from_settings().mode
+    candidates = [(view_key,), *(e.keys for e in iter_endpoints() if view_key in e.keys)]
+    for keys in candidates:
+        key = next((key for key in keys if key in views), None)
+        if key is not None and views[key].get("mode", default_mode) != REPORT:
+            return f"PRECONDITIONS['VIEWS'][{key!r}]"
     for row in build_report():
         named = view_key in (row.route, row.name, row.view)
         if named and row.protection in _CODE and row.mode in (ENFORCE, MIXED):

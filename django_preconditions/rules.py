@@ -9,8 +9,14 @@ says how to fix a missing table. Each rule is validated when loaded
 (``validation.admin_rule_errors``): one that fails is kept, marked ``broken``, and the
 middleware refuses unsafe requests to its view with 428 (fail closed) until it is fixed.
 
+Saving or deleting a rule forgets the cache twice: at once, and when the transaction that
+wrote the rule commits (a read in between still sees the old rows). Every invalidation moves a
+generation counter, and a read that was under way when it moved is returned to its caller
+but not cached, so that stale rows never outlive the change that made them stale.
+
 :func:`rule_for_keys` is the rule that applies to a view: its ``PRECONDITIONS["VIEWS"]``
-entry, made stricter by an admin rule (:func:`combine_rules`), never weaker.
+entry, made stricter by its admin rules (:func:`merge_admin_rules`, :func:`combine_rules`),
+never weaker.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -27,7 +34,7 @@ from django.db import DatabaseError, connections, router, transaction
 
 from .conf import conf
 from .defaults import ERROR_FORMATS
-from .policy import ENFORCE, Policy, settings_entry, settings_generation
+from .policy import ENFORCE, REPORT, Policy, settings_entry, settings_generation
 
 logger = logging.getLogger("django_preconditions")
 
@@ -55,17 +62,24 @@ class RuleSnapshot:
     read_at: float | None = None
 
     def rule_for(self, keys: Iterable[str]) -> Mapping[str, Any] | None:
-        for key in keys:
-            rule = self.by_key.get(key)
-            if rule is not None:
-                return rule
-        return None
+        """The admin rule for a view named by ``keys`` (most specific first): every enabled
+        rule under one of them, merged (:func:`merge_admin_rules`), so that a second rule
+        under another key can add protection but never take away what the first gives."""
+        rules = [self.by_key[key] for key in dict.fromkeys(keys) if key in self.by_key]
+        if not rules:
+            return None
+        return rules[0] if len(rules) == 1 else merge_admin_rules(rules)
 
 
 _snapshot: RuleSnapshot | None = None
 _last_good: RuleSnapshot | None = None
 _lock = threading.Lock()
 _refreshing = False
+# Moved by every invalidation; a read records it when it starts and is cached only if it has
+# not moved since (its rows may predate the change). Guarded by its own lock, never ``_lock``:
+# invalidating must not wait for a read in progress.
+_generation = 0
+_generation_lock = threading.Lock()
 
 
 # ``RULES_REFRESH_INTERVAL`` and the settings generation it was read under: the middleware
@@ -92,33 +106,52 @@ def current_rules() -> RuleSnapshot:
 
 
 def rules_without_blocking() -> RuleSnapshot:
-    """For code running on an event loop: the cached rules, even when older than the
-    interval; a stale or missing snapshot is re-read in a worker thread for later requests."""
+    """For code running on an event loop, which must not query the database itself.
+
+    Rules older than the interval are used while a worker thread re-reads them for later
+    requests. With no cached rules at all (the process's first request, or a rule was just
+    saved here) they are read in a worker thread and waited for: answering "no rules" would
+    let a report-mode view out of an admin's switch to enforce (fail open), and the rules read
+    before the change would break "a saved rule applies at once in this process". A failed
+    read keeps the rules read last, as on the synchronous path."""
     global _refreshing
     snapshot = _snapshot
-    fresh = snapshot is not None and time.monotonic() - snapshot.loaded_at < refresh_interval()
-    if not fresh and not _refreshing:
+    if snapshot is None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="preconditions-rules") as pool:
+            return pool.submit(_read_in_thread).result()
+    if time.monotonic() - snapshot.loaded_at >= refresh_interval() and not _refreshing:
         _refreshing = True
         asyncio.get_running_loop().run_in_executor(None, _refresh_in_thread)
-    return snapshot if snapshot is not None else RuleSnapshot()
+    return snapshot
+
+
+def _read_in_thread() -> RuleSnapshot:
+    try:
+        return reload_rules()
+    finally:
+        connections.close_all()  # this worker thread's own connections
 
 
 def _refresh_in_thread() -> None:
     global _refreshing
     try:
-        reload_rules()
+        _read_in_thread()
     finally:
         _refreshing = False
-        connections.close_all()  # this worker thread's own connections
 
 
 def reload_rules() -> RuleSnapshot:
+    """Read the rules now. They are cached unless an invalidation happened while they were
+    being read: they may be the rows from before that change, so the next call reads again."""
     global _snapshot, _last_good
     with _lock:
+        generation = _generation
         snapshot = _load(_last_good)
-        if snapshot.error is None:
-            _last_good = snapshot
-        _snapshot = snapshot
+        with _generation_lock:
+            if generation == _generation:
+                if snapshot.error is None:
+                    _last_good = snapshot
+                _snapshot = snapshot
     return snapshot
 
 
@@ -127,10 +160,27 @@ def last_read() -> float | None:
     return _last_good.read_at if _last_good is not None else None
 
 
-def invalidate_rules(**kwargs: Any) -> None:
-    """Forget the cached rules (connected to ``ProtectedEndpoint`` saves and deletes)."""
-    global _snapshot
-    _snapshot = None
+def invalidate_rules(*, using: str | None = None, **kwargs: Any) -> None:
+    """Forget the cached rules, now and again when the transaction on ``using`` commits
+    (connected to ``ProtectedEndpoint`` saves and deletes).
+
+    Until the commit, other threads still read the old rows; without the second time, one
+    that read them in that window would keep them as fresh for ``RULES_REFRESH_INTERVAL``
+    and the saved rule would not apply at once in this process."""
+    _forget_rules()
+    if using is None:
+        from .models import ProtectedEndpoint
+
+        using = router.db_for_write(ProtectedEndpoint)
+    if transaction.get_connection(using).in_atomic_block:
+        transaction.on_commit(_forget_rules, using=using)
+
+
+def _forget_rules() -> None:
+    global _snapshot, _generation
+    with _generation_lock:
+        _generation += 1
+        _snapshot = None
 
 
 def _load(last_good: RuleSnapshot | None) -> RuleSnapshot:
@@ -188,6 +238,51 @@ def _read(model: Any, alias: str) -> dict[str, Mapping[str, Any]]:
 
 
 # --- Which rule applies: settings, then admin rules that can only add protection ------------
+
+
+def merge_admin_rules(rules: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several enabled admin rules for one view (under different keys, most specific first) as
+    one rule that protects at least as much as each of them:
+
+    - methods: the union; accepted headers: the intersection (an empty one accepts nothing:
+      every protected request gets 428 until the rules are fixed);
+    - ``allow_wildcard``: refused when any rule refuses it;
+    - mode: ``enforce`` when any rule enforces, ``report`` only when every rule says so, else
+      what code or settings say;
+    - error format, and model with its lookup (together): from the most specific rule that
+      names them — they say how requests are checked and answered, not which must be
+      conditional;
+    - broken when any of them is (the view fails closed).
+
+    The admin form refuses a second enabled rule for a view (``validation.sibling_rules``);
+    this keeps rules saved around it, or before it checked, from weakening each other."""
+    merged: dict[str, Any] = {}
+    methods = [rule["methods"] for rule in rules if "methods" in rule]
+    if methods:
+        merged["methods"] = sorted({str(m).upper() for listed in methods for m in listed})
+    headers = [rule["required_headers"] for rule in rules if "required_headers" in rule]
+    if headers:
+        common = set.intersection(*({str(name).lower() for name in listed} for listed in headers))
+        merged["required_headers"] = [n for n in headers[0] if str(n).lower() in common]
+    wildcard = {rule["allow_wildcard"] for rule in rules if "allow_wildcard" in rule}
+    if wildcard:
+        merged["allow_wildcard"] = False not in wildcard
+    format_rule = next((rule for rule in rules if "error_format" in rule), None)
+    if format_rule is not None:
+        merged["error_format"] = format_rule["error_format"]
+    target = next((rule for rule in rules if "model" in rule), rules[0])
+    for key in ("model", "lookup_url_kwarg", "lookup_field"):
+        if key in target:
+            merged[key] = target[key]
+    modes = [rule.get("mode") for rule in rules]
+    if ENFORCE in modes:
+        merged["mode"] = ENFORCE
+    elif all(mode == REPORT for mode in modes):
+        merged["mode"] = REPORT
+    broken = [str(rule["broken"]) for rule in rules if rule.get("broken")]
+    if broken:
+        merged["broken"] = "; ".join(broken)
+    return merged
 
 
 def rule_for_keys(keys: tuple[str, ...]) -> tuple[dict[str, Any], RuleSource] | None:

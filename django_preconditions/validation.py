@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.apps import apps
@@ -26,6 +26,9 @@ from django.utils.translation import gettext_lazy
 
 from . import defaults
 from .urls_inventory import Endpoint, iter_endpoints
+
+if TYPE_CHECKING:
+    from .models import ProtectedEndpoint
 
 __all__ = [
     "VALUE_RULES",
@@ -38,6 +41,7 @@ __all__ = [
     "model_problem",
     "route_kwargs",
     "settings_value",
+    "sibling_rules",
 ]
 
 
@@ -152,6 +156,26 @@ def endpoints_for(view_key: str, endpoints: Iterable[Endpoint] | None = None) ->
     """The URL patterns a rule's view key applies to (URL name, dotted path or route)."""
     candidates = iter_endpoints() if endpoints is None else endpoints
     return [endpoint for endpoint in candidates if view_key in endpoint.keys]
+
+
+def sibling_rules(
+    view_key: str, *, exclude_pk: Any = None, endpoints: Iterable[Endpoint] | None = None
+) -> list[ProtectedEndpoint]:
+    """Enabled admin rules that name a view ``view_key`` names, under another of its keys
+    (URL name, dotted path, route), ordered by key.
+
+    The admin form refuses a second enabled rule for a view: the rules would be merged
+    (``rules.merge_admin_rules``), but one rule per view is what the admin shows and edits."""
+    from .models import ProtectedEndpoint
+
+    keys = {key for endpoint in endpoints_for(view_key, endpoints) for key in endpoint.keys}
+    keys.discard(view_key)
+    if not keys:
+        return []
+    rows = ProtectedEndpoint.objects.filter(enabled=True, view__in=keys)
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    return list(rows.order_by("view"))
 
 
 def closest_view_keys(view_key: str, endpoints: Iterable[Endpoint] | None = None) -> list[str]:

@@ -821,3 +821,128 @@ def test_two_admins_editing_one_rule_cannot_overwrite_each_other(
     report = form_of(response).preconditions_conflict
     assert [(item.label, item.current) for item in report.differences] == [("Methods", "PUT,PATCH")]
     assert form_of(response)["methods"].value() == ["DELETE"]
+
+
+# --- One view, rules under several keys: they add up, and the form allows one ---------------
+
+PLAIN_ROUTE = "plain/docs/<int:pk>/"
+PLAIN_PATH = "tests.testapp.views.plain_document_detail"
+
+
+@pytest.fixture
+def adder(django_user_model: Any) -> Client:
+    """Staff who may add and view rules, but neither change nor delete them."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("adder", password="pw", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_protectedendpoint", "view_protectedendpoint"])
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_rule_30_a_second_enabled_rule_for_a_view_under_another_key_is_refused(
+    adder: Client,
+) -> None:
+    ProtectedEndpoint.objects.create(
+        view=PLAIN_ROUTE, model_label="testapp.Document", lookup_url_kwarg="pk"
+    )
+
+    response = adder.post(RULE_ADD_URL, rule_data(methods=["POST"], model_label=""))
+
+    assert response.status_code == 200
+    message = " ".join(form_of(response).errors["view"])
+    assert repr(PLAIN_ROUTE) in message
+    assert "Edit that rule instead" in message
+    assert "matches no URL pattern" not in message  # the model checked the view as typed
+    assert ProtectedEndpoint.objects.count() == 1
+
+
+def test_rule_30_a_disabled_rule_for_an_already_protected_view_may_be_added(
+    adder: Client,
+) -> None:
+    ProtectedEndpoint.objects.create(view=PLAIN_ROUTE)
+
+    response = adder.post(RULE_ADD_URL, rule_data(enabled=None))
+
+    assert response.status_code == 302
+    assert ProtectedEndpoint.objects.filter(view="document-plain", enabled=False).exists()
+
+
+def test_rule_30_enabling_a_second_rule_for_a_view_in_its_form_is_refused(
+    admin_client: Client,
+) -> None:
+    ProtectedEndpoint.objects.create(view=PLAIN_PATH)
+    second = ProtectedEndpoint.objects.create(view="document-plain", enabled=False)
+
+    response = save(admin_client, second, open_form(admin_client, second), enabled="on")
+
+    assert response.status_code == 200
+    assert repr(PLAIN_PATH) in " ".join(form_of(response).errors["view"])
+    second.refresh_from_db()
+    assert not second.enabled
+
+
+@override_settings(MIDDLEWARE=MIDDLEWARE)
+def test_rule_30_a_second_rule_under_another_key_cannot_unprotect_a_method(
+    client: Client,
+) -> None:
+    """Rules saved around the form (or before it checked) add up: methods are the union."""
+    document = Document.objects.create(title="a")
+    ProtectedEndpoint.objects.create(
+        view=PLAIN_ROUTE, model_label="testapp.Document", lookup_url_kwarg="pk"
+    )
+    ProtectedEndpoint.objects.create(view="document-plain", methods="POST")
+
+    response = client.put(
+        f"/plain/docs/{document.pk}/", {"title": "x"}, content_type="application/json"
+    )
+
+    assert response.status_code == 428
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
+@override_settings(MIDDLEWARE=MIDDLEWARE)
+def test_rule_30_a_second_rule_under_another_key_cannot_switch_an_enforced_view_to_report(
+    client: Client,
+) -> None:
+    document = Document.objects.create(title="a")
+    target = {"model_label": "testapp.Document", "lookup_url_kwarg": "pk"}
+    ProtectedEndpoint.objects.create(view=PLAIN_PATH, mode="enforce", **target)
+    ProtectedEndpoint.objects.create(view="document-plain", mode="report", **target)
+
+    response = client.put(
+        f"/plain/docs/{document.pk}/", {"title": "x"}, content_type="application/json"
+    )
+
+    assert response.status_code == 428
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
+@override_settings(MIDDLEWARE=MIDDLEWARE)
+def test_rule_30_rules_under_several_keys_accept_only_the_headers_all_of_them_accept(
+    client: Client,
+) -> None:
+    document = Document.objects.create(title="a")
+    target = {"model_label": "testapp.Document", "lookup_url_kwarg": "pk"}
+    ProtectedEndpoint.objects.create(view=PLAIN_ROUTE, required_headers="If-Match", **target)
+    ProtectedEndpoint.objects.create(
+        view="document-plain", required_headers="If-Match,If-Unmodified-Since", **target
+    )
+    url = f"/plain/docs/{document.pk}/"
+
+    by_date = client.put(
+        url,
+        {"title": "x"},
+        content_type="application/json",
+        headers={"If-Unmodified-Since": document.last_modified_http},
+    )
+    by_etag = client.put(
+        url, {"title": "y"}, content_type="application/json", headers={"If-Match": document.etag}
+    )
+
+    assert by_date.status_code == 428
+    assert by_etag.status_code == 200
+    assert Document.objects.get(pk=document.pk).title == "y"

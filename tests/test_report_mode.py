@@ -280,6 +280,52 @@ def test_an_admin_only_rule_may_protect_in_report_mode(document: Document) -> No
         assert put(Client(), f"/plain/{document.pk}/", **{"If-Match": '"x"'}).status_code == 412
 
 
+def test_an_admin_switch_to_enforce_is_kept_when_another_rule_names_the_view_by_another_key(
+    document: Document,
+) -> None:
+    """Rules for one view under several keys add up: a rule that says nothing about the mode
+    (on the URL name) does not undo the switch another makes (on the route)."""
+    ProtectedEndpoint.objects.create(view="report/<int:pk>/", mode="enforce")
+    ProtectedEndpoint.objects.create(view="report", methods="POST")
+
+    assert put(Client(), f"/report/{document.pk}/").status_code == 428
+    assert Document.objects.get(pk=document.pk).title == "draft"
+
+
+def _async_put(async_client: Any, document: Document) -> Any:
+    async def request() -> Any:
+        return await async_client.put(f"/async-report/{document.pk}/")
+
+    return async_to_sync(request)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_views_switch_to_enforce_applies_on_the_processs_first_request(
+    document: Document, async_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No rules cached yet (the conftest forgets them before each test): the event loop must
+    not answer with "no rules" (fail open)."""
+    monkeypatch.setattr(reporting, "flush_reports", lambda **kwargs: 0)
+    ProtectedEndpoint.objects.create(view="async-report", mode="enforce")
+
+    assert _async_put(async_client, document).status_code == 428
+    assert Document.objects.get(pk=document.pk).title == "draft"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_views_switch_to_enforce_survives_saving_an_unrelated_rule(
+    document: Document, async_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reporting, "flush_reports", lambda **kwargs: 0)
+    ProtectedEndpoint.objects.create(view="async-report", mode="enforce")
+    assert _async_put(async_client, document).status_code == 428  # the rules are cached
+
+    ProtectedEndpoint.objects.create(view="plain", note="unrelated")  # forgets the cache
+
+    assert _async_put(async_client, document).status_code == 428
+    assert Document.objects.get(pk=document.pk).title == "draft"
+
+
 # --- Reporting ---------------------------------------------------------------------------------
 
 
@@ -505,6 +551,17 @@ def test_a_report_mode_rule_for_a_view_enforced_by_settings_does_not_validate() 
     ):
         ProtectedEndpoint(view="plain", mode="report").full_clean()
     assert "PRECONDITIONS['VIEWS']['plain']" in error.value.message_dict["mode"][0]
+
+
+def test_a_report_mode_rule_is_refused_when_settings_enforce_the_view_under_another_key() -> None:
+    from django.core.exceptions import ValidationError
+
+    with (
+        override_settings(PRECONDITIONS={"VIEWS": {"plain/<int:pk>/": {}}}),
+        pytest.raises(ValidationError) as error,
+    ):
+        ProtectedEndpoint(view="plain", mode="report").full_clean()
+    assert "PRECONDITIONS['VIEWS']['plain/<int:pk>/']" in error.value.message_dict["mode"][0]
 
 
 def test_report_and_enforce_rules_validate_where_nothing_enforces() -> None:

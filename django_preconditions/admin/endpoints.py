@@ -205,6 +205,37 @@ class ProtectedEndpointForm(_RuleForm):
         assert isinstance(field, forms.ChoiceField)
         field.choices = choices
 
+    def clean(self) -> dict[str, Any]:
+        """One enabled rule per view: a second one, under another of the view's keys, would
+        be merged with the first (it can only add protection), but the admin would show two
+        rules where one applies. Refused when a rule becomes enabled or changes its view, so
+        that a user who may only add rules cannot change what another rule says."""
+        super().clean()
+        cleaned = self.cleaned_data
+        view = cleaned.get("view")
+        adding = self.instance._state.adding
+        if (
+            view
+            and cleaned.get("enabled")
+            and (adding or {"enabled", "view"} & set(self.changed_data))
+        ):
+            from ..validation import sibling_rules
+
+            others = sibling_rules(view, exclude_pk=None if adding else self.instance.pk)
+            if others:
+                self.add_error(
+                    "view",
+                    gettext(
+                        "This view already has an enabled rule, under %(rules)s. Edit that "
+                        "rule instead (a view has one enabled rule), or save this one disabled."
+                    )
+                    % {"rules": ", ".join(repr(rule.view) for rule in others)},
+                )
+                # add_error() dropped it: the model's clean() must check the view as typed,
+                # not an empty one ("'' matches no URL pattern").
+                cleaned["view"] = view
+        return cleaned
+
 
 def rules_status() -> str:
     """When this process last read the rules, and whether the last read failed (no query)."""
