@@ -388,6 +388,7 @@ def _unmet_requirement(
         parsed.if_none_match,
         parsed.raw[2],
         unmodified_future=unmodified is not None and unmodified > now,
+        carries_conditions=parsed.present,
     )
     if missing is None:
         return None
@@ -439,6 +440,22 @@ def _if_unmodified_since_step(
     )
 
 
+def _if_none_match_failure(tags: EntityTagList | str) -> str:
+    """Why an unsafe request fails ``If-None-Match``: ``*`` and the resource exists, or the
+    current entity-tag is listed."""
+    if tags == WILDCARD:
+        return gettext_noop("the resource exists")
+    return gettext_noop("the current entity-tag is listed in If-None-Match")
+
+
+def refused_create_only(decision: Decision) -> bool:
+    """Whether ``decision`` refused ``If-None-Match: *`` because the resource exists (the
+    412's text then explains ``*``; not for a listed entity-tag)."""
+    return decision.reason is Reason.IF_NONE_MATCH_FAILED and decision.detail == (
+        _if_none_match_failure(WILDCARD)
+    )
+
+
 def _if_none_match_step(
     parsed: _Conditions, resource: ResourceState, requirement: Requirement | None
 ) -> Decision | None:
@@ -451,11 +468,7 @@ def _if_none_match_step(
         return None
     if parsed.method in SAFE_METHODS:
         return parsed.decision(Outcome.NOT_MODIFIED, Reason.NOT_MODIFIED, IF_NONE_MATCH)
-    detail = (
-        gettext_noop("the resource exists")
-        if tags == WILDCARD
-        else gettext_noop("the current entity-tag is listed in If-None-Match")
-    )
+    detail = _if_none_match_failure(tags)
     return parsed.decision(
         Outcome.PRECONDITION_FAILED, Reason.IF_NONE_MATCH_FAILED, IF_NONE_MATCH, detail, requirement
     )
@@ -563,6 +576,7 @@ def _requirement_gap(
     raw_unmodified: str | None,
     *,
     unmodified_future: bool = False,
+    carries_conditions: bool = False,
 ) -> tuple[Reason, str] | None:
     """``None`` when the request carries an accepted precondition, else why not."""
     accepted: Collection[str] = requirement.accepted_headers
@@ -580,9 +594,11 @@ def _requirement_gap(
         if unmodified_future and not requirement.allow_wildcard and if_none_match != WILDCARD:
             return (
                 Reason.UNMODIFIED_SINCE_IN_FUTURE,
-                "its If-Unmodified-Since is later than the server's current time; a date in the "
-                "future matches every version, so it does not prove which version you edited. "
-                "Send the Last-Modified you were served, or If-Match",
+                gettext_noop(
+                    "its If-Unmodified-Since is later than the server's current time; a date "
+                    "in the future matches every version, so it does not prove which version "
+                    "you edited. Send the Last-Modified you were served, or If-Match"
+                ),
             )
         return None
     # Create-only: "If-None-Match: *" proves the client will not overwrite anything (rule 31).
@@ -595,5 +611,10 @@ def _requirement_gap(
                 "its If-Unmodified-Since cannot be used here (an invalid HTTP-date, or a "
                 "resource without a modification date)"
             ),
+        )
+    if carries_conditions:
+        return Reason.PRECONDITION_MISSING, gettext_noop(
+            "none of its conditional headers proves which version you edited (If-None-Match "
+            "with entity-tags and If-Modified-Since only make a read conditional)"
         )
     return Reason.PRECONDITION_MISSING, gettext_noop("it carries no precondition header")

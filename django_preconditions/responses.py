@@ -23,7 +23,15 @@ from django.utils.translation import gettext, gettext_lazy
 
 from . import signals
 from ._compat import log_response
-from .conditions import IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, Decision, Outcome, Reason
+from .conditions import (
+    IF_MATCH,
+    IF_NONE_MATCH,
+    IF_UNMODIFIED_SINCE,
+    Decision,
+    Outcome,
+    Reason,
+    refused_create_only,
+)
 from .formats import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE, built_in
 from .headers import CACHE_CONTROL, ETAG, IF_MATCH_FORM, LAST_MODIFIED, LINK, RETRY_AFTER
 from .policy import Policy
@@ -397,7 +405,7 @@ def _failed_texts(
                 "%(method)s %(path)s was not applied: %(reason)s. If-None-Match: * asks to "
                 "create the resource only if it does not exist yet."
             )
-            if decision.reason is Reason.IF_NONE_MATCH_FAILED
+            if refused_create_only(decision)
             else gettext("%(method)s %(path)s was not applied: %(reason)s.")
         ) % values
         return detail, (

@@ -328,3 +328,26 @@ def test_remembered_error_texts_are_forgotten_when_the_catalog_settings_change(r
     assert responses._translated
     with override_settings(LOCALE_PATHS=[]):
         assert not responses._translated
+
+
+@override_settings(MIDDLEWARE=MIDDLEWARE)
+@pytest.mark.parametrize("language", ["fr", "de"])
+@pytest.mark.parametrize(
+    ("headers", "english"),
+    [
+        ({}, "carries no precondition header"),
+        ({"If-None-Match": '"abc"'}, "none of its conditional headers"),
+        ({"If-Unmodified-Since": "Fri, 31 Dec 9999 23:59:59 GMT"}, "later than the server"),
+        ({"If-Unmodified-Since": "yesterday"}, "cannot be used here"),
+        ({"If-Match": "*"}, "only says that some version exists"),
+    ],
+)
+def test_every_reason_of_a_428_is_in_the_clients_language(
+    client, document, language, headers, english
+):
+    """Rule 34: the reason inside a 428's detail is translated too, whichever it is."""
+    path = f"/docs/{document.pk}/"
+    assert english in put(client, path, None, **headers).json()["detail"]
+    translated = put(client, path, language, **headers)
+    assert translated.status_code == 428
+    assert english not in translated.json()["detail"]

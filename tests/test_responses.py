@@ -763,3 +763,49 @@ def test_the_registry_names_the_admin_choices_and_the_schema_serializers() -> No
             assert schema is None or hasattr(spectacular, schema)
     assert built_in(lambda request, error: HttpResponse()) is None
     assert built_in("tests.support.error_formats.envelope_error") is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("headers", "says", "never"),
+    [
+        ({}, "it carries no precondition header", "conditional headers"),
+        ({"If-None-Match": '"abc"'}, "none of its conditional headers", "no precondition header"),
+        (
+            {"If-Modified-Since": "Tue, 30 Jun 2015 00:00:00 GMT"},
+            "none of its conditional headers",
+            "no precondition header",
+        ),
+    ],
+)
+def test_a_428_says_whether_the_request_carried_conditional_headers(
+    headers: dict[str, str], says: str, never: str
+) -> None:
+    """Rule 35: a 428 names the problem; it never claims that a request carrying a
+    conditional header carries none."""
+    document = Document.objects.create(title="a")
+    response = Client().put(
+        f"/docs/{document.pk}/", "{}", content_type="application/json", headers=headers
+    )
+    assert response.status_code == 428
+    assert says in response.json()["detail"]
+    assert never not in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_412_explains_if_none_match_star_only_when_the_client_sent_it() -> None:
+    """Rule 36: the 412 of a listed entity-tag (rule 17) does not talk about ``*``."""
+    document = Document.objects.create(title="a")
+    url = f"/docs/{document.pk}/"
+    listed = Client().put(
+        url,
+        "{}",
+        content_type="application/json",
+        headers={"If-Match": document.etag, "If-None-Match": document.etag},
+    )
+    star = Client().put(url, "{}", content_type="application/json", headers={"If-None-Match": "*"})
+    assert listed.status_code == star.status_code == 412
+    assert "the current entity-tag is listed in If-None-Match" in listed.json()["detail"]
+    assert "If-None-Match: *" not in listed.json()["detail"]
+    assert "the resource exists" in star.json()["detail"]
+    assert "If-None-Match: * asks to create the resource" in star.json()["detail"]
