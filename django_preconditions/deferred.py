@@ -192,6 +192,8 @@ class DeferredGuard:
         self.refused_response: HttpResponse | None = None
         self.failed = False
         self.row_write_pending = False
+        #: The view wrote before loading the row, undecided (see :meth:`_may_wait`).
+        self.waited = False
         self.transaction: Any = None  # the atomic block opened at a write before the row's
         #: The database whose statements the guard watches (and opens its transaction on): where
         #: the row is expected to be written. ``alias`` follows the row if the view writes it
@@ -246,10 +248,37 @@ class DeferredGuard:
         if self.refused is not None:
             raise _Refused(self.refused.status)  # also after a view swallowed the refusal
         if not self.decided:
+            if self._may_wait():
+                # The view writes before it has loaded the row (an access log before its own
+                # permission check, say): a 412 now would answer a caller the view may yet
+                # refuse, with the row's version (rules 12, 13). The write joins the guard's
+                # transaction; the row's write decides, or else the end of the view.
+                self._open_transaction()
+                self.waited = True
+                return execute(sql, params, many, context)
             self.decide_write()
         if self.row_write_pending:
             self.row_write_pending = False  # the row's own write: one statement, or a savepoint
-        elif (
+        else:
+            self._open_transaction()
+        return execute(sql, params, many, context)
+
+    def _may_wait(self) -> bool:
+        """Whether a write before the row's may run undecided: the view has not loaded the
+        row, and the guard can hold what it writes in its own transaction, to roll back if the
+        request is refused later (not inside a transaction the guard does not end, e.g.
+        ``ATOMIC_REQUESTS``, whose view commits before the guard settles)."""
+        return (
+            not self.loads
+            and self.expectation is not None
+            and not self.target.unidentified
+            and (self.transaction is not None or not connections[self.watched].in_atomic_block)
+        )
+
+    def _open_transaction(self) -> None:
+        """Open the guard's transaction at a write before the row's, so that a refusal or a
+        lost race rolls it back too (not needed inside a transaction already open)."""
+        if (
             self.transaction is None
             and self.expectation is not None
             and not self.expectation.written
@@ -257,7 +286,6 @@ class DeferredGuard:
         ):
             self.transaction = transaction.atomic(using=self.watched)
             self.transaction.__enter__()
-        return execute(sql, params, many, context)
 
     def write_elsewhere(self, alias: str) -> bool:
         """The view writes the row to ``alias``, not to the database the guard expected
@@ -383,6 +411,15 @@ class DeferredGuard:
             return enforcer.finish(self.request, response, snapshot, None)
         if self.expectation is not None and self.expectation.written:
             return enforcer.finish(self.request, response, Snapshot.absent(), self.expectation)
+        if self.waited and not self.decided and 200 <= response.status_code < 300:
+            # It wrote before loading the row and then served the request without writing
+            # the row: judged now, its writes rolled back if refused. A view that answered
+            # otherwise (its own 403/404) keeps its answer, and no version is shown.
+            try:
+                self.decide_write()
+            except _Refused:
+                return self.refusal()
+            return response
         # A view that wrote was judged at its first write. One that refused the body of a
         # request for the row it loaded (rule 11) is judged now: a stale precondition wins.
         loaded = self.loaded

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.rules import reload_rules
 from tests.support.middleware import MIDDLEWARE, PLAIN_RULE, put, settings_rule
-from tests.testapp.models import Document, SluggedDocument
+from tests.testapp.models import Document, PlainCounter, SluggedDocument
 
 pytestmark = pytest.mark.django_db
 
@@ -490,3 +490,42 @@ def test_the_middleware_and_the_decorator_agree_on_a_stale_post() -> None:
         by_middleware.content
     )
     assert Document.objects.get(pk=plain.pk).title == "original"
+
+
+# --- rules 12, 13: a write before the view's access check decides nothing yet ---------------
+
+LOGGED = {"VIEWS": {"logged": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}}
+
+
+@pytest.mark.django_db(transaction=True)  # the guard holds the view's writes itself
+@pytest.mark.urls("tests.support.access_log_urls")
+def test_rules_12_13_a_write_before_the_views_owner_check_does_not_answer_412(
+    django_user_model: Any,
+) -> None:
+    """The view logs the access, then looks the row up among the caller's own: a stranger
+    gets the view's 404 (no ETag, no version in the body); the owner's stale write gets 412
+    and its log line is rolled back with it; a current one succeeds and keeps it."""
+    owner = django_user_model.objects.create_user("owner", password="x")
+    stranger = django_user_model.objects.create_user("stranger", password="x")
+    document = Document.objects.create(title="secret", owner=owner)
+    url = f"/logged/{document.pk}/"
+    with override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS=LOGGED):
+        client = Client()
+        client.force_login(stranger)
+        refused = put(client, url, **{"If-Match": '"guess"'})
+        assert refused.status_code == 404
+        assert "ETag" not in refused
+        assert document.version_token not in refused.content.decode()
+        logged = PlainCounter.objects.filter(counter=document.pk).count()
+        client.force_login(owner)
+        stale = put(client, url, **{"If-Match": '"stale"'})
+        assert stale.status_code == 412
+        assert PlainCounter.objects.filter(counter=document.pk).count() == logged
+        missing = put(client, url)
+        assert missing.status_code == 428
+        current = put(client, url, **{"If-Match": document.etag})
+        assert current.status_code == 200
+    stored = Document.objects.get(pk=document.pk)
+    assert stored.title == "new"
+    assert current["ETag"] == stored.etag
+    assert PlainCounter.objects.filter(counter=document.pk).count() == logged + 1
