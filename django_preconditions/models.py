@@ -1126,7 +1126,9 @@ class ProtectedEndpoint(VersionedModel):
 
         from .validation import admin_rule_errors
 
-        errors = admin_rule_errors(self.as_rule(), self.view)
+        # No view (blank, or refused by the field's own validators, e.g. too long): that
+        # field's error says so; "'' matches no URL pattern" would only add noise.
+        errors = admin_rule_errors(self.as_rule(), self.view, check_view=bool(self.view))
         if errors:
             raise ValidationError(errors)
 

@@ -750,6 +750,17 @@ def test_rule_validation_names_the_field_and_the_fix(
     assert not ProtectedEndpoint.objects.exists()
 
 
+@pytest.mark.parametrize("view", ["x" * 300, "document-\x00plain"])
+def test_a_view_its_field_refuses_gets_that_error_alone(admin_client: Client, view: str) -> None:
+    """Too long, or a NUL: the field's own error, not also "'' matches no URL pattern"."""
+    response = admin_client.post(RULE_ADD_URL, rule_data(view=view))
+    assert response.status_code == 200
+    errors = " ".join(form_of(response).errors["view"])
+    assert errors
+    assert "matches no URL pattern" not in errors
+    assert not ProtectedEndpoint.objects.exists()
+
+
 def test_rule_for_a_view_that_already_has_one_is_refused(admin_client: Client) -> None:
     ProtectedEndpoint.objects.create(view="document-plain")
     response = admin_client.post(RULE_ADD_URL, rule_data())
