@@ -37,7 +37,6 @@ from django.db import (
     transaction,
 )
 from django.db.models.signals import class_prepared, post_save, pre_save
-from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.http import http_date
 from django.utils.translation import gettext_lazy as _
@@ -255,9 +254,9 @@ class VersionExpectation:
         # The connection of this thread (an async view writes on another thread than the
         # one that answers).
         mark = _WriteMark(transaction.get_connection(self.using or DEFAULT_DB_ALIAS))
-        try:
-            mark.connection.on_commit(mark)  # runs at once outside a transaction
-        except TransactionManagementError:  # manual transaction management: assume it stands
+        if mark.connection.in_atomic_block:
+            mark.connection.on_commit(mark)
+        else:  # autocommit (or manual transaction management): it stands
             mark.committed = True
         self._writes.append((previous, mark))
         return previous
