@@ -465,6 +465,22 @@ _swap_target: ContextVar[_SwapTarget | None] = ContextVar(
 # --- QuerySet and manager --------------------------------------------------------------------
 
 
+def _new_versions(objs: Iterable[_M], fields: Iterable[str]) -> tuple[list[_M], list[str]]:
+    """The objects of a bulk write, each given a new version token and ``last_modified`` (the
+    time of the write, never derived from the copy in memory), and the fields to write with
+    the two version fields added."""
+    objs = list(objs)
+    now = timezone.now()
+    for obj in objs:
+        obj.version_token = new_version_token()
+        obj.last_modified = now
+    fields = list(fields)
+    return objs, [
+        *fields,
+        *(name for name in (VERSION_FIELD, MODIFIED_FIELD) if name not in fields),
+    ]
+
+
 class VersionedQuerySet(models.QuerySet[_M]):
     """A queryset whose bulk writes change the version of every row they touch (rule 46)."""
 
@@ -496,15 +512,7 @@ class VersionedQuerySet(models.QuerySet[_M]):
     ) -> int:
         """``bulk_update()`` that gives each object a new version token and ``last_modified``
         (the time of the write, never derived from the possibly stale copy in memory)."""
-        objs = list(objs)
-        now = timezone.now()
-        for obj in objs:
-            obj.version_token = new_version_token()
-            obj.last_modified = now
-        fields = [
-            *fields,
-            *(name for name in (VERSION_FIELD, MODIFIED_FIELD) if name not in fields),
-        ]
+        objs, fields = _new_versions(objs, fields)
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
@@ -521,15 +529,7 @@ class VersionedQuerySet(models.QuerySet[_M]):
         """``bulk_create()``; with ``update_conflicts`` the rows it updates get a new version
         token and ``last_modified`` too (rule 46): both are added to ``update_fields``."""
         if update_conflicts and update_fields:
-            objs = list(objs)
-            now = timezone.now()
-            for obj in objs:
-                obj.version_token = new_version_token()
-                obj.last_modified = now
-            update_fields = [
-                *update_fields,
-                *(name for name in (VERSION_FIELD, MODIFIED_FIELD) if name not in update_fields),
-            ]
+            objs, update_fields = _new_versions(objs, update_fields)
         return super().bulk_create(
             objs,
             batch_size=batch_size,
