@@ -62,15 +62,19 @@ class PreconditionRequiredMixin:
     http_method_names: list[str]
 
     def get_precondition_object(self) -> VersionedModel:
-        """The object the request targets. Raise ``Http404`` when it does not exist."""
-        get_object = getattr(super(), "get_object", None)
-        if get_object is None:
+        """The object the request targets: the view's own ``get_object()`` (whatever class
+        defines it: an override that checks the caller's access raises its 404/403 before any
+        412/428 — rules 12, 13). Raise ``Http404`` when it does not exist."""
+        if getattr(super(), "get_object", None) is None:
             raise ImproperlyConfigured(
                 f"{type(self).__name__} uses PreconditionRequiredMixin without get_object(). "
                 "Combine it with SingleObjectMixin (DetailView, UpdateView, DeleteView) or "
                 "override get_precondition_object()."
             )
-        instance = get_object(self._precondition_queryset())
+        self.__dict__.pop("_precondition_object", None)  # loaded now, not the cached one
+        queryset = self._precondition_queryset()
+        # Overrides often take no queryset: pass one only when a write must read elsewhere.
+        instance = self.get_object() if queryset is None else self.get_object(queryset)
         if not isinstance(instance, VersionedModel):
             raise ImproperlyConfigured(
                 f"{type(self).__name__}.get_precondition_object() returned a "

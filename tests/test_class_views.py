@@ -459,3 +459,43 @@ def test_template_views_keep_djangos_own_404_page(client) -> None:
     response = client.post("/cbv/update/999999/", {"title": "x"})
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+# --- rules 12, 13: access control in the view's own get_object() ----------------------------
+
+
+@pytest.mark.urls("tests.support.owner_check_urls")
+@pytest.mark.parametrize(
+    ("prefix", "refused"), [("owned", 404), ("forbidden", 403), ("async-owned", 404)]
+)
+def test_rules_12_13_the_views_own_get_object_answers_before_any_412_or_428(
+    client: Any, django_user_model: Any, prefix: str, refused: int
+) -> None:
+    """A view checking the owner in get_object() refuses a stranger with its 404/403 — on a
+    stale, a missing or a current precondition alike, without the owner's ETag — and the
+    owner's requests are judged as usual."""
+    alice = django_user_model.objects.create_user("alice", password="pw")
+    bob = django_user_model.objects.create_user("bob", password="pw")
+    document = Document.objects.create(title="Alice's", owner=alice)
+    stale = make_stale(document)
+    document.refresh_from_db()
+    url = f"/{prefix}/{document.pk}/"
+    before = state(document.pk)
+    client.force_login(bob)
+    for headers in ({"If-Match": stale}, {}, {"If-Match": document.etag}):
+        response = client.put(url, b'{"title": "x"}', content_type=JSON, headers=headers)
+        assert (response.status_code, response.get("ETag")) == (refused, None), headers
+        assert document.version_token not in response.content.decode()
+    read = client.get(url, headers={"If-Match": stale})
+    assert (read.status_code, read.get("ETag")) == (refused, None)
+    assert state(document.pk) == before
+    client.force_login(alice)
+    assert client.put(url, b'{"title": "x"}', content_type=JSON).status_code == 428
+    assert (
+        client.put(url, b'{"title": "x"}', content_type=JSON, headers={"If-Match": stale})
+    ).status_code == 412
+    current = client.put(
+        url, b'{"title": "mine"}', content_type=JSON, headers={"If-Match": document.etag}
+    )
+    assert current.status_code == 200
+    assert current["ETag"] == Document.objects.get(pk=document.pk).etag
