@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.http import HttpRequest, HttpResponse
@@ -44,6 +44,9 @@ logger = logging.getLogger("django_preconditions")
 #: cannot take): the view answers for it; a write the view makes anyway is refused.
 NO_MATCH: Final = object()
 _WRITE_STATEMENTS: Final = ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE")
+_UNREAD: Final = object()
+#: The view's own refusals of the caller or the method: answered as the view answered them.
+_VIEW_REFUSALS: Final = frozenset({401, 403, 404, 405, 410})
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,11 @@ class _DeferredExpectation(VersionExpectation):
         if using is None:
             using = write_alias(type(instance), instance=instance)
         return using == self.using or guard.write_elsewhere(using)
+
+    def _state(self) -> Any:
+        # The token as decided, without deciding (``token`` would): a delete is recorded
+        # after its statement ran.
+        return (self._token, self.last_modified, self.written, self.deleted)
 
     @property
     def using(self) -> str:
@@ -192,8 +200,10 @@ class DeferredGuard:
         self.refused_response: HttpResponse | None = None
         self.failed = False
         self.row_write_pending = False
-        #: The view wrote before loading the row, undecided (see :meth:`_may_wait`).
+        #: The view wrote before loading the row, undecided (see :meth:`_may_wait`), and the
+        #: row's version read just before that write.
         self.waited = False
+        self.before_writes: Any = _UNREAD
         self.transaction: Any = None  # the atomic block opened at a write before the row's
         #: The database whose statements the guard watches (and opens its transaction on): where
         #: the row is expected to be written. ``alias`` follows the row if the view writes it
@@ -252,9 +262,16 @@ class DeferredGuard:
                 # The view writes before it has loaded the row (an access log before its own
                 # permission check, say): a 412 now would answer a caller the view may yet
                 # refuse, with the row's version (rules 12, 13). The write joins the guard's
-                # transaction; the row's write decides, or else the end of the view.
+                # transaction; the row's write decides, or else the end of the view — against
+                # the version read now, before anything the view writes.
                 self._open_transaction()
-                self.waited = True
+                if not self.waited:
+                    self.waited = True
+                    self._deciding = True  # the read is the guard's own
+                    try:
+                        self.before_writes = self.stored_version()
+                    finally:
+                        self._deciding = False
                 return execute(sql, params, many, context)
             self.decide_write()
         if self.row_write_pending:
@@ -317,6 +334,10 @@ class DeferredGuard:
         for instance, token, modified in reversed(self.loads):
             if instance._state.db == self.alias and (pk is NO_MATCH or instance.pk == pk):
                 return token, modified
+        if self.before_writes is not _UNREAD:
+            return cast(
+                "tuple[str, datetime.datetime | None] | None", self.before_writes
+            )  # read before the first write
         target = self.target
         if target.model is None:
             return None
@@ -411,10 +432,11 @@ class DeferredGuard:
             return enforcer.finish(self.request, response, snapshot, None)
         if self.expectation is not None and self.expectation.written:
             return enforcer.finish(self.request, response, Snapshot.absent(), self.expectation)
-        if self.waited and not self.decided and 200 <= response.status_code < 300:
-            # It wrote before loading the row and then served the request without writing
-            # the row: judged now, its writes rolled back if refused. A view that answered
-            # otherwise (its own 403/404) keeps its answer, and no version is shown.
+        if self.waited and not self.decided and response.status_code not in _VIEW_REFUSALS:
+            # It wrote before loading the row and then answered without writing the row (a
+            # success, a redirect, a validation error): judged now, its writes rolled back if
+            # refused. A view that refused the caller itself (401/403/404/405/410) keeps its
+            # answer, and no version is shown (rules 12, 13).
             try:
                 self.decide_write()
             except _Refused:

@@ -202,8 +202,8 @@ class VersionExpectation:
     deleted: bool = False
     last_modified: datetime.datetime | None = None
     #: The writes recorded, newest last, each with what it replaced (see :meth:`settle`).
-    _writes: list[tuple[tuple[str | None, datetime.datetime | None, bool], _WriteMark]] = (
-        dataclasses.field(default_factory=list, init=False, repr=False, compare=False)
+    _writes: list[tuple[_State, _WriteMark, _State]] = dataclasses.field(
+        default_factory=list, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
@@ -242,15 +242,21 @@ class VersionExpectation:
         assert self.token is not None, "no version yet: the row was expected to be absent"
         return format_entity_tag(self.token)
 
+    def _state(self) -> _State:
+        return (self.token, self.last_modified, self.written, self.deleted)
+
+    def _set_state(self, state: _State) -> None:
+        self.token, self.last_modified, self.written, self.deleted = state
+
     def _record(
-        self, token: str, modified: datetime.datetime | None
-    ) -> tuple[str | None, datetime.datetime | None, bool]:
-        """Follow the write this request made (rule 52); returns what to restore if the
-        write is refused after all. A write inside a transaction is kept only while it
-        stands: :meth:`settle` forgets it once a savepoint or transaction around it was
-        rolled back."""
-        previous = (self.token, self.last_modified, self.written)
-        self.token, self.last_modified, self.written = token, modified, True
+        self, token: str | None, modified: datetime.datetime | None, *, deleted: bool = False
+    ) -> _State:
+        """Follow the write (or, with ``deleted``, the delete) this request made (rule 52);
+        returns what to restore if it is refused after all. A write inside a transaction is
+        kept only while it stands: :meth:`settle` forgets it once a savepoint or transaction
+        around it was rolled back."""
+        previous = self._state()
+        self._set_state((token, modified, True, deleted))
         # The connection of this thread (an async view writes on another thread than the
         # one that answers).
         mark = _WriteMark(transaction.get_connection(self.using or DEFAULT_DB_ALIAS))
@@ -258,11 +264,11 @@ class VersionExpectation:
             mark.connection.on_commit(mark)
         else:  # autocommit (or manual transaction management): it stands
             mark.committed = True
-        self._writes.append((previous, mark))
+        self._writes.append((previous, mark, self._state()))
         return previous
 
-    def _restore(self, previous: tuple[str | None, datetime.datetime | None, bool]) -> None:
-        self.token, self.last_modified, self.written = previous
+    def _restore(self, previous: _State) -> None:
+        self._set_state(previous)
         if self._writes and self._writes[-1][0] is previous:
             self._writes.pop()
 
@@ -270,11 +276,45 @@ class VersionExpectation:
         """Forget the writes a rolled-back savepoint or transaction took back (the view's
         own ``atomic()`` block, ``set_rollback(True)``): the row has their previous version
         again, which the response's ``ETag`` and the request's next compare-and-swap must
-        name. Rollbacks take back the newest writes first."""
+        name. Rollbacks take back the newest writes first.
+
+        A write whose mark neither ran nor waits was rolled back — or committed while an
+        earlier ``on_commit`` callback raised (Django then runs none of the later ones): the
+        row's stored version tells them apart, read once in that case only."""
         writes = self._writes
-        while writes and not writes[-1][1].stands():
-            previous, _ = writes.pop()
-            self.token, self.last_modified, self.written = previous
+        if not writes or writes[-1][1].stands():
+            return
+        stored = self._stored_version(writes[-1][1].connection)
+        while writes:
+            previous, mark, after = writes[-1]
+            if mark.stands() or (stored is not _MISSING and _is_stored(after, stored)):
+                return
+            writes.pop()
+            self._set_state(previous)
+
+    def _stored_version(self, connection: Any) -> Any:
+        """The row's stored token on ``connection``'s database (``None``: no row), or
+        ``_MISSING`` when it cannot be read here (e.g. an aborted transaction, or an event
+        loop, where no query may run)."""
+        try:
+            if self.field == "pk":
+                owner, lookup = self.root, {"pk": self.pk}  # an adapter may name it late
+            else:
+                owner, lookup = self.key.model, {self.key.attname: self.value}
+            if None in lookup.values():
+                return _MISSING
+            rows = owner._base_manager.using(connection.alias).filter(**lookup)
+            return rows.values_list(VERSION_FIELD, flat=True).first()
+        except Exception:  # any failure leaves the marks' verdict
+            return _MISSING
+
+
+_State = tuple[str | None, datetime.datetime | None, bool, bool]  # token, time, written, deleted
+
+
+def _is_stored(state: _State, stored: str | None) -> bool:
+    """Whether the row as stored is what the write that led to ``state`` left."""
+    return stored is None if state[3] else stored == state[0]
 
 
 class _WriteMark:
@@ -736,7 +776,7 @@ class VersionedModel(models.Model):
         # From the UPDATE on, receivers of post_save (inside super().save()) and later saves
         # in the request follow the version this save writes (rule 52); undone below if the
         # write is refused.
-        recorded: list[tuple[str | None, datetime.datetime | None, bool]] = []
+        recorded: list[_State] = []
         if expectation is not None:
             target.on_applied = lambda: recorded.append(
                 expectation._record(self.version_token, self.last_modified)
@@ -858,8 +898,8 @@ class VersionedModel(models.Model):
                 ) from exc
             raise
         if expectation is not None:
-            expectation.deleted = True
-            expectation.written = True
+            token, modified, _, _ = expectation._state()
+            expectation._record(token, modified, deleted=True)
         return result
 
     delete.alters_data = True  # type: ignore[attr-defined]

@@ -881,3 +881,42 @@ def test_rule_52_an_expectation_forgets_a_write_its_savepoint_rolled_back() -> N
         expectation.settle()
         assert expectation.written
         assert expectation.token == Document.objects.get(pk=document.pk).version_token
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.support.integrity_urls")
+@pytest.mark.parametrize("again", [False, True], ids=["one save", "a second save"])
+def test_rule_52_a_save_committed_while_an_earlier_on_commit_callback_raised_still_counts(
+    again: bool,
+) -> None:
+    """Django runs no later callback once one raises: the request's mark of its committed
+    save never runs; the stored version settles it (the ETag names it, a second save is not
+    a false 412)."""
+    document = Document.objects.create(title="a")
+    response = Client().put(
+        f"/hook/docs/{document.pk}/{'?again=1' if again else ''}",
+        {"title": "new"},
+        content_type="application/json",
+        headers={"If-Match": document.etag},
+    )
+    stored = Document.objects.get(pk=document.pk)
+    assert response.status_code == 200, response.content
+    assert stored.title == "new"
+    assert stored.body == ("second" if again else "")
+    assert response["ETag"] == stored.etag != document.etag
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.support.integrity_urls")
+def test_rule_52_a_delete_the_view_rolled_back_is_not_followed() -> None:
+    document = Document.objects.create(title="a")
+    response = Client().put(
+        f"/undelete/docs/{document.pk}/",
+        {"title": "new"},
+        content_type="application/json",
+        headers={"If-Match": document.etag},
+    )
+    stored = Document.objects.get(pk=document.pk)
+    assert response.status_code == 200, response.content
+    assert stored.title == "new"
+    assert response.get("ETag") == stored.etag

@@ -529,3 +529,21 @@ def test_rules_12_13_a_write_before_the_views_owner_check_does_not_answer_412(
     assert stored.title == "new"
     assert current["ETag"] == stored.etag
     assert PlainCounter.objects.filter(counter=document.pk).count() == logged + 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.support.access_log_urls")
+@pytest.mark.parametrize(("headers", "refused"), [({"If-Match": '"stale"'}, 412), ({}, 428)])
+def test_a_write_before_the_row_is_loaded_is_judged_when_the_view_redirects(
+    headers: dict[str, str], refused: int
+) -> None:
+    """Only the view's own refusals (401/403/404/405/410) keep its answer: a redirect after an
+    undecided write is judged, and a refusal rolls the write back (rules 44, 51)."""
+    document = Document.objects.create(title="a")
+    rules = {"VIEWS": {"redirect": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}}
+    with override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS=rules):
+        response = put(Client(), f"/redirect/{document.pk}/", **headers)
+        current = put(Client(), f"/redirect/{document.pk}/", **{"If-Match": document.etag})
+    assert response.status_code == refused
+    assert current.status_code == 302
+    assert Document.objects.get(pk=document.pk).title == "new"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 
@@ -21,4 +21,14 @@ def logged_document(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"title": document.title})
 
 
-urlpatterns = [path("logged/<int:pk>/", logged_document, name="logged")]
+def update_then_redirect(request: HttpRequest, pk: int) -> HttpResponse:
+    """A form-style view that writes the row with ``QuerySet.update()`` (it never loads it)
+    and redirects: nothing tells the middleware which write was the row's."""
+    Document.objects.filter(pk=pk).update(title=json.loads(request.body)["title"])
+    return HttpResponseRedirect("/done/")
+
+
+urlpatterns = [
+    path("logged/<int:pk>/", logged_document, name="logged"),
+    path("redirect/<int:pk>/", update_then_redirect, name="redirect"),
+]

@@ -83,8 +83,48 @@ def draft_then_save(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"title": document.title})
 
 
+class HookFailed(Exception):
+    """What an ``on_commit`` callback of the project raised (a task queue down, say)."""
+
+
+def _failing_hook() -> None:
+    raise HookFailed
+
+
+@require_preconditions(Document)
+def save_despite_a_failing_hook(request: HttpRequest, pk: int) -> HttpResponse:
+    """Saves in an ``atomic()`` block whose earlier ``on_commit`` callback raises at COMMIT
+    (the save is committed; Django runs no later callback), then saves again (rule 52)."""
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    try:
+        with transaction.atomic():
+            transaction.on_commit(_failing_hook)
+            document.title = json.loads(request.body)["title"]
+            document.save()
+    except HookFailed:
+        pass
+    if request.GET.get("again"):
+        document.body = "second"
+        document.save(update_fields=["body"])
+    return JsonResponse({"title": document.title})
+
+
+@require_preconditions(Document)
+def delete_taken_back(request: HttpRequest, pk: int) -> HttpResponse:
+    """Deletes the row in an ``atomic()`` block it rolls back, then saves it (rule 52)."""
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    with transaction.atomic():
+        Document.objects.get(pk=pk).delete()
+        transaction.set_rollback(True)
+    document.title = json.loads(request.body)["title"]
+    document.save()
+    return JsonResponse({"title": document.title})
+
+
 urlpatterns = [
     path("docs/<int:pk>/", json_put(Document, ("title", "body"))),
+    path("hook/docs/<int:pk>/", save_despite_a_failing_hook),
+    path("undelete/docs/<int:pk>/", delete_taken_back),
     path("draft/docs/<int:pk>/", draft_then_save),
     path("named/deferred/<int:pk>/", named_deferred),
     path("twice/docs/<int:pk>/", json_put(Document, ("title", "body"), saves=2)),
