@@ -408,9 +408,55 @@ def _rules_alias(databases: Any) -> str | None:
     return alias if databases and alias in databases else None
 
 
+def check_versioned_inlines(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W006: an admin inline edits a VersionedModel. Inline rows are saved as plain Django
+    saves (no version travels with them), so a stale inline row overwrites a newer one."""
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    from ._compat import admin_sites
+    from .models import VersionedModel
+
+    messages: list[CheckMessage] = []
+    for site in admin_sites():
+        for model in apps.get_models():
+            if not site.is_registered(model):
+                continue
+            model_admin = site.get_model_admin(model)
+            for inline in model_admin.inlines:
+                versioned = getattr(inline, "model", None)
+                if not (isinstance(versioned, type) and issubclass(versioned, VersionedModel)):
+                    continue
+                messages.append(
+                    Warning(
+                        gettext(
+                            "%(inline)s in the admin of %(model)s edits %(versioned)s rows, "
+                            "which are saved without the version they were shown with: a stale "
+                            "inline row overwrites changes made since the page was opened."
+                        )
+                        % {
+                            "inline": inline.__name__,
+                            "model": model._meta.label,
+                            "versioned": versioned._meta.label,
+                        },
+                        hint=gettext(
+                            "Edit %(versioned)s in its own VersionedModelAdmin (link to it from "
+                            "the inline, e.g. show_change_link = True) and make the inline "
+                            "read-only (has_change_permission/has_add_permission/"
+                            "has_delete_permission returning False); then silence "
+                            "preconditions.W006."
+                        )
+                        % {"versioned": versioned._meta.label},
+                        obj=inline,
+                        id="preconditions.W006",
+                    )
+                )
+    return messages
+
+
 def register_checks() -> None:
     register(Tags.compatibility)(check_settings_block)
     register(Tags.urls)(check_view_keys)
     register(Tags.database)(check_admin_rules)
     register(Tags.models)(check_versioned_models)
+    register(Tags.admin)(check_versioned_inlines)
     register(Tags.database)(check_rules_table)

@@ -5,6 +5,7 @@ Every message must say what is wrong and, in its hint, how to fix it (STYLE habi
 
 from __future__ import annotations
 
+import gc
 from io import StringIO
 from typing import Any
 
@@ -408,3 +409,29 @@ def test_w005_admin_rule_that_matches_no_url_or_cannot_be_applied() -> None:
     by_view = {message.obj.view: message.msg for message in messages}
     assert "Did you mean 'document-plain'" in by_view["document-plian"]
     assert "error_format" in by_view["document-plain"]
+
+
+def test_w006_an_admin_inline_of_a_versioned_model_is_reported() -> None:
+    """Inline rows are plain saves: a stale one would overwrite (a lost update)."""
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    from django_preconditions.checks import check_versioned_inlines
+    from tests.testapp.models import Document
+
+    class DocumentInline(admin.TabularInline):  # type: ignore[type-arg]
+        model = Document
+
+    class UserAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+        inlines = [DocumentInline]
+
+    assert not [m for m in check_versioned_inlines() if m.id == "preconditions.W006"]
+    site = admin.AdminSite(name="w006")
+    site.register(get_user_model(), UserAdmin)
+    messages = [m for m in check_versioned_inlines() if m.id == "preconditions.W006"]
+    assert [m.obj for m in messages] == [DocumentInline]
+    assert "testapp.Document" in messages[0].msg
+    assert "VersionedModelAdmin" in (messages[0].hint or "")
+    del site
+    gc.collect()  # the site leaves Django's weak set of admin sites
+    assert not [m for m in check_versioned_inlines() if m.id == "preconditions.W006"]
