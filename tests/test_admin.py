@@ -896,6 +896,15 @@ def test_rule_30_enabling_a_second_rule_for_a_view_in_its_form_is_refused(
     assert not second.enabled
 
 
+def assert_unconditional_put_refused(client: Client, document: Document) -> None:
+    """A PUT without a precondition to the plain view: 428, the row unchanged."""
+    response = client.put(
+        f"/plain/docs/{document.pk}/", {"title": "x"}, content_type="application/json"
+    )
+    assert response.status_code == 428
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
 @override_settings(MIDDLEWARE=MIDDLEWARE)
 def test_rule_30_a_second_rule_under_another_key_cannot_unprotect_a_method(
     client: Client,
@@ -907,12 +916,7 @@ def test_rule_30_a_second_rule_under_another_key_cannot_unprotect_a_method(
     )
     ProtectedEndpoint.objects.create(view="document-plain", methods="POST")
 
-    response = client.put(
-        f"/plain/docs/{document.pk}/", {"title": "x"}, content_type="application/json"
-    )
-
-    assert response.status_code == 428
-    assert Document.objects.get(pk=document.pk).title == "a"
+    assert_unconditional_put_refused(client, document)
 
 
 @override_settings(MIDDLEWARE=MIDDLEWARE)
@@ -924,12 +928,7 @@ def test_rule_30_a_second_rule_under_another_key_cannot_switch_an_enforced_view_
     ProtectedEndpoint.objects.create(view=PLAIN_PATH, mode="enforce", **target)
     ProtectedEndpoint.objects.create(view="document-plain", mode="report", **target)
 
-    response = client.put(
-        f"/plain/docs/{document.pk}/", {"title": "x"}, content_type="application/json"
-    )
-
-    assert response.status_code == 428
-    assert Document.objects.get(pk=document.pk).title == "a"
+    assert_unconditional_put_refused(client, document)
 
 
 @override_settings(MIDDLEWARE=MIDDLEWARE)

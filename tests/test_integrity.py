@@ -808,6 +808,19 @@ def test_rule_44_a_protected_view_loading_with_defer_answers_a_lost_race_412() -
     assert NamedDocument.objects.get(pk=document.pk).name == "mine"
 
 
+def put_with_its_etag(path: str, title: str) -> tuple[Document, Any, Document]:
+    """A new document, the response to a PUT of ``title`` to ``path`` (``{pk}`` filled in)
+    with the document's current ETag, and the document as stored afterwards."""
+    document = Document.objects.create(title="a")
+    response = Client().put(
+        path.format(pk=document.pk),
+        {"title": title},
+        content_type="application/json",
+        headers={"If-Match": document.etag},
+    )
+    return document, response, Document.objects.get(pk=document.pk)
+
+
 # --- rule 52: a write the view's own rollback took back names nothing -------------------------
 
 
@@ -848,14 +861,7 @@ def test_rule_52_a_save_after_a_rolled_back_save_in_the_view_is_not_a_conflict(
 ) -> None:
     """The second save compares against the version the row has after the rollback (the one
     the client proved), not the draft's: 200, not a false 412."""
-    document = Document.objects.create(title="a")
-    response = Client().put(
-        f"/draft/docs/{document.pk}/",
-        {"title": "b"},
-        content_type="application/json",
-        headers={"If-Match": document.etag},
-    )
-    stored = Document.objects.get(pk=document.pk)
+    document, response, stored = put_with_its_etag("/draft/docs/{pk}/", "b")
     assert response.status_code == 200, response.content
     assert stored.title == "b"
     assert response["ETag"] == stored.etag != document.etag
@@ -892,14 +898,8 @@ def test_rule_52_a_save_committed_while_an_earlier_on_commit_callback_raised_sti
     """Django runs no later callback once one raises: the request's mark of its committed
     save never runs; the stored version settles it (the ETag names it, a second save is not
     a false 412)."""
-    document = Document.objects.create(title="a")
-    response = Client().put(
-        f"/hook/docs/{document.pk}/{'?again=1' if again else ''}",
-        {"title": "new"},
-        content_type="application/json",
-        headers={"If-Match": document.etag},
-    )
-    stored = Document.objects.get(pk=document.pk)
+    path = "/hook/docs/{pk}/?again=1" if again else "/hook/docs/{pk}/"
+    document, response, stored = put_with_its_etag(path, "new")
     assert response.status_code == 200, response.content
     assert stored.title == "new"
     assert stored.body == ("second" if again else "")
@@ -909,14 +909,7 @@ def test_rule_52_a_save_committed_while_an_earlier_on_commit_callback_raised_sti
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.urls("tests.support.integrity_urls")
 def test_rule_52_a_delete_the_view_rolled_back_is_not_followed() -> None:
-    document = Document.objects.create(title="a")
-    response = Client().put(
-        f"/undelete/docs/{document.pk}/",
-        {"title": "new"},
-        content_type="application/json",
-        headers={"If-Match": document.etag},
-    )
-    stored = Document.objects.get(pk=document.pk)
+    _, response, stored = put_with_its_etag("/undelete/docs/{pk}/", "new")
     assert response.status_code == 200, response.content
     assert stored.title == "new"
     assert response.get("ETag") == stored.etag
