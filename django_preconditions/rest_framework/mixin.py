@@ -404,7 +404,7 @@ class PreconditionMixin(_ViewBase):
         # "If-None-Match: *" fails (rule 27). Nothing is required of a create.
         lookup = self.lookup_url_kwarg or self.lookup_field
         if method == "POST" and lookup not in self.kwargs:
-            collection = self._collection_snapshot()
+            collection = Snapshot(state=ResourceState(exists=True))
             refusal = self._refusal(self._decide(collection, required=False), collection)
             if refusal is not None:
                 raise refusal
@@ -415,24 +415,6 @@ class PreconditionMixin(_ViewBase):
                 self.get_object()
             except Http404:
                 setattr(self, "put", self.create_by_put)  # noqa: B010
-
-    def _collection_snapshot(self) -> Snapshot:
-        """The collection a ``POST`` targets: it exists; its ``ETag`` — the list's, as a
-        ``GET`` of this URL serves it — is read (one token-only query) only when the request
-        names entity-tags to compare it with, so that ``If-None-Match: <the current tag>``
-        fails and ``If-Match: <it>`` holds (RFC 9110 §13.1.1, §13.1.2)."""
-        headers = conditional_headers(self._tracking().http_request or self.request)
-        names_tags = any(
-            headers.get(name, "*").strip() != "*" for name in (IF_MATCH, IF_NONE_MATCH)
-        )
-        etag = None
-        if names_tags and self.precondition_list_etag and callable(getattr(self, "get", None)):
-            queryset = self.filter_queryset(self.get_queryset())
-            etag = token_page_etag(self, queryset, super().paginate_queryset)
-        if etag is None:
-            return Snapshot(state=ResourceState(exists=True))
-        tag = EntityTag(etag, weak=True)
-        return Snapshot(state=ResourceState(exists=True, etag=tag), etag=str(tag))
 
     def get_queryset(self) -> models.QuerySet[Any]:
         """The view's queryset; for a write, on the database writes go to, so that the version
