@@ -12,19 +12,20 @@ class::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ImproperlyConfigured
-from django.db import models
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
+from django.db import models, router
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.generic.base import TemplateResponseMixin
 
 from ._compat import on_write_database, routers_configured
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
-from .models import VersionedModel
+from .models import MODIFIED_FIELD, VERSION_FIELD, VersionedModel
 from .policy import Policy, attribute_overrides
 from .transactions import own_request_transaction, run_with_retries
 
@@ -39,6 +40,42 @@ def _hashable(value: Any) -> Any:
         return tuple(value)
     hash(value)
     return value
+
+
+def _takes_queryset(view_class: type) -> bool:
+    """Whether the view's ``get_object()`` accepts Django's ``queryset`` argument (once per
+    class)."""
+    known = _QUERYSET_ARGUMENT.get(view_class)
+    if known is None:
+        try:
+            signature = inspect.signature(getattr(view_class, "get_object"))  # noqa: B009
+        except (TypeError, ValueError):
+            known = True
+        else:
+            known = any(
+                parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.VAR_POSITIONAL)
+                or parameter.name == "queryset"
+                or parameter.kind is parameter.VAR_KEYWORD
+                for parameter in list(signature.parameters.values())[1:]  # after self
+            )
+        _QUERYSET_ARGUMENT[view_class] = known
+    return known
+
+
+_QUERYSET_ARGUMENT: dict[type, bool] = {}
+
+
+def _version_from_write_database(instance: VersionedModel) -> VersionedModel:
+    """For a write, the version the request is checked against comes from the database the
+    row is written to, never a replica (rule 54): a ``get_object()`` override that ignores
+    the queryset it is given may read elsewhere; its version is then read again there."""
+    alias = router.db_for_write(type(instance), instance=instance)
+    if instance._state.db != alias:
+        try:
+            instance.refresh_from_db(using=alias, fields=[VERSION_FIELD, MODIFIED_FIELD])
+        except ObjectDoesNotExist as missing:
+            raise Http404 from missing
+    return instance
 
 
 class PreconditionRequiredMixin:
@@ -65,21 +102,34 @@ class PreconditionRequiredMixin:
         """The object the request targets: the view's own ``get_object()`` (whatever class
         defines it: an override that checks the caller's access raises its 404/403 before any
         412/428 — rules 12, 13). Raise ``Http404`` when it does not exist."""
-        if getattr(super(), "get_object", None) is None:
+        default = getattr(super(), "get_object", None)
+        if default is None:
             raise ImproperlyConfigured(
                 f"{type(self).__name__} uses PreconditionRequiredMixin without get_object(). "
                 "Combine it with SingleObjectMixin (DetailView, UpdateView, DeleteView) or "
                 "override get_precondition_object()."
             )
-        self.__dict__.pop("_precondition_object", None)  # loaded now, not the cached one
         queryset = self._precondition_queryset()
-        # Overrides often take no queryset: pass one only when a write must read elsewhere.
-        instance = self.get_object() if queryset is None else self.get_object(queryset)
+        if self.__dict__.get("_precondition_loading"):
+            # The view's get_object() builds on this method: the default lookup.
+            instance = default(queryset)
+        else:
+            self.__dict__.pop("_precondition_object", None)  # loaded now, not a cached one
+            self._precondition_loading = True
+            try:
+                if queryset is not None and _takes_queryset(type(self)):
+                    instance = self.get_object(queryset)
+                else:  # an override without a queryset argument (a common idiom)
+                    instance = self.get_object()
+            finally:
+                self._precondition_loading = False
         if not isinstance(instance, VersionedModel):
             raise ImproperlyConfigured(
                 f"{type(self).__name__}.get_precondition_object() returned a "
                 f"{type(instance).__name__}, which is not a VersionedModel."
             )
+        if queryset is not None:
+            instance = _version_from_write_database(instance)
         return instance
 
     def _precondition_queryset(self) -> models.QuerySet[Any] | None:

@@ -499,3 +499,33 @@ def test_rules_12_13_the_views_own_get_object_answers_before_any_412_or_428(
     )
     assert current.status_code == 200
     assert current["ETag"] == Document.objects.get(pk=document.pk).etag
+
+
+class _NoOpinionRouter:
+    """A router with no opinion on these models (it routes another app's, say)."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> None:
+        return None
+
+    def db_for_write(self, model: Any, **hints: Any) -> None:
+        return None
+
+
+@pytest.mark.urls("tests.support.owner_check_urls")
+@pytest.mark.parametrize("routers", [[], [_NoOpinionRouter()]], ids=["no router", "a router"])
+@pytest.mark.parametrize("prefix", ["no-argument", "built-on"])
+def test_get_object_overrides_without_a_queryset_or_built_on_the_mixin_work(
+    client: Any, prefix: str, routers: list[Any], settings: Any
+) -> None:
+    """An override without the queryset argument (with routers the mixin has a queryset to
+    give), and one that calls get_precondition_object(): judged as usual, never a 500."""
+    settings.DATABASE_ROUTERS = routers
+    document = Document.objects.create(title="t")
+    url = f"/{prefix}/{document.pk}/"
+    stale = client.put(url, b'{"title": "x"}', content_type=JSON, headers={"If-Match": '"s"'})
+    assert stale.status_code == 412
+    current = client.put(
+        url, b'{"title": "x"}', content_type=JSON, headers={"If-Match": document.etag}
+    )
+    assert current.status_code == 200, current.content
+    assert current["ETag"] == Document.objects.get(pk=document.pk).etag

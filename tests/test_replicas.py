@@ -136,3 +136,17 @@ def test_rule_54_the_middleware_judges_a_view_reading_the_replica_by_the_primary
     assert Document.objects.using("default").get(pk=lagging_replica.pk).title == title
     if status == 412:
         assert response["ETag"] == lagging_replica.etag
+
+
+@pytest.mark.urls("tests.support.owner_check_urls")
+def test_rule_54_a_get_object_override_reading_the_replica_is_checked_on_the_primary(
+    lagging_replica: Document,
+) -> None:
+    """The class-based mixin loads the object through the view's own get_object(); one that
+    ignores the queryset the mixin would give reads the lagging replica: the version is then
+    read again on the primary, where the row is written."""
+    path = "/no-argument/{pk}/"
+    assert put(path, lagging_replica, '"old-on-replica"').status_code == 412
+    response = put(path, lagging_replica, lagging_replica.etag)
+    assert response.status_code == 200, response.content
+    assert Document.objects.using("default").get(pk=lagging_replica.pk).title == "edited"

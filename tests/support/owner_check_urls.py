@@ -59,7 +59,24 @@ class AsyncOwnerCheckedView(OwnerCheckedView):
         return JsonResponse({"title": document.title})
 
 
+class NoArgumentView(OwnerCheckedView):
+    """An override without the queryset argument that reads through the default manager
+    (on a replica, with a read-replica router)."""
+
+    def get_object(self) -> Any:  # type: ignore[override]
+        return Document.objects.get(pk=self.kwargs["pk"])
+
+
+class BuiltOnThePreconditionObjectView(OwnerCheckedView):
+    """An override that builds on ``get_precondition_object()``."""
+
+    def get_object(self, queryset: Any = None) -> Any:
+        return self.get_precondition_object()
+
+
 urlpatterns = [
+    path("no-argument/<int:pk>/", NoArgumentView.as_view()),
+    path("built-on/<int:pk>/", BuiltOnThePreconditionObjectView.as_view()),
     path("owned/<int:pk>/", OwnerCheckedView.as_view()),
     path("forbidden/<int:pk>/", ForbiddingView.as_view()),
     path("async-owned/<int:pk>/", AsyncOwnerCheckedView.as_view()),
