@@ -204,6 +204,8 @@ class DeferredGuard:
         #: row's version read just before that write.
         self.waited = False
         self.before_writes: Any = _UNREAD
+        #: A refusal answers without the row's version (decided after a view's non-2xx).
+        self.version_withheld = False
         self.transaction: Any = None  # the atomic block opened at a write before the row's
         #: The database whose statements the guard watches (and opens its transaction on): where
         #: the row is expected to be written. ``alias`` follows the row if the view writes it
@@ -437,6 +439,9 @@ class DeferredGuard:
             # success, a redirect, a validation error): judged now, its writes rolled back if
             # refused. A view that refused the caller itself (401/403/404/405/410) keeps its
             # answer, and no version is shown (rules 12, 13).
+            # A redirect may be the view's own refusal (to a login page, say): the refusal
+            # then shows no version (rule 13).
+            self.version_withheld = not 200 <= response.status_code < 300
             try:
                 self.decide_write()
             except _Refused:
@@ -471,8 +476,10 @@ class DeferredGuard:
                 # left save().
                 transaction.set_rollback(self._rollback_flag, using=self.alias)
             pk = self.target_pk()
-            current = Snapshot.current(
-                self.target.model, None if pk is NO_MATCH else pk, self.alias
+            current = (
+                None
+                if self.version_withheld
+                else Snapshot.current(self.target.model, None if pk is NO_MATCH else pk, self.alias)
             )
             self.refused_response = self.refuse(self.refused, current or Snapshot.absent())
         return self.refused_response

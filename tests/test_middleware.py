@@ -538,12 +538,16 @@ def test_a_write_before_the_row_is_loaded_is_judged_when_the_view_redirects(
     headers: dict[str, str], refused: int
 ) -> None:
     """Only the view's own refusals (401/403/404/405/410) keep its answer: a redirect after an
-    undecided write is judged, and a refusal rolls the write back (rules 44, 51)."""
+    undecided write is judged, and a refusal rolls the write back (rules 44, 51) without
+    showing the row's version (the redirect may have been a refusal: rule 13)."""
     document = Document.objects.create(title="a")
     rules = {"VIEWS": {"redirect": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}}
     with override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS=rules):
         response = put(Client(), f"/redirect/{document.pk}/", **headers)
         current = put(Client(), f"/redirect/{document.pk}/", **{"If-Match": document.etag})
     assert response.status_code == refused
+    # The redirect may have been the view's refusal (to a login page): no version shown.
+    assert "ETag" not in response
+    assert document.version_token not in response.content.decode()
     assert current.status_code == 302
     assert Document.objects.get(pk=document.pk).title == "new"
