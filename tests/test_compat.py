@@ -177,7 +177,7 @@ def test_multi_table_save_updates_the_version_table_once_through_its_base_manage
 
 
 def test_post_save_receivers_run_after_the_compare_and_swap_update() -> None:
-    """Rule 52 relies on Django issuing the UPDATE (our filter hook) before post_save."""
+    """Rule 52 relies on Django issuing the UPDATE (our _update() hook) before post_save."""
     document = Document.objects.create(title="a")
     seen: list[str | None] = []
 
