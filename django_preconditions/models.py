@@ -255,8 +255,8 @@ class VersionExpectation:
         returns what to restore if it is refused after all. A write inside a transaction is
         kept only while it stands: :meth:`settle` forgets it once a savepoint or transaction
         around it was rolled back."""
-        previous = self._state()
-        self._set_state((token, modified, True, deleted))
+        previous, after = self._state(), (token, modified, True, deleted)
+        self._set_state(after)
         # The connection of this thread (an async view writes on another thread than the
         # one that answers).
         mark = _WriteMark(transaction.get_connection(self.using or DEFAULT_DB_ALIAS))
@@ -264,7 +264,7 @@ class VersionExpectation:
             mark.connection.on_commit(mark)
         else:  # autocommit (or manual transaction management): it stands
             mark.committed = True
-        self._writes.append((previous, mark, self._state()))
+        self._writes.append((previous, mark, after))
         return previous
 
     def _restore(self, previous: _State) -> None:

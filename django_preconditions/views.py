@@ -18,11 +18,11 @@ from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
-from django.db import models, router
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.generic.base import TemplateResponseMixin
 
-from ._compat import on_write_database, routers_configured
+from ._compat import on_write_database, routers_configured, write_alias
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
 from .models import MODIFIED_FIELD, VERSION_FIELD, VersionedModel
@@ -69,7 +69,7 @@ def _version_from_write_database(instance: VersionedModel) -> VersionedModel:
     """For a write, the version the request is checked against comes from the database the
     row is written to, never a replica (rule 54): a ``get_object()`` override that ignores
     the queryset it is given may read elsewhere; its version is then read again there."""
-    alias = router.db_for_write(type(instance), instance=instance)
+    alias = write_alias(type(instance), instance=instance)
     if instance._state.db != alias:
         try:
             instance.refresh_from_db(using=alias, fields=[VERSION_FIELD, MODIFIED_FIELD])
