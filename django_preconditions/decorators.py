@@ -313,8 +313,10 @@ def require_preconditions(
 def _async_protected(func: _View, target: _Target, enforcer: Enforcer) -> Callable[..., Any]:
     @wraps(func)
     async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        instance = await sync_to_async(target.load)(request, kwargs)
-        guard = target.begin(enforcer, request, instance, kwargs)
+        # Loading and deciding run in a worker thread, as the sync view does: besides the
+        # row's query, a decision may read the lazy request.user (report mode) and a refusal
+        # sends signals whose receivers may use the ORM, which the event loop forbids.
+        guard = await sync_to_async(_begin_loaded)(target, enforcer, request, kwargs)
         if isinstance(guard, HttpResponse):
             return guard
         if guard is None:
@@ -325,12 +327,22 @@ def _async_protected(func: _View, target: _Target, enforcer: Enforcer) -> Callab
                 return await func(request, *args, **kwargs)  # type: ignore[no-any-return]
             except VersionConflict as conflict:
                 if await sync_to_async(target.hidden)(guard, kwargs, conflict):
-                    return guard.not_found()
+                    return await sync_to_async(guard.not_found)()
                 raise
 
-        return await guard.arun(call)
+        response = await guard.arun(call)
+        if guard.snapshot.instance is None:  # a create-by-PUT: keep POSTs working
+            await sync_to_async(target.created)(request, kwargs, response)
+        return response
 
     return _async_view
+
+
+def _begin_loaded(
+    target: _Target, enforcer: Enforcer, request: HttpRequest, kwargs: dict[str, Any]
+) -> Guard | HttpResponse | None:
+    """Load the object and decide (:meth:`_Target.begin`)."""
+    return target.begin(enforcer, request, target.load(request, kwargs), kwargs)
 
 
 def _protected(func: _View, target: _Target, enforcer: Enforcer) -> Callable[..., Any]:

@@ -169,6 +169,15 @@ class PreconditionRequiredMixin:
             raise missing
         return enforcer.not_found(request, policy)
 
+    def _load_and_begin(self, request: HttpRequest, enforcer: Enforcer) -> Guard | HttpResponse:
+        """The guard of the loaded object, or the 404 that replaces the view."""
+        policy = enforcer.policy(request)
+        try:
+            instance = self.get_precondition_object()
+        except Http404 as missing:
+            return self._not_found(request, enforcer, policy, missing)
+        return self._begin(request, enforcer, policy, instance)
+
     def _begin(
         self, request: HttpRequest, enforcer: Enforcer, policy: Policy, instance: VersionedModel
     ) -> Guard:
@@ -208,12 +217,9 @@ class PreconditionRequiredMixin:
         self, enforcer: Enforcer, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         self.__dict__.pop("_precondition_object", None)  # a retry loads the object again
-        policy = enforcer.policy(request)
-        try:
-            instance = self.get_precondition_object()
-        except Http404 as missing:
-            return self._not_found(request, enforcer, policy, missing)
-        guard = self._begin(request, enforcer, policy, instance)
+        guard = self._load_and_begin(request, enforcer)
+        if isinstance(guard, HttpResponseBase):
+            return guard
         if guard.refused is not None:
             return guard.refused
         return guard.run(lambda: parent(request, *args, **kwargs))
@@ -222,12 +228,12 @@ class PreconditionRequiredMixin:
         self, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         enforcer = self._precondition_enforcer()
-        policy = enforcer.policy(request)
-        try:
-            instance = await sync_to_async(self.get_precondition_object)()
-        except Http404 as missing:
-            return self._not_found(request, enforcer, policy, missing)
-        guard = self._begin(request, enforcer, policy, instance)
+        # In a worker thread, as a sync view: loading the row, a decision that reads the lazy
+        # request.user (report mode), a refusal whose signal receivers use the ORM.
+        started = await sync_to_async(self._load_and_begin)(request, enforcer)
+        if isinstance(started, HttpResponseBase):
+            return started
+        guard = started
         if guard.refused is not None:
             return guard.refused
 

@@ -1,0 +1,132 @@
+"""Async function views and async class-based views: what the sync adapters do in a worker
+thread must not run on the event loop (Django refuses ORM calls there with
+``SynchronousOnlyOperation``). Loading the row, deciding — report mode reads the lazy
+``request.user``, which loads the session's user — and answering a refusal, whose signals'
+receivers may use the ORM, all run in a thread; and a create-by-PUT keeps the key sequence
+ahead of the created key (creation.py), as the sync decorator does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import include, path
+from rest_framework.test import APIClient
+
+from django_preconditions import reporting, signals
+from django_preconditions.decorators import require_preconditions
+from django_preconditions.reporting import ReportedRequest
+from tests.support.json_requests import asend
+from tests.testapp import views
+from tests.testapp.models import Document
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_async_adapters")]
+
+
+async def _edit(request: HttpRequest, pk: int) -> HttpResponse:
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    document.title = "async"
+    await document.asave()
+    return JsonResponse(views.representation(document))
+
+
+async def _create(request: HttpRequest, pk: int) -> HttpResponse:
+    document = request.preconditions.instance or Document(pk=pk)  # type: ignore[attr-defined]
+    created = document._state.adding
+    document.title = "created"
+    await document.asave()
+    return JsonResponse({"id": document.pk}, status=201 if created else 200)
+
+
+urlpatterns = [
+    path(
+        "async-report/<int:pk>/",
+        require_preconditions(Document, mode="report")(_edit),
+        name="async-report-edit",
+    ),
+    path("async-create/<int:pk>/", require_preconditions(Document, allow_create=True)(_create)),
+    path("", include("tests.support.urls")),
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reports() -> Any:
+    reporting.reset_reports()
+    yield
+    reporting.reset_reports()
+
+
+@pytest.fixture
+def logged_in(async_client: Any, alice: User) -> Any:
+    """A session login: ``request.user`` is lazy and loads the user on first access."""
+    async_to_sync(async_client.aforce_login)(alice)
+    return async_client
+
+
+@pytest.mark.parametrize("url", ["/async-report/{}/", "/cbv/async/docs/{}/"], ids=["fn", "cbv"])
+def test_report_mode_with_a_session_user_proceeds_and_is_reported(
+    document: Document, logged_in: Any, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views.AsyncDocumentJsonView, "precondition_mode", "report", raising=False)
+    # The test client closes async responses in another thread (another connection, which
+    # cannot see this test's transaction): the counts are written here instead.
+    write = reporting.flush_reports
+    monkeypatch.setattr(reporting, "flush_reports", lambda **kwargs: 0)
+    response = asend(logged_in, "PUT", url.format(document.pk), {"title": "async"})
+    assert response.status_code == 200, response.content[:300]
+    assert Document.objects.get(pk=document.pk).title == "async"
+    assert write(force=True) == 1
+    (row,) = ReportedRequest.objects.all()
+    assert (row.user, row.count) == ("alice", 1)
+
+
+@pytest.mark.parametrize(
+    ("signal", "headers", "status"),
+    [
+        (signals.precondition_failed, {"If-Match": '"stale"'}, 412),
+        (signals.precondition_required, {}, 428),
+    ],
+    ids=["412", "428"],
+)
+@pytest.mark.parametrize("url", ["/async/docs/{}/", "/cbv/async/docs/{}/"], ids=["fn", "cbv"])
+def test_a_refusal_signal_receiver_may_use_the_orm_in_an_async_view(
+    document: Document,
+    async_client: Any,
+    signal: Any,
+    headers: dict[str, str],
+    status: int,
+    url: str,
+) -> None:
+    seen: list[int] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        seen.append(Document.objects.count())
+
+    signal.connect(receiver, weak=False)
+    try:
+        response = asend(async_client, "PUT", url.format(document.pk), {"title": "x"}, headers)
+    finally:
+        signal.disconnect(receiver)
+    assert response.status_code == status, response.content[:300]
+    assert seen == [1]
+    assert Document.objects.get(pk=document.pk).title == document.title
+
+
+@pytest.mark.django_db(transaction=True, reset_sequences=True)
+def test_an_async_create_by_put_ahead_of_the_sequence_keeps_posts_working(
+    async_client: Any, alice: User
+) -> None:
+    first = Document.objects.create(title="first").pk
+    response = asend(
+        async_client, "PUT", f"/async-create/{first + 3}/", {"title": "c"}, {"If-None-Match": "*"}
+    )
+    assert response.status_code == 201, response.content
+    api = APIClient()
+    api.force_authenticate(alice)
+    for _ in range(4):  # through the created key: PostgreSQL's sequence must be past it
+        posted = api.post("/api/docs/", {"title": "post"}, format="json")
+        assert posted.status_code == 201, posted.content[:200]
+    assert Document.objects.count() == 6
