@@ -209,6 +209,31 @@ def test_rule_12_unsupported_method_is_405_whatever_the_preconditions(client, do
 
 
 @pytest.mark.parametrize(
+    "headers",
+    [{"If-None-Match": "*"}, {"If-Match": "unquoted"}, {}],
+    ids=["inm-star", "bad", "none"],
+)
+def test_rule_12_a_post_the_view_does_not_handle_is_405_before_any_precondition(client, headers):
+    response = client.post("/api/readonly/docs/", {"title": "x"}, format="json", headers=headers)
+
+    assert response.status_code == 405
+    assert not Document.objects.exists()
+
+
+def test_rule_12_a_read_only_viewset_never_creates_by_put(client, document, monkeypatch):
+    # precondition_allow_create on a viewset without update(): PUT stays 405, never a write.
+    monkeypatch.setattr(
+        drf_views.ReadOnlyDocumentViewSet, "precondition_allow_create", True, raising=False
+    )
+    absent = put(client, url(424242, "readonly/docs"), **{"If-None-Match": "*"})
+    existing = put(client, url(document, "readonly/docs"))
+
+    assert (absent.status_code, existing.status_code) == (405, 405)
+    assert list(Document.objects.values_list("pk", flat=True)) == [document.pk]
+    assert "current_etag" not in existing.content.decode()
+
+
+@pytest.mark.parametrize(
     ("method", "headers"),
     [
         ("get", {"If-None-Match": "*"}),
