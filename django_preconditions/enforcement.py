@@ -437,9 +437,12 @@ def finish(
     snapshot: Snapshot,
     expectation: VersionExpectation | None,
 ) -> HttpResponse:
-    """Validators on success (rules 39, 41): the new ones after a write, the loaded ones
-    on GET/HEAD; none after a delete."""
-    if not 200 <= response.status_code < 300:
+    """Validators on success (rules 39-41): the new ones after a write, the loaded ones on
+    GET/HEAD and an unchanged PUT/PATCH; none after a delete, nor on a 201 or a POST that did
+    not write the row: such a response represents another resource (a copy it created), to
+    which the row's ETag does not belong."""
+    status = response.status_code
+    if not 200 <= status < 300 or (status == 201 and snapshot.instance is not None):
         return response
     if expectation is not None and expectation._writes:
         expectation.settle()  # a write the view's own rollback took back names nothing
@@ -448,13 +451,19 @@ def finish(
             response.headers[ETAG] = expectation.etag
             response.headers[LAST_MODIFIED] = _http_date(http_timestamp(expectation.last_modified))
         return response
-    if request.method == "DELETE" or (snapshot.etag is None and snapshot.last_modified is None):
+    if request.method in _NO_VALIDATORS or (
+        snapshot.etag is None and snapshot.last_modified is None
+    ):
         return response
     if snapshot.etag is not None and not response.has_header(ETAG):
         response.headers[ETAG] = snapshot.etag
     if snapshot.last_modified is not None and not response.has_header(LAST_MODIFIED):
         response.headers[LAST_MODIFIED] = _http_date(snapshot.last_modified)
     return response
+
+
+#: Methods whose success, when the row was not written, carries none of its validators.
+_NO_VALIDATORS: Final = frozenset({"DELETE", "POST"})
 
 
 @functools.lru_cache(maxsize=512)
