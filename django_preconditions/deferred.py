@@ -23,7 +23,7 @@ from django.utils.translation import gettext_noop
 from ._compat import write_alias
 from .conditions import SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
-from .enforcement import Enforcer, Snapshot
+from .enforcement import Enforcer, Snapshot, not_modified_instead_of
 from .models import (
     MODIFIED_FIELD,
     VERSION_FIELD,
@@ -429,6 +429,8 @@ class DeferredGuard:
                 return response
             snapshot = Snapshot.of_version(*self.loads[-1][1:])
             decision = enforcer.decide(self.request, snapshot, self.policy)
+            if decision.outcome is Outcome.NOT_MODIFIED:
+                return not_modified_instead_of(response, snapshot)
             if not decision.proceeds:
                 return self.refuse(decision, snapshot)
             return enforcer.finish(self.request, response, snapshot, None)

@@ -573,6 +573,21 @@ def not_modified(snapshot: Snapshot) -> HttpResponse:
     return response
 
 
+#: Headers of a 200 that its 304 repeats (RFC 9110 §15.4.5), as Django's own 304 does.
+_REPEATED_ON_304: Final = ("Cache-Control", "Content-Location", "Date", "Expires", "Vary")
+
+
+def not_modified_instead_of(response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
+    """:func:`not_modified`, replacing a 200 the view already answered (the middleware decides
+    a read after the view): with the headers and cookies of that 200 a 304 repeats (rule 28)."""
+    answer = not_modified(snapshot)
+    for name in _REPEATED_ON_304:
+        if name in response:
+            answer.headers[name] = response.headers[name]
+    answer.cookies = response.cookies
+    return answer
+
+
 def not_modified_headers(snapshot: Snapshot) -> dict[str, str]:
     """The headers of :func:`not_modified`'s 304, for adapters that build their own response
     class (DRF)."""
