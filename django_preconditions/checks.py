@@ -14,6 +14,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.translation import gettext
 
 from . import defaults
+from .conf import is_refresh_interval
 from .policy import SETTING_KEYS, VIEW_KEYS
 from .validation import VALUE_RULES, installed_model
 
@@ -66,7 +67,7 @@ def check_settings_block(**kwargs: Any) -> list[CheckMessage]:
                 )
             )
     interval = block.get("RULES_REFRESH_INTERVAL", defaults.RULES_REFRESH_INTERVAL)
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
+    if not is_refresh_interval(interval):
         errors.append(
             Error(
                 gettext("PRECONDITIONS['RULES_REFRESH_INTERVAL'] is %(value)r.")

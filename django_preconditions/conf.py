@@ -2,17 +2,68 @@
 
 Each property reads ``django.conf.settings`` on every access, so ``override_settings`` just
 works (the django-cors-headers pattern). Values are validated by the system checks in
-``checks.py``; the properties only normalise them.
+``checks.py``; but servers such as gunicorn do not run the checks, so a value they reject is
+also ignored here (logged once, the default applies): protection never runs on a value it
+cannot understand — the string ``"PUT"`` would be the methods ``P``, ``U`` and ``T``, and
+``"false"`` is true.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 
 from . import defaults
+
+logger = logging.getLogger("django_preconditions")
+_reported: set[tuple[str, str]] = set()
+
+
+def acceptable(key: str, value: Any, where: str) -> bool:
+    """Whether ``value`` is valid for the policy key ``key`` (``validation.VALUE_RULES``, the
+    rules of the system checks). An invalid one is logged once, naming ``where`` it was
+    configured; the caller then ignores it."""
+    from .validation import VALUE_RULES  # imports URL handling, which imports this module
+
+    rule = VALUE_RULES.get(key.lower())
+    if rule is None:
+        return True
+    is_valid, expected, check_id = rule
+    try:
+        valid = bool(is_valid(value))
+    except Exception:
+        valid = False
+    if not valid:
+        _report_ignored(where, value, f"{check_id}: expected {expected}")
+    return valid
+
+
+def is_refresh_interval(value: Any) -> bool:
+    """A number of seconds, 0 or more, finite (check E016)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value) and value >= 0
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _report_ignored(where: str, value: Any, why: str) -> None:
+    marker = (where, repr(value))
+    if marker in _reported:
+        return
+    _reported.add(marker)
+    logger.error(
+        "django-preconditions ignores %s = %r (%s); the default applies until it is fixed "
+        "(run `manage.py check`).",
+        where,
+        value,
+        why,
+    )
 
 
 class Settings:
@@ -24,7 +75,16 @@ class Settings:
         return value if isinstance(value, Mapping) else {}
 
     def _get(self, key: str, default: Any) -> Any:
-        return self.block.get(key, default)
+        block = self.block
+        if key not in block:
+            return default
+        value = block[key]
+        if key == "RULES_REFRESH_INTERVAL":
+            if is_refresh_interval(value):
+                return value
+            _report_ignored(f"PRECONDITIONS[{key!r}]", value, "preconditions.E016")
+            return default
+        return value if acceptable(key, value, f"PRECONDITIONS[{key!r}]") else default
 
     @property
     def METHODS(self) -> frozenset[str]:

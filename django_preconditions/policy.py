@@ -21,7 +21,7 @@ from django.http import HttpRequest
 
 from . import defaults
 from .conditions import Requirement
-from .conf import conf, normalise_headers
+from .conf import acceptable, conf, normalise_headers
 from .defaults import ENFORCE, REPORT
 
 __all__ = ["ENFORCE", "REPORT", "Policy", "view_keys_for_request"]
@@ -68,6 +68,8 @@ class Policy:
         for key, value in overrides.items():
             if value is None or key not in POLICY_FIELDS:
                 continue
+            if not acceptable(key, value, f"the view setting {key!r}"):
+                continue  # logged; the level below applies (never a coerced value)
             if key == "methods":
                 value = frozenset(str(method).upper() for method in value)
             elif key == "required_headers":
@@ -188,9 +190,17 @@ def settings_entry(view_keys: Iterable[str]) -> Mapping[str, Any] | None:
     if not views:
         return None
     for key in view_keys:
-        entry = views.get(key)
-        if entry is not None:
-            return entry
+        entry: Any = views.get(key)  # settings may hold anything (check E010)
+        if entry is None:
+            continue
+        if not isinstance(entry, Mapping):
+            # Check E010. Views protected in code keep their protection; a view only this
+            # entry protects fails closed in the middleware (428 for unsafe methods).
+            return {
+                "broken": f"PRECONDITIONS['VIEWS'][{key!r}] is {type(entry).__name__}, not a "
+                "dict (preconditions.E010)"
+            }
+        return entry
     return None
 
 

@@ -68,7 +68,7 @@ def _is_error_format(value: Any) -> bool:
         return False
     try:
         return callable(import_string(value))
-    except ImportError:
+    except (ImportError, ValueError, TypeError):  # ".x", "..": not a dotted path at all
         return False
 
 
