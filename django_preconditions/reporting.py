@@ -131,18 +131,32 @@ def report_unmet(request: Any, decision: Decision, *, view: Any = None) -> None:
     _count(request, unmet.method)
 
 
+_USER_LENGTH = 150  # ReportedRequest.user's max_length
+
+
 def _endpoint(request: Any) -> str:
+    """The endpoint's key, as the audit names endpoints: the (namespaced) URL name, else the
+    route (``ResolverMatch.view_name`` of an unnamed pattern is the view's dotted path, the
+    same for every route to the view)."""
     match = getattr(request, "resolver_match", None)
     if match is not None:
-        return str(match.view_name or match.route or request.path)[:255]
-    return str(request.path)[:255]
+        key = match.view_name if match.url_name else match.route
+        return _storable(key or request.path)
+    return _storable(request.path)
+
+
+def _storable(value: Any, length: int = 255) -> str:
+    """``value`` as a report column holds it: cut to the column's length, without NUL
+    characters (PostgreSQL refuses them in text; a client can send one in User-Agent)."""
+    return str(value).replace("\x00", "")[:length]
 
 
 def _count(request: Any, method: str) -> None:
     global _next_due
     user = getattr(request, "user", None)
     username = user.get_username() if user is not None and user.is_authenticated else ""
-    agent = str(request.headers.get(USER_AGENT, ""))[:255]
+    username = _storable(username, _USER_LENGTH)  # an email as username may be longer
+    agent = _storable(request.headers.get(USER_AGENT, ""))
     endpoint = _endpoint(request)
     key = (endpoint, method, username, agent)
     wall = time.time()
@@ -152,7 +166,7 @@ def _count(request: Any, method: str) -> None:
             entry = _pending[key] = _Pending(endpoint, method, username, agent, "", wall, wall)
         entry.count += 1
         entry.last_seen = wall
-        entry.last_path = str(request.path)[:255]
+        entry.last_path = _storable(request.path)
         _next_due = min(_next_due, _written_at.get(key, -math.inf) + WRITE_INTERVAL)
 
 

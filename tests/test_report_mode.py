@@ -56,6 +56,8 @@ async def _async_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse(views.representation(document))
 
 
+_REPORTED_UNNAMED = require_preconditions(Document, mode="report")(_edit)
+
 urlpatterns = [
     path("report/<int:pk>/", require_preconditions(Document, mode="report")(_edit), name="report"),
     path("enforce/<int:pk>/", require_preconditions(Document)(_edit), name="enforce"),
@@ -65,6 +67,8 @@ urlpatterns = [
         name="async-report",
     ),
     path("plain/<int:pk>/", _edit, name="plain"),
+    path("unnamed-a/<int:pk>/", _REPORTED_UNNAMED),
+    path("unnamed-b/<int:pk>/", _REPORTED_UNNAMED),
     path("", include("tests.support.urls")),
 ]
 
@@ -239,6 +243,44 @@ def test_an_async_view_in_report_mode_is_reported(
     assert write() == 1
     row = ReportedRequest.objects.get()
     assert (row.endpoint, row.user_agent, row.count) == ("async-report", AGENT, 1)
+
+
+def test_unnamed_routes_are_counted_by_route_as_the_audit_shows_them(document: Document) -> None:
+    from django_preconditions.audit import build_report
+
+    put(Client(), f"/unnamed-a/{document.pk}/")
+    put(Client(), f"/unnamed-a/{document.pk}/")
+    put(Client(), f"/unnamed-b/{document.pk}/")
+    flush_reports(force=True)
+
+    counts = reporting.reported_counts()
+    rows = {row.route: row for row in build_report() if row.route.startswith("unnamed-")}
+    # What the audit page shows for each endpoint (audit_admin_view: name, else route).
+    shown = {route: counts.get(row.name or row.route, 0) for route, row in rows.items()}
+    assert shown == {"unnamed-a/<int:pk>/": 2, "unnamed-b/<int:pk>/": 1}
+
+
+def test_a_long_username_and_a_nul_in_user_agent_are_still_counted(
+    document: Document, django_user_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Email addresses as usernames may exceed the column's 150 characters; PostgreSQL refuses
+    # NUL in text. Neither may lose the count.
+    user = django_user_model.objects.create_user("long", password="pw")
+    long_name = "x" * 200 + "@example.com"
+    monkeypatch.setattr(django_user_model, "get_username", lambda self: long_name)
+    client = Client()
+    client.force_login(user)
+    response = client.put(
+        f"/report/{document.pk}/",
+        {"title": "x"},
+        content_type="application/json",
+        headers={"User-Agent": "agent\x00/1"},
+    )
+    assert response.status_code == 200
+
+    flush_reports(force=True)
+    row = ReportedRequest.objects.get()
+    assert (row.user, row.user_agent, row.count) == (long_name[:150], "agent/1", 1)
 
 
 # --- Admin rules may tighten, never relax -----------------------------------------------------
