@@ -328,8 +328,17 @@ def _describe_malformed(decision: Decision, facts: _Facts) -> PreconditionError:
         header=header,
         received=_shown(decision.malformed.value),
         expected=expected,
-        example=f"{header}: {facts.example_tag}",
+        example=_malformed_example(header, decision.method, facts.example_tag),
     )
+
+
+def _malformed_example(header: str, method: str, tag: str) -> str:
+    """What to send instead of a header that does not parse. ``If-None-Match`` with the
+    current tag asks "only if it changed": right on GET/HEAD, a sure 412 on a write, where
+    the header's use is create-only, ``*`` (rules 26, 31)."""
+    if header.lower() == IF_NONE_MATCH.lower() and method not in ("GET", "HEAD"):
+        return f"{IF_NONE_MATCH}: *"
+    return f"{header}: {tag}"
 
 
 def _required_lead(decision: Decision, facts: _Facts, accepted: tuple[str, ...]) -> str:

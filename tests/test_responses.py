@@ -809,3 +809,20 @@ def test_a_412_explains_if_none_match_star_only_when_the_client_sent_it() -> Non
     assert "If-None-Match: *" not in listed.json()["detail"]
     assert "the resource exists" in star.json()["detail"]
     assert "If-None-Match: * asks to create the resource" in star.json()["detail"]
+
+
+@pytest.mark.parametrize(("method", "example"), [("PUT", "If-None-Match: *")])
+def test_a_malformed_if_none_match_gets_an_example_that_would_succeed(
+    client: Client, document: Document, method: str, example: str
+) -> None:
+    # On a write, If-None-Match with the current tag would be a sure 412: the example is the
+    # create-only form instead (rules 5, 26).
+    response = client.generic(
+        method,
+        f"/docs/{document.pk}/",
+        b'{"title": "x"}',
+        content_type="application/json",
+        headers={"If-None-Match": "unquoted"},
+    )
+    assert response.status_code == 400
+    assert response.json()["example"].startswith(example)
