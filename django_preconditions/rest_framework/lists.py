@@ -16,6 +16,7 @@ import operator
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from django.core.paginator import Page
 from django.db import models
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
@@ -117,7 +118,7 @@ def pagination_state(view: GenericAPIView[Any], paginated: bool | None = None) -
     if paginated is None and not _left_paginated(paginator, page):
         return []
     count = getattr(paginator, "count", None)
-    if count is None and page is not None:
+    if count is None and isinstance(page, Page):  # CursorPagination's page is a list
         count = page.paginator.count
     state: list[Any] = [count]
     inputs = _link_inputs(paginator, page)

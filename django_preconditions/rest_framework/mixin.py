@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, models, router, transaction
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, QueryDict
 from django.urls import NoReverseMatch
 from rest_framework import exceptions, status
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -139,6 +139,20 @@ def _not_modified_response(snapshot: Snapshot) -> Response:
 # --- Per-request state ---------------------------------------------------------------------
 
 
+def _with_value(data: Any, name: str, value: Any) -> Any:
+    """A copy of a request body with ``name`` set to ``value`` (a body that is not a mapping
+    is left as it is: the serializer rejects it)."""
+    if isinstance(data, QueryDict):
+        copy = QueryDict(mutable=True)
+        for key, values in data.lists():  # shallow: uploaded files are not copied
+            copy.setlist(key, values)
+        copy[name] = str(value)
+        return copy
+    if isinstance(data, Mapping):
+        return {**data, name: value}
+    return data
+
+
 @dataclass
 class _Tracking:
     """What the mixin learnt during one request (the view instance lives for one request)."""
@@ -155,6 +169,8 @@ class _Tracking:
     serializers: list[BaseSerializer[Any]] = field(default_factory=list)
     form_token: str | None = None
     list_etag: EntityTag | None = None
+    #: List serializers made for this request (only the first one's page gets an ETag).
+    lists_seen: int = 0
     #: Whether the view's paginator paginated this request (``None``: not asked).
     paginated: bool | None = None
     method: str | None = None  # the request's real method, set by dispatch()
@@ -510,11 +526,16 @@ class PreconditionMixin(_ViewBase):
         tracking.serializers.append(serializer)
         if (
             isinstance(serializer, ListSerializer)
-            and tracking.list_etag is None
             and self.precondition_list_etag
             and self._method() in SAFE_METHODS
         ):
-            self._decide_list(serializer)
+            if tracking.list_etag is None and not tracking.lists_seen:
+                self._decide_list(serializer)
+            else:
+                # A second list in one response (a "pinned" section, say): the ETag of the
+                # first would not change with it, so none is sent (no 304 on a stale body).
+                tracking.list_etag = None
+            tracking.lists_seen += 1
         return serializer
 
     def paginate_queryset(self, queryset: Any) -> Any:
@@ -568,7 +589,10 @@ class PreconditionMixin(_ViewBase):
         value = creatable_key(model, lookup_field, raw_value, alias)
         if value is None:  # the column cannot hold it, or it would exhaust the key generator
             raise exceptions.NotFound()
-        serializer = self.get_serializer(data=request.data)
+        # The key comes from the URL (rules 26, 31): validated with the body, so that a
+        # required key field and its uniqueness see the URL's value, not the body's.
+        key_field = model._meta.pk.name if lookup_field == "pk" else lookup_field
+        serializer = self.get_serializer(data=_with_value(request.data, key_field, raw_value))
         serializer.is_valid(raise_exception=True)
         serializer.validated_data[lookup_field] = value
         perform_create = getattr(self, "perform_create", None)
@@ -724,7 +748,12 @@ class PreconditionMixin(_ViewBase):
 
     def _decide_list(self, serializer: ListSerializer[Any]) -> None:
         """Collection ``ETag`` of the page about to be serialized; 304 (or 412) at once."""
-        etag = collection_etag(self, serializer.instance, paginated=self._tracking().paginated)
+        items = serializer.instance
+        if isinstance(items, Iterable) and not isinstance(items, (models.QuerySet, list, tuple)):
+            # A one-shot iterator (a generator, filter(), map()) would be used up by the
+            # digest and then serialize as nothing: read once, for both.
+            items = serializer.instance = list(items)
+        etag = collection_etag(self, items, paginated=self._tracking().paginated)
         if etag is not None:
             self._decide_list_etag(etag)
 
