@@ -308,7 +308,19 @@ class ProtectedEndpointAdmin(VersionedModelAdmin):
         until the refresh interval passes."""
         from django.contrib.admin.models import CHANGE, LogEntry
 
-        rules = list(queryset.exclude(enabled=enabled))
+        rules = list(queryset.exclude(enabled=enabled).order_by("view"))
+        if enabled:
+            rules, refused = _one_enabled_rule_per_view(rules)
+            if refused:
+                self.message_user(
+                    request,
+                    gettext(
+                        "Not enabled, because another enabled rule already protects the same "
+                        "view (edit that rule instead): %(rules)s."
+                    )
+                    % {"rules": ", ".join(rule.view for rule in refused)},
+                    messages.WARNING,
+                )
         if rules:
             ProtectedEndpoint.objects.filter(pk__in=[rule.pk for rule in rules]).update(
                 enabled=enabled
@@ -354,3 +366,27 @@ class ProtectedEndpointAdmin(VersionedModelAdmin):
             "preconditions_rules_status": rules_status(),
         }
         return super().changelist_view(request, extra_context)
+
+
+def _one_enabled_rule_per_view(
+    rules: Sequence[ProtectedEndpoint],
+) -> tuple[list[ProtectedEndpoint], list[ProtectedEndpoint]]:
+    """The rules that may be enabled, and those refused: a view has one enabled rule, as the
+    rule form ensures (``validation.sibling_rules``) — counting those enabled earlier in the
+    same batch."""
+    from ..urls_inventory import iter_endpoints
+    from ..validation import endpoints_for, sibling_rules
+
+    endpoints = list(iter_endpoints())
+    taken: set[str] = set()
+    accepted: list[ProtectedEndpoint] = []
+    refused: list[ProtectedEndpoint] = []
+    for rule in rules:
+        keys = {key for endpoint in endpoints_for(rule.view, endpoints) for key in endpoint.keys}
+        keys.add(rule.view)
+        if keys & taken or sibling_rules(rule.view, exclude_pk=rule.pk, endpoints=endpoints):
+            refused.append(rule)
+            continue
+        taken |= keys
+        accepted.append(rule)
+    return accepted, refused

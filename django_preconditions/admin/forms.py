@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django import forms
 from django.core.exceptions import (
     FieldDoesNotExist,
+    ValidationError,
 )
 from django.db import models
 from django.forms.boundfield import BoundField
@@ -99,8 +100,17 @@ class VersionedFormMixin(_VersionedFormBase):
         for name in self.fields:
             field = self._model_field(name)
             if field is not None and name != VERSION_FIELD_NAME:
-                base[name] = _encode(field, self.initial.get(name))
+                base[name] = _encode(field, self.initial.get(name), hidden=self._hides(name))
         return base
+
+    def _hides(self, name: str) -> bool:
+        """Whether the form never shows the value of field ``name`` (a password input that
+        does not render it, a plain file input): the editor may not see it, so neither the
+        signed version nor a conflict report carries it."""
+        widget = self.fields[name].widget
+        return getattr(widget, "render_value", True) is False or (
+            isinstance(widget, forms.FileInput) and not isinstance(widget, forms.ClearableFileInput)
+        )
 
     def _model_field(self, name: str) -> models.Field[Any, Any] | None:
         """The model field behind form field ``name``; ``None`` for a form-only field."""
@@ -204,17 +214,18 @@ class VersionedFormMixin(_VersionedFormBase):
             if field is None:
                 continue
             current = self.initial.get(name)
-            if _encode(field, current) == base_encoded:
+            hidden = self._hides(name)
+            if _encode(field, current, hidden=hidden) == base_encoded:
                 continue
             base = _decode(field, base_encoded)
-            state = self._field_state(name, base)
+            state = self._field_state(name, field, base, base_encoded, hidden=hidden)
             label = str(self.fields[name].label or capfirst(field.verbose_name))
             differences.append(
                 FieldDifference(
                     name=name,
                     label=label,
-                    base=_display(field, base),
-                    current=_display(field, current),
+                    base=gettext("(not shown)") if hidden else _display(field, base),
+                    current=gettext("(not shown)") if hidden else _display(field, current),
                     state=state,
                 )
             )
@@ -228,25 +239,57 @@ class VersionedFormMixin(_VersionedFormBase):
             simultaneous=simultaneous,
         )
 
-    def _field_state(self, name: str, base: Any) -> str:
+    def _field_state(
+        self,
+        name: str,
+        field: models.Field[Any, Any],
+        base: Any,
+        base_encoded: Any,
+        *,
+        hidden: bool,
+    ) -> str:
+        """``"same"`` (not in the input), ``"conflict"`` (the editor changed it too) or
+        ``"theirs"`` (only the other editor did: the form shows the current value, so that
+        saving again keeps their change)."""
         if name not in self.changed_data:
             return "same"
-        if base is _UNKNOWN:
-            return "conflict"
-        form_field = self.fields[name]
-        if isinstance(base, (datetime.datetime, datetime.time)) and not getattr(
-            form_field.widget, "supports_microseconds", True
-        ):
-            base = base.replace(microsecond=0)
-        bound = super().__getitem__(name)
-        if form_field.has_changed(base, bound.data):
+        if not self._posted_as_base(name, field, base, base_encoded, hidden=hidden):
             return "conflict"
         self._preconditions_show_current[name] = _CurrentValueBoundField(
             self,
-            form_field,
+            self.fields[name],
             name,
         )
         return "theirs"
+
+    def _posted_as_base(
+        self,
+        name: str,
+        field: models.Field[Any, Any],
+        base: Any,
+        base_encoded: Any,
+        *,
+        hidden: bool,
+    ) -> bool:
+        """Whether the posted value of ``name`` is the one the form was made from, compared
+        as the form field compares (``has_changed``) or, for a value the signed version
+        keeps only as a digest (long or hidden), by the digest of the posted value as sent
+        or as the field reads it."""
+        form_field = self.fields[name]
+        data = super().__getitem__(name).data
+        if base is not _UNKNOWN:
+            if isinstance(base, (datetime.datetime, datetime.time)) and not getattr(
+                form_field.widget, "supports_microseconds", True
+            ):
+                base = base.replace(microsecond=0)
+            if not form_field.has_changed(base, data):
+                return True
+        candidates = [data]
+        try:
+            candidates.append(form_field.to_python(data))
+        except ValidationError:
+            pass
+        return any(_encode(field, value, hidden=hidden) == base_encoded for value in candidates)
 
 
 def versioned_form(

@@ -26,6 +26,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from ..exceptions import VersionConflict
 from ..models import (
+    VERSION_FIELD,
     VersionedModel,
     expect_version,
     pop_expectation,
@@ -242,12 +243,16 @@ class VersionedModelAdminMixin(_ModelAdmin):
         def run() -> HttpResponse:
             return super(VersionedModelAdminMixin, self).changelist_view(request, extra_context)
 
-        if request.method != "POST":
+        if request.method != "POST" or "_save" not in request.POST:
+            # Not the list_editable save: an action (it reads the rows it changes itself,
+            # so the page's versions are not expected of it, and it is never run twice).
             return run()
         try:
             with self._expected_versions(request):
                 response = run()
         except VersionConflict as conflict:
+            # Django saves the rows in one transaction: none was saved. Shown again, with
+            # what changed.
             self._force_conflict(request, conflict)
             response = run()
         self._report_stale_rows(request, response)
@@ -401,6 +406,10 @@ class VersionedModelAdminMixin(_ModelAdmin):
         stale: list[tuple[models.Model, SignedVersion]] = []
         unverified: list[models.Model] = []
         alias = router.db_for_write(self.model)
+        # A project's delete_queryset() (a soft delete, say) is what Django's bulk delete
+        # calls: it is called here too, one confirmed row at a time; otherwise each row is
+        # deleted through delete_model(), as on its delete page.
+        own_bulk_delete = type(self).delete_queryset is not admin.ModelAdmin.delete_queryset
         try:
             with transaction.atomic(using=alias):
                 for obj in objects:
@@ -411,10 +420,16 @@ class VersionedModelAdminMixin(_ModelAdmin):
                     kept = copy.copy(obj)  # keeps the pk for the history entry
                     try:
                         with expect_version(type(obj), obj.pk, signed.token):
-                            self.delete_model(request, obj)
+                            if own_bulk_delete:
+                                done = self._delete_through_queryset(request, queryset, obj, signed)
+                            else:
+                                self.delete_model(request, obj)
+                                done = True
                     except VersionConflict as exc:
                         if exc.reason == VersionConflict.DATABASE:
                             raise
+                        done = False
+                    if not done:
                         stale.append((obj, signed))
                         continue
                     deleted.append(kept)
@@ -430,6 +445,23 @@ class VersionedModelAdminMixin(_ModelAdmin):
             )
             return
         self._report_bulk_delete(request, deleted, stale, unverified, gone)
+
+    def _delete_through_queryset(
+        self,
+        request: HttpRequest,
+        queryset: models.QuerySet[Any],
+        obj: models.Model,
+        signed: SignedVersion,
+    ) -> bool:
+        """The project's ``delete_queryset()`` for one row, given only while the row has the
+        confirmed version; ``False`` when it no longer has. Its queryset is filtered by that
+        version, so a bulk ``update()`` or ``delete()`` in it is a compare-and-swap too, and
+        a ``save()`` of a row it yields is one by the surrounding expectation."""
+        matched = queryset.filter(pk=obj.pk, **{VERSION_FIELD: signed.token})
+        if not matched.exists():
+            return False
+        self.delete_queryset(request, matched)
+        return True
 
     def _report_bulk_delete(
         self,

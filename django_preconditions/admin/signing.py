@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import hashlib
 import json
 import time
 import uuid
@@ -16,6 +15,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.duration import duration_iso_string
 from django.utils.translation import gettext, gettext_lazy
 
@@ -171,8 +171,11 @@ def _encode_value(value: Any) -> Any:
     return str(value)
 
 
-def _encode(field: models.Field[Any, Any], value: Any) -> Any:
-    """A JSON-safe, comparable form of a form's initial value for ``field``."""
+def _encode(field: models.Field[Any, Any], value: Any, *, hidden: bool = False) -> Any:
+    """A JSON-safe, comparable form of a form's value for ``field``. A long value, or one the
+    form does not show (``hidden``: a password input), is kept as a keyed digest: enough to
+    tell whether it changed, without carrying it — the signed field can be read by anyone
+    who has the page, and a short secret's plain digest could be guessed."""
     if field.many_to_many and value is not None:
         encoded: Any = sorted(
             (_encode_value(item) for item in value), key=lambda item: json.dumps(item)
@@ -180,8 +183,8 @@ def _encode(field: models.Field[Any, Any], value: Any) -> Any:
     else:
         encoded = _encode_value(value)
     text = json.dumps(encoded, sort_keys=True)
-    if len(text) > _MAX_SNAPSHOT_VALUE:
-        return {_DIGEST_KEY: hashlib.sha256(text.encode()).hexdigest()}
+    if hidden or len(text) > _MAX_SNAPSHOT_VALUE:
+        return {_DIGEST_KEY: salted_hmac(_SALT, text, algorithm="sha256").hexdigest()}
     return encoded
 
 
