@@ -430,7 +430,10 @@ def audit_admin_view(request: HttpRequest, *, admin_site: AdminSite | None = Non
     request.current_app = admin_site.name
     rows = build_report()
     unprotected = [row for row in rows if row.unprotected]
-    reported = reported_counts()  # report-only mode: requests let through without one
+    # Report-only mode: requests let through without a precondition — counts of who sent
+    # what, shown only to those who may see the report-only requests themselves.
+    may_see_reports = user.has_perm("django_preconditions.view_reportedrequest")
+    reported = reported_counts() if may_see_reports else {}
     context = {
         **admin_site.each_context(request),
         "title": gettext("Protection audit"),

@@ -403,6 +403,28 @@ def test_staff_with_the_view_permission_on_rules_may_see_the_admin_page(
 
 
 @override_settings(ROOT_URLCONF=URLCONF)
+def test_report_only_counts_need_the_view_permission_on_them(
+    client: Any, django_user_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_preconditions import audit
+
+    monkeypatch.setattr(audit, "reported_counts", lambda: {"document-detail": 7})
+    user = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_protectedendpoint"))
+    client.force_login(user)
+
+    def shown() -> set[int]:
+        rows = client.get("/audit/").context["rows_reported"]
+        return {count for _, count in rows if count}
+
+    assert shown() == set()
+    user.user_permissions.add(Permission.objects.get(codename="view_reportedrequest"))
+    user = django_user_model.objects.get(pk=user.pk)  # permissions are cached per instance
+    client.force_login(user)
+    assert shown() == {7}
+
+
+@override_settings(ROOT_URLCONF=URLCONF)
 def test_the_admin_page_sends_anonymous_users_to_the_login(client: Any) -> None:
     response = client.get("/audit/")
 
