@@ -393,3 +393,15 @@ def on_commit_pending(connection: Any, callback: Callable[[], None]) -> bool:
     API; entries are ``(savepoint ids, callback, robust)``), pinned by
     ``tests/test_compat.py``."""
     return any(entry[1] is callback for entry in connection.run_on_commit)
+
+
+def hand_over_resources(replaced: Any, sent: Any) -> None:
+    """Give the response ``sent`` instead of ``replaced`` the closers of ``replaced`` (its
+    file, its stream's ``close()``): Django closes them when it closes the response it sends,
+    and never closes one it does not send. ``HttpResponseBase.close()`` would close them now
+    but also send ``request_finished`` mid-request. Moves ``_resource_closers`` (not public
+    API), pinned by ``tests/test_compat.py``."""
+    closers = getattr(replaced, "_resource_closers", None)
+    if closers:
+        sent._resource_closers.extend(closers)
+        closers.clear()

@@ -20,10 +20,11 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, tran
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_noop
 
-from ._compat import write_alias
+from ._compat import hand_over_resources, write_alias
 from .conditions import SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
 from .enforcement import Enforcer, Snapshot, not_modified_instead_of
+from .headers import ETAG, LAST_MODIFIED
 from .models import (
     MODIFIED_FIELD,
     VERSION_FIELD,
@@ -224,8 +225,8 @@ class DeferredGuard:
         if target.unidentified or not isinstance(instance, target.model):  # type: ignore[arg-type]
             return  # an unidentified target: no load is the row (refused if written)
         values = instance.__dict__
-        if VERSION_FIELD in values and values.get(target.lookup_attname, NO_MATCH) == (
-            target.lookup_value
+        if VERSION_FIELD in values and _same_key(
+            values.get(target.lookup_attname, NO_MATCH), target.lookup_value
         ):
             self.loads.append((instance, values[VERSION_FIELD], values.get(MODIFIED_FIELD)))
             del self.loads[:-4]  # bounded: a view loading the row in a loop
@@ -390,6 +391,13 @@ class DeferredGuard:
             raise _Refused(decision.status)
         self.decided = True
         self.checked = None if snapshot is None or not snapshot.state.exists else row[0]  # type: ignore[index]
+        if self.checked is not None and loaded is not None and loaded._state.db != self.alias:
+            # The view's copy was loaded from another database (a replica): its fields are
+            # those of the version it was read at, and written over a newer row they would
+            # revert it. The compare-and-swap expects the copy's version: a lagging copy is
+            # refused (412) rather than overwriting (rule 44); rule 54 still judged the
+            # headers against the row where it is written.
+            self.checked = self.loads[-1][1]
         if self.expectation is not None:
             self.expectation.token = self.checked
 
@@ -425,14 +433,21 @@ class DeferredGuard:
             return self.refusal()
         enforcer = self.enforcer
         if not self.unsafe:
-            if response.status_code != 200 or not self.loads:
+            if response.status_code not in _JUDGED_READS or not self.loads:
                 return response
-            snapshot = Snapshot.of_version(*self.loads[-1][1:])
+            # The row as the view shows it: after its own save, if it saved (a view counter).
+            snapshot = Snapshot.of_instance(self.loads[-1][0])
             decision = enforcer.decide(self.request, snapshot, self.policy)
             if decision.outcome is Outcome.NOT_MODIFIED:
                 return not_modified_instead_of(response, snapshot)
             if not decision.proceeds:
                 return self.refuse(decision, snapshot)
+            # The validators the decision was made with, not the view's own (or an inner
+            # ConditionalGetMiddleware's digest of the body): a client sending them back must
+            # match the row (rules 19, 28).
+            for name in (ETAG, LAST_MODIFIED):
+                if name in response:
+                    del response[name]
             return enforcer.finish(self.request, response, snapshot, None)
         if self.expectation is not None and self.expectation.written:
             return enforcer.finish(self.request, response, Snapshot.absent(), self.expectation)
@@ -449,16 +464,21 @@ class DeferredGuard:
             except _Refused:
                 return self.refusal()
             return response
-        # A view that wrote was judged at its first write. One that refused the body of a
-        # request for the row it loaded (rule 11) is judged now: a stale precondition wins.
+        # A view that wrote was judged at its first write. One that loaded the row and wrote
+        # nothing — it refused the body (rule 11), or found nothing to change — is judged now,
+        # as the decorator judges before the view: a missing or stale precondition wins
+        # (428/412); a success carries the row's validators (rule 41).
         loaded = self.loaded
-        if self.decided or loaded is None or response.status_code not in (400, 422):
+        status = response.status_code
+        if self.decided or loaded is None or not (status in (400, 422) or 200 <= status < 300):
             return response
         known = Snapshot.of_instance(loaded)
         decision = enforcer.decide(self.request, known, self.policy)
-        if decision.proceeds:
-            return response
-        return self.refuse(decision, known)
+        if not decision.proceeds:
+            return self.refuse(decision, known)
+        if 200 <= status < 300:
+            return enforcer.finish(self.request, response, known, None)
+        return response
 
     def refuse(self, decision: Decision, snapshot: Snapshot) -> HttpResponse:
         response = self.enforcer.refusal(self.request, decision, snapshot, self.policy)
@@ -539,7 +559,9 @@ class DeferredGuard:
             # A read watched no writes, expected no version and opened no transaction: it
             # only stops watching what the view loads.
             try:
-                return self.settle(response) if response is not None else None
+                answer = self.settle(response) if response is not None else None
+                _hand_over(response, answer)
+                return answer
             finally:
                 if self.target.model is not None:
                     observe_loads(self._previous_observer)
@@ -553,6 +575,7 @@ class DeferredGuard:
             raise
         finally:
             final = self._close(response, final)
+        _hand_over(response, final)
         return final
 
     def _close_transaction(self, *, rollback: bool) -> None:
@@ -582,3 +605,28 @@ class DeferredGuard:
                 pop_expectation(self.expectation)
             if self.target.model is not None:
                 observe_loads(self._previous_observer)
+
+
+#: Read responses the middleware judges: a full one, and a part of one (RFC 9110 §13.2.2:
+#: preconditions are evaluated before Range).
+_JUDGED_READS: Final = frozenset({200, 206})
+
+
+def _same_key(loaded: Any, wanted: Any) -> bool:
+    """Whether a loaded row's lookup value is the URL's: equal, or the same text in another
+    case — what a case-insensitive lookup (``slug__iexact``) or collation (MySQL's default)
+    finds for it; missing it would leave the row the view writes unidentified."""
+    if loaded == wanted:
+        return True
+    return (
+        isinstance(loaded, str)
+        and isinstance(wanted, str)
+        and loaded.casefold() == wanted.casefold()
+    )
+
+
+def _hand_over(response: HttpResponse | None, final: HttpResponse | None) -> None:
+    """A response the guard replaced (by a 304 or a refusal) is never sent, so never closed:
+    its file or stream is closed with the response sent instead."""
+    if response is not None and final is not None and final is not response:
+        hand_over_resources(response, final)

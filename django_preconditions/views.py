@@ -25,7 +25,7 @@ from django.views.generic.base import TemplateResponseMixin
 from ._compat import on_write_database, routers_configured, write_alias
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
-from .models import MODIFIED_FIELD, VERSION_FIELD, VersionedModel
+from .models import VersionedModel
 from .policy import Policy, attribute_overrides
 from .transactions import own_request_transaction, run_with_retries
 
@@ -68,11 +68,13 @@ _QUERYSET_ARGUMENT: dict[type, bool] = {}
 def _version_from_write_database(instance: VersionedModel) -> VersionedModel:
     """For a write, the version the request is checked against comes from the database the
     row is written to, never a replica (rule 54): a ``get_object()`` override that ignores
-    the queryset it is given may read elsewhere; its version is then read again there."""
+    the queryset it is given may read elsewhere; the row is then read again there — all of
+    it, not only its version: a lagging copy's fields saved with the current version would
+    revert a newer write (rule 44)."""
     alias = write_alias(type(instance), instance=instance)
     if instance._state.db != alias:
         try:
-            instance.refresh_from_db(using=alias, fields=[VERSION_FIELD, MODIFIED_FIELD])
+            instance.refresh_from_db(using=alias)
         except ObjectDoesNotExist as missing:
             raise Http404 from missing
     return instance

@@ -575,3 +575,32 @@ def test_on_commit_callbacks_are_dropped_with_their_savepoint_and_run_at_commit(
         assert on_commit_pending(connection, kept)
     assert ran == ["kept"]
     assert not on_commit_pending(connection, kept)
+
+
+def test_a_responses_resources_are_closed_with_the_response_they_are_handed_to() -> None:
+    """Pins ``HttpResponseBase._resource_closers`` for ``_compat.hand_over_resources``: the
+    file of a FileResponse and the ``close()`` of a streamed iterator are registered there and
+    run when the response that holds them is closed."""
+    import io
+
+    from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+
+    from django_preconditions._compat import hand_over_resources
+
+    handle = io.BytesIO(b"data")
+    closed: list[str] = []
+
+    class Parts:
+        def __iter__(self) -> Any:
+            return iter([b"a"])
+
+        def close(self) -> None:
+            closed.append("stream")
+
+    for replaced in (FileResponse(handle), StreamingHttpResponse(Parts())):
+        sent = HttpResponse(status=304)
+        hand_over_resources(replaced, sent)
+        assert replaced._resource_closers == []
+        sent.close()
+    assert handle.closed
+    assert closed == ["stream"]

@@ -119,14 +119,16 @@ def test_rule_54_without_routers_a_view_on_another_database_checks_and_writes_th
 
 @pytest.mark.parametrize(
     ("etag_of", "status", "title"),
-    [("primary", 200, "edited"), ("replica", 412, "primary")],
+    [("primary", 412, "primary"), ("replica", 412, "primary")],
 )
 def test_rule_54_the_middleware_judges_a_view_reading_the_replica_by_the_primary(
     lagging_replica: Document, etag_of: str, status: int, title: str
 ) -> None:
     """A plain view protected by the middleware loads the row through the router (from the
-    lagging replica) and saves it to the primary: the precondition is checked, and the
-    compare-and-swap made, against the primary's version."""
+    lagging replica) and saves it to the primary: the precondition is checked against the
+    primary's version (rule 54) — the replica's ETag is stale — and the compare-and-swap
+    expects the version the view's copy was read at: saved over the newer primary row, the
+    copy's other fields would revert it (rule 44), so the write is refused too."""
     from tests.support.middleware import PLAIN_RULE, settings_rule
 
     etag = lagging_replica.etag if etag_of == "primary" else '"old-on-replica"'
