@@ -454,8 +454,82 @@ def check_versioned_inlines(app_configs: Any = None, **kwargs: Any) -> list[Chec
     return messages
 
 
+def check_mixin_order(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E022: a view class of the URLconf lists ``PreconditionMixin`` or
+    ``PreconditionRequiredMixin`` after the view base, so the base's methods run and nothing
+    is enforced (and the audit, the middleware and the schema know it is unprotected)."""
+    from .urls_inventory import iter_endpoints
+    from .views import PreconditionRequiredMixin
+
+    mixins: list[type] = [PreconditionRequiredMixin]
+    if apps.is_installed("rest_framework"):
+        from .rest_framework import PreconditionMixin
+
+        mixins.append(PreconditionMixin)
+    messages: list[CheckMessage] = []
+    seen: set[type] = set()
+    for endpoint in iter_endpoints():
+        view = endpoint.view
+        for cls in (getattr(view, "view_class", None), getattr(view, "cls", None)):
+            if not isinstance(cls, type) or cls in seen:
+                continue
+            seen.add(cls)
+            mixin = next((m for m in mixins if issubclass(cls, m)), None)
+            if mixin is None or getattr(cls, "preconditions_protected", True):
+                continue
+            messages.append(
+                Error(
+                    gettext(
+                        "%(view)s lists %(mixin)s after its view base class, so the base "
+                        "class's methods run instead of the mixin's: the view enforces no "
+                        "precondition."
+                    )
+                    % {"view": cls.__qualname__, "mixin": mixin.__name__},
+                    hint=gettext(
+                        "Put %(mixin)s first among the bases, e.g. class %(view)s(%(mixin)s, "
+                        "ModelViewSet)."
+                    )
+                    % {"view": cls.__name__, "mixin": mixin.__name__},
+                    obj=cls,
+                    id="preconditions.E022",
+                )
+            )
+    return messages
+
+
+def check_rules_need_the_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W007: ``PRECONDITIONS["VIEWS"]`` names views to protect by a rule, but
+    ``PreconditionMiddleware`` is not installed: a view protected only by such a rule is not
+    protected. (Entries that only tune views protected in code are fine: they carry no
+    ``model``.)"""
+    from .audit import middleware_installed
+    from .conf import conf
+
+    views: Mapping[str, Any] = conf.VIEWS  # entries may be anything (check E010)
+    rules = [key for key, entry in views.items() if isinstance(entry, Mapping) and "model" in entry]
+    if not rules or middleware_installed():
+        return []
+    return [
+        Warning(
+            gettext(
+                "PRECONDITIONS['VIEWS'] has protection rules (%(keys)s), but "
+                "PreconditionMiddleware is not in MIDDLEWARE: views protected only by those "
+                "rules accept writes without a precondition."
+            )
+            % {"keys": ", ".join(sorted(rules))},
+            hint=gettext(
+                'Add "django_preconditions.middleware.PreconditionMiddleware" to MIDDLEWARE, '
+                "or protect those views in code."
+            ),
+            id="preconditions.W007",
+        )
+    ]
+
+
 def register_checks() -> None:
     register(Tags.compatibility)(check_settings_block)
+    register(Tags.compatibility)(check_rules_need_the_middleware)
+    register(Tags.urls)(check_mixin_order)
     register(Tags.urls)(check_view_keys)
     register(Tags.database)(check_admin_rules)
     register(Tags.models)(check_versioned_models)

@@ -91,8 +91,11 @@ def check_cors_headers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
 
 
 def _missing(wanted: Iterable[str], present: set[str] | None) -> list[str]:
-    """The ``wanted`` headers a CORS setting lacks (none when it allows any: ``"*"``)."""
-    if present is None or "*" in present:
+    """The ``wanted`` headers a CORS setting lacks (none when it allows any: ``"*"`` — but
+    not with ``CORS_ALLOW_CREDENTIALS``, where browsers read ``*`` as a header name)."""
+    if present is None:
+        return []
+    if "*" in present and not getattr(settings, "CORS_ALLOW_CREDENTIALS", False):
         return []
     return [name for name in wanted if name.lower() not in present]
 

@@ -223,3 +223,11 @@ def view_keys_for_request(request: HttpRequest) -> tuple[str, ...]:
     if match.route:
         keys.append(match.route)
     return tuple(keys)
+
+
+def mixin_comes_first(cls: type, mixin: type, base: type) -> bool:
+    """Whether ``mixin`` precedes ``base`` in ``cls``'s method resolution order, so that its
+    methods (``dispatch()``, ``initial()``, ``get_object()``) run rather than the base's: a
+    class written ``class V(ModelViewSet, PreconditionMixin)`` is not protected."""
+    order = cls.__mro__
+    return base not in order or order.index(mixin) < order.index(base)

@@ -349,7 +349,9 @@ class PreconditionSchemaMixin(_SchemaBase):
 
     def _precondition_view(self) -> PreconditionMixin | None:
         view = getattr(self, "view", None)
-        return view if isinstance(view, PreconditionMixin) else None
+        if isinstance(view, PreconditionMixin) and type(view).preconditions_protected:
+            return view
+        return None  # a mixin listed after APIView enforces nothing: nothing to document
 
     def _precondition_is_detail(self, view: PreconditionMixin) -> bool:
         detail = getattr(view, "detail", None)

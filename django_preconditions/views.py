@@ -20,13 +20,13 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.views.generic.base import TemplateResponseMixin
+from django.views.generic.base import TemplateResponseMixin, View
 
 from ._compat import on_write_database, routers_configured, write_alias
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
 from .models import VersionedModel
-from .policy import Policy, attribute_overrides
+from .policy import Policy, attribute_overrides, mixin_comes_first
 from .transactions import own_request_transaction, run_with_retries
 
 __all__ = ["PreconditionRequiredMixin"]
@@ -95,7 +95,13 @@ class PreconditionRequiredMixin:
     precondition_error_format: ClassVar[Any] = None
     precondition_include_current_etag: ClassVar[bool | None] = None
     precondition_mode: ClassVar[str | None] = None
+    #: False for a class that lists the mixin after Django's ``View`` (``UpdateView``),
+    #: whose ``dispatch()`` then runs instead of the mixin's (check preconditions.E022).
     preconditions_protected: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.preconditions_protected = mixin_comes_first(cls, PreconditionRequiredMixin, View)
 
     request: HttpRequest
     http_method_names: list[str]

@@ -731,8 +731,10 @@ def test_every_settings_example_passes_the_system_checks(
             settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "corsheaders"]
             assert check_cors_headers() == []
         assert check_settings_block() == []
-        # W004: the examples name the views of the project they describe, not ours.
-        assert [m for m in run_checks() if m.id != "preconditions.W004"] == []
+        # W004: the examples name the views of the project they describe, not ours. W007: an
+        # example of the VIEWS map shows rules, not the MIDDLEWARE setting that runs them.
+        ignored = {"preconditions.W004", "preconditions.W007"}
+        assert [m for m in run_checks() if m.id not in ignored] == []
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer, ListSerializer
+from rest_framework.views import APIView
 
 from .._compat import on_write_database
 from ..conditions import (
@@ -65,6 +66,7 @@ from ..policy import (
     attribute_overrides,
     dotted_path,
     enforced_by_admin_rule,
+    mixin_comes_first,
     route_key,
     settings_generation,
     view_keys_for_request,
@@ -219,8 +221,14 @@ class PreconditionMixin(_ViewBase):
     #: URL name of the detail route, for ``Location`` after a create when the view is not a
     #: router-registered viewset (those find their detail route themselves).
     precondition_detail_url_name: str | None = None
-    #: Tells the middleware and audits that this view enforces preconditions itself.
+    #: Tells the middleware and audits that this view enforces preconditions itself: false
+    #: for a class that lists the mixin after ``APIView`` (``ModelViewSet``), whose own
+    #: methods then run instead of the mixin's (check preconditions.E022).
     preconditions_protected: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.preconditions_protected = mixin_comes_first(cls, PreconditionMixin, APIView)
 
     # What the mixin learnt during the current request (set by dispatch()).
     _precondition_tracking: _Tracking | None = None

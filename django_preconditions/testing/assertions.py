@@ -13,6 +13,8 @@ from typing import Any, Final
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
+from django.test.client import encode_multipart
+from django.utils.http import urlencode
 
 from ..conditions import IF_MATCH, IF_NONE_MATCH
 from ..conf import conf
@@ -107,11 +109,20 @@ def _state(response: HttpResponse) -> tuple[str | None, bytes]:
 
 
 def _encode(data: Any, content_type: str) -> Any:
+    """The request body for ``data``: JSON, a form (urlencoded or multipart, as a browser
+    sends it), or ``data`` itself when it is already text or bytes."""
     if data is None:
         return ""
-    if isinstance(data, (str, bytes)) or "json" not in content_type:
+    if isinstance(data, (str, bytes)):
         return data
-    return json.dumps(data, cls=DjangoJSONEncoder)
+    if "json" in content_type:
+        return json.dumps(data, cls=DjangoJSONEncoder)
+    if isinstance(data, Mapping):
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            return urlencode(data, doseq=True)
+        if content_type.startswith("multipart/form-data") and "boundary=" in content_type:
+            return encode_multipart(content_type.split("boundary=", 1)[1], dict(data))
+    return data
 
 
 def assert_protected(

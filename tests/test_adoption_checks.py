@@ -1,0 +1,191 @@
+"""What adopters rely on to know they are protected: a mixin listed after the view base is
+reported unprotected (audit, middleware, schema) and by check E022; check W007 warns when
+``VIEWS`` rules exist without the middleware; check W002 does not take ``*`` for a wildcard
+with credentials; ``assert_protected`` sends form bodies as forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, override_settings
+from django.urls import include, path
+from django.views.generic import UpdateView
+from rest_framework import serializers, viewsets
+from rest_framework.routers import SimpleRouter
+from rest_framework.test import APIClient
+
+from django_preconditions.audit import build_report
+from django_preconditions.decorators import require_preconditions
+from django_preconditions.rest_framework import PreconditionMixin
+from django_preconditions.views import PreconditionRequiredMixin
+from tests.testapp.models import Document
+
+pytestmark = pytest.mark.django_db
+URLCONF = "tests.test_adoption_checks"
+
+
+class DocSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Document
+        fields = ["id", "title", "body"]
+
+
+class MixinLastViewSet(viewsets.ModelViewSet, PreconditionMixin):  # type: ignore[type-arg]
+    """PreconditionMixin AFTER ModelViewSet (docs/rest_framework.md: 'Put the mixin first')."""
+
+    queryset = Document.objects.all()
+    serializer_class = DocSerializer
+
+
+class MixinLastUpdate(UpdateView, PreconditionRequiredMixin):  # type: ignore[type-arg]
+    model = Document
+    fields = ["title"]
+    success_url = "/done/"
+
+
+router = SimpleRouter()
+router.register("late", MixinLastViewSet, basename="late")
+
+
+def plain_doc(request: HttpRequest, pk: int) -> HttpResponse:
+    document = Document.objects.get(pk=pk)
+    if request.method == "PUT":
+        document.title = request.body.decode() or document.title
+        document.save()
+    return HttpResponse(document.title)
+
+
+urlpatterns = [
+    path("plain/<int:pk>/", plain_doc, name="plain-doc"),
+    path("api/", include(router.urls)),
+    path("cbv-late/<int:pk>/", MixinLastUpdate.as_view(), name="cbv-late"),
+]
+
+
+def rows(urlconf: str = URLCONF) -> dict[str, Any]:
+    return {row.name or row.route: row for row in build_report(urlconf)}
+
+
+# --- 1. Mixin in the wrong MRO position: the audit says protected, nothing enforces ------------
+
+
+@override_settings(ROOT_URLCONF=URLCONF)
+def test_drf_mixin_after_modelviewset_is_not_reported_as_protected() -> None:
+    document = Document.objects.create(title="draft")
+    response = APIClient().put(
+        f"/api/late/{document.pk}/", {"title": "overwritten", "body": ""}, format="json"
+    )
+    # The view is unprotected in fact (no If-Match needed) ...
+    assert response.status_code == 200
+    # ... so the audit must not say "DRF mixin" (docs/audit.md: only 'none' fails CI).
+    assert rows()["late-detail"].protection == "none"
+
+
+@override_settings(ROOT_URLCONF=URLCONF)
+def test_class_mixin_after_updateview_is_not_reported_as_protected() -> None:
+    document = Document.objects.create(title="draft")
+    response = Client().post(f"/cbv-late/{document.pk}/", {"title": "overwritten"})
+    assert response.status_code == 302  # saved without any precondition
+    assert rows()["cbv-late"].protection == "none"
+
+
+def test_a_check_reports_a_mixin_placed_after_the_view_base() -> None:
+    from django.core import checks
+
+    with override_settings(ROOT_URLCONF=URLCONF):
+        messages = checks.run_checks()
+    assert any("MixinLast" in (m.msg + str(m.obj)) for m in messages), [m.id for m in messages]
+
+
+# --- 1b. W002: wildcards do not work for credentialed CORS requests ------------------------
+
+
+def test_w002_warns_on_wildcards_when_credentials_are_allowed(monkeypatch: Any) -> None:
+    # Fetch standard (Access-Control-Expose-Headers / -Allow-Headers): "*" is a wildcard only
+    # for requests without credentials; with credentials it names a header literally "*".
+    from django.conf import settings
+
+    from django_preconditions.interop_checks import check_cors_headers
+
+    monkeypatch.setattr(settings, "INSTALLED_APPS", [*settings.INSTALLED_APPS, "corsheaders"])
+    monkeypatch.setattr(settings, "CORS_EXPOSE_HEADERS", ["*"], raising=False)
+    monkeypatch.setattr(settings, "CORS_ALLOW_HEADERS", ["*"], raising=False)
+    monkeypatch.setattr(settings, "CORS_ALLOW_CREDENTIALS", True, raising=False)
+    assert [m.id for m in check_cors_headers()] == ["preconditions.W002"]
+
+
+# --- 1c. VIEWS rules with no PreconditionMiddleware: manage.py check is silent -------------
+
+
+@override_settings(
+    ROOT_URLCONF=URLCONF,
+    PRECONDITIONS={"VIEWS": {"plain-doc": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}},
+)
+def test_a_check_warns_when_views_rules_exist_but_the_middleware_is_missing() -> None:
+    from django.conf import settings
+    from django.core import checks
+
+    assert "django_preconditions.middleware.PreconditionMiddleware" not in settings.MIDDLEWARE
+    document = Document.objects.create(title="draft")
+    assert Client().put(f"/plain/{document.pk}/", "x").status_code == 200  # unprotected
+    messages = checks.run_checks()
+    assert any("PreconditionMiddleware" in m.msg for m in messages), [m.id for m in messages]
+
+
+# --- 2. assert_protected on a form endpoint -------------------------------------------------
+
+from django.http import JsonResponse  # noqa: E402
+
+from django_preconditions.enforcement import set_validators  # noqa: E402
+from django_preconditions.testing import assert_protected  # noqa: E402
+
+
+@require_preconditions(Document, methods=["POST"])
+def form_document(request: HttpRequest, pk: int) -> HttpResponse:
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    if request.method == "POST":
+        document.title = request.POST["title"]  # a classic HTML-form endpoint
+        document.save()
+    return set_validators(JsonResponse({"title": document.title}), document)
+
+
+urlpatterns += [path("form/<int:pk>/", form_document, name="form-doc")]
+
+
+@override_settings(ROOT_URLCONF=URLCONF)
+def test_assert_protected_sends_form_data_with_a_form_content_type() -> None:
+    # docs/testing.md: "It works with any Django or DRF test client"; content_type= is a
+    # parameter, so a dict with a form content type must be form-encoded, not str(dict).
+    document = Document.objects.create(title="draft")
+    assert_protected(
+        Client(),
+        f"/form/{document.pk}/",
+        "POST",
+        data={"title": "Final"},
+        content_type="application/x-www-form-urlencoded",
+    )
+    document.refresh_from_db()
+    assert document.title == "Final"
+
+
+@override_settings(
+    ROOT_URLCONF=URLCONF,
+    MIDDLEWARE=[
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django_preconditions.middleware.PreconditionMiddleware",
+    ],
+    PRECONDITIONS={
+        "VIEWS": {"late-detail": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}}
+    },
+)
+def test_a_settings_rule_still_protects_a_viewset_whose_mixin_is_misplaced() -> None:
+    document = Document.objects.create(title="draft")
+    response = APIClient().put(
+        f"/api/late/{document.pk}/", {"title": "overwritten", "body": ""}, format="json"
+    )
+    assert response.status_code == 428  # the middleware does not take the mixin's word for it
+    assert Document.objects.get(pk=document.pk).title == "draft"
