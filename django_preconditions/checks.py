@@ -299,10 +299,26 @@ def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             continue  # E010
         where = f"{_BLOCK}['VIEWS'][{view_key!r}]"
         matching = endpoints_for(view_key, endpoints)
-        if not matching:
+        if not matching and not _names_a_drf_action(view_key, endpoints):
             messages.append(_unmatched_view_key(where, view_key, endpoints))
         messages.extend(_view_lookup_errors(where, entry, matching))
     return messages
+
+
+def _names_a_drf_action(view_key: str, endpoints: list[Any]) -> bool:
+    """Whether ``view_key`` is a DRF viewset action's key, ``"<viewset dotted path>.<action>"``
+    (docs/rest_framework.md), for a viewset routed by the URLconf: the DRF mixin applies it
+    (the middleware does not)."""
+    path, _, action = view_key.rpartition(".")
+    for endpoint in endpoints:
+        actions = getattr(endpoint.view, "actions", None)
+        if (
+            endpoint.view_path == path
+            and isinstance(actions, Mapping)
+            and action in actions.values()
+        ):
+            return True
+    return False
 
 
 def _unmatched_view_key(where: str, view_key: str, endpoints: list[Any]) -> CheckMessage:

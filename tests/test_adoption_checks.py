@@ -189,3 +189,43 @@ def test_a_settings_rule_still_protects_a_viewset_whose_mixin_is_misplaced() -> 
     )
     assert response.status_code == 428  # the middleware does not take the mixin's word for it
     assert Document.objects.get(pk=document.pk).title == "draft"
+
+
+# --- A per-action VIEWS key of a routed DRF viewset is not a typo (W004) --------------------
+
+
+class ActionsViewSet(PreconditionMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+    queryset = Document.objects.all()
+    serializer_class = DocSerializer
+
+
+actions_router = SimpleRouter()
+actions_router.register("actions", ActionsViewSet, basename="actions")
+urlpatterns += [path("api/", include(actions_router.urls))]
+
+ACTION_KEY = f"{__name__}.ActionsViewSet.destroy"
+
+
+@override_settings(
+    ROOT_URLCONF=URLCONF, PRECONDITIONS={"VIEWS": {ACTION_KEY: {"required_headers": ["If-Match"]}}}
+)
+def test_a_per_action_views_key_is_not_reported_as_matching_no_url() -> None:
+    from django.core import checks
+
+    document = Document.objects.create(title="draft")
+    old_enough = {"If-Unmodified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}
+    response = APIClient().delete(f"/api/actions/{document.pk}/", headers=old_enough)
+    assert response.status_code == 428  # the key applies: only If-Match is accepted
+    warnings = [m for m in checks.run_checks(tags=["urls"]) if m.id == "preconditions.W004"]
+    assert warnings == []  # (E022 reports this URLconf's deliberately misplaced mixins)
+
+
+@override_settings(
+    ROOT_URLCONF=URLCONF,
+    PRECONDITIONS={"VIEWS": {f"{__name__}.ActionsViewSet.destroyy": {"methods": ["DELETE"]}}},
+)
+def test_a_misspelt_action_key_is_still_reported() -> None:
+    from django.core import checks
+
+    ids = [m.id for m in checks.run_checks(tags=["urls"])]
+    assert ids.count("preconditions.W004") == 1
