@@ -353,6 +353,21 @@ class PreconditionSchemaMixin(_SchemaBase):
             return view
         return None  # a mixin listed after APIView enforces nothing: nothing to document
 
+    def _precondition_policy(self, view: PreconditionMixin) -> Policy:
+        """The view's policy as a request to this operation's route resolves it. The schema's
+        mock request is resolved to no URL pattern, so a ``VIEWS`` entry keyed by URL name or
+        route would be missed: it is resolved to the route that serves this view (and, for a
+        viewset, these actions), as the audit does."""
+        request = getattr(view, "request", None)
+        http_request = getattr(request, "_request", request)
+        if http_request is not None and getattr(http_request, "resolver_match", None) is None:
+            endpoint = _endpoint_of(view)
+            if endpoint is not None:
+                from .audit import _probe_request
+
+                http_request.resolver_match = _probe_request(endpoint).resolver_match
+        return view.get_precondition_policy()
+
     def _precondition_is_detail(self, view: PreconditionMixin) -> bool:
         detail = getattr(view, "detail", None)
         if isinstance(detail, bool):  # viewsets: set by the router
@@ -367,10 +382,10 @@ class PreconditionSchemaMixin(_SchemaBase):
             return None
         if method == "POST" and not self._precondition_is_detail(view):
             return {"required": False, "evaluated-against": "collection"}
-        policy = view.get_precondition_policy()
+        policy = self._precondition_policy(view)
         creates = method == "PUT" and view.precondition_allow_create
         rule: dict[str, Any] = {
-            "required": method in policy.methods and not creates,
+            "required": method in policy.methods and not creates and not policy.report_only,
             "one-of": list(policy.required_headers),
             "wildcard-accepted": policy.allow_wildcard,
             "when-missing": 428,
@@ -386,7 +401,7 @@ class PreconditionSchemaMixin(_SchemaBase):
         view = self._precondition_view()
         if view is None:
             return None
-        policy = view.get_precondition_policy()
+        policy = self._precondition_policy(view)
         method = self.method
         detail = self._precondition_is_detail(view)
         body = _error_body(policy)
@@ -399,7 +414,8 @@ class PreconditionSchemaMixin(_SchemaBase):
             return _collection_post_parameters(), _errors(body, 400, 412, with_body=True)
         if method not in ("PUT", "PATCH", "DELETE", "POST"):
             return None
-        protected = method in policy.methods
+        # Report mode lets a request without a precondition through: no 428 is promised.
+        protected = method in policy.methods and not policy.report_only
         creates = method == "PUT" and view.precondition_allow_create
         parameters = _write_parameters(method, policy, protected=protected, creates=creates)
         codes = [400, 404, 412, 428] if protected else [400, 404, 412]
@@ -476,7 +492,12 @@ class PreconditionViewExtension(OpenApiViewExtension):  # type: ignore[no-untype
         view_schema = target.schema
         if view_schema is None or not issubclass(get_class(view_schema), AutoSchema):
             return target  # excluded from the schema, or not drf-spectacular's AutoSchema
-        namespace: dict[str, Any] = {"schema": _with_preconditions(get_class(view_schema))()}
+        namespace: dict[str, Any] = {
+            "schema": _with_preconditions(get_class(view_schema))(),
+            # Named as the view it stands for: VIEWS keys by dotted path must find it.
+            "__module__": target.__module__,
+            "__qualname__": target.__qualname__,
+        }
         # Actions decorated with @extend_schema carry their own schema class, which replaces
         # the view's: extend those too.
         for klass in reversed(target.__mro__):
@@ -487,3 +508,19 @@ class PreconditionViewExtension(OpenApiViewExtension):  # type: ignore[no-untype
                 elif name in namespace and name != "schema":
                     del namespace[name]  # overridden further down without a schema
         return type(target.__name__, (target,), namespace)
+
+
+def _endpoint_of(view: Any) -> Any:
+    """The URL pattern that serves ``view``'s class (for a viewset: with its action map)."""
+    from .urls_inventory import iter_endpoints
+
+    actions = getattr(view, "action_map", None)
+    order = type(view).__mro__  # the schema's replacement class, or the view's own
+    found: list[tuple[int, Any]] = []
+    for endpoint in iter_endpoints():
+        cls = getattr(endpoint.view, "cls", None)
+        if cls not in order:
+            continue
+        if actions is None or getattr(endpoint.view, "actions", None) == actions:
+            found.append((order.index(cls), endpoint))
+    return min(found, key=lambda item: item[0])[1] if found else None

@@ -5,6 +5,7 @@ with credentials; ``assert_protected`` sends form bodies as forms."""
 
 from __future__ import annotations
 
+import json as _json
 from typing import Any
 
 import pytest
@@ -229,3 +230,53 @@ def test_a_misspelt_action_key_is_still_reported() -> None:
 
     ids = [m.id for m in checks.run_checks(tags=["urls"])]
     assert ids.count("preconditions.W004") == 1
+
+
+# --- The schema documents 428 where the policy of the operation's route requires it --------------------------------
+
+
+class NamedViewSet(PreconditionMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+    queryset = Document.objects.all()
+    serializer_class = DocSerializer
+
+
+named_router = SimpleRouter()
+named_router.register("named", NamedViewSet, basename="named")
+urlpatterns += [path("api/", include((named_router.urls, "api"), namespace="api"))]
+
+# docs/rest_framework.md: a VIEWS entry by URL name applies to a DRF view (settings, then VIEWS,
+# then attributes); here only DELETE requires a precondition.
+ONLY_DELETE = {"VIEWS": {"api:named-detail": {"methods": ["DELETE"]}}}
+
+
+def _schema() -> dict[str, Any]:
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    with override_settings(
+        REST_FRAMEWORK={"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+    ):
+        generator = SchemaGenerator(urlconf=URLCONF)
+        generated = generator.get_schema(request=None, public=True)
+    return _json.loads(OpenApiJsonRenderer().render(generated))
+
+
+@override_settings(ROOT_URLCONF=URLCONF, PRECONDITIONS=ONLY_DELETE)
+def test_schema_follows_a_views_entry_keyed_by_url_name() -> None:
+    document = Document.objects.create(title="draft")
+    # At run time PUT without a precondition is accepted (the entry leaves PUT free) ...
+    put = APIClient().put(f"/api/named/{document.pk}/", {"title": "x", "body": ""}, format="json")
+    assert put.status_code == 200
+    # ... so the schema must not promise a 428 for PUT.
+    op = _schema()["paths"]["/api/named/{id}/"]["put"]
+    assert "428" not in op["responses"]
+    assert op["x-preconditions"]["required"] is False
+
+
+@override_settings(ROOT_URLCONF=URLCONF, PRECONDITIONS={"MODE": "report"})
+def test_schema_does_not_promise_428_in_report_mode() -> None:
+    document = Document.objects.create(title="draft")
+    put = APIClient().put(f"/api/named/{document.pk}/", {"title": "x", "body": ""}, format="json")
+    assert put.status_code == 200  # docs/rollout.md: report mode lets it through
+    op = _schema()["paths"]["/api/named/{id}/"]["put"]
+    assert "428" not in op["responses"]
