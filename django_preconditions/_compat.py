@@ -159,6 +159,14 @@ def require_http_methods_allowed(layer: Any) -> tuple[str, ...] | None:
     return tuple(closure["request_method_list"])
 
 
+def made_by_access_check(layer: Any) -> bool:
+    """Whether ``layer`` is a wrapper made by Django's ``user_passes_test`` — which
+    ``login_required`` and ``permission_required`` are built on."""
+    from django.contrib.auth import decorators
+
+    return _made_by(layer, decorators.user_passes_test)
+
+
 def made_by_django_condition(layer: Any) -> bool:
     """Whether ``layer`` is a wrapper made by Django's ``condition`` (``etag``,
     ``last_modified``)."""

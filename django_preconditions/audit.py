@@ -38,7 +38,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 from django.views.decorators import http as django_http
 
-from ._compat import made_by_django_condition, require_http_methods_allowed
+from ._compat import made_by_access_check, made_by_django_condition, require_http_methods_allowed
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .conf import conf
 from .defaults import PROTECTABLE_METHODS
@@ -185,6 +185,12 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
         protected, headers = _protected(methods, policy_for)
         modes = {policy_for(method).mode for method in protected}
         mode = modes.pop() if len(modes) == 1 else (MIXED if modes else "")
+    if protection == DECORATOR and _checks_access_inside(view):
+        note = gettext(
+            "require_preconditions is applied outside login_required/permission_required: a "
+            "caller the view would refuse gets 428/412 with the row's ETag. Put the access "
+            "decorators outside (above) it."
+        )
     if not note and protection == NONE and _is_condition_only(view):
         note = gettext(
             "condition/etag/last_modified evaluate the preconditions a client sends but "
@@ -371,6 +377,18 @@ def _drf_policies(view: Any, drf_class: type, probe: HttpRequest) -> Callable[[s
 
 
 # --- Looking inside wrapped views ----------------------------------------------------------
+
+
+def _checks_access_inside(view: Any) -> bool:
+    """Whether an access check (``login_required``, ``permission_required``) wraps the view
+    *inside* ``require_preconditions``, which then answers before it (rules 12, 13)."""
+    protected = False
+    for layer in _layers(view):  # outermost first
+        if getattr(layer, "preconditions_protected", False):
+            protected = True
+        elif protected and made_by_access_check(layer):
+            return True
+    return False
 
 
 def _layers(view: Any) -> Iterator[Any]:

@@ -9,6 +9,7 @@ import json as _json
 from typing import Any
 
 import pytest
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
 from django.urls import include, path
@@ -280,3 +281,37 @@ def test_schema_does_not_promise_428_in_report_mode() -> None:
     assert put.status_code == 200  # docs/rollout.md: report mode lets it through
     op = _schema()["paths"]["/api/named/{id}/"]["put"]
     assert "428" not in op["responses"]
+
+
+# --- require_preconditions outside login_required: the audit notes it -----------------------
+
+
+@require_preconditions(Document)
+@login_required
+def access_checked_inside(request: HttpRequest, pk: int) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+@login_required
+@require_preconditions(Document)
+def access_checked_outside(request: HttpRequest, pk: int) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+urlpatterns += [
+    path("inside/<int:pk>/", access_checked_inside, name="access-inside"),
+    path("outside/<int:pk>/", access_checked_outside, name="access-outside"),
+]
+
+
+@override_settings(ROOT_URLCONF=URLCONF)
+def test_the_audit_notes_an_access_check_inside_require_preconditions() -> None:
+    document = Document.objects.create(title="secret")
+    anonymous = Client().put(f"/inside/{document.pk}/", headers={"If-Match": '"stale"'})
+    assert anonymous.status_code == 412  # what the note warns about (rule 13)
+    assert Client().put(f"/outside/{document.pk}/").status_code == 302  # to the login page
+
+    found = rows()
+    assert "login_required" in found["access-inside"].note
+    assert found["access-inside"].protection == "decorator"
+    assert found["access-outside"].note == ""
