@@ -25,6 +25,7 @@ but never require them: such views are ``"none"``, with a note.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -392,13 +393,17 @@ def _checks_access_inside(view: Any) -> bool:
 
 
 def _layers(view: Any) -> Iterator[Any]:
-    """The view and every function it wraps (``functools.wraps`` sets ``__wrapped__``)."""
+    """The view and every function it wraps (``functools.wraps`` sets ``__wrapped__``; a
+    ``functools.partial`` calls ``func``)."""
     seen: set[int] = set()
     current = view
     while current is not None and id(current) not in seen and len(seen) < 64:
         seen.add(id(current))
         yield current
-        current = getattr(current, "__wrapped__", None)
+        if isinstance(current, functools.partial):
+            current = current.func
+        else:
+            current = getattr(current, "__wrapped__", None)
 
 
 def _is_condition_only(view: Any) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Final
 
 from django.core.signals import setting_changed
@@ -205,9 +205,15 @@ def settings_entry(view_keys: Iterable[str]) -> Mapping[str, Any] | None:
 
 
 def dotted_path(obj: Any) -> str:
-    """``module.qualname`` of a function or class, as written in ``VIEWS`` keys."""
+    """``module.qualname`` of a function or class, as written in ``VIEWS`` keys: of the
+    function a ``functools.partial`` calls, and of the class of a callable instance (as
+    Django names them in ``ResolverMatch``), not ``"functools."``."""
+    while isinstance(obj, partial):
+        obj = obj.func
     target = getattr(obj, "view_class", None) or getattr(obj, "cls", None) or obj
-    return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
+    if not hasattr(target, "__qualname__"):
+        target = type(target)
+    return f"{getattr(target, '__module__', '')}.{target.__qualname__}"
 
 
 def view_keys_for_request(request: HttpRequest) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ with credentials; ``assert_protected`` sends form bodies as forms."""
 
 from __future__ import annotations
 
+import functools
 import json as _json
 from typing import Any
 
@@ -315,3 +316,36 @@ def test_the_audit_notes_an_access_check_inside_require_preconditions() -> None:
     assert "login_required" in found["access-inside"].note
     assert found["access-inside"].protection == "decorator"
     assert found["access-outside"].note == ""
+
+
+# --- partial views and callable instances are named as Django names them --------------------
+
+
+def _partial_target(request: HttpRequest, pk: int, greeting: str) -> HttpResponse:
+    return HttpResponse(greeting)
+
+
+class CallableView:
+    def __call__(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return HttpResponse("called")
+
+
+protected_partial = functools.partial(
+    require_preconditions(Document)(_partial_target), greeting="hi"
+)
+urlpatterns += [
+    path("partial/<int:pk>/", protected_partial, name="partial-view"),
+    path("callable/<int:pk>/", CallableView(), name="callable-view"),
+]
+
+
+@override_settings(ROOT_URLCONF=URLCONF)
+def test_partial_and_callable_views_get_their_own_dotted_paths() -> None:
+    from django_preconditions.policy import dotted_path
+
+    assert dotted_path(protected_partial) == f"{__name__}._partial_target"
+    assert dotted_path(CallableView()) == f"{__name__}.CallableView"
+    found = rows()
+    assert found["partial-view"].view == f"{__name__}._partial_target"
+    assert found["partial-view"].protection == "decorator"  # the mark is on the partial's func
+    assert found["callable-view"].view == f"{__name__}.CallableView"
