@@ -71,7 +71,7 @@ def rows(urlconf: str = URLCONF) -> dict[str, Any]:
     return {row.name or row.route: row for row in build_report(urlconf)}
 
 
-# --- 1. Mixin in the wrong MRO position: the audit says protected, nothing enforces ------------
+# --- Mixin in the wrong MRO position: the audit says protected, nothing enforces -------------
 
 
 @override_settings(ROOT_URLCONF=URLCONF)
@@ -102,7 +102,7 @@ def test_a_check_reports_a_mixin_placed_after_the_view_base() -> None:
     assert any("MixinLast" in (m.msg + str(m.obj)) for m in messages), [m.id for m in messages]
 
 
-# --- 1b. W002: wildcards do not work for credentialed CORS requests ------------------------
+# --- W002: wildcards do not work for credentialed CORS requests ------------------------------
 
 
 def test_w002_warns_on_wildcards_when_credentials_are_allowed(monkeypatch: Any) -> None:
@@ -119,7 +119,7 @@ def test_w002_warns_on_wildcards_when_credentials_are_allowed(monkeypatch: Any) 
     assert [m.id for m in check_cors_headers()] == ["preconditions.W002"]
 
 
-# --- 1c. VIEWS rules with no PreconditionMiddleware: manage.py check is silent -------------
+# --- VIEWS rules with no PreconditionMiddleware: manage.py check is silent -------------------
 
 
 @override_settings(
@@ -137,7 +137,7 @@ def test_a_check_warns_when_views_rules_exist_but_the_middleware_is_missing() ->
     assert any("PreconditionMiddleware" in m.msg for m in messages), [m.id for m in messages]
 
 
-# --- 2. assert_protected on a form endpoint -------------------------------------------------
+# --- assert_protected on a form endpoint -----------------------------------------------------
 
 from django.http import JsonResponse  # noqa: E402
 
@@ -194,7 +194,7 @@ def test_a_settings_rule_still_protects_a_viewset_whose_mixin_is_misplaced() -> 
     assert Document.objects.get(pk=document.pk).title == "draft"
 
 
-# --- A per-action VIEWS key of a routed DRF viewset is not a typo (W004) --------------------
+# --- A per-action VIEWS key of a routed DRF viewset is not a typo (W004) ---------------------
 
 
 class ActionsViewSet(PreconditionMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
@@ -234,7 +234,7 @@ def test_a_misspelt_action_key_is_still_reported() -> None:
     assert ids.count("preconditions.W004") == 1
 
 
-# --- The schema documents 428 where the policy of the operation's route requires it --------------------------------
+# --- The schema documents 428 where the policy of the operation's route requires it ----------
 
 
 class NamedViewSet(PreconditionMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
@@ -284,7 +284,7 @@ def test_schema_does_not_promise_428_in_report_mode() -> None:
     assert "428" not in op["responses"]
 
 
-# --- require_preconditions outside login_required: the audit notes it -----------------------
+# --- require_preconditions outside login_required: the audit notes it ------------------------
 
 
 @require_preconditions(Document)
@@ -318,7 +318,7 @@ def test_the_audit_notes_an_access_check_inside_require_preconditions() -> None:
     assert found["access-outside"].note == ""
 
 
-# --- partial views and callable instances are named as Django names them --------------------
+# --- partial views and callable instances are named as Django names them ---------------------
 
 
 def _partial_target(request: HttpRequest, pk: int, greeting: str) -> HttpResponse:
