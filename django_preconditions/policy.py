@@ -68,6 +68,8 @@ class Policy:
         for key, value in overrides.items():
             if value is None or key not in POLICY_FIELDS:
                 continue
+            if key in _LISTS and isinstance(value, Iterable) and not isinstance(value, str):
+                value = tuple(value)  # code may give any iterable (a set, a generator)
             if not acceptable(key, value, f"the view setting {key!r}"):
                 continue  # logged; the level below applies (never a coerced value)
             if key == "methods":
@@ -110,6 +112,8 @@ class Policy:
 
 
 _resolved: dict[Any, Policy] = {}
+#: Policy keys whose value is a list of names.
+_LISTS: Final = frozenset({"methods", "required_headers"})
 _generation = 0
 
 

@@ -115,3 +115,16 @@ def test_check_e016_rejects_every_refresh_interval_the_middleware_cannot_use(
 @pytest.mark.parametrize("value", [".relative", "..", "a..b"])
 def test_check_e007_reports_a_malformed_dotted_path(value: str) -> None:
     assert _ids({"ERROR_FORMAT": value}) == ["preconditions.E007"]
+
+
+@pytest.mark.parametrize(
+    "headers", [{"If-Match"}, frozenset({"If-Match"}), ["If-Match"], ("If-Match",)], ids=repr
+)
+def test_any_iterable_given_in_code_is_a_list_of_names(headers: Any) -> None:
+    """Code may pass any iterable (the arguments are typed ``Iterable[str]``): a set of
+    headers is the same requirement as a list, not an invalid value that is ignored."""
+    from django_preconditions.policy import Policy
+
+    policy = Policy.from_settings().updated(required_headers=headers, methods={"put"})
+    assert policy.required_headers == ("If-Match",)
+    assert policy.methods == frozenset({"PUT"})
