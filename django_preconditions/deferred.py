@@ -225,11 +225,21 @@ class DeferredGuard:
         if target.unidentified or not isinstance(instance, target.model):  # type: ignore[arg-type]
             return  # an unidentified target: no load is the row (refused if written)
         values = instance.__dict__
-        if VERSION_FIELD in values and _same_key(
-            values.get(target.lookup_attname, NO_MATCH), target.lookup_value
-        ):
-            self.loads.append((instance, values[VERSION_FIELD], values.get(MODIFIED_FIELD)))
-            del self.loads[:-4]  # bounded: a view loading the row in a loop
+        if VERSION_FIELD not in values:
+            return
+        key, wanted = values.get(target.lookup_attname, NO_MATCH), target.lookup_value
+        if key == wanted:
+            # The row itself: rows found only by the same text in another case give way.
+            self.loads = [load for load in self.loads if self._exact(load[0])]
+        elif not _same_text(key, wanted) or any(self._exact(load[0]) for load in self.loads):
+            return  # another row, or one of another case while the row itself is known
+        self.loads.append((instance, values[VERSION_FIELD], values.get(MODIFIED_FIELD)))
+        del self.loads[:-4]  # bounded: a view loading the row in a loop
+
+    def _exact(self, instance: VersionedModel) -> bool:
+        """Whether ``instance`` has the URL's lookup value itself."""
+        value = instance.__dict__.get(self.target.lookup_attname, NO_MATCH)
+        return bool(value == self.target.lookup_value)
 
     def received(self, instance: VersionedModel) -> None:
         """The row as the view receives it in its arguments, loaded before the guard watched
@@ -612,12 +622,11 @@ class DeferredGuard:
 _JUDGED_READS: Final = frozenset({200, 206})
 
 
-def _same_key(loaded: Any, wanted: Any) -> bool:
-    """Whether a loaded row's lookup value is the URL's: equal, or the same text in another
-    case — what a case-insensitive lookup (``slug__iexact``) or collation (MySQL's default)
-    finds for it; missing it would leave the row the view writes unidentified."""
-    if loaded == wanted:
-        return True
+def _same_text(loaded: Any, wanted: Any) -> bool:
+    """Whether a loaded row's lookup value is the URL's text in another case — what a
+    case-insensitive lookup (``slug__iexact``) or collation (MySQL's default) finds for it;
+    missing it would leave the row the view writes unidentified. Taken only while no row with
+    the URL's exact value was loaded."""
     return (
         isinstance(loaded, str)
         and isinstance(wanted, str)

@@ -632,3 +632,47 @@ def test_rule_41_an_unchanged_put_carries_the_current_etag() -> None:
         )
     assert response.status_code == 200
     assert response.get("ETag") == document.etag
+
+
+def slug_pair_view(request: Any, slug: str) -> Any:
+    """Loads the row the URL names exactly, then a row whose slug differs only in case (a
+    case-sensitive database keeps both), and saves the first."""
+    row = SluggedDocument.objects.get(slug=slug)
+    SluggedDocument.objects.get(slug=slug.lower())
+    if request.method == "PUT":
+        row.counter = json.loads(request.body)["counter"]
+        row.save()
+    return JsonResponse({"slug": row.slug, "counter": row.counter})
+
+
+urlpatterns += [path("h/slug-pair/<str:slug>/", slug_pair_view, name="h-slug-pair")]
+
+
+@pytest.mark.urls(URLS)
+@pytest.mark.django_db(transaction=True)
+def test_the_row_with_the_exact_value_wins_over_one_of_another_case() -> None:
+    if connections["default"].vendor == "mysql":
+        pytest.skip("MySQL's collation keeps one of 'FOO' and 'foo' (the slug is unique)")
+    exact = SluggedDocument.objects.create(slug="FOO", counter=1)
+    other = SluggedDocument.objects.create(slug="foo", counter=5)
+    rule = {**SLUG_RULE}
+    with override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS={"VIEWS": {"h-slug-pair": rule}}):
+        client = Client()
+        read = client.get("/h/slug-pair/FOO/")
+        stale = client.put(
+            "/h/slug-pair/FOO/",
+            {"counter": 9},
+            content_type="application/json",
+            headers={"If-Match": other.etag},
+        )
+        current = client.put(
+            "/h/slug-pair/FOO/",
+            {"counter": 2},
+            content_type="application/json",
+            headers={"If-Match": exact.etag},
+        )
+    assert read["ETag"] == exact.etag
+    assert stale.status_code == 412
+    assert current.status_code == 200
+    assert SluggedDocument.objects.get(pk=exact.pk).counter == 2
+    assert SluggedDocument.objects.get(pk=other.pk).counter == 5
