@@ -42,6 +42,7 @@ __all__ = [
     "route_kwargs",
     "settings_value",
     "sibling_rules",
+    "view_key_family",
 ]
 
 
@@ -158,6 +159,12 @@ def endpoints_for(view_key: str, endpoints: Iterable[Endpoint] | None = None) ->
     return [endpoint for endpoint in candidates if view_key in endpoint.keys]
 
 
+def view_key_family(view_key: str, endpoints: Iterable[Endpoint] | None = None) -> set[str]:
+    """Every key (URL name, dotted path, route) of the URL patterns ``view_key`` names: the
+    keys under which a rule for the same view may be written."""
+    return {key for endpoint in endpoints_for(view_key, endpoints) for key in endpoint.keys}
+
+
 def sibling_rules(
     view_key: str, *, exclude_pk: Any = None, endpoints: Iterable[Endpoint] | None = None
 ) -> list[ProtectedEndpoint]:
@@ -168,7 +175,7 @@ def sibling_rules(
     (``rules.merge_admin_rules``), but one rule per view is what the admin shows and edits."""
     from .models import ProtectedEndpoint
 
-    keys = {key for endpoint in endpoints_for(view_key, endpoints) for key in endpoint.keys}
+    keys = view_key_family(view_key, endpoints)
     keys.discard(view_key)
     if not keys:
         return []

@@ -375,15 +375,14 @@ def _one_enabled_rule_per_view(
     rule form ensures (``validation.sibling_rules``) — counting those enabled earlier in the
     same batch."""
     from ..urls_inventory import iter_endpoints
-    from ..validation import endpoints_for, sibling_rules
+    from ..validation import sibling_rules, view_key_family
 
     endpoints = list(iter_endpoints())
     taken: set[str] = set()
     accepted: list[ProtectedEndpoint] = []
     refused: list[ProtectedEndpoint] = []
     for rule in rules:
-        keys = {key for endpoint in endpoints_for(rule.view, endpoints) for key in endpoint.keys}
-        keys.add(rule.view)
+        keys = view_key_family(rule.view, endpoints) | {rule.view}
         if keys & taken or sibling_rules(rule.view, exclude_pk=rule.pk, endpoints=endpoints):
             refused.append(rule)
             continue
