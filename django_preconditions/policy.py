@@ -241,3 +241,10 @@ def mixin_comes_first(cls: type, mixin: type, base: type) -> bool:
     class written ``class V(ModelViewSet, PreconditionMixin)`` is not protected."""
     order = cls.__mro__
     return base not in order or order.index(mixin) < order.index(base)
+
+
+def view_handles(view: Any, method: str) -> bool:
+    """Whether ``view``'s ``dispatch()`` finds a handler for ``method`` (else Django and DRF
+    answer 405, before any precondition: rule 12)."""
+    name = method.lower()
+    return name in view.http_method_names and hasattr(view, name)

@@ -26,7 +26,7 @@ from ._compat import on_write_database, routers_configured, write_alias
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
 from .models import VersionedModel
-from .policy import Policy, attribute_overrides, mixin_comes_first
+from .policy import Policy, attribute_overrides, mixin_comes_first, view_handles
 from .transactions import own_request_transaction, run_with_retries
 
 __all__ = ["PreconditionRequiredMixin"]
@@ -194,12 +194,8 @@ class PreconditionRequiredMixin:
         return enforcer.begin(request, Snapshot.of_instance(instance), policy)
 
     def _handles(self, request: HttpRequest) -> bool:
-        method = (request.method or "").lower()
-        return (
-            request.method not in IGNORED_METHODS
-            and method in self.http_method_names
-            and hasattr(self, method)
-        )
+        method = request.method or ""
+        return method not in IGNORED_METHODS and view_handles(self, method)
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:

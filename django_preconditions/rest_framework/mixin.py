@@ -69,6 +69,7 @@ from ..policy import (
     mixin_comes_first,
     route_key,
     settings_generation,
+    view_handles,
     view_keys_for_request,
 )
 from ..responses import PreconditionError, announce, render
@@ -422,8 +423,10 @@ class PreconditionMixin(_ViewBase):
         request.preconditions = PreconditionContext(  # type: ignore[attr-defined]
             None, self._policy(), _not_evaluated(method)
         )
-        if method in SAFE_METHODS or not self._handles(method):
-            return  # DRF answers 405 next, before any precondition (rule 12)
+        if method in SAFE_METHODS or not view_handles(self, method):
+            # DRF answers 405 next, before any precondition (rule 12). A read-only viewset has
+            # no put(): it never gains one for a create-by-PUT.
+            return
         # POST to the collection: the target is the collection, which exists, so
         # "If-None-Match: *" fails (rule 27). Nothing is required of a create.
         lookup = self.lookup_url_kwarg or self.lookup_field
@@ -439,12 +442,6 @@ class PreconditionMixin(_ViewBase):
                 self.get_object()
             except Http404:
                 setattr(self, "put", self.create_by_put)  # noqa: B010
-
-    def _handles(self, method: str) -> bool:
-        """Whether DRF's dispatch finds a handler for ``method`` (else it answers 405). A
-        read-only viewset has no ``put``: it never gains one for a create-by-PUT."""
-        name = method.lower()
-        return name in self.http_method_names and hasattr(self, name)
 
     def get_queryset(self) -> models.QuerySet[Any]:
         """The view's queryset; for a write, on the database writes go to, so that the version
