@@ -34,7 +34,6 @@ MATRIX = [
         "djangorestframework==3.16.*",
         "sqlite,postgres,mariadb",
     ),
-    ("py312-dj60", "3.12", "Django>=6.0,<6.1", "djangorestframework", "sqlite"),
     ("py313-dj60", "3.13", "Django>=6.0,<6.1", "djangorestframework", "sqlite"),
     (
         "py313-dj61-drf-new",
