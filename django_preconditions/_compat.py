@@ -413,3 +413,79 @@ def hand_over_resources(replaced: Any, sent: Any) -> None:
     if closers:
         sent._resource_closers.extend(closers)
         closers.clear()
+
+
+# --- Foreign keys that Django's collector rewrites on delete (rule 46) ----------------------
+
+
+class VersionBumpingOnDelete:
+    """The ``on_delete`` handler of a foreign key on a versioned model, for the handlers whose
+    rows Django's collector loads and then rewrites with a bare ``UpdateQuery`` that no
+    queryset sees (``SET_DEFAULT``, ``SET(callable)``, a project's own): the handler is
+    given the rows as an unevaluated queryset of the same filter instead, which the collector
+    writes with ``QuerySet.update()`` — the versioned base manager's, which gives the rows a
+    new version. ``SET_NULL`` and ``SET(value)`` get such a queryset from Django already
+    (they are marked ``lazy_sub_objs``, not public API); ``CASCADE`` deletes the rows,
+    ``PROTECT``/``RESTRICT``/``DO_NOTHING`` write nothing, so those are not wrapped.
+
+    Equal to the handler it wraps, with its attributes (``deconstruct``), and written into
+    migrations as that handler: ``makemigrations`` sees no change.
+    ``tests/test_compat.py`` pins the collector's behaviour this relies on.
+    """
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Callable[..., Any]) -> None:
+        self.handler = handler
+
+    def __call__(self, collector: Collector, field: Any, sub_objs: Any, using: str) -> Any:
+        if isinstance(sub_objs, models.QuerySet):
+            sub_objs = sub_objs.all()  # a clone without the rows the collector loaded
+        return self.handler(collector, field, sub_objs, using)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "handler":  # not set yet (copy, pickle)
+            raise AttributeError(name)
+        return getattr(self.handler, name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, VersionBumpingOnDelete):
+            other = other.handler
+        return bool(self.handler == other)
+
+    def __hash__(self) -> int:
+        return hash(self.handler)
+
+    def __repr__(self) -> str:
+        return repr(self.handler)
+
+
+def _writes_loaded_rows(handler: Any) -> bool:
+    """Whether Django's collector gives ``handler`` the loaded rows and writes the field
+    updates it schedules for them without a queryset (see :class:`VersionBumpingOnDelete`)."""
+    if isinstance(handler, VersionBumpingOnDelete) or getattr(handler, "lazy_sub_objs", False):
+        return False
+    return handler not in (models.CASCADE, models.PROTECT, models.RESTRICT, models.DO_NOTHING)
+
+
+def bump_versions_of_delete_updates(model: type[models.Model]) -> None:
+    """Wrap the ``on_delete`` handlers of ``model``'s own foreign keys that need it (see
+    :class:`VersionBumpingOnDelete`); called once per concrete versioned model."""
+    for field in model._meta.local_fields:
+        remote = field.remote_field
+        handler = getattr(remote, "on_delete", None) if remote is not None else None
+        if handler is not None and callable(handler) and _writes_loaded_rows(handler):
+            remote.on_delete = VersionBumpingOnDelete(handler)  # type: ignore[union-attr]
+
+
+def register_on_delete_serializer() -> None:
+    """Write a :class:`VersionBumpingOnDelete` into migrations as the handler it wraps
+    (``MigrationWriter.register_serializer``, public API)."""
+    from django.db.migrations.serializer import BaseSerializer, serializer_factory
+    from django.db.migrations.writer import MigrationWriter
+
+    class OnDeleteSerializer(BaseSerializer):
+        def serialize(self) -> tuple[str, set[str]]:
+            return serializer_factory(self.value.handler).serialize()
+
+    MigrationWriter.register_serializer(VersionBumpingOnDelete, OnDeleteSerializer)

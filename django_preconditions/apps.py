@@ -15,11 +15,13 @@ class PreconditionsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from . import interop_checks  # noqa: F401  (registers the CORS check W002)
+        from ._compat import register_on_delete_serializer
         from .checks import register_checks
         from .models import ProtectedEndpoint
         from .rules import invalidate_rules
 
         register_checks()
+        register_on_delete_serializer()
         register_schema_extension()
         post_save.connect(
             invalidate_rules, sender=ProtectedEndpoint, dispatch_uid="preconditions-rules-save"

@@ -1,6 +1,7 @@
 """Recognise the database errors that mean "a concurrent write got there first".
 
-PostgreSQL reports serialization failures (SQLSTATE 40001) and deadlocks (40P01); MariaDB and
+PostgreSQL reports serialization failures (SQLSTATE 40001), deadlocks (40P01) and lock waits
+cut short by ``lock_timeout`` or ``NOWAIT`` (55P03, the counterpart of MariaDB's 1205); MariaDB and
 MySQL report 1020 ("Record has changed since last read", snapshot isolation), 1213 (deadlock)
 and 1205 (lock wait timeout); SQLite reports SQLITE_BUSY/SQLITE_LOCKED ("database is
 locked"). Compare-and-swap writes turn these into ``VersionConflict`` (412), never a 500
@@ -16,7 +17,7 @@ from django.db import DatabaseError
 
 from .exceptions import VersionConflict
 
-_POSTGRES_SQLSTATES: Final = frozenset({"40001", "40P01"})
+_POSTGRES_SQLSTATES: Final = frozenset({"40001", "40P01", "55P03"})
 _MYSQL_ERRNOS: Final = frozenset({1020, 1205, 1213})
 _SQLITE_CODES: Final = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary codes)
 

@@ -104,7 +104,8 @@ def _claim(sender: type[models.Model], instance: models.Model, using: str) -> No
 def _claim_before_save(
     sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any
 ) -> None:
-    if not raw and instance.pk is not None and not instance._state.adding:
+    # Also a new instance carrying the row's key: Django's save() of it UPDATEs the row.
+    if not raw and instance.pk is not None:
         _claim(sender, instance, kwargs["using"])
 
 

@@ -43,6 +43,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ._compat import (
     add_exact_filter,
+    bump_versions_of_delete_updates,
     can_fast_delete,
     concrete_parents,
     is_zero_row_update,
@@ -864,7 +865,8 @@ class VersionedModel(models.Model):
         A model that Django deletes with one statement (no cascades, no delete signals) is
         deleted with one statement here too: ``DELETE … WHERE pk = … AND version_token = …``.
         Otherwise the row is first claimed with a compare-and-swap UPDATE (which also locks
-        it) and then deleted by Django's collector in the same transaction.
+        it) and then deleted by Django's collector in the same transaction (a savepoint
+        inside the caller's).
         """
         expectation = _expectation_for(self, using) if expected_version is None else None
         if expectation is not None:
@@ -878,7 +880,10 @@ class VersionedModel(models.Model):
             if can_fast_delete(self, alias) and not keep_parents:
                 result = self._compare_and_swap_delete(alias, expected_version)
             else:
-                with transaction.atomic(using=alias, savepoint=False):
+                # A savepoint inside a transaction: an error of the collector after the
+                # claim (PROTECT, RESTRICT, a receiver) takes the claim back and leaves the
+                # caller's transaction usable, as Django's delete() leaves it (rule 51).
+                with transaction.atomic(using=alias):
                     claimed = (
                         type(self)
                         ._base_manager.using(alias)
@@ -1059,6 +1064,16 @@ def _guard_plain_parents(sender: type[models.Model], **kwargs: Any) -> None:
 
 
 class_prepared.connect(_guard_plain_parents)
+
+
+def _bump_versions_of_delete_updates(sender: type[models.Model], **kwargs: Any) -> None:
+    """Rows whose foreign key Django's collector rewrites on delete (``SET_DEFAULT``,
+    ``SET(…)``) get a new version, as those ``SET_NULL`` rewrites (rule 46)."""
+    if issubclass(sender, VersionedModel) and not sender._meta.abstract:
+        bump_versions_of_delete_updates(sender)
+
+
+class_prepared.connect(_bump_versions_of_delete_updates)
 
 
 # --- Rules managed in the admin -------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Rule 47: the database's own concurrency errors become VersionConflict (412), not 500.
 
 Each test provokes the real error on the backend it runs on, with a second connection: SQLite
-"database is locked", PostgreSQL serialization failure (40001), MariaDB lock wait timeout
-(1205). `.ci/run` runs this file on all three.
+"database is locked", PostgreSQL serialization failure (40001) and lock timeout (55P03),
+MariaDB lock wait timeout (1205). `.ci/run` runs this file on all three.
 """
 
 from __future__ import annotations
@@ -62,6 +62,35 @@ def test_rule_47_postgresql_serialization_failure_becomes_a_version_conflict() -
     assert raised.value.__cause__ is not None
     assert getattr(raised.value.__cause__.__cause__, "sqlstate", None) == "40001"
     assert Document.objects.get(pk=document.pk).title == "theirs"
+
+
+def test_rule_47_postgresql_lock_timeout_becomes_a_version_conflict() -> None:
+    """PostgreSQL's counterpart of MariaDB's 1205: a lock wait cut short by ``lock_timeout``
+    (or ``NOWAIT``) while another transaction holds the row, SQLSTATE 55P03."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    document = Document.objects.create(title="a")
+    other = other_connection()
+    try:
+        with other.cursor() as cursor:  # holds the row's lock until the rollback below
+            cursor.execute(
+                "SELECT id FROM testapp_document WHERE id = %s FOR UPDATE", [document.pk]
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '100ms'")
+        try:
+            with pytest.raises(VersionConflict) as raised:
+                document.save(expected_version=document.version_token)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+    finally:
+        other.rollback()
+        other.close()
+    assert raised.value.reason == "database"
+    assert raised.value.__cause__ is not None
+    assert getattr(raised.value.__cause__.__cause__, "sqlstate", None) == "55P03"
+    assert Document.objects.get(pk=document.pk).title == "a"
 
 
 def test_rule_47_mariadb_lock_wait_timeout_becomes_a_version_conflict() -> None:
