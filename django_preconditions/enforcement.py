@@ -22,7 +22,7 @@ import functools
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, models
@@ -324,9 +324,11 @@ class Enforcer:
         race or a database conflict — raised by a statement or by the COMMIT — rolls the
         view's writes back and is answered by :meth:`answer_conflict`."""
         try:
+            # The expectation outlives the COMMIT: a save in a transaction.on_commit()
+            # callback is followed too, and the response names the version it left (rule 52).
             with (
-                request_transaction(self.transaction_view),
                 self.protecting(request, snapshot, policy, decision) as context,
+                request_transaction(self.transaction_view),
             ):
                 response = call()
         except (VersionConflict, DatabaseError) as exc:
@@ -455,6 +457,15 @@ def finish(
         snapshot.etag is None and snapshot.last_modified is None
     ):
         return response
+    instance, loaded = snapshot.instance, snapshot.state.etag
+    if (
+        isinstance(instance, VersionedModel)
+        and loaded is not None
+        and instance.version_token != loaded.opaque
+    ):
+        # A GET that saved the row it serves (a view counter): the version it left, which
+        # the client's next If-Match must name (rules 39, 41), not the one loaded before.
+        snapshot = Snapshot.of_instance(instance)
     if snapshot.etag is not None and not response.has_header(ETAG):
         response.headers[ETAG] = snapshot.etag
     if snapshot.last_modified is not None and not response.has_header(LAST_MODIFIED):
@@ -580,7 +591,15 @@ _REPEATED_ON_304: Final = ("Cache-Control", "Content-Location", "Date", "Expires
 def not_modified_instead_of(response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
     """:func:`not_modified`, replacing a 200 the view already answered (the middleware decides
     a read after the view): with the headers and cookies of that 200 a 304 repeats (rule 28)."""
-    answer = not_modified(snapshot)
+    return repeat_on_not_modified(response, not_modified(snapshot))
+
+
+_Answer = TypeVar("_Answer", bound=HttpResponse)
+
+
+def repeat_on_not_modified(response: HttpResponse, answer: _Answer) -> _Answer:
+    """``answer``, the 304 that replaces ``response``, with the headers and cookies of
+    ``response`` that a 304 repeats (rule 28)."""
     for name in _REPEATED_ON_304:
         if name in response:
             answer.headers[name] = response.headers[name]
