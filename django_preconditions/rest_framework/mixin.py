@@ -49,6 +49,7 @@ from ..enforcement import (
     conditional_headers,
     finish,
     not_modified_headers,
+    repeat_on_not_modified,
 )
 from ..exceptions import VersionConflict
 from ..formats import JSON_CONTENT_TYPE, built_in
@@ -174,6 +175,12 @@ class _Tracking:
     list_etag: EntityTag | None = None
     #: List serializers made for this request (only the first one's page gets an ETag).
     lists_seen: int = 0
+    #: A read serialized an object other than the one ``get_object()`` loaded (a section
+    #: beside a list, another row in a detail action): no one version names the response.
+    other_objects: bool = False
+    #: A 304 decided while a decorated handler runs (see ``_refusal``): the handler's
+    #: response is turned into it in ``finalize_response``.
+    not_modified: Snapshot | None = None
     #: Whether the view's paginator paginated this request (``None``: not asked).
     paginated: bool | None = None
     method: str | None = None  # the request's real method, set by dispatch()
@@ -183,6 +190,20 @@ class _Tracking:
     #: DRF's error parsing the body while looking for the form field: raised once the
     #: preconditions let the handler run (they are decided first: rule 11).
     body_error: Exception | None = None
+
+
+def _is_loaded_row(instance: Any, snapshot: Snapshot | None) -> bool:
+    """Whether ``instance`` is the row ``get_object()`` loaded (that object or another copy
+    of the same row)."""
+    loaded = snapshot.instance if snapshot is not None else None
+    if instance is loaded:
+        return loaded is not None
+    return (
+        isinstance(instance, models.Model)
+        and isinstance(loaded, models.Model)
+        and instance._meta.concrete_model is loaded._meta.concrete_model
+        and instance.pk == loaded.pk
+    )
 
 
 # Policies of views that keep the default get_precondition_policy(), by (view class, action,
@@ -408,6 +429,12 @@ class PreconditionMixin(_ViewBase):
         if decision.proceeds:
             return None
         if decision.outcome is Outcome.NOT_MODIFIED:
+            if self._handler_is_decorated():
+                # Its decorators (cache_control, vary_on_headers…) add to the response
+                # the handler returns, which the 304 repeats (rule 28): the handler runs,
+                # and its 200 becomes the 304 in finalize_response().
+                self._tracking().not_modified = snapshot
+                return None
             return _NotModified(snapshot)
         policy = self._policy()
         error = self._enforcer().error(self.request, decision, policy, snapshot)
@@ -529,18 +556,27 @@ class PreconditionMixin(_ViewBase):
         serializer = super().get_serializer(*args, **kwargs)
         tracking = self._precondition_tracking or self._tracking()
         tracking.serializers.append(serializer)
-        if (
-            isinstance(serializer, ListSerializer)
-            and self.precondition_list_etag
-            and self._method() in SAFE_METHODS
-        ):
-            if tracking.list_etag is None and not tracking.lists_seen:
+        if not tracking.dispatching or self._method() not in SAFE_METHODS:
+            return serializer
+        if isinstance(serializer, ListSerializer):
+            if (
+                self.precondition_list_etag
+                and tracking.list_etag is None
+                and not tracking.lists_seen
+                and not tracking.other_objects
+            ):
                 self._decide_list(serializer)
             else:
-                # A second list in one response (a "pinned" section, say): the ETag of the
-                # first would not change with it, so none is sent (no 304 on a stale body).
+                # A second list in one response (a "pinned" section, say), or a list beside
+                # another object: the ETag of the first would not change with them, so none
+                # is sent (no 304 on a stale body).
                 tracking.list_etag = None
             tracking.lists_seen += 1
+        elif serializer.instance is not None and (
+            tracking.lists_seen or not _is_loaded_row(serializer.instance, tracking.snapshot)
+        ):
+            tracking.other_objects = True
+            tracking.list_etag = None
         return serializer
 
     def paginate_queryset(self, queryset: Any) -> Any:
@@ -697,8 +733,18 @@ class PreconditionMixin(_ViewBase):
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         if 200 <= response.status_code < 300 and not isinstance(response, _NotModifiedResponse):
-            response = self._add_validators(request, response)
+            tracking = self._precondition_tracking
+            if tracking is not None and tracking.not_modified is not None:
+                answer = _not_modified_response(tracking.not_modified)
+                response = repeat_on_not_modified(response, answer)
+            else:
+                response = self._add_validators(request, response)
         return super().finalize_response(request, response, *args, **kwargs)
+
+    def _handler_is_decorated(self) -> bool:
+        """Whether the handler of this request is wrapped (``method_decorator``)."""
+        name = getattr(self, "action", None) or self._method().lower()
+        return hasattr(getattr(type(self), name, None), "__wrapped__")
 
     def _add_validators(self, request: Request, response: Response) -> Response:
         """ETag/Last-Modified on success (rules 39-41) and Location after a create (40)."""
@@ -715,6 +761,12 @@ class PreconditionMixin(_ViewBase):
                     response.headers[LOCATION] = location
             return response
         if tracking.snapshot is not None:
+            if (tracking.lists_seen or tracking.other_objects) and (
+                tracking.method or self._method()
+            ) in SAFE_METHODS:
+                # A detail action serving other rows (a sub-list, a related object): the
+                # loaded row's validators would name the wrong representation (rule 28).
+                return self._finish_list(response)
             # The Django request: its method is read without DRF's Request.__getattr__.
             finish(
                 tracking.http_request or request, response, tracking.snapshot, tracking.expectation
@@ -765,8 +817,10 @@ class PreconditionMixin(_ViewBase):
     def _decide_list_etag(self, etag: str, *, keep: bool = True) -> None:
         """304 (or 412) at once; ``keep``: the ETag of the page that will be served."""
         tag = EntityTag(etag, weak=True)
+        tracking = self._tracking()
+        tracking.not_modified = None  # decided again on the page served
         if keep:
-            self._tracking().list_etag = tag
+            tracking.list_etag = tag
         if not conditional_headers(self._tracking().http_request or self.request):
             return  # nothing is required of a list: without a conditional header it proceeds
         snapshot = Snapshot(state=ResourceState(exists=True, etag=tag), etag=str(tag))
