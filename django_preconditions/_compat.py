@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from types import CodeType
+from types import CodeType, FunctionType
 from typing import Any, Final
 
 import django.core.exceptions
@@ -463,7 +463,9 @@ class VersionBumpingOnDelete:
 def _writes_loaded_rows(handler: Any) -> bool:
     """Whether Django's collector gives ``handler`` the loaded rows and writes the field
     updates it schedules for them without a queryset (see :class:`VersionBumpingOnDelete`)."""
-    if isinstance(handler, VersionBumpingOnDelete) or getattr(handler, "lazy_sub_objs", False):
+    if not isinstance(handler, FunctionType) or getattr(handler, "lazy_sub_objs", False):
+        # Django 6.1's DB_CASCADE, DB_SET_NULL, DB_SET_DEFAULT are objects the database
+        # carries out (ON DELETE …): no collector writes, and Django tells them by their class.
         return False
     return handler not in (models.CASCADE, models.PROTECT, models.RESTRICT, models.DO_NOTHING)
 

@@ -276,3 +276,20 @@ def test_the_wrapped_on_delete_handlers_leave_migrations_unchanged(
         as_migrated = {**kwargs, "on_delete": handler}
         assert detector.deep_deconstruct(kwargs) == detector.deep_deconstruct(as_migrated)
     assert not holder.check()  # fields.E321 (SET_DEFAULT without a default) still applies
+
+
+def test_only_handlers_whose_rows_the_collector_writes_itself_are_wrapped() -> None:
+    """Pins the Django behaviour the rule 46 fix relies on: ``SET_NULL`` and ``SET(value)``
+    are given a queryset already (``lazy_sub_objs``); the database's own handlers of Django
+    6.1 (``DB_SET_NULL``…) are objects Django tells by their class, never wrapped."""
+    from django_preconditions._compat import _writes_loaded_rows
+
+    assert _writes_loaded_rows(models.SET_DEFAULT)
+    assert _writes_loaded_rows(models.SET(_fallback))
+    assert not _writes_loaded_rows(models.SET_NULL)
+    assert not _writes_loaded_rows(models.SET(None))
+    for handler in (models.CASCADE, models.PROTECT, models.RESTRICT, models.DO_NOTHING):
+        assert not _writes_loaded_rows(handler)
+    for name in ("DB_CASCADE", "DB_SET_NULL", "DB_SET_DEFAULT"):
+        if hasattr(models, name):  # Django 6.1
+            assert not _writes_loaded_rows(getattr(models, name))
