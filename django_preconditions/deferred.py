@@ -36,6 +36,7 @@ from .models import (
     version_root,
 )
 from .policy import Policy
+from .transactions import aftermath
 
 __all__ = ["NO_MATCH", "DeferredGuard", "DeferredTarget", "rule_not_applicable"]
 
@@ -536,7 +537,12 @@ class DeferredGuard:
             method,
             requirement=self.policy.requirement,
         )
-        return self.enforcer.answer_conflict(self.request, self.policy, passed, conflict, checked)
+        # Whatever the view wrote before the row ran in the guard's transaction, just rolled
+        # back (or in ATOMIC_REQUESTS'); only the row's own first write may stand.
+        after = aftermath(self.expectation, rolled_back=True)
+        return self.enforcer.answer_conflict(
+            self.request, self.policy, passed, conflict, checked, after
+        )
 
     # -- life cycle --
 

@@ -78,7 +78,13 @@ from .responses import (
     render,
     retry_later_error,
 )
-from .transactions import current_version, mark_retryable, request_transaction
+from .transactions import (
+    Aftermath,
+    aftermath,
+    current_version,
+    mark_retryable,
+    request_transaction,
+)
 
 if TYPE_CHECKING:
     from .deferred import DeferredGuard, DeferredTarget
@@ -323,19 +329,21 @@ class Enforcer:
         """Call the view inside the request transaction (see :mod:`.transactions`): a lost
         race or a database conflict — raised by a statement or by the COMMIT — rolls the
         view's writes back and is answered by :meth:`answer_conflict`."""
+        block = request_transaction(self.transaction_view)
+        protection = self.protecting(request, snapshot, policy, decision)
         try:
             # The expectation outlives the COMMIT: a save in a transaction.on_commit()
             # callback is followed too, and the response names the version it left (rule 52).
-            with (
-                self.protecting(request, snapshot, policy, decision) as context,
-                request_transaction(self.transaction_view),
-            ):
+            with protection as context, block:
                 response = call()
         except (VersionConflict, DatabaseError) as exc:
             conflict = conflict_from(exc)
             if conflict is None:
                 raise
-            return self.answer_conflict(request, policy, decision, conflict, snapshot)
+            after = aftermath(
+                protection.context.expectation, rolled_back=block.covers(conflict.using)
+            )
+            return self.answer_conflict(request, policy, decision, conflict, snapshot, after)
         return self.finish(request, response, snapshot, context.expectation)
 
     async def arun(
@@ -346,15 +354,20 @@ class Enforcer:
         decision: Decision,
         call: Callable[[], Awaitable[HttpResponse]],
     ) -> HttpResponse:
+        protection = self.protecting(request, snapshot, policy, decision)
         try:
-            with self.protecting(request, snapshot, policy, decision) as context:
+            with protection as context:
                 response = await call()
         except (VersionConflict, DatabaseError) as exc:
             conflict = conflict_from(exc)
             if conflict is None:
                 raise
+            # Django opens no request transaction around an async view.
+            after = await sync_to_async(aftermath)(
+                protection.context.expectation, rolled_back=False
+            )
             return await sync_to_async(self.answer_conflict)(
-                request, policy, decision, conflict, snapshot
+                request, policy, decision, conflict, snapshot, after
             )
         return self.finish(request, response, snapshot, context.expectation)
 
@@ -386,6 +399,7 @@ class Enforcer:
         checked: Snapshot | None,
         *,
         method: str | None = None,
+        aftermath: Aftermath = Aftermath.ROLLED_BACK,
     ) -> tuple[PreconditionError, Decision | None]:
         """The answer to a write refused by the compare-and-swap or by the database (rules 44,
         47, 50, 55), once the request's transaction is rolled back: the error, and the 412's
@@ -396,12 +410,16 @@ class Enforcer:
         (a create-only write that found the row created meanwhile: rule 50); 503 when the
         database refused the write although the row did not change (a serialization failure
         or deadlock over something else): nothing was applied, and the same request may
-        simply be sent again.
+        simply be sent again — when its transaction was rolled back (``aftermath``; see
+        :class:`~django_preconditions.transactions.Aftermath` for the other cases).
         """
+        if aftermath is Aftermath.ROW_WRITTEN:
+            # The request's own write of the row stands: not a lost race (rule 52).
+            return retry_later_error(request, policy, aftermath), None
         current, unchanged = conflict_outcome(conflict, checked)
         method = method or request.method
         if unchanged or (conflict.reason == VersionConflict.DATABASE and method in SAFE_METHODS):
-            return retry_later_error(request, policy), None
+            return retry_later_error(request, policy, aftermath), None
         created = conflict.model is not None and conflict.expected_version is None
         failed = decision.lost_race(created=created)
         return self.error(request, failed, policy, current), failed
@@ -413,12 +431,16 @@ class Enforcer:
         decision: Decision,
         conflict: VersionConflict,
         checked: Snapshot | None,
+        aftermath: Aftermath = Aftermath.ROLLED_BACK,
     ) -> HttpResponse:
-        """:meth:`conflict_error`, rendered (the 412 announced like any refusal)."""
-        error, failed = self.conflict_error(request, policy, decision, conflict, checked)
+        """:meth:`conflict_error`, rendered (the 412 announced like any refusal); a 503 is
+        run again only when everything the request wrote was rolled back."""
+        error, failed = self.conflict_error(
+            request, policy, decision, conflict, checked, aftermath=aftermath
+        )
         response = render(request, error, policy)
         if failed is None:
-            return mark_retryable(response)
+            return mark_retryable(response) if aftermath is Aftermath.ROLLED_BACK else response
         announce(request, failed, response, view=self.view)
         return response
 

@@ -35,6 +35,7 @@ from .conditions import (
 from .formats import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE, built_in
 from .headers import CACHE_CONTROL, ETAG, IF_MATCH_FORM, LAST_MODIFIED, LINK, RETRY_AFTER
 from .policy import Policy
+from .transactions import Aftermath
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -480,29 +481,63 @@ def not_found_error(request: HttpRequest, policy: Policy) -> PreconditionError:
 RETRY_AFTER_SECONDS: Final = 1
 
 
-def retry_later_error(request: HttpRequest, policy: Policy) -> PreconditionError:
+def retry_later_error(
+    request: HttpRequest, policy: Policy, aftermath: Aftermath = Aftermath.ROLLED_BACK
+) -> PreconditionError:
     """503 for a write the database refused at a statement or at COMMIT (a serialization
-    failure, a deadlock) while the resource itself did not change: everything the request
-    wrote was rolled back, and the same request may be sent again (rule 47)."""
-    method = request.method or "GET"
-    return PreconditionError(
-        status=503,
-        code="database_conflict",
-        title=gettext("Service Unavailable"),
-        detail=gettext(
+    failure, a deadlock, a lock timeout) while the resource itself did not change (rule 47).
+    What it tells the client follows what remains of the request (``aftermath``): rolled
+    back, the same request may be sent again; run without a transaction, what the view wrote
+    before may stand; the row's own write stands, the client must re-read, not resend."""
+    values = {
+        "method": request.method or "GET",
+        "path": request.get_full_path(),
+        "seconds": RETRY_AFTER_SECONDS,
+    }
+    headers = {RETRY_AFTER: str(RETRY_AFTER_SECONDS), CACHE_CONTROL: "no-store"}
+    steps: tuple[str, ...]
+    if aftermath is Aftermath.ROLLED_BACK:
+        detail = gettext(
             "%(method)s %(path)s was not applied: the database refused it because of a "
             "concurrent request, and everything it wrote was rolled back. Nothing changed; "
             "send the same request again in %(seconds)s second(s)."
         )
-        % {"method": method, "path": request.get_full_path(), "seconds": RETRY_AFTER_SECONDS},
+        steps = (
+            gettext("Wait for the number of seconds in the Retry-After header"),
+            gettext("Send the same request again, with the same precondition headers"),
+        )
+    elif aftermath is Aftermath.WRITES_MAY_REMAIN:
+        detail = gettext(
+            "%(method)s %(path)s was not applied to the resource: the database refused it "
+            "because of a concurrent request. The request ran without a transaction, so "
+            "changes it made before the refused one may have been kept."
+        )
+        steps = (
+            gettext("Wait for the number of seconds in the Retry-After header"),
+            gettext("Re-read the resource and check what the request already changed"),
+            gettext("Send the request again only if it is still needed"),
+        )
+    else:
+        detail = gettext(
+            "%(method)s %(path)s was applied to the resource, but the request failed after "
+            "that: the database refused a later change because of a concurrent request. The "
+            "request ran without a transaction, so its other changes may be incomplete."
+        )
+        steps = (
+            gettext("Re-read the resource (GET): it carries the change and a new ETag"),
+            gettext("Do not send the same request again: its precondition no longer holds"),
+        )
+        del headers[RETRY_AFTER]
+    return PreconditionError(
+        status=503,
+        code="database_conflict",
+        title=gettext("Service Unavailable"),
+        detail=detail % values,
         instance=request.get_full_path(),
         reason="database_conflict",
         documentation=policy.documentation_url,
-        steps=(
-            gettext("Wait for the number of seconds in the Retry-After header"),
-            gettext("Send the same request again, with the same precondition headers"),
-        ),
-        headers={RETRY_AFTER: str(RETRY_AFTER_SECONDS), CACHE_CONTROL: "no-store"},
+        steps=steps,
+        headers=headers,
     )
 
 

@@ -33,7 +33,9 @@ When the database refused a write although the row did not change (a serializati
 or a deadlock over other rows, frequent under ``SERIALIZABLE``), nothing tells the client its
 copy is stale, so the adapter runs the whole request again — load, evaluate, view — up to
 :data:`ATTEMPTS` times (:func:`run_with_retries`) before answering 503. A request is run again
-only when its body can be replayed (it was not read, or was read through ``request.body``).
+only when its body can be replayed (it was not read, or was read through ``request.body``) and
+everything it wrote was rolled back: without a transaction the view's earlier writes stand,
+and the 503 says so instead (:class:`Aftermath`).
 
 A view marked ``non_atomic_requests`` for a database before the adapter wraps it keeps its
 choice: no transaction is opened for that database. Async views are left to Django, which
@@ -50,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import enum
 import random
 import time
 from collections.abc import Callable
@@ -58,7 +61,7 @@ from typing import Any, Final, TypeVar
 
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
-from django.db import DatabaseError, connections, models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, router, transaction
 from django.http import HttpRequest, HttpResponseBase
 from django.http.request import RawPostDataException
 
@@ -144,6 +147,10 @@ class RequestTransaction:
         stack, self._stack = self._stack, None
         return stack is not None and bool(stack.__exit__(exc_type, exc, traceback))
 
+    def covers(self, alias: str | None) -> bool:
+        """Whether the writes to the database ``alias`` ran in this block's transaction."""
+        return (alias or DEFAULT_DB_ALIAS) in self.aliases
+
     def roll_back(self) -> None:
         """Roll everything back when the block exits (for a refusal answered inside it)."""
         for alias in self.aliases:
@@ -157,6 +164,30 @@ def request_transaction(view: Any = None) -> RequestTransaction:
     from the ``with`` statement, after the view returned.
     """
     return RequestTransaction(atomic_request_aliases(view))
+
+
+class Aftermath(enum.Enum):
+    """What remains of a request whose write the database refused (rule 47): what the 503
+    may tell the client, and whether the adapter may run the request again."""
+
+    #: Everything it wrote was rolled back (its transaction): it may simply run again.
+    ROLLED_BACK = "rolled back"
+    #: It ran without a transaction (autocommit): the row was not written, but what the view
+    #: wrote before the refused statement stands — running it again would repeat that.
+    WRITES_MAY_REMAIN = "writes may remain"
+    #: Its own write of the row stands (autocommit); a later statement was refused. Never a
+    #: 412: the change the client asked for was applied (rule 52).
+    ROW_WRITTEN = "row written"
+
+
+def aftermath(expectation: Any, *, rolled_back: bool) -> Aftermath:
+    """The :class:`Aftermath` of a refused request, from the expectation of its row (``None``
+    when it had none) and whether its transaction was rolled back."""
+    if expectation is not None:
+        expectation.settle()  # a write a rollback took back is not the row's
+        if expectation.written:
+            return Aftermath.ROW_WRITTEN
+    return Aftermath.ROLLED_BACK if rolled_back else Aftermath.WRITES_MAY_REMAIN
 
 
 @dataclass(frozen=True)

@@ -809,6 +809,8 @@ def _database_locked() -> None:
         raise OperationalError("database is locked") from exc
 
 
+@pytest.mark.django_db(transaction=True)  # ATOMIC_REQUESTS as in production
+@pytest.mark.usefixtures("atomic_requests")  # rolled back: may run again
 def test_rule_47_database_conflict_on_an_unchanged_row_is_retried_then_503(
     client, document, monkeypatch
 ):
@@ -847,6 +849,8 @@ def test_rule_47_database_conflict_after_the_row_changed_is_412_with_its_etag(
     assert response["ETag"] == '"theirs"'
 
 
+@pytest.mark.django_db(transaction=True)  # ATOMIC_REQUESTS as in production
+@pytest.mark.usefixtures("atomic_requests")  # rolled back: may run again
 def test_rule_47_a_retry_that_succeeds_answers_200(client, document, monkeypatch):
     calls: list[int] = []
     original = drf_views.DocumentViewSet.perform_update

@@ -80,6 +80,8 @@ class DatabaseConflict(PreconditionAPIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = _("The database refused this write because of a concurrent request; retry.")
     default_code = "database_conflict"
+    #: Whether the request may be run again (everything it wrote was rolled back).
+    retryable = True
 
 
 class _ConflictEscape(Exception):

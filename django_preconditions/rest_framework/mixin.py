@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, IntegrityError, models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest, QueryDict
 from django.urls import NoReverseMatch
 from rest_framework import exceptions, status
@@ -75,12 +75,13 @@ from ..policy import (
 )
 from ..responses import PreconditionError, announce, render
 from ..transactions import (
+    Aftermath,
     RequestTransaction,
+    aftermath,
     atomic_request_aliases,
     keep_body,
     mark_retryable,
     own_request_transaction,
-    request_transaction,
     run_with_retries,
 )
 from .browsable import PreconditionBrowsableAPIRenderer
@@ -181,6 +182,8 @@ class _Tracking:
     #: A 304 decided while a decorated handler runs (see ``_refusal``): the handler's
     #: response is turned into it in ``finalize_response``.
     not_modified: Snapshot | None = None
+    #: The databases whose writes ran in the request's transaction (``ATOMIC_REQUESTS``).
+    atomic: tuple[str, ...] = ()
     #: Whether the view's paginator paginated this request (``None``: not asked).
     paginated: bool | None = None
     method: str | None = None  # the request's real method, set by dispatch()
@@ -337,7 +340,8 @@ class PreconditionMixin(_ViewBase):
         self._precondition_tracking = tracking
         view = type(self).dispatch
         # Without ATOMIC_REQUESTS there is no transaction to open: skip the context manager.
-        block = request_transaction(view) if atomic_request_aliases(view) else _NO_TRANSACTION
+        tracking.atomic = aliases = atomic_request_aliases(view)
+        block = RequestTransaction(aliases) if aliases else _NO_TRANSACTION
         try:
             with block as atomic:
                 try:
@@ -357,7 +361,7 @@ class PreconditionMixin(_ViewBase):
             self.response = self.finalize_response(
                 self.request, self.handle_exception(answer), *args, **kwargs
             )
-            if isinstance(answer, DatabaseConflict):
+            if isinstance(answer, DatabaseConflict) and answer.retryable:
                 mark_retryable(self.response)
             return self.response
         return response
@@ -695,11 +699,23 @@ class PreconditionMixin(_ViewBase):
             Outcome.PROCEED, Reason.NOT_EVALUATED, self._method()
         )
         policy = self._policy()
+        after = aftermath(
+            tracking.expectation,
+            rolled_back=(conflict.using or DEFAULT_DB_ALIAS) in tracking.atomic,
+        )
         error, failed = self._enforcer().conflict_error(
-            self.request, policy, decision, conflict, tracking.snapshot, method=self._method()
+            self.request,
+            policy,
+            decision,
+            conflict,
+            tracking.snapshot,
+            method=self._method(),
+            aftermath=after,
         )
         if failed is None:
-            return DatabaseConflict(error=error, policy=policy)
+            answer = DatabaseConflict(error=error, policy=policy)
+            answer.retryable = after is Aftermath.ROLLED_BACK
+            return answer
         return PreconditionFailed(error=error, decision=failed, policy=policy)
 
     def _format_error(
