@@ -259,9 +259,16 @@ class DeferredGuard:
         return self.loads[-1][0] if self.loads else None
 
     def target_pk(self) -> Any:
-        if self.target.by_pk:
-            return self.target.lookup_value
         loaded = self.loaded
+        target = self.target
+        if target.by_pk:
+            if loaded is not None:
+                key = loaded.__dict__.get(target.lookup_attname)
+                if key != target.lookup_value and _same_text(key, target.lookup_value):
+                    # A text key the view found in another case (pk__iexact, MySQL's
+                    # collation): that row is the one it writes (see saw()).
+                    return key
+            return target.lookup_value
         return loaded.pk if loaded is not None else NO_MATCH
 
     def observe(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:

@@ -471,7 +471,9 @@ def finish(
     if expectation is not None and expectation._writes:
         expectation.settle()  # a write the view's own rollback took back names nothing
     if expectation is not None and expectation.written:
-        if not expectation.deleted:
+        # Not after a DELETE, also one that archived the row instead (a soft delete): the
+        # client asked for the resource to go (rule 41).
+        if not expectation.deleted and request.method != "DELETE":
             response.headers[ETAG] = expectation.etag
             response.headers[LAST_MODIFIED] = _http_date(http_timestamp(expectation.last_modified))
         return response
@@ -481,7 +483,8 @@ def finish(
         return response
     instance, loaded = snapshot.instance, snapshot.state.etag
     if (
-        isinstance(instance, VersionedModel)
+        request.method in SAFE_METHODS
+        and isinstance(instance, VersionedModel)
         and loaded is not None
         and instance.version_token != loaded.opaque
     ):

@@ -699,7 +699,9 @@ class VersionedModel(models.Model):
                 if alias is None:
                     alias = write_alias(type(self), instance=self)
                 expectation = _matching(expectations, self, alias)
-            if expectation is not None and expectation.token is None:
+            if expectation is not None and (expectation.token is None or expectation.deleted):
+                # Absent, or deleted by this request (a "replace": delete, then save under the
+                # same key): an INSERT, which fails if another request created the row since.
                 self._create_only_save(expectation, args, kwargs)
                 return
             if expectation is not None and kwargs.get("force_insert"):
@@ -811,8 +813,14 @@ class VersionedModel(models.Model):
         self, expectation: VersionExpectation, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         """Create the row the request expects to be absent: an INSERT, never Django's
-        UPDATE-then-INSERT; a duplicate key (a concurrent create) is a conflict (rule 50)."""
-        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):
+        UPDATE-then-INSERT; a duplicate key (a concurrent create) is a conflict (rule 50).
+        After the request's own delete of the row, also a copy loaded before it (Django
+        would re-insert it too)."""
+        if (
+            (not self._state.adding and not expectation.deleted)
+            or kwargs.get("force_update")
+            or kwargs.get("update_fields")
+        ):
             raise self._conflict(None)  # an UPDATE: the row exists after all
         if not kwargs.get("force_insert"):
             kwargs["force_insert"] = True

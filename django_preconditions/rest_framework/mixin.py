@@ -343,16 +343,20 @@ class PreconditionMixin(_ViewBase):
         tracking.atomic = aliases = atomic_request_aliases(view)
         block = RequestTransaction(aliases) if aliases else _NO_TRANSACTION
         try:
-            with block as atomic:
-                try:
-                    response = super().dispatch(request, *args, **kwargs)
-                finally:
-                    # Rendering (the browsable API's forms) comes later, outside.
-                    tracking.dispatching = False
-                    if tracking.expectation is not None:
-                        pop_expectation(tracking.expectation)
-                if response.status_code in (412, 428):
-                    atomic.roll_back()  # a refusal leaves no trace (rule 51)
+            try:
+                with block as atomic:
+                    try:
+                        response = super().dispatch(request, *args, **kwargs)
+                    finally:
+                        # Rendering (the browsable API's forms) comes later, outside.
+                        tracking.dispatching = False
+                    if response.status_code in (412, 428):
+                        atomic.roll_back()  # a refusal leaves no trace (rule 51)
+            finally:
+                # After the COMMIT: a save in a transaction.on_commit() callback is compared
+                # and swapped, and followed, too (rule 52).
+                if tracking.expectation is not None:
+                    pop_expectation(tracking.expectation)
         except (_ConflictEscape, VersionConflict, DatabaseError) as exc:
             conflict = exc.conflict if isinstance(exc, _ConflictEscape) else conflict_from(exc)
             if conflict is None:
@@ -364,6 +368,16 @@ class PreconditionMixin(_ViewBase):
             if isinstance(answer, DatabaseConflict) and answer.retryable:
                 mark_retryable(self.response)
             return self.response
+        if (
+            aliases
+            and isinstance(response, Response)
+            and 200 <= response.status_code < 300
+            and not isinstance(response, _NotModifiedResponse)
+            and tracking.not_modified is None
+        ):
+            # The validators again, now that on_commit() callbacks have run: one may have
+            # saved the row (or the created object) once more.
+            self._add_validators(self.request, response)
         return response
 
     def _method(self) -> str:
