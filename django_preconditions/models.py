@@ -713,6 +713,15 @@ class VersionedModel(models.Model):
                 "save(expected_version=…) needs an existing row; this instance has not been "
                 "saved yet. Omit expected_version to create it."
             )
+        elif _expectations.get():
+            # An explicit version (a form's hidden field) inside a protected request: the
+            # compare-and-swap uses it, and the request follows the version it writes, so
+            # that later saves of the row and the response name it (rules 41, 52).
+            if alias is None:
+                alias = write_alias(type(self), instance=self)
+            expectation = _matching(_expectations.get(), self, alias)
+            if expectation is not None and (expectation.token is None or expectation.deleted):
+                expectation = None  # the row was expected absent: the explicit version decides
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
             if not update_fields:  # Django saves nothing for an empty list; neither do we
@@ -876,10 +885,13 @@ class VersionedModel(models.Model):
         it) and then deleted by Django's collector in the same transaction (a savepoint
         inside the caller's).
         """
-        expectation = _expectation_for(self, using) if expected_version is None else None
-        if expectation is not None:
-            if expectation.token is None:
+        # Also with an explicit version: the request follows the delete (rule 52).
+        expectation = _expectation_for(self, using)
+        if expectation is not None and expectation.token is None:
+            if expected_version is None:
                 raise self._conflict(None)  # the row was expected to be absent
+            expectation = None  # the explicit version decides
+        if expectation is not None and expected_version is None:
             expected_version = expectation.token
         if expected_version is None:
             return super().delete(using=using, keep_parents=keep_parents)

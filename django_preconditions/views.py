@@ -21,6 +21,7 @@ from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.generic.base import TemplateResponseMixin, View
+from django.views.generic.detail import SingleObjectMixin
 
 from ._compat import on_write_database, routers_configured, write_alias
 from .conditions import IGNORED_METHODS, SAFE_METHODS
@@ -40,6 +41,28 @@ def _hashable(value: Any) -> Any:
         return tuple(value)
     hash(value)
     return value
+
+
+def _finds_object_by_url(view_class: type[Any]) -> bool:
+    """Whether ``view_class`` finds its object with Django's own ``SingleObjectMixin``
+    lookup (no ``get_object()`` or ``get_precondition_object()`` of its own besides the
+    mixin's); worked out once per class."""
+    found = _FINDS_OBJECT_BY_URL.get(view_class)
+    if found is None:
+        found = False
+        for klass in view_class.__mro__:
+            if klass is PreconditionRequiredMixin:
+                continue
+            if "get_precondition_object" in vars(klass):
+                break
+            if "get_object" in vars(klass):
+                found = klass is SingleObjectMixin
+                break
+        _FINDS_OBJECT_BY_URL[view_class] = found
+    return found
+
+
+_FINDS_OBJECT_BY_URL: dict[type[Any], bool] = {}
 
 
 def _takes_queryset(view_class: type) -> bool:
@@ -195,7 +218,20 @@ class PreconditionRequiredMixin:
 
     def _handles(self, request: HttpRequest) -> bool:
         method = request.method or ""
-        return method not in IGNORED_METHODS and view_handles(self, method)
+        return (
+            method not in IGNORED_METHODS
+            and view_handles(self, method)
+            and not self._names_no_object()
+        )
+
+    def _names_no_object(self) -> bool:
+        """Whether Django's own lookup would find no object in the URL: a ``CreateView`` (it
+        inherits ``get_object()``) routed without a pk or slug. There is no version to check,
+        and the view runs as it would without the mixin."""
+        if not isinstance(self, SingleObjectMixin) or not _finds_object_by_url(type(self)):
+            return False
+        kwargs: dict[str, Any] = getattr(self, "kwargs", {})
+        return kwargs.get(self.pk_url_kwarg) is None and kwargs.get(self.slug_url_kwarg) is None
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
