@@ -101,8 +101,29 @@ def set_non_atomic_aliases(view: Any, aliases: frozenset[str]) -> None:
 
     ``transaction.non_atomic_requests`` adds to the set the view already has, which
     ``functools.wraps`` and ``View.as_view()`` share with the wrapped function or the class's
-    ``dispatch``; adding there would opt those out too."""
-    view._non_atomic_requests = set(aliases)
+    ``dispatch``; adding there would opt those out too. The set records what is added to it
+    afterwards: a ``non_atomic_requests`` applied above ours (see
+    :func:`non_atomic_aliases_added_later`)."""
+    view._non_atomic_requests = _NonAtomicAliases(aliases)
+
+
+class _NonAtomicAliases(set[str]):
+    """A view's ``_non_atomic_requests`` set, remembering the aliases added to it later (by
+    ``transaction.non_atomic_requests``, which calls ``add()``)."""
+
+    def __init__(self, aliases: frozenset[str]) -> None:
+        super().__init__(aliases)
+        self.added_later: set[str] = set()
+
+    def add(self, alias: str) -> None:
+        self.added_later.add(alias)
+        super().add(alias)
+
+
+def non_atomic_aliases_added_later(view: Any) -> frozenset[str]:
+    """The databases a ``transaction.non_atomic_requests`` applied to ``view`` after
+    :func:`set_non_atomic_aliases` opted it out of."""
+    return frozenset(getattr(getattr(view, "_non_atomic_requests", None), "added_later", ()))
 
 
 def request_body_replayable(request: HttpRequest) -> bool:

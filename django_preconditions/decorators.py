@@ -252,7 +252,12 @@ class _Target:
             target = self.model(request)
             if is_primary_key(target, self.lookup_field):
                 key = self.creatable(request, kwargs)
-                advance_sequence(target, key, router.db_for_write(target))
+                # The database the row went to (the create-only expectation is bound to it
+                # at the INSERT: a view may save it with using=…), else the router's.
+                context = getattr(request, "preconditions", None)
+                expectation = getattr(context, "expectation", None)
+                alias = getattr(expectation, "using", None) or router.db_for_write(target)
+                advance_sequence(target, key, alias)
 
 
 def require_preconditions(

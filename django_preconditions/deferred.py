@@ -36,7 +36,7 @@ from .models import (
     version_root,
 )
 from .policy import Policy
-from .transactions import aftermath
+from .transactions import WRITE_STATEMENTS, OtherWrites, aftermath, atomic_request_aliases
 
 __all__ = ["NO_MATCH", "DeferredGuard", "DeferredTarget", "rule_not_applicable"]
 
@@ -45,7 +45,6 @@ logger = logging.getLogger("django_preconditions")
 #: A lookup value that names no row (a malformed id in the URL, an object the rule's field
 #: cannot take): the view answers for it; a write the view makes anyway is refused.
 NO_MATCH: Final = object()
-_WRITE_STATEMENTS: Final = ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE")
 _UNREAD: Final = object()
 #: The view's own refusals of the caller or the method: answered as the view answered them.
 _VIEW_REFUSALS: Final = frozenset({401, 403, 404, 405, 410})
@@ -214,6 +213,7 @@ class DeferredGuard:
         #: elsewhere; writes there are then the row's compare-and-swap, and nothing else.
         self.watched = self.alias
         self._watching: Any = None  # the execute_wrapper context
+        self._other_writes: OtherWrites | None = None
         self._deciding = False
         self._rollback_flag: bool | None = None  # of a transaction open around the view
         self._previous_observer: Callable[[VersionedModel], None] | None = None
@@ -274,7 +274,7 @@ class DeferredGuard:
     def observe(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         """``execute_wrapper`` on the write database: the view's first write decides; a write
         before the row's opens the transaction a lost race rolls back."""
-        if self._deciding or not sql.lstrip()[:7].upper().startswith(_WRITE_STATEMENTS):
+        if self._deciding or not sql.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
             return execute(sql, params, many, context)
         if self.refused is not None:
             raise _Refused(self.refused.status)  # also after a view swallowed the refusal
@@ -544,9 +544,11 @@ class DeferredGuard:
             method,
             requirement=self.policy.requirement,
         )
-        # Whatever the view wrote before the row ran in the guard's transaction, just rolled
-        # back (or in ATOMIC_REQUESTS'); only the row's own first write may stand.
-        after = aftermath(self.expectation, rolled_back=True)
+        # Whatever the view wrote before the row on the watched database ran in the guard's
+        # transaction, just rolled back (or in ATOMIC_REQUESTS'); only the row's own first
+        # write may stand there. Writes to other databases stand.
+        others = self._other_writes
+        after = aftermath(self.expectation, rolled_back=others is None or not others.wrote)
         return self.enforcer.answer_conflict(
             self.request, self.policy, passed, conflict, checked, after
         )
@@ -566,6 +568,10 @@ class DeferredGuard:
                 self._rollback_flag = transaction.get_rollback(using=self.watched)
             self._watching = connection.execute_wrapper(self.observe)
             self._watching.__enter__()
+            # Writes to other databases than the watched one (and ATOMIC_REQUESTS') stand
+            # after a refusal: the request must not run again then.
+            others = OtherWrites((self.watched, *atomic_request_aliases()))
+            self._other_writes = others.__enter__()
 
     def fail(self, exception: BaseException) -> HttpResponse | None:
         """The view raised: the refusal, a lost race answered, or ``None`` (not ours)."""
@@ -624,6 +630,8 @@ class DeferredGuard:
             watching, self._watching = self._watching, None
             if watching is not None:
                 watching.__exit__(None, None, None)
+            if self._other_writes is not None:
+                self._other_writes.__exit__(None, None, None)
             if self.expectation is not None:
                 pop_expectation(self.expectation)
             if self.target.model is not None:

@@ -29,6 +29,7 @@ from django.db import DatabaseError, models
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
 
+from ._compat import write_alias
 from ._frozen import quick_init
 from .conditions import (
     CONDITIONAL_HEADERS,
@@ -80,6 +81,7 @@ from .responses import (
 )
 from .transactions import (
     Aftermath,
+    OtherWrites,
     aftermath,
     current_version,
     mark_retryable,
@@ -331,17 +333,20 @@ class Enforcer:
         view's writes back and is answered by :meth:`answer_conflict`."""
         block = request_transaction(self.transaction_view)
         protection = self.protecting(request, snapshot, policy, decision)
+        others = OtherWrites(block.aliases)
         try:
             # The expectation outlives the COMMIT: a save in a transaction.on_commit()
             # callback is followed too, and the response names the version it left (rule 52).
-            with protection as context, block:
+            with protection as context, others, block:
                 response = call()
         except (VersionConflict, DatabaseError) as exc:
             conflict = conflict_from(exc)
             if conflict is None:
                 raise
+            attribute_conflict(conflict, snapshot)
             after = aftermath(
-                protection.context.expectation, rolled_back=block.covers(conflict.using)
+                protection.context.expectation,
+                rolled_back=block.covers(conflict.using) and not others.wrote,
             )
             return self.answer_conflict(request, policy, decision, conflict, snapshot, after)
         return self.finish(request, response, snapshot, context.expectation)
@@ -363,6 +368,7 @@ class Enforcer:
             if conflict is None:
                 raise
             # Django opens no request transaction around an async view.
+            attribute_conflict(conflict, snapshot)
             after = await sync_to_async(aftermath)(
                 protection.context.expectation, rolled_back=False
             )
@@ -641,6 +647,15 @@ def not_modified_headers(snapshot: Snapshot) -> dict[str, str]:
     if snapshot.last_modified is not None:
         headers[LAST_MODIFIED] = _http_date(snapshot.last_modified)
     return headers
+
+
+def attribute_conflict(conflict: VersionConflict, checked: Snapshot | None) -> None:
+    """Name the database of a conflict the driver raised without one (a COMMIT that
+    failed): the one the checked row is written to, where its current version is read
+    (rule 54) — never the router's default for the model."""
+    instance = checked.instance if checked is not None else None
+    if conflict.using is None and instance is not None:
+        conflict.using = write_alias(type(instance), instance=instance)
 
 
 def current_row(conflict: VersionConflict) -> Snapshot | None:

@@ -227,10 +227,10 @@ class PreconditionMiddleware:
         guard: DeferredGuard | None = getattr(request, _STATE_ATTRIBUTE, None)
         if guard is None:
             return response  # type: ignore[no-any-return]
-        if not guard.unsafe:
-            return guard.finish(response)  # type: ignore[return-value]
         # What the guard watches (and its transaction) is on the connection of the thread
-        # that ran process_view: close it there.
+        # that ran process_view: close it there. A read too: a refusal decided now (412 for
+        # a stale If-Match on a GET) sends signals whose receivers may use the ORM, and
+        # report mode reads the lazy request.user.
         finished = await sync_to_async(guard.finish, thread_sensitive=True)(response)
         return finished  # type: ignore[return-value]
 

@@ -55,7 +55,7 @@ import datetime
 import enum
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -65,7 +65,12 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, rout
 from django.http import HttpRequest, HttpResponseBase
 from django.http.request import RawPostDataException
 
-from ._compat import non_atomic_aliases, request_body_replayable, set_non_atomic_aliases
+from ._compat import (
+    non_atomic_aliases,
+    non_atomic_aliases_added_later,
+    request_body_replayable,
+    set_non_atomic_aliases,
+)
 
 __all__ = [
     "ATTEMPTS",
@@ -118,7 +123,8 @@ def atomic_request_aliases(view: Any = None) -> tuple[str, ...]:
         return ()
     owned = getattr(view, _OWNED_ATTRIBUTE, None)
     if owned is not None:
-        return tuple(alias for alias in atomic if alias in owned)
+        later = non_atomic_aliases_added_later(view)  # non_atomic_requests above ours
+        return tuple(alias for alias in atomic if alias in owned and alias not in later)
     opted_out = non_atomic_aliases(view)
     return tuple(alias for alias in atomic if alias not in opted_out)
 
@@ -182,12 +188,53 @@ class Aftermath(enum.Enum):
 
 def aftermath(expectation: Any, *, rolled_back: bool) -> Aftermath:
     """The :class:`Aftermath` of a refused request, from the expectation of its row (``None``
-    when it had none) and whether its transaction was rolled back."""
+    when it had none) and whether everything it wrote was rolled back (its transaction, and
+    no write to a database outside it: :class:`OtherWrites`)."""
     if expectation is not None:
         expectation.settle()  # a write a rollback took back is not the row's
         if expectation.written:
             return Aftermath.ROW_WRITTEN
     return Aftermath.ROLLED_BACK if rolled_back else Aftermath.WRITES_MAY_REMAIN
+
+
+#: The statements that write (what a rollback would have to take back).
+WRITE_STATEMENTS: Final = ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE")
+
+
+class OtherWrites:
+    """While a request runs: whether it wrote to a database outside ``covered`` (the
+    databases whose writes its transaction rolls back), e.g. an audit row on a second
+    database. Such writes stand after a refusal, so the request must not run again.
+
+    Watches (``execute_wrapper``) only the other configured databases: a project with one
+    database, or with every database covered, pays nothing."""
+
+    __slots__ = ("_stack", "covered", "wrote")
+
+    def __init__(self, covered: Collection[str]) -> None:
+        self.covered = covered
+        self.wrote = False
+        self._stack: contextlib.ExitStack | None = None
+
+    def __enter__(self) -> OtherWrites:
+        databases = connections.settings
+        if len(databases) > len(self.covered):
+            stack = contextlib.ExitStack()
+            for alias in databases:
+                if alias not in self.covered:
+                    stack.enter_context(connections[alias].execute_wrapper(self._observe))
+            self._stack = stack
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+
+    def _observe(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not self.wrote and sql.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
+            self.wrote = True
+        return execute(sql, params, many, context)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from ..enforcement import (
     Enforcer,
     PreconditionContext,
     Snapshot,
+    attribute_conflict,
     conditional_headers,
     finish,
     not_modified_headers,
@@ -76,6 +77,7 @@ from ..policy import (
 from ..responses import PreconditionError, announce, render
 from ..transactions import (
     Aftermath,
+    OtherWrites,
     RequestTransaction,
     aftermath,
     atomic_request_aliases,
@@ -184,6 +186,8 @@ class _Tracking:
     not_modified: Snapshot | None = None
     #: The databases whose writes ran in the request's transaction (``ATOMIC_REQUESTS``).
     atomic: tuple[str, ...] = ()
+    #: Whether it wrote to a database outside that transaction.
+    other_writes: OtherWrites | None = None
     #: Whether the view's paginator paginated this request (``None``: not asked).
     paginated: bool | None = None
     method: str | None = None  # the request's real method, set by dispatch()
@@ -342,9 +346,10 @@ class PreconditionMixin(_ViewBase):
         # Without ATOMIC_REQUESTS there is no transaction to open: skip the context manager.
         tracking.atomic = aliases = atomic_request_aliases(view)
         block = RequestTransaction(aliases) if aliases else _NO_TRANSACTION
+        tracking.other_writes = others = OtherWrites(aliases)
         try:
             try:
-                with block as atomic:
+                with others, block as atomic:
                     try:
                         response = super().dispatch(request, *args, **kwargs)
                     finally:
@@ -713,9 +718,12 @@ class PreconditionMixin(_ViewBase):
             Outcome.PROCEED, Reason.NOT_EVALUATED, self._method()
         )
         policy = self._policy()
+        attribute_conflict(conflict, tracking.snapshot)
+        others = tracking.other_writes
         after = aftermath(
             tracking.expectation,
-            rolled_back=(conflict.using or DEFAULT_DB_ALIAS) in tracking.atomic,
+            rolled_back=(conflict.using or DEFAULT_DB_ALIAS) in tracking.atomic
+            and not (others is not None and others.wrote),
         )
         error, failed = self._enforcer().conflict_error(
             self.request,
