@@ -354,22 +354,24 @@ def _protected(func: _View, target: _Target, enforcer: Enforcer) -> Callable[...
     @wraps(func)
     def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         def attempt() -> HttpResponse:
-            guard = target.begin(enforcer, request, target.load(request, kwargs), kwargs)
-            if isinstance(guard, HttpResponse):
-                return guard
-            if guard is None:
-                return func(request, *args, **kwargs)  # type: ignore[no-any-return]
+            started: list[Guard] = []
 
-            def call() -> HttpResponse:
+            def begin() -> Guard | HttpResponse | None:
+                result = target.begin(enforcer, request, target.load(request, kwargs), kwargs)
+                if isinstance(result, Guard):
+                    started.append(result)
+                return result
+
+            def call(guard: Guard | None) -> HttpResponse:
                 try:
                     return func(request, *args, **kwargs)  # type: ignore[no-any-return]
                 except VersionConflict as conflict:
-                    if target.hidden(guard, kwargs, conflict):
+                    if guard is not None and target.hidden(guard, kwargs, conflict):
                         return guard.not_found()
                     raise
 
-            response = guard.run(call)
-            if guard.snapshot.instance is None:
+            response = enforcer.guarded(request, begin, call)
+            if started and started[0].snapshot.instance is None:  # a create-by-PUT
                 target.created(request, kwargs, response)
             return response
 

@@ -3,9 +3,10 @@
 An adapter loads the target and describes it as a :class:`Snapshot`; :meth:`Enforcer.begin`
 then resolves the policy, decides (:func:`~django_preconditions.conditions.evaluate`) and
 builds the refusal (304, 400, 412 or 428) when the request must not reach the view, and
-returns a :class:`Guard`. :meth:`Guard.run` calls the view inside the request transaction
-with the expected version registered, so the view's own ``save()``/``delete()`` is the
-compare-and-swap; a lost race becomes 412 (or 503, rule 47); success gets the validators.
+returns a :class:`Guard`. :meth:`Enforcer.guarded` runs both — the adapter's load and
+``begin()``, then the view — inside the request transaction, with the expected version
+registered, so the view's own ``save()``/``delete()`` is the compare-and-swap; a lost race
+becomes 412 (or 503, rule 47); success gets the validators.
 The decorators and the class-based-view mixin use that sequence as is. The middleware, which
 must not read the row before the view, uses :meth:`Enforcer.begin_deferred`: a
 :class:`DeferredGuard` decides at the view's first write (the same steps, later). The DRF
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, models
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.utils.http import http_date
 
 from ._compat import write_alias
@@ -320,36 +321,63 @@ class Enforcer:
             return None
         return instance, instance.version_token
 
-    def run(
+    def guarded(
         self,
         request: HttpRequest,
-        snapshot: Snapshot,
-        policy: Policy,
-        decision: Decision,
-        call: Callable[[], HttpResponse],
+        begin: Callable[[], Guard | HttpResponse | None],
+        call: Callable[[Guard | None], HttpResponse],
     ) -> HttpResponse:
-        """Call the view inside the request transaction (see :mod:`.transactions`): a lost
-        race or a database conflict — raised by a statement or by the COMMIT — rolls the
-        view's writes back and is answered by :meth:`answer_conflict`."""
+        """Load the object and decide (``begin``: the :class:`Guard`, the response that
+        replaces the view, or ``None`` for a method that is not evaluated), then call the view
+        (``call``) — all inside the request transaction (see :mod:`.transactions`): the object
+        is read where the view writes it, and a ``select_for_update()`` lookup keeps its lock
+        until COMMIT. A refusal rolls back. A lost race or a database conflict — raised by a
+        statement or by the COMMIT — rolls the view's writes back and is answered by
+        :meth:`answer_conflict` afterwards (rules 47, 51, 55)."""
         block = request_transaction(self.transaction_view)
-        protection = self.protecting(request, snapshot, policy, decision)
         others = OtherWrites(block.aliases)
+        guard: Guard | None = None
+        protection: _Protection | None = None
         try:
-            # The expectation outlives the COMMIT: a save in a transaction.on_commit()
-            # callback is followed too, and the response names the version it left (rule 52).
-            with protection as context, others, block:
-                response = call()
+            try:
+                with others, block:
+                    started = begin()
+                    if started is None:
+                        return call(None)  # not evaluated (rule 14)
+                    if isinstance(started, HttpResponseBase):
+                        block.roll_back()
+                        return started
+                    guard = started
+                    if guard.refused is not None:
+                        block.roll_back()
+                        return guard.refused
+                    protection = self.protecting(
+                        request, guard.snapshot, guard.policy, guard.decision
+                    )
+                    protection.__enter__()
+                    response = call(guard)
+            finally:
+                # The expectation outlives the COMMIT: a save in a transaction.on_commit()
+                # callback is followed too, and the response names the version it left
+                # (rule 52).
+                if protection is not None:
+                    protection.__exit__(None, None, None)
         except (VersionConflict, DatabaseError) as exc:
             conflict = conflict_from(exc)
-            if conflict is None:
+            if conflict is None or guard is None or protection is None:
                 raise
-            attribute_conflict(conflict, snapshot)
+            attribute_conflict(conflict, guard.snapshot)
             after = aftermath(
                 protection.context.expectation,
                 rolled_back=block.covers(conflict.using) and not others.wrote,
             )
-            return self.answer_conflict(request, policy, decision, conflict, snapshot, after)
-        return self.finish(request, response, snapshot, context.expectation)
+            return self.answer_conflict(
+                request, guard.policy, guard.decision, conflict, guard.snapshot, after
+            )
+        # The view ran (every other way out returned above).
+        assert guard is not None
+        assert protection is not None
+        return self.finish(request, response, guard.snapshot, protection.context.expectation)
 
     async def arun(
         self,
@@ -593,10 +621,6 @@ class Guard:
     policy: Policy
     decision: Decision
     refused: HttpResponse | None
-
-    def run(self, call: Callable[[], HttpResponse]) -> HttpResponse:
-        """The view, as the compare-and-swap guards it (see :meth:`Enforcer.run`)."""
-        return self.enforcer.run(self.request, self.snapshot, self.policy, self.decision, call)
 
     async def arun(self, call: Callable[[], Awaitable[HttpResponse]]) -> HttpResponse:
         return await self.enforcer.arun(

@@ -257,12 +257,11 @@ class PreconditionRequiredMixin:
         self, enforcer: Enforcer, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         self.__dict__.pop("_precondition_object", None)  # a retry loads the object again
-        guard = self._load_and_begin(request, enforcer)
-        if isinstance(guard, HttpResponseBase):
-            return guard
-        if guard.refused is not None:
-            return guard.refused
-        return guard.run(lambda: parent(request, *args, **kwargs))
+        return enforcer.guarded(
+            request,
+            lambda: self._load_and_begin(request, enforcer),
+            lambda guard: parent(request, *args, **kwargs),
+        )
 
     async def _adispatch(
         self, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django import forms
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template import engines
 from django.test import override_settings
@@ -21,6 +22,7 @@ from django.views.generic.detail import SingleObjectMixin
 
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.views import PreconditionRequiredMixin
+from tests.support.documents import state
 from tests.support.middleware import MIDDLEWARE
 from tests.testapp.models import Document, Note
 
@@ -213,7 +215,7 @@ def test_rule_41_a_put_saved_with_an_explicit_version_answers_the_new_etag(clien
     assert response.status_code == 200
     document.refresh_from_db()
     assert document.title == "new"
-    assert response["ETag"] == document.etag != old  # observed: the pre-write ETag
+    assert response["ETag"] == document.etag != old
 
 
 # --- CreateView with the mixin ------------------------------------------------------------------
@@ -225,3 +227,42 @@ def test_create_view_with_the_mixin_is_not_a_500(client):
     CreateView (inherits get_object()) gets an AttributeError 500 on every GET."""
     response = client.get("/create/docs/")
     assert response.status_code == 200
+
+
+# --- ATOMIC_REQUESTS: the object is loaded outside the request transaction -----------------------
+
+
+def _needs_select_for_update() -> None:
+    if not connection.features.has_select_for_update:
+        pytest.skip("select_for_update() is a no-op on this database (run on PostgreSQL)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mixin_loads_a_select_for_update_queryset_inside_atomic_requests(
+    client, document, atomic_requests
+):
+    """Without the mixin the view runs in ATOMIC_REQUESTS' transaction and may lock the row
+    in get_queryset(); the mixin's own request transaction ("as_view() marks the view")
+    must do the same, not load the object in autocommit."""
+    _needs_select_for_update()
+    assert client.post(f"/plain-locking/{document.pk}/", {"title": "plain"}).status_code == 302
+    document.refresh_from_db()
+    response = client.post(
+        f"/locking/{document.pk}/", {"title": "locked"}, headers={"If-Match": document.etag}
+    )
+    assert response.status_code == 302
+    assert state(document.pk)[0] == "locked"  # type: ignore[index]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_decorator_loads_a_select_for_update_queryset_inside_atomic_requests(
+    client, document, atomic_requests
+):
+    _needs_select_for_update()
+    response = client.post(
+        f"/locking-function/{document.pk}/",
+        {"title": "locked"},
+        headers={"If-Match": document.etag},
+    )
+    assert response.status_code == 302
+    assert state(document.pk)[0] == "locked"  # type: ignore[index]
