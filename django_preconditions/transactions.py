@@ -206,8 +206,9 @@ class OtherWrites:
     databases whose writes its transaction rolls back), e.g. an audit row on a second
     database. Such writes stand after a refusal, so the request must not run again.
 
-    Watches (``execute_wrapper``) only the other configured databases: a project with one
-    database, or with every database covered, pays nothing."""
+    Watches (``execute_wrapper``) only the other configured databases, and only when there
+    is a transaction at all (without one nothing is rolled back anyway): a project with one
+    database, in autocommit, or with every database covered pays nothing."""
 
     __slots__ = ("_stack", "covered", "wrote")
 
@@ -218,7 +219,7 @@ class OtherWrites:
 
     def __enter__(self) -> OtherWrites:
         databases = connections.settings
-        if len(databases) > len(self.covered):
+        if self.covered and len(databases) > len(self.covered):
             stack = contextlib.ExitStack()
             for alias in databases:
                 if alias not in self.covered:
