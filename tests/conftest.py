@@ -18,6 +18,7 @@ from hypothesis import settings as hypothesis_settings
 
 from django_preconditions.rules import invalidate_rules
 from tests.support.example_server import ExampleServer
+from tests.support.isolated import atomic_requests_on
 
 if TYPE_CHECKING:
     from tests.testapp.models import Document
@@ -71,14 +72,8 @@ def bob(django_user_model: Any) -> Any:
 def atomic_requests(request: pytest.FixtureRequest) -> Iterator[bool]:
     """``ATOMIC_REQUESTS`` for the default database (seen by every thread's connection): on,
     or the value of an indirect parametrisation (``[False, True]`` runs both modes)."""
-    value: bool = getattr(request, "param", True)
-    settings_dict = connections["default"].settings_dict
-    previous = settings_dict["ATOMIC_REQUESTS"]
-    settings_dict["ATOMIC_REQUESTS"] = value
-    try:
+    with atomic_requests_on("default", getattr(request, "param", True)) as value:
         yield value
-    finally:
-        settings_dict["ATOMIC_REQUESTS"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from rest_framework import routers, viewsets
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.rest_framework import PreconditionMixin
 from django_preconditions.views import PreconditionRequiredMixin
+from tests.support.isolated import atomic_requests_on
 from tests.testapp.models import Document, PlainCounter
 from tests.testapp.serializers import DocumentSerializer
 
@@ -148,13 +149,8 @@ urlpatterns = [
 def atomic_on(request: pytest.FixtureRequest) -> Iterator[str]:
     """``ATOMIC_REQUESTS`` on exactly one database (the indirect parameter)."""
     alias: str = request.param
-    settings_dict = connections[alias].settings_dict
-    previous = settings_dict["ATOMIC_REQUESTS"]
-    settings_dict["ATOMIC_REQUESTS"] = True
-    try:
+    with atomic_requests_on(alias):
         yield alias
-    finally:
-        settings_dict["ATOMIC_REQUESTS"] = previous
 
 
 def sqlite_only() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client
@@ -24,6 +24,7 @@ from django.urls import path
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.exceptions import VersionConflict
 from django_preconditions.models import VersionedModel, expect_version
+from tests.support.isolated import tables_of
 from tests.testapp.models import Document, Named, NamedDocument
 
 TEST_APP = "tests.testapp"
@@ -81,19 +82,11 @@ def _define() -> list[type[models.Model]]:
 
 @pytest.fixture(scope="module")
 def hunt_models(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
-    with isolate_apps(TEST_APP):
-        defined = _define()
-        with django_db_blocker.unblock():
-            with connection.schema_editor() as editor:
-                for model in defined:
-                    editor.create_model(model)
-            try:
-                yield M
-            finally:
-                with connection.schema_editor() as editor:
-                    for model in reversed(defined):
-                        editor.delete_model(model)
-                M.clear()
+    with isolate_apps(TEST_APP), tables_of(_define(), django_db_blocker):
+        try:
+            yield M
+        finally:
+            M.clear()
 
 
 # --- views -----------------------------------------------------------------------------------

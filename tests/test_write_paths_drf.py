@@ -29,7 +29,7 @@ from unittest import mock
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models.signals import pre_save
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -43,6 +43,7 @@ from rest_framework.test import APIClient
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.models import VersionedModel
 from django_preconditions.rest_framework import PreconditionMixin
+from tests.support.isolated import tables_of
 from tests.testapp.models import Document
 from tests.testapp.serializers import DocumentSerializer
 
@@ -77,19 +78,15 @@ def keyed_models(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict
             return M["KeyedCode"]
         return real_get_model(label, *args, **kwargs)
 
-    with isolate_apps(TEST_APP), mock.patch.object(apps, "get_model", get_model):
-        defined = _define()
-        with django_db_blocker.unblock():
-            with connection.schema_editor() as editor:
-                for model in defined:
-                    editor.create_model(model)
-            try:
-                yield M
-            finally:
-                with connection.schema_editor() as editor:
-                    for model in reversed(defined):
-                        editor.delete_model(model)
-                M.clear()
+    with (
+        isolate_apps(TEST_APP),
+        mock.patch.object(apps, "get_model", get_model),
+        tables_of(_define(), django_db_blocker),
+    ):
+        try:
+            yield M
+        finally:
+            M.clear()
 
 
 # --- views -----------------------------------------------------------------------------------
