@@ -65,7 +65,8 @@ class PreconditionBrowsableAPIRenderer(BrowsableAPIRenderer):
             return form  # not JSON: the raw-data tab cannot carry the token
         if isinstance(content, dict):
             name, etag = token
-            content_field.initial = json.dumps({name: etag, **content}, indent=4)
+            # The token last: a model field of the same name must not replace it.
+            content_field.initial = json.dumps({**content, name: etag}, indent=4)
         return form
 
     def render(

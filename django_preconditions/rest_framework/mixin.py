@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest, QueryDict
+from django.http.request import RawPostDataException
 from django.urls import NoReverseMatch
 from rest_framework import exceptions, status
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -197,6 +198,17 @@ class _Tracking:
     #: DRF's error parsing the body while looking for the form field: raised once the
     #: preconditions let the handler run (they are decided first: rule 11).
     body_error: Exception | None = None
+
+
+def _url_encoded_body(request: HttpRequest | None) -> QueryDict | None:
+    """The fields of a url-encoded body (``None`` for another body, or one already
+    streamed)."""
+    if request is None or request.content_type != "application/x-www-form-urlencoded":
+        return None
+    try:
+        return QueryDict(request.body, encoding=request.encoding)
+    except RawPostDataException:
+        return None
 
 
 def _is_loaded_row(instance: Any, snapshot: Snapshot | None) -> bool:
@@ -410,11 +422,18 @@ class PreconditionMixin(_ViewBase):
             and isinstance(getattr(self.request, "accepted_renderer", None), BrowsableAPIRenderer)
             and not any(name in headers for name in CONDITIONAL_HEADERS)
         ):
+            data: Any
             try:
                 data = self.request.data  # parsed only for browsable-API requests
             except (exceptions.ParseError, exceptions.UnsupportedMediaType) as error:
-                tracking.body_error = error  # no field in a body that does not parse
-                return headers
+                # The DELETE button's form is url-encoded whatever the view parses (a
+                # JSON-only API): its field is read from the body as is. Another method
+                # still needs a body its parsers take (the error is raised once decided).
+                data = _url_encoded_body(tracking.http_request)
+                if data is None or method != "DELETE":
+                    tracking.body_error = error
+                if data is None:
+                    return headers
             value = data.get(field_name) if isinstance(data, Mapping) else None
             if isinstance(value, str) and value:
                 tracking.form_token = value
