@@ -453,8 +453,12 @@ class DeferredGuard:
         if not self.unsafe:
             if response.status_code not in _JUDGED_READS or not self.loads:
                 return response
-            # The row as the view shows it: after its own save, if it saved (a view counter).
-            snapshot = Snapshot.of_instance(self.loads[-1][0])
+            # The row as the view shows it: after its own save, if it saved (a view counter)
+            # — as stored, read once then, since the save may have been rolled back.
+            instance, token, _ = self.loads[-1]
+            snapshot = Snapshot.of_instance(instance)
+            if instance.version_token != token:
+                snapshot = Snapshot.current(type(instance), instance.pk, self.alias) or snapshot
             decision = enforcer.decide(self.request, snapshot, self.policy)
             if decision.outcome is Outcome.NOT_MODIFIED:
                 return not_modified_instead_of(response, snapshot)
@@ -548,7 +552,9 @@ class DeferredGuard:
         # transaction, just rolled back (or in ATOMIC_REQUESTS'); only the row's own first
         # write may stand there. Writes to other databases stand.
         others = self._other_writes
-        after = aftermath(self.expectation, rolled_back=others is None or not others.wrote)
+        after = aftermath(
+            self.expectation, rolled_back=others is None or others.rolled_back(self.watched)
+        )
         return self.enforcer.answer_conflict(
             self.request, self.policy, passed, conflict, checked, after
         )

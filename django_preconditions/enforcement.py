@@ -23,7 +23,7 @@ import functools
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, models
@@ -335,7 +335,7 @@ class Enforcer:
         statement or by the COMMIT — rolls the view's writes back and is answered by
         :meth:`answer_conflict` afterwards (rules 47, 51, 55)."""
         block = request_transaction(self.transaction_view)
-        others = OtherWrites(block.aliases)
+        others = OtherWrites(block.aliases, may_write=request.method not in SAFE_METHODS)
         guard: Guard | None = None
         protection: _Protection | None = None
         try:
@@ -369,7 +369,7 @@ class Enforcer:
             attribute_conflict(conflict, guard.snapshot)
             after = aftermath(
                 protection.context.expectation,
-                rolled_back=block.covers(conflict.using) and not others.wrote,
+                rolled_back=others.rolled_back(conflict.using),
             )
             return self.answer_conflict(
                 request, guard.policy, guard.decision, conflict, guard.snapshot, after
@@ -522,9 +522,16 @@ def finish(
         and loaded is not None
         and instance.version_token != loaded.opaque
     ):
-        # A GET that saved the row it serves (a view counter): the version it left, which
-        # the client's next If-Match must name (rules 39, 41), not the one loaded before.
-        snapshot = Snapshot.of_instance(instance)
+        # A GET that saved the row it serves (a view counter): the version stored now,
+        # which the client's next If-Match must name (rules 39, 41) — read, since the save
+        # may have been rolled back (an atomic() block the view left with an error).
+        # One query, only on this path.
+        snapshot = (
+            Snapshot.current(
+                type(instance), instance.pk, write_alias(type(instance), instance=instance)
+            )
+            or snapshot
+        )
     if snapshot.etag is not None and not response.has_header(ETAG):
         response.headers[ETAG] = snapshot.etag
     if snapshot.last_modified is not None and not response.has_header(LAST_MODIFIED):
@@ -646,15 +653,7 @@ _REPEATED_ON_304: Final = ("Cache-Control", "Content-Location", "Date", "Expires
 def not_modified_instead_of(response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
     """:func:`not_modified`, replacing a 200 the view already answered (the middleware decides
     a read after the view): with the headers and cookies of that 200 a 304 repeats (rule 28)."""
-    return repeat_on_not_modified(response, not_modified(snapshot))
-
-
-_Answer = TypeVar("_Answer", bound=HttpResponse)
-
-
-def repeat_on_not_modified(response: HttpResponse, answer: _Answer) -> _Answer:
-    """``answer``, the 304 that replaces ``response``, with the headers and cookies of
-    ``response`` that a 304 repeats (rule 28)."""
+    answer = not_modified(snapshot)
     for name in _REPEATED_ON_304:
         if name in response:
             answer.headers[name] = response.headers[name]

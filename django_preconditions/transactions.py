@@ -153,10 +153,6 @@ class RequestTransaction:
         stack, self._stack = self._stack, None
         return stack is not None and bool(stack.__exit__(exc_type, exc, traceback))
 
-    def covers(self, alias: str | None) -> bool:
-        """Whether the writes to the database ``alias`` ran in this block's transaction."""
-        return (alias or DEFAULT_DB_ALIAS) in self.aliases
-
     def roll_back(self) -> None:
         """Roll everything back when the block exits (for a refusal answered inside it)."""
         for alias in self.aliases:
@@ -202,24 +198,37 @@ WRITE_STATEMENTS: Final = ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE")
 
 
 class OtherWrites:
-    """While a request runs: whether it wrote to a database outside ``covered`` (the
-    databases whose writes its transaction rolls back), e.g. an audit row on a second
-    database. Such writes stand after a refusal, so the request must not run again.
+    """While a request runs in a transaction: whether a write of it stands outside
+    ``covered`` (the databases whose writes the transaction rolls back), e.g. an audit row on
+    a second database. Such writes stand after a refusal, so the request must not run again;
+    with none, nothing of it was applied and it may (rule 47).
 
-    Watches (``execute_wrapper``) only the other configured databases, and only when there
-    is a transaction at all (without one nothing is rolled back anyway): a project with one
-    database, in autocommit, or with every database covered pays nothing."""
+    Watches (``execute_wrapper``) the databases outside ``covered``, for a request that
+    ``may_write`` (an unsafe method) and only when there is a transaction: a project whose
+    databases are all covered pays nothing, and neither does one in autocommit — where
+    nothing is rolled back, so the request is never run again (its earlier statements may
+    have committed; the 503 says so).
+    """
 
-    __slots__ = ("_stack", "covered", "wrote")
+    __slots__ = ("_stack", "covered", "may_write", "wrote")
 
-    def __init__(self, covered: Collection[str]) -> None:
+    def __init__(self, covered: Collection[str], *, may_write: bool = True) -> None:
         self.covered = covered
+        self.may_write = may_write
         self.wrote = False
         self._stack: contextlib.ExitStack | None = None
 
+    def rolled_back(self, alias: str | None) -> bool:
+        """Whether nothing of the request stands after a refusal on the database ``alias``:
+        for a request that may write, no write outside ``covered`` completed; a read (not
+        watched) only when ``alias`` is covered."""
+        if self.may_write:
+            return bool(self.covered) and not self.wrote
+        return (alias or DEFAULT_DB_ALIAS) in self.covered
+
     def __enter__(self) -> OtherWrites:
         databases = connections.settings
-        if self.covered and len(databases) > len(self.covered):
+        if self.may_write and self.covered and len(databases) > len(self.covered):
             stack = contextlib.ExitStack()
             for alias in databases:
                 if alias not in self.covered:
@@ -233,9 +242,10 @@ class OtherWrites:
             stack.close()
 
     def _observe(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)  # a statement that failed wrote nothing
         if not self.wrote and sql.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
             self.wrote = True
-        return execute(sql, params, many, context)
+        return result
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, models, router, transaction
+from django.db import DatabaseError, IntegrityError, models, router, transaction
 from django.http import Http404, HttpRequest, QueryDict
 from django.http.request import RawPostDataException
 from django.urls import NoReverseMatch
@@ -51,7 +51,6 @@ from ..enforcement import (
     conditional_headers,
     finish,
     not_modified_headers,
-    repeat_on_not_modified,
 )
 from ..exceptions import VersionConflict
 from ..formats import JSON_CONTENT_TYPE, built_in
@@ -182,12 +181,7 @@ class _Tracking:
     #: A read serialized an object other than the one ``get_object()`` loaded (a section
     #: beside a list, another row in a detail action): no one version names the response.
     other_objects: bool = False
-    #: A 304 decided while a decorated handler runs (see ``_refusal``): the handler's
-    #: response is turned into it in ``finalize_response``.
-    not_modified: Snapshot | None = None
-    #: The databases whose writes ran in the request's transaction (``ATOMIC_REQUESTS``).
-    atomic: tuple[str, ...] = ()
-    #: Whether it wrote to a database outside that transaction.
+    #: Whether a write stands outside the request's transaction (see ``OtherWrites``).
     other_writes: OtherWrites | None = None
     #: Whether the view's paginator paginated this request (``None``: not asked).
     paginated: bool | None = None
@@ -356,9 +350,11 @@ class PreconditionMixin(_ViewBase):
         self._precondition_tracking = tracking
         view = type(self).dispatch
         # Without ATOMIC_REQUESTS there is no transaction to open: skip the context manager.
-        tracking.atomic = aliases = atomic_request_aliases(view)
+        aliases = atomic_request_aliases(view)
         block = RequestTransaction(aliases) if aliases else _NO_TRANSACTION
-        tracking.other_writes = others = OtherWrites(aliases)
+        tracking.other_writes = others = OtherWrites(
+            aliases, may_write=tracking.method not in SAFE_METHODS
+        )
         try:
             try:
                 with others, block as atomic:
@@ -390,7 +386,6 @@ class PreconditionMixin(_ViewBase):
             and isinstance(response, Response)
             and 200 <= response.status_code < 300
             and not isinstance(response, _NotModifiedResponse)
-            and tracking.not_modified is None
         ):
             # The validators again, now that on_commit() callbacks have run: one may have
             # saved the row (or the created object) once more.
@@ -471,12 +466,6 @@ class PreconditionMixin(_ViewBase):
         if decision.proceeds:
             return None
         if decision.outcome is Outcome.NOT_MODIFIED:
-            if self._handler_is_decorated():
-                # Its decorators (cache_control, vary_on_headers…) add to the response
-                # the handler returns, which the 304 repeats (rule 28): the handler runs,
-                # and its 200 becomes the 304 in finalize_response().
-                self._tracking().not_modified = snapshot
-                return None
             return _NotModified(snapshot)
         policy = self._policy()
         error = self._enforcer().error(self.request, decision, policy, snapshot)
@@ -741,8 +730,7 @@ class PreconditionMixin(_ViewBase):
         others = tracking.other_writes
         after = aftermath(
             tracking.expectation,
-            rolled_back=(conflict.using or DEFAULT_DB_ALIAS) in tracking.atomic
-            and not (others is not None and others.wrote),
+            rolled_back=others.rolled_back(conflict.using) if others is not None else False,
         )
         error, failed = self._enforcer().conflict_error(
             self.request,
@@ -790,18 +778,8 @@ class PreconditionMixin(_ViewBase):
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         if 200 <= response.status_code < 300 and not isinstance(response, _NotModifiedResponse):
-            tracking = self._precondition_tracking
-            if tracking is not None and tracking.not_modified is not None:
-                answer = _not_modified_response(tracking.not_modified)
-                response = repeat_on_not_modified(response, answer)
-            else:
-                response = self._add_validators(request, response)
+            response = self._add_validators(request, response)
         return super().finalize_response(request, response, *args, **kwargs)
-
-    def _handler_is_decorated(self) -> bool:
-        """Whether the handler of this request is wrapped (``method_decorator``)."""
-        name = getattr(self, "action", None) or self._method().lower()
-        return hasattr(getattr(type(self), name, None), "__wrapped__")
 
     def _add_validators(self, request: Request, response: Response) -> Response:
         """ETag/Last-Modified on success (rules 39-41) and Location after a create (40)."""
@@ -875,7 +853,6 @@ class PreconditionMixin(_ViewBase):
         """304 (or 412) at once; ``keep``: the ETag of the page that will be served."""
         tag = EntityTag(etag, weak=True)
         tracking = self._tracking()
-        tracking.not_modified = None  # decided again on the page served
         if keep:
             tracking.list_etag = tag
         if not conditional_headers(self._tracking().http_request or self.request):
