@@ -23,7 +23,7 @@ from django.utils.translation import gettext_noop
 from ._compat import hand_over_resources, write_alias
 from .conditions import SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
-from .enforcement import Enforcer, Snapshot, not_modified_instead_of
+from .enforcement import Enforcer, Snapshot, not_modified_instead_of, version_served_after_save
 from .headers import ETAG, LAST_MODIFIED
 from .models import (
     MODIFIED_FIELD,
@@ -455,10 +455,11 @@ class DeferredGuard:
                 return response
             # The row as the view shows it: after its own save, if it saved (a view counter)
             # — as stored, read once then, since the save may have been rolled back.
-            instance, token, _ = self.loads[-1]
+            instance, token, modified = self.loads[-1]
             snapshot = Snapshot.of_instance(instance)
             if instance.version_token != token:
-                snapshot = Snapshot.current(type(instance), instance.pk, self.alias) or snapshot
+                as_loaded = Snapshot.of_version(token, modified, instance)
+                snapshot = version_served_after_save(instance, as_loaded, token)
             decision = enforcer.decide(self.request, snapshot, self.policy)
             if decision.outcome is Outcome.NOT_MODIFIED:
                 return not_modified_instead_of(response, snapshot)

@@ -521,22 +521,31 @@ def finish(
         and isinstance(instance, VersionedModel)
         and loaded is not None
         and instance.version_token != loaded.opaque
+        and not response.has_header(ETAG)
     ):
-        # A GET that saved the row it serves (a view counter): the version stored now,
-        # which the client's next If-Match must name (rules 39, 41) — read, since the save
-        # may have been rolled back (an atomic() block the view left with an error).
-        # One query, only on this path.
-        snapshot = (
-            Snapshot.current(
-                type(instance), instance.pk, write_alias(type(instance), instance=instance)
-            )
-            or snapshot
-        )
+        snapshot = version_served_after_save(instance, snapshot, loaded.opaque)
     if snapshot.etag is not None and not response.has_header(ETAG):
         response.headers[ETAG] = snapshot.etag
     if snapshot.last_modified is not None and not response.has_header(LAST_MODIFIED):
         response.headers[LAST_MODIFIED] = _http_date(snapshot.last_modified)
     return response
+
+
+def version_served_after_save(
+    instance: VersionedModel, loaded: Snapshot, loaded_token: str
+) -> Snapshot:
+    """What a GET that saved the row it serves (a view counter) names: the version its save
+    wrote, which the client's next If-Match must name (rules 39, 41) — unless the save was
+    rolled back (an ``atomic()`` block the view left with an error), which one read of the
+    stored token tells: then the version loaded. Never the stored version as such: a rival
+    may have written after this save, and its ETag must not label this body (rule 44).
+    One query, only on this path."""
+    stored = current_version(
+        type(instance), instance.pk, write_alias(type(instance), instance=instance)
+    )
+    if stored is not None and stored.token == loaded_token:
+        return loaded
+    return Snapshot.of_instance(instance)
 
 
 #: Methods whose success, when the row was not written, carries none of its validators.

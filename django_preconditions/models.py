@@ -900,10 +900,12 @@ class VersionedModel(models.Model):
             if can_fast_delete(self, alias) and not keep_parents:
                 result = self._compare_and_swap_delete(alias, expected_version)
             else:
-                # A savepoint inside a transaction: an error of the collector after the
-                # claim (PROTECT, RESTRICT, a receiver) takes the claim back and leaves the
-                # caller's transaction usable, as Django's delete() leaves it (rule 51).
-                with transaction.atomic(using=alias):
+                # Where PROTECT or RESTRICT may refuse the delete after the claim, a
+                # savepoint inside a transaction takes the claim back and leaves the
+                # caller's transaction usable, as Django's delete() leaves it (rule 51);
+                # elsewhere no statement more than before (a receiver's error marks the
+                # transaction, as in Django).
+                with transaction.atomic(using=alias, savepoint=may_refuse_delete(type(self))):
                     claimed = (
                         type(self)
                         ._base_manager.using(alias)
@@ -1018,6 +1020,24 @@ class VersionedModel(models.Model):
     def last_modified_http(self) -> str:
         """``Last-Modified`` as served: IMF-fixdate, whole seconds, never in the future."""
         return http_date(http_timestamp(self.last_modified))
+
+
+def may_refuse_delete(model: type[models.Model]) -> bool:
+    """Whether Django's collector may refuse to delete a row of ``model`` (or of a parent
+    it deletes with it) once collecting: a relation to it with ``on_delete=PROTECT`` or
+    ``RESTRICT``. Fixed once the models are ready, so worked out once per class."""
+    refuses = _refusing_deletes.get(model)
+    if refuses is None:
+        refuses = any(
+            relation.on_delete in (models.PROTECT, models.RESTRICT)
+            for owner in (model, *concrete_parents(model))
+            for relation in owner._meta.related_objects
+        )
+        _refusing_deletes[model] = refuses
+    return refuses
+
+
+_refusing_deletes: dict[type[models.Model], bool] = {}
 
 
 def _clear_rollback_mark(alias: str) -> None:

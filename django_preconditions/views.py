@@ -218,11 +218,7 @@ class PreconditionRequiredMixin:
 
     def _handles(self, request: HttpRequest) -> bool:
         method = request.method or ""
-        return (
-            method not in IGNORED_METHODS
-            and view_handles(self, method)
-            and not self._names_no_object()
-        )
+        return method not in IGNORED_METHODS and view_handles(self, method)
 
     def _names_no_object(self) -> bool:
         """Whether Django's own lookup would find no object in the URL: a ``CreateView`` (it
@@ -249,6 +245,16 @@ class PreconditionRequiredMixin:
         if getattr(type(self), "view_is_async", False):
             return self._adispatch(parent, request, *args, **kwargs)
         enforcer.transaction_view = type(self).dispatch
+        if self._names_no_object():
+            # No version to check (a CreateView): the view runs as without the mixin — in
+            # the request transaction, which as_view() took over from Django's handler.
+            def no_object() -> None:
+                request.preconditions = enforcer.context(request, None, enforcer.policy(request))  # type: ignore[attr-defined]
+                return None
+
+            return enforcer.guarded(
+                request, no_object, lambda guard: parent(request, *args, **kwargs)
+            )
         return run_with_retries(
             request, lambda: self._dispatch_once(enforcer, parent, request, *args, **kwargs)
         )
@@ -267,6 +273,9 @@ class PreconditionRequiredMixin:
         self, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         enforcer = self._precondition_enforcer()
+        if self._names_no_object():  # no version to check (see dispatch())
+            request.preconditions = enforcer.context(request, None, enforcer.policy(request))  # type: ignore[attr-defined]
+            return await parent(request, *args, **kwargs)  # type: ignore[no-any-return]
         # In a worker thread, as a sync view: loading the row, a decision that reads the lazy
         # request.user (report mode), a refusal whose signal receivers use the ORM.
         started = await sync_to_async(self._load_and_begin)(request, enforcer)

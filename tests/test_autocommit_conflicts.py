@@ -15,8 +15,6 @@ Each test takes a real lock with a second connection (``tests.support.concurrenc
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,7 +27,7 @@ from rest_framework import viewsets
 
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.rest_framework import PreconditionMixin
-from tests.support.concurrency import other_connection
+from tests.support.concurrency import lock_the_row, lock_waits_cut_short
 from tests.support.middleware import MIDDLEWARE
 from tests.testapp.models import Document, PlainCounter
 from tests.testapp.serializers import DocumentSerializer
@@ -111,54 +109,8 @@ def hooks() -> Iterator[list[Callable[[], None]]]:
 def short_lock_waits() -> Iterator[float]:
     """Lock waits of this connection end in an error quickly; yields how long the test's
     lock must be held for the view to meet it."""
-    vendor = connection.vendor
-    settings = {
-        "sqlite": ("PRAGMA busy_timeout = 20", "PRAGMA busy_timeout = 5000", 0.5),
-        "mysql": (
-            "SET SESSION innodb_lock_wait_timeout = 1",
-            "SET SESSION innodb_lock_wait_timeout = DEFAULT",
-            1.5,
-        ),
-        "postgresql": ("SET lock_timeout = '100ms'", "RESET lock_timeout", 0.5),
-    }
-    short, reset, hold = settings[vendor]
-    with connection.cursor() as cursor:
-        cursor.execute(short)
-    yield hold
-    with connection.cursor() as cursor:
-        cursor.execute(reset)
-
-
-def lock_the_row(table: str, column: str, value: int, seconds: float) -> Callable[[], None]:
-    """A hook: the first time it runs, another connection locks the row (SQLite: the whole
-    database) for ``seconds``."""
-    taken = threading.Event()
-    threads: list[threading.Thread] = []
-
-    def holder() -> None:
-        other = other_connection()
-        try:
-            cursor = other.cursor()
-            if connection.vendor == "sqlite":
-                cursor.execute("BEGIN IMMEDIATE")
-            else:
-                if connection.vendor == "mysql":
-                    cursor.execute("BEGIN")
-                cursor.execute(f"SELECT 1 FROM {table} WHERE {column} = %s FOR UPDATE", [value])
-            taken.set()
-            time.sleep(seconds)
-            other.rollback()
-        finally:
-            other.close()
-
-    def hook() -> None:
-        if not threads:
-            threads.append(threading.Thread(target=holder))
-            threads[0].start()
-            assert taken.wait(10)
-
-    hook.threads = threads  # type: ignore[attr-defined]
-    return hook
+    with lock_waits_cut_short():
+        yield {"sqlite": 0.5, "mysql": 1.5, "postgresql": 0.5}[connection.vendor]
 
 
 def _put(url: str, document: Document) -> Any:

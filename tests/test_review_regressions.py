@@ -1,11 +1,11 @@
-"""Hostile review of commits 0dc6876..HEAD: each test shows a bug the new code introduced or
-left (it fails on the current code). Rules are those of CONFORMANCE.md."""
+"""Conditional GETs and retries around the day's mechanisms (rules 28, 39, 47): the 304 of a
+decorated DRF handler serializes nothing, a counting GET behind a caching decorator never
+answers 304 with a gone version, a GET whose save was rolled back serves the stored version,
+a request whose writes were rolled back is run again."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.rest_framework import PreconditionMixin
-from tests.support.concurrency import other_connection
+from tests.support.concurrency import lock_the_row, lock_waits_cut_short
 from tests.testapp.models import Document
 from tests.testapp.serializers import DocumentSerializer
 
@@ -229,54 +229,8 @@ def hooks() -> Iterator[list[Callable[[], None]]]:
 def short_lock_waits() -> Iterator[float]:
     """Lock waits of this connection end in an error quickly; yields how long the test's
     lock is held (released long before the adapter's retries are used up)."""
-    vendor = connection.vendor
-    settings = {
-        "sqlite": ("PRAGMA busy_timeout = 20", "PRAGMA busy_timeout = 5000", 0.15),
-        "mysql": (
-            "SET SESSION innodb_lock_wait_timeout = 1",
-            "SET SESSION innodb_lock_wait_timeout = DEFAULT",
-            1.2,
-        ),
-        "postgresql": ("SET lock_timeout = '100ms'", "RESET lock_timeout", 0.15),
-    }
-    short, reset, hold = settings[vendor]
-    with connection.cursor() as cursor:
-        cursor.execute(short)
-    yield hold
-    with connection.cursor() as cursor:
-        cursor.execute(reset)
-
-
-def lock_the_row_once(table: str, value: int, seconds: float) -> Callable[[], None]:
-    """A hook: the first time it runs, another connection locks the row (SQLite: the whole
-    database) for ``seconds``; later runs (a retry) find it free again."""
-    taken = threading.Event()
-    threads: list[threading.Thread] = []
-
-    def holder() -> None:
-        other = other_connection()
-        try:
-            cursor = other.cursor()
-            if connection.vendor == "sqlite":
-                cursor.execute("BEGIN IMMEDIATE")
-            else:
-                if connection.vendor == "mysql":
-                    cursor.execute("BEGIN")
-                cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [value])
-            taken.set()
-            time.sleep(seconds)
-            other.rollback()
-        finally:
-            other.close()
-
-    def hook() -> None:
-        if not threads:
-            threads.append(threading.Thread(target=holder))
-            threads[0].start()
-            assert taken.wait(10)
-
-    hook.threads = threads  # type: ignore[attr-defined]
-    return hook
+    with lock_waits_cut_short():
+        yield {"sqlite": 0.15, "mysql": 1.2, "postgresql": 0.15}[connection.vendor]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -290,7 +244,7 @@ def test_rule_47_a_view_whose_writes_were_rolled_back_is_run_again_or_told_so(
     once the lock is gone), or answers 503 saying nothing was applied (rule 47). In
     autocommit it answers 503 at once (tests/test_autocommit_conflicts.py)."""
     document = Document.objects.create(title="a")
-    hook = lock_the_row_once("testapp_document", document.pk, short_lock_waits)
+    hook = lock_the_row("testapp_document", "id", document.pk, short_lock_waits)
     hooks.append(hook)
 
     response = Client(raise_request_exception=False).put(

@@ -245,7 +245,7 @@ def _mysql() -> bool:
 def test_rule_41_a_soft_delete_answers_204_without_an_etag(route: str) -> None:
     """The row is archived by a save, not deleted; the 204 of the DELETE still carries no
     ETag (rule 41, docs/rest_framework.md: "Success carries the new ETag/Last-Modified (not
-    after DELETE)"). Observed: the archived row's new ETag and Last-Modified."""
+    after DELETE)"). Before the fix: the archived row's new ETag and Last-Modified."""
     document = Document.objects.create(title="t")
     response = APIClient().delete(route.format(pk=document.pk), headers={"If-Match": document.etag})
     assert response.status_code == 204
@@ -357,7 +357,7 @@ def test_rule_19_a_text_key_found_case_insensitively_accepts_the_etag_the_get_se
     keyed_models: dict[str, Any],
 ) -> None:
     """GET /mw/codes-iexact/ABC/ serves the ETag of the row ``abc`` (the row the view loaded);
-    a PUT with that ETag must pass. Observed: 412 "the resource has no current
+    a PUT with that ETag must pass. Before the fix: 412 "the resource has no current
     representation" — the guard names the row by the URL's text ``ABC`` (``target_pk()``
     when the rule's lookup is the primary key) and reads ``pk='ABC'``, which is no row. The
     same lookup on a slug passes (tests/test_middleware_responses.py). On MariaDB the read
@@ -387,7 +387,7 @@ def test_rule_44_a_text_key_named_in_another_case_is_still_a_compare_and_swap(
     keyed_models: dict[str, Any],
 ) -> None:
     """MariaDB finds the row ``abc`` for ``/mw/codes/ABC/``. A rival write between the view's
-    load and its save must make the save refuse (412). Observed: 200, and the rival's title is
+    load and its save must make the save refuse (412). Before the fix: 200, and the rival's title is
     overwritten (a lost update): the expectation only matches an instance whose key equals the
     URL's text, so the view's save of ``abc`` is a plain UPDATE."""
     model = keyed_models["KeyedCode"]
