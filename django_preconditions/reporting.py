@@ -110,11 +110,20 @@ _written_at: dict[_Key, float] = {}  # → time.monotonic() of its last write
 _next_due = math.inf
 
 
+#: Set on a request once it was reported (see :func:`report_unmet`).
+_REPORTED_ATTRIBUTE = "_preconditions_reported"
+
+
 def report_unmet(request: Any, decision: Decision, *, view: Any = None) -> None:
-    """Announce and count a request that report mode let through (``decision.unmet`` set)."""
+    """Announce and count a request that report mode let through (``decision.unmet`` set),
+    once per request, also when it is run again."""
     unmet = decision.unmet
     if unmet is None:
         return
+    http_request = getattr(request, "_request", request)
+    if getattr(http_request, _REPORTED_ATTRIBUTE, False):
+        return  # a request run again after a database refusal (rule 47) is one request
+    setattr(http_request, _REPORTED_ATTRIBUTE, True)
     signals.precondition_required.send(
         sender=view,
         request=request,
