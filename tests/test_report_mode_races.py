@@ -113,13 +113,6 @@ def _plain(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"title": document.title})
 
 
-async def _async_plain(request: HttpRequest, pk: int) -> HttpResponse:
-    document = await Document.objects.aget(pk=pk)
-    document.title = "mine"
-    await document.asave()
-    return JsonResponse({"title": document.title})
-
-
 from django.views import View  # noqa: E402
 from rest_framework import viewsets  # noqa: E402
 
@@ -155,7 +148,6 @@ urlpatterns = [
     ),
     path("cbv-conflict/<int:pk>/", _LockedView.as_view(), name="h-cbv-conflict"),
     path("plain/<int:pk>/", _plain, name="h-plain"),
-    path("aplain/<int:pk>/", _async_plain, name="h-aplain"),
     path(
         "create/<int:pk>/",
         require_preconditions(Document, mode="report", allow_create=True)(_create_or_update),
@@ -288,7 +280,7 @@ def _rules(**extra: object) -> override_settings:
         MIDDLEWARE=MIDDLEWARE,
         PRECONDITIONS={
             "MODE": "report",
-            "VIEWS": {"h-plain": MW_RULE, "h-aplain": MW_RULE},
+            "VIEWS": {"h-plain": MW_RULE},
             **extra,
         },
     )
@@ -351,57 +343,3 @@ def test_an_admin_rule_added_by_another_process_applies_with_interval_zero() -> 
         finally:
             other.close()
         assert Client().put(f"/plain/{document.pk}/").status_code == 428
-
-
-@pytestmark_urls
-@pytest.mark.django_db(transaction=True)
-def test_an_async_view_under_the_middleware_follows_admin_rules(async_client) -> None:  # type: ignore[no-untyped-def]
-    if connection.vendor != "sqlite":
-        pytest.skip("async client leaves a worker-thread connection open at teardown (harness)")
-    from asgiref.sync import async_to_sync
-
-    document = Document.objects.create(title="a")
-
-    async def put() -> int:
-        response = await async_client.put(f"/aplain/{document.pk}/")
-        return response.status_code
-
-    with _rules():
-        assert async_to_sync(put)() == 200
-        rule = ProtectedEndpoint.objects.create(view="h-aplain", mode="enforce")
-        assert async_to_sync(put)() == 428
-        rule.enabled = False
-        rule.save()
-        assert async_to_sync(put)() == 200
-
-
-@pytestmark_urls
-@pytest.mark.django_db(transaction=True)
-def test_an_async_view_under_the_middleware_in_report_mode_losing_a_race_is_412(
-    async_client,
-) -> None:  # type: ignore[no-untyped-def]
-    if connection.vendor != "sqlite":
-        pytest.skip("async client leaves a worker-thread connection open at teardown (harness)")
-    from asgiref.sync import async_to_sync
-
-    document = Document.objects.create(title="a")
-    original = Document.asave
-
-    async def racing_asave(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        from asgiref.sync import sync_to_async
-
-        await sync_to_async(commit_rival_version)(self.pk)
-        return await original(self, *args, **kwargs)
-
-    async def put() -> int:
-        response = await async_client.put(f"/aplain/{document.pk}/")
-        return response.status_code
-
-    Document.asave = racing_asave  # type: ignore[method-assign]
-    try:
-        with _rules():
-            status = async_to_sync(put)()
-    finally:
-        Document.asave = original  # type: ignore[method-assign]
-    assert status == 412
-    assert Document.objects.get(pk=document.pk).title == "theirs"
