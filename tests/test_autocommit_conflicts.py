@@ -1,5 +1,4 @@
-"""Rules 47 and 52 without ``ATOMIC_REQUESTS``: what a database refusal leaves behind decides
-the answer.
+"""Rules 47 and 52: what a database refusal leaves behind decides the answer.
 
 In autocommit every statement of the view commits at once. When a later statement meets a
 lock (SQLite "database is locked", MariaDB 1205, PostgreSQL 55P03 under ``lock_timeout``):
@@ -8,6 +7,9 @@ lock (SQLite "database is locked", MariaDB 1205, PostgreSQL 55P03 under ``lock_t
   (that would repeat them) and the 503 does not claim that everything was rolled back;
 - after the row was written, the client's change stands: never 412 ("re-read, re-apply"),
   but a 503 telling the client to re-read.
+
+Under ``ATOMIC_REQUESTS`` (or the middleware's own transaction) everything was rolled back,
+and the request is run again.
 
 Each test takes a real lock with a second connection (``tests.support.concurrency``).
 """
@@ -75,6 +77,24 @@ def save_then_count(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"title": document.title})
 
 
+def only_the_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """The commonest protected view: it writes the row and nothing else."""
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    _run_hooks()
+    document.title = json.loads(request.body)["title"]
+    document.save()
+    return JsonResponse({"title": document.title})
+
+
+class OnlyTheRowViewSet(PreconditionMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+    queryset = Document.objects.all()
+    serializer_class = DocumentSerializer
+
+    def perform_update(self, serializer: Any) -> None:
+        _run_hooks()
+        serializer.save()
+
+
 class CountingDocumentViewSet(PreconditionMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
     """The DRF shape of ``save_then_count``."""
 
@@ -95,6 +115,8 @@ urlpatterns = [
     path("count/<int:pk>/", require_preconditions(Document)(save_then_count)),
     path("mw/count/<int:pk>/", save_then_count, name="autocommit-mw-count"),
     path("api/count/<int:pk>/", CountingDocumentViewSet.as_view({"put": "update"})),
+    path("only-row/<int:pk>/", require_preconditions(Document)(only_the_row)),
+    path("api/only-row/<int:pk>/", OnlyTheRowViewSet.as_view({"put": "update"})),
 ]
 
 
@@ -195,3 +217,37 @@ def test_rule_47_the_middleware_runs_again_only_what_it_rolled_back(
     applied = response.status_code == 200
     assert PlainCounter.objects.filter(counter=document.pk).count() == int(applied)
     assert Document.objects.get(pk=document.pk).title == ("mine" if applied else "a")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("atomic_requests")
+@pytest.mark.parametrize("url", ["/only-row/{pk}/", "/api/only-row/{pk}/"])
+def test_rule_47_a_view_whose_writes_were_rolled_back_is_run_again_or_told_so(
+    url: str, hooks: list[Callable[[], None]], short_lock_waits: float
+) -> None:
+    """Under ATOMIC_REQUESTS the view's only write, the row's compare-and-swap, is refused by
+    a short lock and rolled back: nothing stands, so the adapter runs the request again (200
+    once the lock is gone), or answers 503 saying nothing was applied (rule 47). In
+    autocommit it answers 503 at once (the tests above). The lock is held briefly: it is gone
+    long before the adapter's runs are used up."""
+    document = Document.objects.create(title="a")
+    hold = {"sqlite": 0.15, "mysql": 1.2, "postgresql": 0.15}[connection.vendor]
+    hook = lock_the_row("testapp_document", "id", document.pk, hold)
+    hooks.append(hook)
+
+    response = Client(raise_request_exception=False).put(
+        url.format(pk=document.pk),
+        {"title": "mine"},
+        content_type="application/json",
+        headers={"If-Match": document.etag},
+    )
+    for thread in hook.threads:  # type: ignore[attr-defined]
+        thread.join(10)
+
+    if response.status_code == 503:
+        detail = response.json()["detail"]
+        assert "may have been kept" not in detail, detail
+        assert "rolled back" in detail
+    else:
+        assert response.status_code == 200, response.content
+        assert Document.objects.get(pk=document.pk).title == "mine"

@@ -1,18 +1,15 @@
-"""Conditional GETs and retries around the day's mechanisms (rules 28, 39, 47): the 304 of a
-decorated DRF handler serializes nothing, a counting GET behind a caching decorator never
-answers 304 with a gone version, a GET whose save was rolled back serves the stored version,
-a request whose writes were rolled back is run again."""
+"""Conditional GETs around the day's mechanisms (rules 28, 39): the 304 of a decorated DRF
+handler serializes nothing, a counting GET behind a caching decorator never answers 304 with
+a gone version, a GET whose save was rolled back serves the stored version."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.test import Client
 from django.urls import include, path
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import cache_control
@@ -23,7 +20,6 @@ from rest_framework.test import APIClient
 
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.rest_framework import PreconditionMixin
-from tests.support.concurrency import lock_the_row, lock_waits_cut_short
 from tests.testapp.models import Document
 from tests.testapp.serializers import DocumentSerializer
 
@@ -76,33 +72,6 @@ class CountingDecoratedViewSet(PreconditionMixin, viewsets.ModelViewSet):  # typ
         return super().retrieve(request, *args, **kwargs)
 
 
-#: Called by the views at the point where the test takes its lock.
-HOOKS: list[Callable[[], None]] = []
-
-
-def _run_hooks() -> None:
-    for hook in HOOKS:
-        hook()
-
-
-def only_the_row(request: HttpRequest, pk: int) -> HttpResponse:
-    """The commonest protected view: it writes the row and nothing else."""
-    document = request.preconditions.instance  # type: ignore[attr-defined]
-    _run_hooks()
-    document.title = json.loads(request.body)["title"]
-    document.save()
-    return JsonResponse({"title": document.title})
-
-
-class OnlyTheRowViewSet(PreconditionMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
-    queryset = Document.objects.all()
-    serializer_class = DocumentSerializer
-
-    def perform_update(self, serializer: Any) -> None:
-        _run_hooks()
-        serializer.save()
-
-
 def _count_best_effort(document: Document) -> None:
     """A best-effort read counter: the save and its audit statement in a savepoint, given up
     (rolled back) when the audit fails; the read is served anyway."""
@@ -144,8 +113,6 @@ urlpatterns = [
     path("", include(router.urls)),
     path("decorated-get/<int:pk>/", DecoratedRetrieve.as_view()),
     path("best-effort-function/<int:pk>/", counting_best_effort),
-    path("only-row/<int:pk>/", require_preconditions(Document)(only_the_row)),
-    path("api/only-row/<int:pk>/", OnlyTheRowViewSet.as_view({"put": "update"})),
 ]
 
 
@@ -216,50 +183,3 @@ def test_rule_39_a_get_whose_save_was_rolled_back_serves_the_stored_etag(prefix:
 
 
 # --- rule 47: a refused write in autocommit -----------------------------------------------------
-
-
-@pytest.fixture
-def hooks() -> Iterator[list[Callable[[], None]]]:
-    HOOKS.clear()
-    yield HOOKS
-    HOOKS.clear()
-
-
-@pytest.fixture
-def short_lock_waits() -> Iterator[float]:
-    """Lock waits of this connection end in an error quickly; yields how long the test's
-    lock is held (released long before the adapter's retries are used up)."""
-    with lock_waits_cut_short():
-        yield {"sqlite": 0.15, "mysql": 1.2, "postgresql": 0.15}[connection.vendor]
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("atomic_requests")
-@pytest.mark.parametrize("url", ["/only-row/{pk}/", "/api/only-row/{pk}/"])
-def test_rule_47_a_view_whose_writes_were_rolled_back_is_run_again_or_told_so(
-    url: str, hooks: list[Callable[[], None]], short_lock_waits: float
-) -> None:
-    """Under ATOMIC_REQUESTS the view's only write, the row's compare-and-swap, is refused by
-    a short lock and rolled back: nothing stands, so the adapter runs the request again (200
-    once the lock is gone), or answers 503 saying nothing was applied (rule 47). In
-    autocommit it answers 503 at once (tests/test_autocommit_conflicts.py)."""
-    document = Document.objects.create(title="a")
-    hook = lock_the_row("testapp_document", "id", document.pk, short_lock_waits)
-    hooks.append(hook)
-
-    response = Client(raise_request_exception=False).put(
-        url.format(pk=document.pk),
-        {"title": "mine"},
-        content_type="application/json",
-        headers={"If-Match": document.etag},
-    )
-    for thread in hook.threads:  # type: ignore[attr-defined]
-        thread.join(10)
-
-    if response.status_code == 503:
-        detail = response.json()["detail"]
-        assert "may have been kept" not in detail, detail
-        assert "rolled back" in detail
-    else:
-        assert response.status_code == 200, response.content
-        assert Document.objects.get(pk=document.pk).title == "mine"
