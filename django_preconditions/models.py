@@ -691,37 +691,33 @@ class VersionedModel(models.Model):
         an INSERT that raises :class:`VersionConflict` when the row exists (rule 50).
         ``update_fields`` always gains the two version fields.
         """
-        expectation = None
-        alias: str | None = kwargs.get("using")
-        if expected_version is None:
-            expectations = _expectations.get()  # empty outside protected views: no lookup
-            if expectations:
-                if alias is None:
-                    alias = write_alias(type(self), instance=self)
-                expectation = _matching(expectations, self, alias)
-            if expectation is not None and (expectation.token is None or expectation.deleted):
-                # Absent, or deleted by this request (a "replace": delete, then save under the
-                # same key): an INSERT, which fails if another request created the row since.
-                self._create_only_save(expectation, args, kwargs)
-                return
-            if expectation is not None and kwargs.get("force_insert"):
-                expectation = None  # an INSERT never overwrites: it fails if the row exists
-            if expectation is not None:
-                expected_version = expectation.token
-        elif self._state.adding and self.pk is None:
+        if expected_version is not None and self._state.adding and self.pk is None:
             raise ValueError(
                 "save(expected_version=…) needs an existing row; this instance has not been "
                 "saved yet. Omit expected_version to create it."
             )
-        elif _expectations.get():
-            # An explicit version (a form's hidden field) inside a protected request: the
-            # compare-and-swap uses it, and the request follows the version it writes, so
-            # that later saves of the row and the response name it (rules 41, 52).
+        expectation = None
+        alias: str | None = kwargs.get("using")
+        expectations = _expectations.get()  # empty outside protected views: no lookup
+        if expectations:
+            # Also with an explicit version (a form's hidden field): the compare-and-swap
+            # uses it, and the request follows the version it writes, so that later saves of
+            # the row and the response name it (rules 41, 52).
             if alias is None:
                 alias = write_alias(type(self), instance=self)
-            expectation = _matching(_expectations.get(), self, alias)
-            if expectation is not None and (expectation.token is None or expectation.deleted):
-                expectation = None  # the row was expected absent: the explicit version decides
+            expectation = _matching(expectations, self, alias)
+        if expectation is not None and (expectation.token is None or expectation.deleted):
+            if expected_version is None:
+                # Absent, or deleted by this request (a "replace": delete, then save under the
+                # same key): an INSERT, which fails if another request created the row since.
+                self._create_only_save(expectation, args, kwargs)
+                return
+            expectation = None  # the row was expected absent: the explicit version decides
+        if expectation is not None and expected_version is None:
+            if kwargs.get("force_insert"):
+                expectation = None  # an INSERT never overwrites: it fails if the row exists
+            else:
+                expected_version = expectation.token
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
             if not update_fields:  # Django saves nothing for an empty list; neither do we
