@@ -200,9 +200,16 @@ class PreconditionRequiredMixin:
             raise missing
         return enforcer.not_found(request, policy)
 
-    def _load_and_begin(self, request: HttpRequest, enforcer: Enforcer) -> Guard | HttpResponse:
-        """The guard of the loaded object, or the 404 that replaces the view."""
+    def _load_and_begin(
+        self, request: HttpRequest, enforcer: Enforcer
+    ) -> Guard | HttpResponse | None:
+        """The guard of the loaded object, the 404 that replaces the view, or ``None`` when
+        the URL names no object (a ``CreateView``): no version to check, the view runs as it
+        would without the mixin."""
         policy = enforcer.policy(request)
+        if self._names_no_object():
+            request.preconditions = enforcer.context(request, None, policy)  # type: ignore[attr-defined]
+            return None
         try:
             instance = self.get_precondition_object()
         except Http404 as missing:
@@ -245,16 +252,6 @@ class PreconditionRequiredMixin:
         if getattr(type(self), "view_is_async", False):
             return self._adispatch(parent, request, *args, **kwargs)
         enforcer.transaction_view = type(self).dispatch
-        if self._names_no_object():
-            # No version to check (a CreateView): the view runs as without the mixin — in
-            # the request transaction, which as_view() took over from Django's handler.
-            def no_object() -> None:
-                request.preconditions = enforcer.context(request, None, enforcer.policy(request))  # type: ignore[attr-defined]
-                return None
-
-            return enforcer.guarded(
-                request, no_object, lambda guard: parent(request, *args, **kwargs)
-            )
         return run_with_retries(
             request, lambda: self._dispatch_once(enforcer, parent, request, *args, **kwargs)
         )
@@ -273,12 +270,11 @@ class PreconditionRequiredMixin:
         self, parent: Any, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
         enforcer = self._precondition_enforcer()
-        if self._names_no_object():  # no version to check (see dispatch())
-            request.preconditions = enforcer.context(request, None, enforcer.policy(request))  # type: ignore[attr-defined]
-            return await parent(request, *args, **kwargs)  # type: ignore[no-any-return]
         # In a worker thread, as a sync view: loading the row, a decision that reads the lazy
         # request.user (report mode), a refusal whose signal receivers use the ORM.
         started = await sync_to_async(self._load_and_begin)(request, enforcer)
+        if started is None:  # the URL names no object (see _load_and_begin())
+            return await parent(request, *args, **kwargs)  # type: ignore[no-any-return]
         if isinstance(started, HttpResponseBase):
             return started
         guard = started
