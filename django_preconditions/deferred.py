@@ -23,7 +23,13 @@ from django.utils.translation import gettext_noop
 from ._compat import hand_over_resources, write_alias
 from .conditions import SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
-from .enforcement import Enforcer, Snapshot, not_modified_instead_of, version_served_after_save
+from .enforcement import (
+    Enforcer,
+    Snapshot,
+    conflict_aftermath,
+    not_modified_instead_of,
+    version_served_after_save,
+)
 from .headers import ETAG, LAST_MODIFIED
 from .models import (
     MODIFIED_FIELD,
@@ -36,7 +42,7 @@ from .models import (
     version_root,
 )
 from .policy import Policy
-from .transactions import WRITE_STATEMENTS, OtherWrites, aftermath, atomic_request_aliases
+from .transactions import WRITE_STATEMENTS, OtherWrites, atomic_request_aliases
 
 __all__ = ["NO_MATCH", "DeferredGuard", "DeferredTarget", "rule_not_applicable"]
 
@@ -553,8 +559,11 @@ class DeferredGuard:
         # transaction, just rolled back (or in ATOMIC_REQUESTS'); only the row's own first
         # write may stand there. Writes to other databases stand.
         others = self._other_writes
-        after = aftermath(
-            self.expectation, rolled_back=others is None or others.rolled_back(self.watched)
+        after = conflict_aftermath(
+            conflict,
+            checked,
+            self.expectation,
+            rolled_back=others is None or others.rolled_back(self.watched),
         )
         return self.enforcer.answer_conflict(
             self.request, self.policy, passed, conflict, checked, after

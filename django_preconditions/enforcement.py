@@ -366,8 +366,9 @@ class Enforcer:
             conflict = conflict_from(exc)
             if conflict is None or guard is None or protection is None:
                 raise
-            attribute_conflict(conflict, guard.snapshot)
-            after = aftermath(
+            after = conflict_aftermath(
+                conflict,
+                guard.snapshot,
                 protection.context.expectation,
                 rolled_back=others.rolled_back(conflict.using),
             )
@@ -395,14 +396,14 @@ class Enforcer:
             conflict = conflict_from(exc)
             if conflict is None:
                 raise
-            # Django opens no request transaction around an async view.
-            attribute_conflict(conflict, snapshot)
-            after = await sync_to_async(aftermath)(
-                protection.context.expectation, rolled_back=False
-            )
-            return await sync_to_async(self.answer_conflict)(
-                request, policy, decision, conflict, snapshot, after
-            )
+            expectation = protection.context.expectation
+
+            def answer() -> HttpResponse:
+                # Django opens no request transaction around an async view.
+                after = conflict_aftermath(conflict, snapshot, expectation, rolled_back=False)
+                return self.answer_conflict(request, policy, decision, conflict, snapshot, after)
+
+            return await sync_to_async(answer)()
         return self.finish(request, response, snapshot, context.expectation)
 
     def context(
@@ -681,13 +682,21 @@ def not_modified_headers(snapshot: Snapshot) -> dict[str, str]:
     return headers
 
 
-def attribute_conflict(conflict: VersionConflict, checked: Snapshot | None) -> None:
-    """Name the database of a conflict the driver raised without one (a COMMIT that
-    failed): the one the checked row is written to, where its current version is read
-    (rule 54) — never the router's default for the model."""
+def conflict_aftermath(
+    conflict: VersionConflict,
+    checked: Snapshot | None,
+    expectation: VersionExpectation | None,
+    *,
+    rolled_back: bool,
+) -> Aftermath:
+    """What remains of a request whose write was refused (:func:`.transactions.aftermath`),
+    for every adapter. A conflict the driver raised without naming its database (a COMMIT
+    that failed) is first given the one the checked row is written to, where its current
+    version is read (rule 54) — never the router's default for the model."""
     instance = checked.instance if checked is not None else None
     if conflict.using is None and instance is not None:
         conflict.using = write_alias(type(instance), instance=instance)
+    return aftermath(expectation, rolled_back=rolled_back)
 
 
 def current_row(conflict: VersionConflict) -> Snapshot | None:

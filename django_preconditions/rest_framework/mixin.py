@@ -47,8 +47,8 @@ from ..enforcement import (
     Enforcer,
     PreconditionContext,
     Snapshot,
-    attribute_conflict,
     conditional_headers,
+    conflict_aftermath,
     finish,
     not_modified_headers,
 )
@@ -79,7 +79,6 @@ from ..transactions import (
     Aftermath,
     OtherWrites,
     RequestTransaction,
-    aftermath,
     atomic_request_aliases,
     keep_body,
     mark_retryable,
@@ -726,9 +725,10 @@ class PreconditionMixin(_ViewBase):
             Outcome.PROCEED, Reason.NOT_EVALUATED, self._method()
         )
         policy = self._policy()
-        attribute_conflict(conflict, tracking.snapshot)
         others = tracking.other_writes
-        after = aftermath(
+        after = conflict_aftermath(
+            conflict,
+            tracking.snapshot,
             tracking.expectation,
             rolled_back=others.rolled_back(conflict.using) if others is not None else False,
         )
