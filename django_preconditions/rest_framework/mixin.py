@@ -855,7 +855,7 @@ class PreconditionMixin(_ViewBase):
         tracking = self._tracking()
         if keep:
             tracking.list_etag = tag
-        if not conditional_headers(self._tracking().http_request or self.request):
+        if not conditional_headers(tracking.http_request or self.request):
             return  # nothing is required of a list: without a conditional header it proceeds
         snapshot = Snapshot(state=ResourceState(exists=True, etag=tag), etag=str(tag))
         refusal = self._refusal(self._decide(snapshot, required=False), snapshot)
