@@ -67,6 +67,15 @@ def plain_with_audit_on_other(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"title": document.title})
 
 
+def plain_edit_on_other(request: HttpRequest, pk: int) -> HttpResponse:
+    """Unprotected in code (the middleware's settings rule protects it): a row that lives on
+    the other database, loaded and saved there."""
+    document = Document.objects.using(OTHER).get(pk=pk)
+    document.title = "mine"
+    document.save()
+    return JsonResponse({"title": document.title})
+
+
 @transaction.non_atomic_requests
 @require_preconditions(Document)
 def durable_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -141,6 +150,7 @@ urlpatterns = [
     path("", include("tests.support.urls")),
     path("plain-audited/<int:pk>/", plain_with_audit_on_other, name="hunt-plain-audited"),
     path("other/<int:pk>/", edit_on_other),
+    path("plain-other/<int:pk>/", plain_edit_on_other, name="hunt-plain-other"),
     path("audited/<int:pk>/", edit_with_audit_on_other),
 ]
 
@@ -164,7 +174,9 @@ def put(url: str, etag: str) -> Any:
     )
 
 
-@pytest.mark.parametrize("url", ["/other/{}/", "/cbv/other/{}/", "/api/other/{}/"])
+@pytest.mark.parametrize(
+    "url", ["/other/{}/", "/cbv/other/{}/", "/api/other/{}/", "/plain-other/{}/"]
+)
 @pytest.mark.parametrize("atomic_on", [OTHER], indirect=True)
 def test_rules_47_54_a_commit_conflict_on_the_rows_database_is_judged_there(
     atomic_on: str, url: str
@@ -172,8 +184,19 @@ def test_rules_47_54_a_commit_conflict_on_the_rows_database_is_judged_there(
     """ATOMIC_REQUESTS on the database the row lives on; its COMMIT fails with "database is
     locked" (a reader holds a SHARED lock). The row did not change: 503 (rule 47), judged
     by the row's version on its own database — not by a row of the same pk on the default
-    database (rule 54)."""
+    database (rule 54). The last URL is a plain view the middleware protects (a settings
+    rule): its guard follows the row to the other database when the view loads it there."""
     sqlite_only()
+    from tests.support.middleware import PLAIN_RULE, settings_rule
+
+    if url.startswith("/plain-"):
+        with settings_rule("hunt-plain-other", **PLAIN_RULE):
+            _check_commit_conflict_judged_on_the_rows_database(url)
+    else:
+        _check_commit_conflict_judged_on_the_rows_database(url)
+
+
+def _check_commit_conflict_judged_on_the_rows_database(url: str) -> None:
     row = Document.objects.using(OTHER).create(title="original")
     # The same key on the default database: another row, another version.
     Document.objects.using("default").create(pk=row.pk, title="default's row")
@@ -339,3 +362,61 @@ def test_a_create_by_put_on_the_other_database_keeps_its_key_sequence_ahead() ->
     for _ in range(4):  # through the created key
         Document.objects.using(OTHER).create(title="post")
     assert Document.objects.using(OTHER).count() == 6
+
+
+@contextmanager
+def rival_commits_after_the_refusal(pk: int) -> Iterator[None]:
+    """Another connection rewrites the document ``pk`` of the default database and holds it
+    uncommitted; the request's UPDATE of the row waits, is cut short (a database conflict,
+    rule 47) — and the rival commits just then, before the request reads the current
+    version: the row did change."""
+    from django.db import DatabaseError
+
+    from tests.support.concurrency import lock_waits_cut_short, other_connection
+
+    rival = other_connection()
+    cursor = rival.cursor()
+    if connection.vendor == "sqlite":
+        cursor.execute("BEGIN IMMEDIATE")
+    elif connection.vendor == "mysql":
+        cursor.execute("BEGIN")
+    cursor.execute(
+        "UPDATE testapp_document SET version_token = 'rival', title = 'rival' WHERE id = %s"
+        if connection.vendor != "sqlite"
+        else "UPDATE testapp_document SET version_token = 'rival', title = 'rival' WHERE id = ?",
+        [pk],
+    )
+
+    def commit_the_rival_on_failure(execute: Any, sql: str, *args: Any) -> Any:
+        try:
+            return execute(sql, *args)
+        except DatabaseError:
+            if sql.startswith("UPDATE") and "testapp_document" in sql:
+                rival.commit() if connection.vendor != "sqlite" else cursor.execute("COMMIT")
+            raise
+
+    try:
+        with lock_waits_cut_short(), connection.execute_wrapper(commit_the_rival_on_failure):
+            yield
+    finally:
+        try:
+            rival.rollback() if connection.vendor != "sqlite" else None
+        finally:
+            rival.close()
+
+
+def test_rule_47_the_middleware_answers_412_when_a_refused_row_changed_meanwhile() -> None:
+    """No ATOMIC_REQUESTS. A view the middleware protects writes an audit row on the other
+    database (it stands, so the request is not run again), then the database refuses the
+    row's compare-and-swap (a lock wait cut short) and a rival commits a new version of the
+    row: 412 with the rival's version (rule 47: "412 when the row's version changed"), judged
+    on the row's database — never a 503 saying nothing changed."""
+    from tests.support.middleware import PLAIN_RULE, settings_rule
+
+    row = Document.objects.using("default").create(title="original")
+    with settings_rule("hunt-plain-audited", **PLAIN_RULE), rival_commits_after_the_refusal(row.pk):
+        response = put(f"/plain-audited/{row.pk}/", row.etag)
+    stored = Document.objects.get(pk=row.pk)
+    assert stored.title == "rival"  # the rival's write, not the request's
+    assert response.status_code == 412, (response.status_code, response.content[:300])
+    assert response["ETag"] == '"rival"'
