@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from django.core.exceptions import ImproperlyConfigured
@@ -159,9 +158,11 @@ def _with_value(data: Any, name: str, value: Any) -> Any:
     return data
 
 
-@dataclass
 class _Tracking:
-    """What the mixin learnt during one request (the view instance lives for one request)."""
+    """What the mixin learnt during one request (the view instance lives for one request).
+
+    A plain class whose defaults are class attributes: made on every request, it sets only
+    what it is given (a dataclass's ``__init__`` would assign all eighteen fields)."""
 
     #: Inside DRF's dispatch (the handler, not the later rendering): an unsafe method's
     #: expected version is registered only then, and ends with it.
@@ -172,7 +173,6 @@ class _Tracking:
     decision: Decision | None = None
     expectation: VersionExpectation | None = None
     created: VersionedModel | None = None
-    serializers: list[BaseSerializer[Any]] = field(default_factory=list)
     form_token: str | None = None
     list_etag: EntityTag | None = None
     #: List serializers made for this request (only the first one's page gets an ETag).
@@ -191,6 +191,19 @@ class _Tracking:
     #: DRF's error parsing the body while looking for the form field: raised once the
     #: preconditions let the handler run (they are decided first: rule 11).
     body_error: Exception | None = None
+
+    def __init__(
+        self,
+        *,
+        dispatching: bool = False,
+        method: str | None = None,
+        http_request: HttpRequest | None = None,
+    ) -> None:
+        self.dispatching = dispatching
+        self.method = method
+        self.http_request = http_request
+        #: The serializers made for this request.
+        self.serializers: list[BaseSerializer[Any]] = []
 
 
 def _url_encoded_body(request: HttpRequest | None) -> QueryDict | None:
