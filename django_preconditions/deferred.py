@@ -39,6 +39,7 @@ from .models import (
     observe_loads,
     pop_expectation,
     register_expectation,
+    version_fields,
     version_root,
 )
 from .policy import Policy
@@ -377,10 +378,10 @@ class DeferredGuard:
         row = (
             target.model._base_manager.using(self.alias)
             .filter(**lookup)
-            .values_list(VERSION_FIELD, MODIFIED_FIELD)
+            .values_list(*version_fields(target.model))
             .first()
         )
-        return (str(row[0]), row[1]) if row else None
+        return (str(row[0]), row[1] if len(row) > 1 else None) if row else None
 
     def decide_write(self) -> None:
         """The view writes: evaluate the preconditions against the row's version and keep the

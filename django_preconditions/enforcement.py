@@ -191,11 +191,12 @@ class PreconditionContext:
 def set_validators(
     response: HttpResponse, instance: VersionedModel, *, force: bool = False
 ) -> HttpResponse:
-    """Put ``instance``'s ``ETag`` and ``Last-Modified`` on ``response`` (e.g. after creating
-    it in a view). Existing headers are kept unless ``force``."""
+    """Put ``instance``'s ``ETag`` and ``Last-Modified`` (unless its model has none) on
+    ``response`` (e.g. after creating it in a view). Existing headers are kept unless
+    ``force``."""
     values = {ETAG: instance.etag, LAST_MODIFIED: instance.last_modified_http}
     for name, value in values.items():
-        if force or not response.has_header(name):
+        if value is not None and (force or not response.has_header(name)):
             response.headers[name] = value
     return response
 
@@ -510,7 +511,9 @@ def finish(
         # client asked for the resource to go (rule 41).
         if not expectation.deleted and request.method != "DELETE":
             response.headers[ETAG] = expectation.etag
-            response.headers[LAST_MODIFIED] = _http_date(http_timestamp(expectation.last_modified))
+            served = http_timestamp(expectation.last_modified)
+            if served is not None:  # None: a model without last_modified
+                response.headers[LAST_MODIFIED] = _http_date(served)
         return response
     if request.method in _NO_VALIDATORS or (
         snapshot.etag is None and snapshot.last_modified is None

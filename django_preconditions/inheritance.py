@@ -23,7 +23,6 @@ from typing import Any
 
 from django.db import models
 from django.db.models.signals import post_save, pre_delete, pre_save
-from django.utils import timezone
 
 from ._compat import concrete_parents
 from .exceptions import VersionConflict
@@ -34,7 +33,7 @@ from .models import (
     VersionExpectation,
     _expectations,
     _key_value,
-    new_version_token,
+    new_version,
     version_root,
 )
 
@@ -77,11 +76,11 @@ def _rewrite(root: type[models.Model], pk: Any, using: str, token: str | None) -
     rows = root._base_manager.using(using).filter(pk=pk)
     if token is not None:
         rows = rows.filter(**{VERSION_FIELD: token})
-    new_token, now = new_version_token(), timezone.now()
-    updated = rows.update(**{VERSION_FIELD: new_token, MODIFIED_FIELD: now})
+    values = new_version(root)
+    updated = rows.update(**values)
     expectation = _expected(root, pk, using)
     if updated and expectation is not None:
-        expectation._record(new_token, now)
+        expectation._record(values[VERSION_FIELD], values.get(MODIFIED_FIELD))
     return int(updated)
 
 

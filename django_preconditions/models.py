@@ -2,7 +2,8 @@
 compare-and-swap statement.
 
 A :class:`VersionedModel` gets two fields, ``version_token`` (random, opaque, new on every
-write) and ``last_modified``. Saving or deleting with an *expected* version — given
+write) and ``last_modified`` (which a model may remove with ``last_modified = None``: then
+the token alone names the version, and no ``Last-Modified`` is served). Saving or deleting with an *expected* version — given
 explicitly (``save(expected_version=…)``) or by a protected view for the object it serves
 (:func:`expect_version`) — issues a single ``UPDATE … WHERE pk = … AND version_token = …``
 (or ``DELETE …``); no row matched means somebody else wrote first, and
@@ -65,11 +66,13 @@ __all__ = [
     "VersionedQuerySet",
     "expect_creation",
     "expect_version",
+    "keeps_modified",
     "new_version_token",
     "observe_loads",
     "pop_expectation",
     "push_expectation",
     "register_expectation",
+    "version_fields",
     "version_root",
 ]
 
@@ -134,6 +137,40 @@ def served_timestamp(stored: int | None, *, now: float | None = None) -> int | N
     current = time.time() if now is None else now
     served = stored if current >= stored + 1 + SETTLED_AFTER else stored - 1
     return min(served, int(current))
+
+
+def keeps_modified(model: type[models.Model]) -> bool:
+    """Whether ``model`` stores ``last_modified``: a model declared with
+    ``last_modified = None`` (Django's way of removing a field inherited from an abstract
+    model) is versioned by its token alone, and serves no ``Last-Modified`` (rule 25).
+    Looked up once per class."""
+    known = _keeps_modified.get(model)
+    if known is None:
+        try:
+            field = model._meta.get_field(MODIFIED_FIELD)
+        except FieldDoesNotExist:
+            known = False
+        else:
+            known = bool(getattr(field, "concrete", False))
+        _keeps_modified[model] = known
+    return known
+
+
+_keeps_modified: dict[type[models.Model], bool] = {}
+
+
+def version_fields(model: type[models.Model]) -> tuple[str, ...]:
+    """The columns a write of ``model`` always changes: the token, and ``last_modified``
+    unless the model removed it."""
+    return (VERSION_FIELD, MODIFIED_FIELD) if keeps_modified(model) else (VERSION_FIELD,)
+
+
+def new_version(model: type[models.Model]) -> dict[str, Any]:
+    """The values of :func:`version_fields` for a write made now: a new token, and the time
+    of the write (exact; never derived from a copy in memory)."""
+    if keeps_modified(model):
+        return {VERSION_FIELD: new_version_token(), MODIFIED_FIELD: timezone.now()}
+    return {VERSION_FIELD: new_version_token()}
 
 
 # --- Expected versions -------------------------------------------------------------------
@@ -506,20 +543,21 @@ _swap_target: ContextVar[_SwapTarget | None] = ContextVar(
 # --- QuerySet and manager --------------------------------------------------------------------
 
 
-def _new_versions(objs: Iterable[_M], fields: Iterable[str]) -> tuple[list[_M], list[str]]:
+def _new_versions(
+    model: type[models.Model], objs: Iterable[_M], fields: Iterable[str]
+) -> tuple[list[_M], list[str]]:
     """The objects of a bulk write, each given a new version token and ``last_modified`` (the
     time of the write, never derived from the copy in memory), and the fields to write with
-    the two version fields added."""
+    the version fields added."""
     objs = list(objs)
-    now = timezone.now()
     for obj in objs:
         obj.version_token = new_version_token()
-        obj.last_modified = now
+    if keeps_modified(model):
+        now = timezone.now()
+        for obj in objs:
+            obj.last_modified = now
     fields = list(fields)
-    return objs, [
-        *fields,
-        *(name for name in (VERSION_FIELD, MODIFIED_FIELD) if name not in fields),
-    ]
+    return objs, [*fields, *(name for name in version_fields(model) if name not in fields)]
 
 
 class VersionedQuerySet(models.QuerySet[_M]):
@@ -528,8 +566,8 @@ class VersionedQuerySet(models.QuerySet[_M]):
     def update(self, **kwargs: Any) -> int:
         """``QuerySet.update()`` that also gives every updated row a new version token and
         ``last_modified`` (the time of the write), so clients holding the old ETag get 412."""
-        kwargs.setdefault(VERSION_FIELD, new_version_token())
-        kwargs.setdefault(MODIFIED_FIELD, timezone.now())
+        for name, value in new_version(self.model).items():
+            kwargs.setdefault(name, value)
         return super().update(**kwargs)
 
     update.alters_data = True  # type: ignore[attr-defined]
@@ -553,7 +591,7 @@ class VersionedQuerySet(models.QuerySet[_M]):
     ) -> int:
         """``bulk_update()`` that gives each object a new version token and ``last_modified``
         (the time of the write, never derived from the possibly stale copy in memory)."""
-        objs, fields = _new_versions(objs, fields)
+        objs, fields = _new_versions(self.model, objs, fields)
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
@@ -570,7 +608,7 @@ class VersionedQuerySet(models.QuerySet[_M]):
         """``bulk_create()``; with ``update_conflicts`` the rows it updates get a new version
         token and ``last_modified`` too (rule 46): both are added to ``update_fields``."""
         if update_conflicts and update_fields:
-            objs, update_fields = _new_versions(objs, update_fields)
+            objs, update_fields = _new_versions(self.model, objs, update_fields)
         return super().bulk_create(
             objs,
             batch_size=batch_size,
@@ -723,10 +761,11 @@ class VersionedModel(models.Model):
             if not update_fields:  # Django saves nothing for an empty list; neither do we
                 super().save(*args, **kwargs)
                 return
-            kwargs["update_fields"] = {*update_fields, VERSION_FIELD, MODIFIED_FIELD}
+            kwargs["update_fields"] = {*update_fields, *version_fields(type(self))}
         previous = (self.version_token, self.last_modified)
         self.version_token = new_version_token()
-        self.last_modified = timezone.now()  # exact; never derived from the copy in memory
+        if keeps_modified(type(self)):
+            self.last_modified = timezone.now()  # exact; never derived from the copy in memory
         try:
             if expected_version is None:
                 super().save(*args, **kwargs)
@@ -735,10 +774,22 @@ class VersionedModel(models.Model):
                     alias = write_alias(type(self), instance=self)
                 self._compare_and_swap_save(expected_version, expectation, alias, args, kwargs)
         except BaseException:
-            self.version_token, self.last_modified = previous
+            self._restore_version(previous)
             raise
 
     save.alters_data = True  # type: ignore[attr-defined]
+
+    def _new_version(self) -> None:
+        """A new token and, unless the model removed it, ``last_modified``: the time of the
+        write (exact; never derived from the copy in memory)."""
+        self.version_token = new_version_token()
+        if keeps_modified(type(self)):
+            self.last_modified = timezone.now()
+
+    def _restore_version(self, previous: tuple[str, Any]) -> None:
+        self.version_token = previous[0]
+        if keeps_modified(type(self)):
+            self.last_modified = previous[1]
 
     def _write_scope(self, alias: str, *, recover: bool = False) -> Any:
         """Where a protected write runs, so that a refused one leaves no trace (rule 51).
@@ -831,15 +882,14 @@ class VersionedModel(models.Model):
             kwargs["force_insert"] = True
         alias = kwargs.get("using") or write_alias(type(self), instance=self)
         previous = (self.version_token, self.last_modified)
-        self.version_token = new_version_token()
-        self.last_modified = timezone.now()
+        self._new_version()
         recorded = expectation._record(self.version_token, self.last_modified)
         try:
             with self._write_scope(alias, recover=True):
                 super().save(*args, **kwargs)
         except BaseException as exc:
             expectation._restore(recorded)
-            self.version_token, self.last_modified = previous
+            self._restore_version(previous)
             if isinstance(exc, IntegrityError) and self._is_duplicate(expectation, exc, alias):
                 raise self._conflict(None, using=alias) from None
             if isinstance(exc, DatabaseError) and is_database_conflict(exc):
@@ -1013,9 +1063,11 @@ class VersionedModel(models.Model):
         return EntityTag(self.version_token)
 
     @property
-    def last_modified_http(self) -> str:
-        """``Last-Modified`` as served: IMF-fixdate, whole seconds, never in the future."""
-        return http_date(http_timestamp(self.last_modified))
+    def last_modified_http(self) -> str | None:
+        """``Last-Modified`` as served: IMF-fixdate, whole seconds, never in the future;
+        ``None`` for a model without ``last_modified``."""
+        served = http_timestamp(self.last_modified)
+        return None if served is None else http_date(served)
 
 
 def may_refuse_delete(model: type[models.Model]) -> bool:

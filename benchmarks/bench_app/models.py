@@ -1,6 +1,8 @@
 """``PlainDoc``: the baseline, what a user has *before* adopting the app: a plain
 ``models.Model`` with the same fields as ``Doc``.
 ``Doc``: the same document as a ``VersionedModel`` (``version_token`` + ``last_modified``).
+``TokenDoc``: the same document as a ``VersionedModel`` without ``last_modified`` (the token
+alone).
 ``ConcDoc``: the same document with django-concurrency's ``IntegerVersionField``.
 ``Wide``: 200 fields, generated, for the large-representation benchmark.
 
@@ -44,6 +46,15 @@ class PlainDoc(DocFields):
 
 
 class Doc(DocFields, VersionedModel):
+    class Meta(VersionedModel.Meta):
+        ordering = ("pk",)
+
+
+class TokenDoc(DocFields, VersionedModel):
+    """The same document, versioned by the token alone: no ``last_modified`` column."""
+
+    last_modified = None  # type: ignore[assignment]
+
     class Meta(VersionedModel.Meta):
         ordering = ("pk",)
 

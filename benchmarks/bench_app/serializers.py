@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from .models import ConcDoc, Doc, PlainDoc, Wide
+from .models import ConcDoc, Doc, PlainDoc, TokenDoc, Wide
 
 #: The same representation for every variant: the version travels in the ETag header, not in
 #: the body (``fields = "__all__"`` would add ``version_token`` and ``last_modified`` to each
@@ -21,6 +21,12 @@ class PlainDocSerializer(serializers.ModelSerializer[PlainDoc]):
 class DocSerializer(serializers.ModelSerializer[Doc]):
     class Meta:
         model = Doc
+        fields = DOC_FIELDS
+
+
+class TokenDocSerializer(serializers.ModelSerializer[TokenDoc]):
+    class Meta:
+        model = TokenDoc
         fields = DOC_FIELDS
 
 

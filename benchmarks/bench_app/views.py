@@ -11,6 +11,8 @@ differ.
 - ``Ours*`` / ``ours_doc`` / ``doc_by_rule``: ``PreconditionMixin`` first among the bases;
   ``require_preconditions(Doc)``; a plain function view that only an admin rule
   (``ProtectedEndpoint``) protects, through ``PreconditionMiddleware``.
+- ``OursToken*`` / ``ours_token_doc``: the same over ``TokenDoc``, a ``VersionedModel`` that
+  removed ``last_modified`` (versioned by the token alone, no ``Last-Modified``).
 - ``Ext*``: drf-extensions' ``APIETAGMixin`` (ETags computed from the model instance,
   If-Match required on unsafe methods) over ``Doc``.
 - ``Conc*``: django-concurrency as its documentation shows it: an ``IntegerVersionField`` on
@@ -34,8 +36,14 @@ from rest_framework_extensions.etag.mixins import APIETAGMixin
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.rest_framework import PreconditionMixin
 
-from .models import ConcDoc, Doc, PlainDoc, Wide
-from .serializers import ConcDocSerializer, DocSerializer, PlainDocSerializer, WideSerializer
+from .models import ConcDoc, Doc, PlainDoc, TokenDoc, Wide
+from .serializers import (
+    ConcDocSerializer,
+    DocSerializer,
+    PlainDocSerializer,
+    TokenDocSerializer,
+    WideSerializer,
+)
 
 
 class Pages(PageNumberPagination):
@@ -63,6 +71,12 @@ class ColumnsDocViewSet(viewsets.ModelViewSet[Doc]):
 
 class OursDocViewSet(PreconditionMixin, ColumnsDocViewSet):
     pass
+
+
+class OursTokenDocViewSet(PreconditionMixin, viewsets.ModelViewSet[TokenDoc]):
+    queryset = TokenDoc.objects.all()
+    serializer_class = TokenDocSerializer
+    pagination_class = Pages
 
 
 class ExtDocViewSet(APIETAGMixin, ColumnsDocViewSet):  # type: ignore[misc]
@@ -124,6 +138,12 @@ def plain_doc(request: HttpRequest, pk: int) -> HttpResponse:
 @require_preconditions(Doc)
 def ours_doc(request: HttpRequest, pk: int) -> HttpResponse:
     """The same view protected by the decorator (the object comes loaded)."""
+    return _serve(request, request.preconditions.instance)  # type: ignore[attr-defined]
+
+
+@require_preconditions(TokenDoc)
+def ours_token_doc(request: HttpRequest, pk: int) -> HttpResponse:
+    """The decorator over ``TokenDoc`` (versioned by the token alone)."""
     return _serve(request, request.preconditions.instance)  # type: ignore[attr-defined]
 
 

@@ -211,15 +211,22 @@ ROWS = {
     "fn-plain": 6,
     "fn-ours": 7,
     "fn-rule": 8,
+    "ours-token": 9,
+    "fn-ours-token": 10,
 }
 
 
 # --- DRF retrieve and update ------------------------------------------------------------------
 
+#: Our variants over ``TokenDoc``: what a model that removes ``last_modified`` pays (shown,
+#: not judged: the targets are judged on ``VersionedModel`` as it comes).
+TOKEN_ONLY_LABEL = "ours, token only: VersionedModel without last_modified"
+
 DRF_VARIANTS = (
     ("plain-model", "plain model + plain ModelViewSet"),
     ("columns", "VersionedModel + plain ModelViewSet (the columns alone)"),
     ("ours", "ours: VersionedModel + PreconditionMixin"),
+    ("ours-token", TOKEN_ONLY_LABEL + " + PreconditionMixin"),
     ("ext", "drf-extensions APIETAGMixin (VersionedModel)"),
     ("conc", "django-concurrency IntegerVersionField + ModelViewSet"),
 )
@@ -258,7 +265,7 @@ def update_group(clients: Clients) -> Group:
         client = _drf_client(clients, name)
         first = client.get(url)
         state: dict[str, Any] = {
-            "etag": first.get("ETag", "") if name in ("ours", "ext") else "",
+            "etag": first.get("ETag", "") if name in ("ours", "ours-token", "ext") else "",
             "version": json.loads(first.content).get("version"),
             "counter": 0,
         }
@@ -318,6 +325,11 @@ def _next_body(state: dict[str, Any]) -> None:
 FN_VARIANTS = (
     ("fn-plain", "plain model + plain function view", "/fn/plain/{}/"),
     ("fn-ours", "ours: @require_preconditions(Doc)", "/fn/ours/{}/"),
+    (
+        "fn-ours-token",
+        TOKEN_ONLY_LABEL + ": @require_preconditions(TokenDoc)",
+        "/fn/ours-token/{}/",
+    ),
     ("fn-rule", "ours: plain view + PreconditionMiddleware admin rule", "/rule/docs/{}/"),
 )
 
@@ -432,6 +444,12 @@ def detail_304_group(clients: Clients) -> Group:
             "detail-304.ours", "ours (PreconditionMixin), 304", clients.plain, ours_url
         ),
         _conditional_variant(
+            "detail-304.ours-token",
+            TOKEN_ONLY_LABEL + ", 304",
+            clients.plain,
+            f"/drf/ours-token/docs/{ROWS['ours-token']}/",
+        ),
+        _conditional_variant(
             "detail-304.conditional-get",
             "plain model + ConditionalGetMiddleware, 304",
             clients.conditional_get,
@@ -484,6 +502,13 @@ def list_group(clients: Clients, size: int) -> Group:
             "ours (PreconditionMixin), 304",
             clients.plain,
             f"/drf/ours/docs/{query}",
+        ),
+        _variant(
+            f"list-{size}.ours-token-200",
+            TOKEN_ONLY_LABEL + ", full 200",
+            lambda: clients.plain.get(f"/drf/ours-token/docs/{query}"),
+            expect(200, f"list {size} ours, token only"),
+            url="/drf/ours-token/docs/",
         ),
         _conditional_variant(
             f"list-{size}.conditional-get",

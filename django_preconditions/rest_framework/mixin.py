@@ -802,7 +802,9 @@ class PreconditionMixin(_ViewBase):
             created = self._created_instance()  # POST to the collection
         if created is not None:
             response.headers[ETAG] = created.etag
-            response.headers[LAST_MODIFIED] = created.last_modified_http
+            served = created.last_modified_http
+            if served is not None:  # None: a model without last_modified
+                response.headers[LAST_MODIFIED] = served
             if not response.has_header(LOCATION):
                 location = self.get_created_location(created)
                 if location:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from django_preconditions.admin import VersionedModelAdmin
-from tests.testapp.models import Document
+from tests.testapp.models import Document, TokenOnlyDocument
 
 
 @admin.register(Document)
@@ -14,3 +14,8 @@ class DocumentAdmin(VersionedModelAdmin):
     list_display_links = ("id",)
     list_editable = ("title",)
     search_fields = ("title",)
+
+
+@admin.register(TokenOnlyDocument)
+class TokenOnlyDocumentAdmin(VersionedModelAdmin):
+    """A model versioned by its token alone (no ``last_modified``)."""

@@ -111,3 +111,18 @@ def _keep_note_slug(sender: type[Note], instance: Note, **kwargs: object) -> Non
     if instance.slug != slug:
         instance.slug = slug
         instance.save(update_fields=["slug"])
+
+
+class TokenOnlyDocument(VersionedModel):
+    """Versioned by its token alone: ``last_modified`` removed, as Django removes a field
+    inherited from an abstract model (no ``Last-Modified``; rule 25)."""
+
+    last_modified = None  # type: ignore[assignment]
+    title = models.CharField(max_length=200)
+    counter = models.IntegerField(default=0)
+
+
+class TokenOnlyChapter(TokenOnlyDocument):
+    """A multi-table child: the token lives in the parent's table (rule 53)."""
+
+    number = models.IntegerField(default=1)

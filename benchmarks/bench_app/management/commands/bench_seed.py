@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from bench_app.models import ConcDoc, Doc, PlainDoc, Wide
+from bench_app.models import ConcDoc, Doc, PlainDoc, TokenDoc, Wide
 
 BODY = (
     "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
@@ -20,7 +20,7 @@ BODY = (
 class Command(BaseCommand):
     help = (
         "Delete the benchmark rows and create DOCS documents (the same rows in each document "
-        "table: PlainDoc, Doc, ConcDoc) and WIDE wide rows."
+        "table: PlainDoc, Doc, TokenDoc, ConcDoc) and WIDE wide rows."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -30,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, docs: int, wide: int, **options: Any) -> None:
         published = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
         with transaction.atomic():
-            for model in (PlainDoc, Doc, ConcDoc):
+            for model in (PlainDoc, Doc, TokenDoc, ConcDoc):
                 model.objects.all().delete()
                 model.objects.bulk_create(
                     model(
