@@ -92,9 +92,16 @@ def condition(
 
         if iscoroutinefunction(func):
 
+            def prepare(
+                request: HttpRequest, *args: Any, **kwargs: Any
+            ) -> tuple[Snapshot, HttpResponse | None]:
+                snapshot = snapshot_for(request, *args, **kwargs)
+                return snapshot, before(request, snapshot)
+
             async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-                snapshot = await sync_to_async(snapshot_for)(request, *args, **kwargs)
-                response = before(request, snapshot)
+                # In a worker thread, as the other async adapters: the validator functions may
+                # use the ORM, and so may the receivers of a refusal's signals.
+                snapshot, response = await sync_to_async(prepare)(request, *args, **kwargs)
                 if response is None:
                     response = await func(request, *args, **kwargs)
                 return after(request, response, snapshot)

@@ -207,14 +207,23 @@ _ASCTIME_DATE = re.compile(
 )
 
 
+def _years_later(moment: datetime.datetime, years: int) -> datetime.datetime:
+    """``moment`` ``years`` later; 29 February becomes 28 February in a common year."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
+
+
 def parse_http_date(value: str, *, now: float | None = None) -> int | None:
     """Seconds since the epoch for an HTTP-date in any of its three forms, else ``None``.
 
     IMF-fixdate and asctime years have four digits and are taken as written (``0030`` is the
     year 30); only the obsolete RFC 850 form has a two-digit year, read by RFC 9110's rule: a
-    year that would lie more than 50 years after ``now`` (default: the current time) is the
-    most recent past year with those digits (CONFORMANCE rule 57). Django's
-    ``parse_http_date`` applies that rule to every year below 100, whatever its form.
+    timestamp that would lie more than 50 years after ``now`` (default: the current time) is
+    in the most recent past year with those digits (CONFORMANCE rule 57). Django's
+    ``parse_http_date`` compares years only, and applies that rule to every year below 100,
+    whatever its form.
 
     Invalid dates are ignored by the callers, as RFC 9110 §13.1.3/§13.1.4 require (rule 7).
     """
@@ -228,27 +237,29 @@ def parse_http_date(value: str, *, now: float | None = None) -> int | None:
     else:
         return None
     year = int(match["year"])
-    if pattern is _RFC850_DATE:
-        current_year = datetime.datetime.fromtimestamp(
-            time.time() if now is None else now, tz=datetime.timezone.utc
-        ).year
-        year += current_year - current_year % 100
-        if year > current_year + 50:
-            year -= 100
     hour, minute, second = int(match["hour"]), int(match["minute"]), int(match["second"])
     # RFC 9110 §5.6.7: time-of-day runs to 23:59:60, a leap second; it is the instant before
     # midnight's (POSIX time, like Python's datetime, has no 61st second).
     leap = (hour, minute, second) == (23, 59, 60)
-    try:
-        moment = datetime.datetime(
-            year,
-            _MONTHS.index(match["month"].lower()) + 1,
-            int(match["day"]),
-            hour,
-            minute,
-            59 if leap else second,
-            tzinfo=datetime.timezone.utc,
+    month, day = _MONTHS.index(match["month"].lower()) + 1, int(match["day"])
+
+    def moment_in(year: int) -> datetime.datetime:
+        return datetime.datetime(
+            year, month, day, hour, minute, 59 if leap else second, tzinfo=datetime.timezone.utc
         )
+
+    try:
+        if pattern is _RFC850_DATE:
+            # "A timestamp that appears to be more than 50 years in the future" is the most
+            # recent past year with those two digits: the timestamp decides, not its year.
+            current = datetime.datetime.fromtimestamp(
+                time.time() if now is None else now, tz=datetime.timezone.utc
+            )
+            moment = moment_in(year + current.year - current.year % 100)
+            if moment > _years_later(current, 50):
+                moment = moment_in(moment.year - 100)
+        else:
+            moment = moment_in(year)
     except ValueError:  # no such day, hour, ... (or year 0)
         return None
     return calendar.timegm(moment.utctimetuple()) + leap

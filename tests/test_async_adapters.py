@@ -115,6 +115,32 @@ def test_a_refusal_signal_receiver_may_use_the_orm_in_an_async_view(
     assert Document.objects.get(pk=document.pk).title == document.title
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"If-Match": '"stale"'}, {"If-None-Match": '"b4246ffc4f62314ca13147c9d4f76974"'}],
+    ids=["if-match", "if-none-match"],
+)
+def test_a_refusal_signal_receiver_may_use_the_orm_under_the_async_condition_decorator(
+    async_client: Any, headers: dict[str, str]
+) -> None:
+    """The drop-in ``condition`` over an async view (the ETag is the view's own): a PUT it
+    refuses sends precondition_failed from a worker thread, as the other adapters do, so a
+    receiver may use the ORM — on the event loop it raised SynchronousOnlyOperation (500)."""
+    Document.objects.create(title="x")
+    seen: list[int] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        seen.append(Document.objects.count())
+
+    signals.precondition_failed.connect(receiver, weak=False)
+    try:
+        response = asend(async_client, "PUT", "/condition/async/", {"title": "x"}, headers)
+    finally:
+        signals.precondition_failed.disconnect(receiver)
+    assert response.status_code == 412, response.content[:300]
+    assert seen == [1]
+
+
 @pytest.mark.django_db(transaction=True, reset_sequences=True)
 def test_an_async_create_by_put_ahead_of_the_sequence_keeps_posts_working(
     async_client: Any, alice: User

@@ -44,6 +44,44 @@ def test_rule_57_rfc_850_two_digit_years_follow_the_fifty_year_rule():
     )
 
 
+def test_rule_57_the_fifty_year_rule_compares_the_timestamp_not_the_year() -> None:
+    """RFC 9110 §5.6.7: "a timestamp that appears to be more than 50 years in the future".
+    On 2026-11-30, 31 December 2076 lies 50 years and a month ahead: it is 1976. 30 November
+    2076 at noon, exactly 50 years ahead, is not more than 50 years ahead: it stays 2076."""
+    now = calendar.timegm((2026, 11, 30, 12, 0, 0))
+    assert parse_http_date("Friday, 31-Dec-76 23:59:59 GMT", now=now) == calendar.timegm(
+        (1976, 12, 31, 23, 59, 59)
+    )
+    assert parse_http_date("Monday, 30-Nov-76 12:00:00 GMT", now=now) == calendar.timegm(
+        (2076, 11, 30, 12, 0, 0)
+    )
+    leap_day = calendar.timegm((2024, 2, 29, 12, 0, 0))  # 2074 has no 29 February
+    assert parse_http_date("Thursday, 01-Mar-74 00:00:00 GMT", now=leap_day) == (
+        calendar.timegm((1974, 3, 1, 0, 0, 0))
+    )
+
+
+@pytest.mark.django_db
+def test_rule_57_an_rfc_850_date_decades_ago_is_412_not_a_date_in_the_future(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """End to end (the decorator), the clock at 2026-11-30 12:00 UTC: If-Unmodified-Since
+    "31-Dec-76" is 1976, before the document's last write: 412 (rule 23) — not 2076, a date
+    in the future that would be answered 428 (rule 56)."""
+    frozen = float(calendar.timegm((2026, 11, 30, 12, 0, 0)))
+    monkeypatch.setattr("django_preconditions.headers.time.time", lambda: frozen)
+    monkeypatch.setattr("django_preconditions.conditions.time.time", lambda: frozen)
+    document = Document.objects.create(title="x")
+    response = Client().put(
+        f"/docs/{document.pk}/",
+        {"title": "y"},
+        content_type="application/json",
+        headers={"If-Unmodified-Since": "Friday, 31-Dec-76 23:59:59 GMT"},
+    )
+    assert response.status_code == 412, response.content[:300]
+    assert Document.objects.get(pk=document.pk).title == "x"
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -52,7 +52,7 @@ from ..enforcement import (
     not_modified_headers,
 )
 from ..exceptions import VersionConflict
-from ..formats import JSON_CONTENT_TYPE, built_in
+from ..formats import built_in
 from ..headers import CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, EntityTag, meta_key
 from ..models import (
     VersionedModel,
@@ -774,12 +774,19 @@ class PreconditionMixin(_ViewBase):
                 custom = render(self.request, error, policy)
                 custom.exception = True  # type: ignore[attr-defined]
                 return custom  # type: ignore[return-value]  # DRF accepts any HttpResponse
-            response.data = registered.body(error)
-            # A media type of its own replaces DRF's JSON one (other renderers keep theirs).
-            if registered.content_type != JSON_CONTENT_TYPE and isinstance(
-                getattr(self.request, "accepted_renderer", None), JSONRenderer
+            renderer = getattr(self.request, "accepted_renderer", None)
+            if renderer is not None and not isinstance(
+                renderer, (JSONRenderer, BrowsableAPIRenderer)
             ):
-                response.content_type = registered.content_type
+                # Another media type (CSV, YAML, plain text): the body would not be JSON
+                # (rule 38). The browsable API keeps its page, which shows the error.
+                rendered = render(self.request, error, policy)
+                rendered.exception = True  # type: ignore[attr-defined]
+                return rendered  # type: ignore[return-value]  # DRF accepts any HttpResponse
+            response.data = registered.body(error)
+            if isinstance(renderer, JSONRenderer):
+                # The format's media type and charset, as the other adapters send them.
+                response.content_type = registered.header
         for name, value in error.headers.items():
             if not response.has_header(name):
                 response.headers[name] = value
