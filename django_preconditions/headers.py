@@ -58,7 +58,9 @@ _ETAGC = r"[\x21\x23-\x7e\x80-\xff]"
 _OWS = r"[ \t]*"
 # One list element (possibly empty, RFC 9110 §5.6.1.2) and the separator after it. Whitespace
 # after a tag is only allowed once a tag matched, so a run of blanks cannot be split two ways.
-_ELEMENT = re.compile(rf'{_OWS}(?:(W/)?"({_ETAGC}*)"{_OWS})?(,|\Z)')
+# Runs of empty list elements (",,,") are skipped in one match: one step per tag, not per comma.
+_ELEMENT = re.compile(rf'(?:{_OWS},)*{_OWS}(?:(W/)?"({_ETAGC}*)"{_OWS})?(,|\Z)')
+_NOT_ETAGC = re.compile(r"[^\x21\x23-\x7e\x80-\xff]")
 _SINGLE_TAG = re.compile(rf'{_OWS}(W/)?"({_ETAGC}*)"{_OWS}\Z')
 # No HTTP-date is longer than 29 characters; anything much longer is not one.
 _MAX_DATE_LENGTH: Final = 64
@@ -131,7 +133,8 @@ def _diagnose(header: str, value: str, position: int) -> str:
         if end == -1:
             return gettext("an entity-tag opens a quote that is never closed")
         inner = rest[start:end]
-        bad = next((c for c in inner if not re.fullmatch(_ETAGC, c)), None)
+        found = _NOT_ETAGC.search(inner)
+        bad = found.group() if found is not None else None
         if bad is not None:
             return gettext("the entity-tag %(tag)s contains %(char)r, which is not allowed") % {
                 "tag": _shown(rest[: end + 1]),

@@ -323,6 +323,9 @@ def test_rule_8_ten_thousand_tiny_tags_parse_correctly_and_quickly():
         '"a", ' * 20_000 + "garbage",  # garbage after 20,000 valid tags
         "," * 100_000,
         "W/" * 50_000,
+        '"' + "a" * 100_000 + '"x',  # no comma after a 100 KB tag
+        '"' + "a" * 100_000 + '\x01"',  # a control character at the end of a 100 KB tag
+        ", " * 50_000 + "x",  # 50,000 empty elements, then garbage
     ],
     ids=[
         "blanks-then-garbage",
@@ -334,6 +337,9 @@ def test_rule_8_ten_thousand_tiny_tags_parse_correctly_and_quickly():
         "many-tags-then-garbage",
         "only-commas",
         "repeated-weak-prefix",
+        "100-kb-tag-then-garbage",
+        "100-kb-tag-with-a-control-character",
+        "empty-elements-then-garbage",
     ],
 )
 def test_rule_8_a_100_kb_malformed_value_fails_cleanly_and_quickly(value):
