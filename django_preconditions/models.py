@@ -805,8 +805,10 @@ class VersionedModel(models.Model):
         origin = type(self)
         if (
             self._meta.parents
-            or pre_save.has_listeners(origin)
-            or post_save.has_listeners(origin)
+            # has_listeners() sorts out the receivers of each sender; with none connected at
+            # all (the list is empty), there is nothing to sort out.
+            or (pre_save.receivers and pre_save.has_listeners(origin))
+            or (post_save.receivers and post_save.has_listeners(origin))
             or (recover and connections[alias].in_atomic_block)
         ):
             return transaction.atomic(using=alias)
