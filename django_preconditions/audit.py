@@ -149,7 +149,11 @@ def enforced_by(view_key: str) -> str | None:
     candidates = [(view_key,), *(e.keys for e in iter_endpoints() if view_key in e.keys)]
     for keys in candidates:
         key = next((key for key in keys if key in views), None)
-        if key is not None and views[key].get("mode", default_mode) != REPORT:
+        entry = views[key] if key is not None else None
+        # An entry that is not a mapping is check E010's to report; the middleware refuses
+        # writes to its view with 428 until it is fixed (enforced, not report mode).
+        mode = entry.get("mode", default_mode) if isinstance(entry, Mapping) else ENFORCE
+        if key is not None and mode != REPORT:
             return f"PRECONDITIONS['VIEWS'][{key!r}]"
     for row in build_report():
         named = view_key in (row.route, row.name, row.view)

@@ -68,18 +68,19 @@ def condition(
     def decorator(func: _View) -> _View:
         enforcer = Enforcer(func, weak_if_match=False, methods=(), required_headers=())
 
-        def snapshot_for(request: HttpRequest, *args: Any, **kwargs: Any) -> Snapshot:
+        def prepare(request: HttpRequest, *args: Any, **kwargs: Any) -> tuple[Snapshot, Any]:
+            """The validators, and the refusal that replaces the view (``None``: run it)."""
             modified = (
                 _epoch(last_modified_func(request, *args, **kwargs)) if last_modified_func else None
             )
             tag = etag_func(request, *args, **kwargs) if etag_func else None
-            return Snapshot.of_validators(quote_etag(tag) if tag is not None else None, modified)
-
-        def before(request: HttpRequest, snapshot: Snapshot) -> HttpResponse | None:
+            snapshot = Snapshot.of_validators(
+                quote_etag(tag) if tag is not None else None, modified
+            )
             if request.method in IGNORED_METHODS:
-                return None
+                return snapshot, None
             # Drop-in: evaluate only, never require (no 428).
-            return enforcer.begin(request, snapshot).refused
+            return snapshot, enforcer.begin(request, snapshot).refused
 
         def after(request: HttpRequest, response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
             # As Django: validators only on GET/HEAD, never overriding the view's own.
@@ -92,12 +93,6 @@ def condition(
 
         if iscoroutinefunction(func):
 
-            def prepare(
-                request: HttpRequest, *args: Any, **kwargs: Any
-            ) -> tuple[Snapshot, HttpResponse | None]:
-                snapshot = snapshot_for(request, *args, **kwargs)
-                return snapshot, before(request, snapshot)
-
             async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
                 # In a worker thread, as the other async adapters: the validator functions may
                 # use the ORM, and so may the receivers of a refusal's signals.
@@ -109,8 +104,7 @@ def condition(
             return cast("_View", _mark_condition(wraps(func)(_async_view)))
 
         def _view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            snapshot = snapshot_for(request, *args, **kwargs)
-            response = before(request, snapshot)
+            snapshot, response = prepare(request, *args, **kwargs)
             if response is None:
                 response = func(request, *args, **kwargs)
             return after(request, response, snapshot)

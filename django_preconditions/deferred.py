@@ -528,9 +528,12 @@ class DeferredGuard:
                 # left save().
                 transaction.set_rollback(self._rollback_flag, using=self.alias)
             pk = self.target_pk()
+            # The row's version is shown only when the view loaded the row: a view that
+            # wrote without finding it (its queryset hides the row from this caller, say)
+            # must not learn it from us (rule 13).
             current = (
                 None
-                if self.version_withheld
+                if self.version_withheld or not self.loads
                 else Snapshot.current(self.target.model, None if pk is NO_MATCH else pk, self.alias)
             )
             self.refused_response = self.refuse(self.refused, current or Snapshot.absent())

@@ -40,7 +40,7 @@ from .models import VersionedModel, version_root
 from .policy import Policy, route_key, settings_entry, settings_generation, view_keys_for_request
 from .rules import ADMIN_RULE, RuleSnapshot, current_rules, rule_for_keys
 from .transactions import keep_body, run_with_retries
-from .validation import is_admin_view
+from .validation import is_admin_view, lookup_field_problem
 
 __all__ = ["PreconditionMiddleware", "is_protected_in_code", "rule_for_keys"]
 
@@ -151,8 +151,12 @@ def _resolve(view: Any, keys: tuple[str, ...], rule: Mapping[str, Any]) -> _Prot
         if not issubclass(model, VersionedModel):
             raise ImproperlyConfigured(f"{label} is not a VersionedModel")
         field_name = rule.get("lookup_field", "pk")
+        # A field that is not unique cannot name one row (check E017): fail closed.
+        problem = lookup_field_problem(model, field_name)
+        if problem is not None:
+            raise ImproperlyConfigured(str(problem))
         field = model._meta.pk if field_name == "pk" else model._meta.get_field(field_name)
-        if not isinstance(field, models.Field) or field.is_relation:
+        if not isinstance(field, models.Field):
             raise ImproperlyConfigured(f"{field_name!r} is not a field of {label}")
     except Exception as exc:
         return _Protection(keys, enforcer, policy, problem=str(exc))

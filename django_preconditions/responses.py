@@ -9,6 +9,7 @@ rule 34. The DRF adapter reuses :func:`describe` and raises the same facts as an
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -32,10 +33,13 @@ from .conditions import (
     Reason,
     refused_create_only,
 )
+from .defaults import ERROR_FORMAT as DEFAULT_ERROR_FORMAT
 from .formats import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE, built_in
 from .headers import CACHE_CONTROL, ETAG, IF_MATCH_FORM, LAST_MODIFIED, LINK, RETRY_AFTER
 from .policy import Policy
 from .transactions import Aftermath
+
+logger = logging.getLogger("django_preconditions")
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -541,6 +545,36 @@ def retry_later_error(
     )
 
 
+def _project_format(
+    request: HttpRequest, error: PreconditionError, error_format: str | Callable[..., Any]
+) -> HttpResponse | None:
+    """The response of a project's error format; ``None`` when it raised or did not return an
+    ``HttpResponse`` (e.g. a dotted path to DRF's ``exception_handler``, which takes other
+    arguments): logged as an error, and the refusal is still answered, in the default format,
+    never with a 500."""
+    try:
+        response = _format_callable(error_format)(request, error)
+    except Exception:
+        logger.exception(
+            "The PRECONDITIONS error format %r failed; the %s refusal is answered in the "
+            "default format. It must be a callable taking (request, error) and returning an "
+            "HttpResponse.",
+            error_format,
+            error.status,
+        )
+        return None
+    if not isinstance(response, HttpResponse):
+        logger.error(
+            "The PRECONDITIONS error format %r returned %s, not an HttpResponse; the %s refusal "
+            "is answered in the default format.",
+            error_format,
+            type(response).__name__,
+            error.status,
+        )
+        return None
+    return response
+
+
 def _format_callable(error_format: str | Callable[..., Any]) -> Callable[..., Any]:
     """A project's format: the callable, or the one its dotted path names."""
     if callable(error_format):
@@ -551,19 +585,17 @@ def _format_callable(error_format: str | Callable[..., Any]) -> Callable[..., An
 def render(request: HttpRequest, error: PreconditionError, policy: Policy) -> HttpResponse:
     """The HTTP response for ``error`` in the policy's format (rule 34)."""
     registered = built_in(policy.error_format)
-    if registered is not None:
+    response = (
+        None if registered is not None else _project_format(request, error, policy.error_format)
+    )
+    if response is None:  # a built-in format, or the project's failed (logged): the default
+        registered = registered or built_in(DEFAULT_ERROR_FORMAT)
+        assert registered is not None
         response = HttpResponse(
             json.dumps(registered.body(error), ensure_ascii=False),
             status=error.status,
             content_type=registered.header,
         )
-    else:
-        response = _format_callable(policy.error_format)(request, error)
-        if not isinstance(response, HttpResponse):
-            raise TypeError(
-                f"The PRECONDITIONS error format {policy.error_format!r} returned "
-                f"{type(response).__name__}; it must return an HttpResponse."
-            )
     for name, value in error.headers.items():
         response.headers.setdefault(name, value)
     return response

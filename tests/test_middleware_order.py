@@ -361,12 +361,21 @@ def test_an_admin_rule_cannot_lock_the_admin_site_itself(admin_client) -> None: 
 def test_the_views_transaction_is_closed_and_rolled_back_when_rendering_fails() -> None:
     from django.test import Client
 
+    from django_preconditions import signals
+
     document = Document.objects.create(title="a")
     client = Client(raise_request_exception=False)
     url = f"/mw/audited/docs/{document.pk}/"
-    broken = {"error_format": "tests.support.error_formats.not_a_response", **OWNED}
-    with protect("mw-audited", **broken):
-        failed = put(client, url)
+
+    def broken_receiver(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a project's receiver of the refusal fails")
+
+    signals.precondition_required.connect(broken_receiver, weak=False)
+    try:
+        with protect("mw-audited", **OWNED):
+            failed = put(client, url)
+    finally:
+        signals.precondition_required.disconnect(broken_receiver)
     assert failed.status_code == 500
     assert not connection.in_atomic_block
     assert not PlainCounter.objects.exists()  # the view's audit row was rolled back

@@ -196,15 +196,20 @@ def test_a_callable_error_format_renders_the_error(rf: RequestFactory, error_for
     assert response["Cache-Control"] == "no-store"
 
 
-def test_a_callable_that_does_not_return_a_response_raises_type_error(
-    rf: RequestFactory,
+def test_a_callable_that_does_not_return_a_response_is_logged_and_the_default_format_answers(
+    rf: RequestFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with pytest.raises(TypeError) as excinfo:
-        respond(rf, 428, error_format="tests.support.error_formats.not_a_response")
-    message = str(excinfo.value)
+    """A broken project format must not turn every refusal into a 500 (which a client can
+    trigger by sending no precondition): the refusal is answered in the default format, and
+    the mistake is logged as an error naming the format."""
+    with caplog.at_level("ERROR", logger="django_preconditions"):
+        response = respond(rf, 428, error_format="tests.support.error_formats.not_a_response")
+    assert response.status_code == 428
+    assert response["Content-Type"] == "application/problem+json"
+    assert body_of(response)["status"] == 428
+    message = caplog.text
     assert "'tests.support.error_formats.not_a_response'" in message
-    assert "returned dict" in message
-    assert "must return an HttpResponse" in message
+    assert "returned dict, not an HttpResponse" in message
 
 
 # --- 428 (rules 33 and 35) --------------------------------------------------------------------
@@ -583,11 +588,26 @@ def test_http_every_error_body_is_json(
 
 
 @override_settings(PRECONDITIONS={"ERROR_FORMAT": "tests.support.error_formats.not_a_response"})
-def test_http_error_format_returning_a_non_response_raises_type_error(
+def test_http_error_format_returning_a_non_response_answers_in_the_default_format(
     client: Client, document: Document
 ) -> None:
-    with pytest.raises(TypeError, match="must return an HttpResponse"):
-        put(client, url_of(document))
+    response = put(client, url_of(document))
+    assert response.status_code == 428
+    assert response["Content-Type"] == "application/problem+json"
+
+
+@override_settings(PRECONDITIONS={"ERROR_FORMAT": "rest_framework.views.exception_handler"})
+def test_http_error_format_that_raises_answers_in_the_default_format(
+    client: Client, document: Document, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dotted path to DRF's exception handler (a natural mistake for "drf"): it takes other
+    arguments and raises. Logged with the traceback; the 428 is answered, never a 500."""
+    with caplog.at_level("ERROR", logger="django_preconditions"):
+        response = put(client, url_of(document))
+    assert response.status_code == 428
+    assert body_of(response)["status"] == 428
+    assert "rest_framework.views.exception_handler" in caplog.text
+    assert Document.objects.get(pk=document.pk).version_token == document.version_token
 
 
 def test_http_refusals_send_signals_and_are_logged_once(

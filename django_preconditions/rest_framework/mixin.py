@@ -693,15 +693,7 @@ class PreconditionMixin(_ViewBase):
                 if is_primary_key(model, lookup_field):
                     advance_sequence(model, value, alias)
         except (IntegrityError, VersionConflict):
-            visible = self.filter_queryset(self.get_queryset()).filter(**{lookup_field: value})
-            existing = visible.first()
-            if isinstance(existing, VersionedModel):
-                snapshot = Snapshot.of_instance(existing)
-                refusal = self._refusal(self._decide(snapshot, form=True), snapshot)
-                if refusal is not None:
-                    raise refusal from None
-            if model._base_manager.filter(**{lookup_field: value}).exists():
-                raise exceptions.NotFound() from None  # exists, but not for this caller
+            self._refuse_collision(model, lookup_field, value)
             raise
         if isinstance(serializer.instance, VersionedModel):
             self._tracking().created = serializer.instance
@@ -709,6 +701,26 @@ class PreconditionMixin(_ViewBase):
         return Response(
             serializer.data, status=status.HTTP_201_CREATED, headers={LOCATION: location}
         )
+
+    def _refuse_collision(self, model: type[models.Model], lookup_field: str, value: Any) -> None:
+        """After a create-by-PUT lost to another request's create: 412 with that row's
+        version to a caller who may see it (its queryset and object permissions, as a GET of
+        it); 404 to one who may not (rule 13). Returns when no such row exists."""
+        visible = self.filter_queryset(self.get_queryset()).filter(**{lookup_field: value})
+        existing = visible.first()
+        if isinstance(existing, VersionedModel):
+            snapshot = Snapshot.of_instance(existing)
+            # Set first, so that our check_object_permissions() does not evaluate it again.
+            self._tracking().snapshot = snapshot
+            try:
+                self.check_object_permissions(self.request, existing)
+            except (exceptions.PermissionDenied, exceptions.NotAuthenticated):
+                raise exceptions.NotFound() from None
+            refusal = self._refusal(self._decide(snapshot, form=True), snapshot)
+            if refusal is not None:
+                raise refusal from None
+        if model._base_manager.filter(**{lookup_field: value}).exists():
+            raise exceptions.NotFound() from None  # exists, but not for this caller
 
     # -- errors --
 

@@ -1,0 +1,257 @@
+"""Access control and configuration boundaries (rules 12, 13, 30): a view's own access
+control is never undone by the middleware's answer, a create-by-PUT that collides with a row
+the caller may not read never shows it, and a rule that cannot identify one row, an invalid
+``VIEWS`` entry or a large rules table never open a hole or crash."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import IntegrityError, connections, transaction
+from django.db.models.signals import pre_save
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.test import Client, override_settings
+from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import permissions, viewsets
+from rest_framework.routers import SimpleRouter
+
+from django_preconditions.models import ProtectedEndpoint
+from django_preconditions.rest_framework import PreconditionMixin
+from tests.testapp.models import Document
+from tests.testapp.serializers import DocumentSerializer
+from tests.testapp.views import representation
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_access_boundaries")]
+
+MIDDLEWARE = [*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"]
+DOC_RULE = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
+
+
+def _title(request: HttpRequest) -> str:
+    return str(json.loads(request.body or b"{}").get("title", ""))
+
+
+@csrf_exempt
+def owned_upsert(request: HttpRequest, pk: int) -> HttpResponse:
+    """Create or update the caller's own document; its access control is the owner filter. A
+    create that collides with someone else's row is answered 409 by the view."""
+    mine = Document.objects.filter(owner=request.user.pk, pk=pk).first()
+    if mine is None:
+        try:
+            with transaction.atomic():
+                created = Document.objects.create(pk=pk, title=_title(request), owner=request.user)
+        except IntegrityError:
+            return JsonResponse({"detail": "that id is taken"}, status=409)
+        return JsonResponse(representation(created), status=201)
+    mine.title = _title(request)
+    mine.save()
+    return JsonResponse(representation(mine))
+
+
+@csrf_exempt
+def plain_document(request: HttpRequest, pk: int) -> HttpResponse:
+    document = Document.objects.get(pk=pk)
+    if request.method == "PUT":
+        document.title = _title(request)
+        document.save()
+    return JsonResponse(representation(document))
+
+
+class IsOwner(permissions.BasePermission):
+    def has_object_permission(self, request: Any, view: Any, obj: Any) -> bool:
+        return bool(obj.owner_id == request.user.pk)
+
+
+class OwnerOnlyViewSet(PreconditionMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+    """Every user sees the queryset; only owners may touch a row; PUT to an absent id
+    creates it."""
+
+    queryset = Document.objects.all()
+    serializer_class = DocumentSerializer
+    permission_classes = [permissions.IsAuthenticated, IsOwner]
+    precondition_allow_create = True
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.save(owner=self.request.user)
+
+
+_router = SimpleRouter()
+_router.register("drf/owner-only", OwnerOnlyViewSet, basename="owner-only")
+
+urlpatterns = [
+    path("owned-upsert/<int:pk>/", owned_upsert, name="owned-upsert"),
+    path("plain/<int:pk>/", plain_document, name="boundaries-plain"),
+    path("", include(_router.urls)),
+]
+
+
+def middleware_with(views: dict[str, Any]) -> Any:
+    return override_settings(MIDDLEWARE=MIDDLEWARE, PRECONDITIONS={"VIEWS": views})
+
+
+def logged_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def put(client: Client, url: str, title: str = "new", **headers: str) -> Any:
+    return client.put(url, {"title": title}, content_type="application/json", headers=headers)
+
+
+def shown_version(response: Any, document: Document) -> list[str]:
+    """Where ``response`` shows ``document``'s version."""
+    found = [name for name in ("ETag", "Last-Modified") if name in response]
+    if document.version_token in response.content.decode():
+        found.append("body")
+    return found
+
+
+# -- rule 13: a row the caller may not read ---------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["enforce", "report"])
+@pytest.mark.parametrize(
+    "headers", [{"If-None-Match": "*"}, {}, {"If-Match": '"guess"'}], ids=["inm", "none", "im"]
+)
+def test_rule_13_the_middleware_never_shows_a_row_the_view_did_not_load(
+    alice: Any, bob: Any, headers: dict[str, str], mode: str
+) -> None:
+    """The view's queryset hides alice's row from bob; his create under its id collides. The
+    middleware decides at the view's first write, against the stored row, but may not show
+    bob its version: the view never loaded it, so nothing says bob may read it."""
+    theirs = Document.objects.create(title="alice's secret", owner=alice)
+    with middleware_with({"owned-upsert": {**DOC_RULE, "mode": mode}}):
+        response = put(logged_in(bob), f"/owned-upsert/{theirs.pk}/", "bob's", **headers)
+    stored = Document.objects.get(pk=theirs.pk)
+    assert (stored.owner_id, stored.title) == (alice.pk, "alice's secret")
+    assert shown_version(response, theirs) == [], (response.status_code, response.content)
+    assert response.status_code in (409, 412, 428), response.content
+
+
+def test_rule_36_a_refused_write_of_a_row_the_view_loaded_still_names_its_version(
+    alice: Any,
+) -> None:
+    document = Document.objects.create(title="a", owner=alice)
+    with middleware_with({"boundaries-plain": DOC_RULE}):
+        response = put(logged_in(alice), f"/plain/{document.pk}/", **{"If-Match": '"stale"'})
+    assert response.status_code == 412
+    assert response["ETag"] == document.etag
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rule_13_a_drf_create_by_put_collision_respects_object_permissions(
+    django_user_model: Any,
+) -> None:
+    """bob and alice both PUT /drf/owner-only/4242/ with If-None-Match: *. alice's create
+    commits between bob's check and bob's INSERT (a second connection, in a thread). bob's
+    object permission refuses alice's row (a GET of it is 403): 404, never 412 with its
+    version."""
+    alice = django_user_model.objects.create_user("alice", password="pw")
+    bob = django_user_model.objects.create_user("bob", password="pw")
+    url = "/drf/owner-only/4242/"
+    results: dict[str, Any] = {}
+    fired: list[bool] = []
+
+    def alice_creates() -> None:
+        try:
+            results["alice"] = put(logged_in(alice), url, "alice's", **{"If-None-Match": "*"})
+        finally:
+            connections.close_all()
+
+    def rival_first(sender: Any, instance: Any, **kwargs: Any) -> None:
+        if fired or instance.owner_id != bob.pk:
+            return
+        fired.append(True)
+        rival = threading.Thread(target=alice_creates)
+        rival.start()
+        rival.join(timeout=60)
+
+    pre_save.connect(rival_first, sender=Document, weak=False)
+    try:
+        response = put(logged_in(bob), url, "bob's", **{"If-None-Match": "*"})
+    finally:
+        pre_save.disconnect(rival_first, sender=Document)
+    assert fired
+    assert results["alice"].status_code == 201, results
+    theirs = Document.objects.get(pk=4242)
+    assert (theirs.owner_id, theirs.title) == (alice.pk, "alice's")
+    assert logged_in(bob).get(url).status_code == 403
+    assert response.status_code == 404, (response.status_code, response.content)
+    assert shown_version(response, theirs) == []
+
+
+# -- rule 30: rules that cannot be applied fail closed, and never crash -------------------------
+
+
+def test_a_rule_whose_lookup_field_is_not_unique_fails_closed(alice: Any) -> None:
+    """Check E017 says so: a lookup_field that is not unique cannot name one row, so writes
+    get 428 until the rule is fixed — not the view, where If-None-Match: * overwrote a row."""
+    from django_preconditions.checks import check_view_keys
+
+    document = Document.objects.create(title="a")
+    entry = {**DOC_RULE, "lookup_field": "counter"}  # an IntegerField, not unique
+    with override_settings(PRECONDITIONS={"VIEWS": {"boundaries-plain": entry}}):
+        assert "preconditions.E017" in {message.id for message in check_view_keys()}
+    with middleware_with({"boundaries-plain": entry}):
+        response = put(logged_in(alice), f"/plain/{document.pk}/", "x", **{"If-None-Match": "*"})
+    assert response.status_code == 428, response.content
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
+def test_an_invalid_views_entry_does_not_crash_the_admin_rule_check() -> None:
+    """A ``VIEWS`` entry that is a list (check E010) beside a report-mode admin rule for the
+    same view: the admin-rule check reports, it does not raise."""
+    from django_preconditions.checks import check_admin_rules, check_settings_block
+
+    ProtectedEndpoint.objects.create(view="boundaries-plain", methods="PUT", mode="report")
+    with override_settings(PRECONDITIONS={"VIEWS": {"boundaries-plain": ["PUT"]}}):
+        assert "preconditions.E010" in {message.id for message in check_settings_block()}
+        messages = check_admin_rules(databases=["default"])
+    assert all(message.id.startswith("preconditions.") for message in messages)
+
+
+def test_requests_that_find_the_rules_stale_together_read_them_once() -> None:
+    """Four requests find the rules cache stale at the same moment: one reads the table, the
+    others take what it read (each read it again, one after another)."""
+    from django.db import connection
+
+    from django_preconditions.rules import current_rules, invalidate_rules
+
+    ProtectedEndpoint.objects.bulk_create(
+        ProtectedEndpoint(
+            view=f"some/route-{index}/<int:pk>/",
+            model_label="testapp.Document",
+            lookup_url_kwarg="pk",
+        )
+        for index in range(300)
+    )
+    invalidate_rules()
+    reads: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "protectedendpoint" in sql.lower():
+            reads.append(sql)
+        return execute(sql, params, many, context)
+
+    def request() -> None:
+        try:
+            with connection.execute_wrapper(count):
+                barrier.wait()
+                current_rules()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    invalidate_rules()
+    assert len(reads) == 1, f"{len(reads)} reads of the rules table"
