@@ -309,13 +309,14 @@ class DeferredGuard:
         return execute(sql, params, many, context)
 
     def _may_wait(self) -> bool:
-        """Whether a write before the row's may run undecided: the view has not loaded the
-        row, and the guard can hold what it writes in its own transaction, to roll back if the
-        request is refused later (not inside a transaction the guard does not end, e.g.
-        ``ATOMIC_REQUESTS``, whose view commits before the guard settles)."""
+        """Whether a write before the row's may run undecided — loaded or not, the row does
+        not tell whether the view has authorised the caller yet (an access log written before
+        its own permission check) — because the guard can hold what it writes in its own
+        transaction, to roll back if the request is refused later (not inside a transaction
+        the guard does not end, e.g. ``ATOMIC_REQUESTS``, whose view commits before the guard
+        settles)."""
         return (
-            not self.loads
-            and self.expectation is not None
+            self.expectation is not None
             and not self.target.unidentified
             and (self.transaction is not None or not connections[self.watched].in_atomic_block)
         )

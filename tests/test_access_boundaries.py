@@ -22,7 +22,7 @@ from rest_framework.routers import SimpleRouter
 
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.rest_framework import PreconditionMixin
-from tests.testapp.models import Document
+from tests.testapp.models import Document, PlainCounter
 from tests.testapp.serializers import DocumentSerializer
 from tests.testapp.views import representation
 
@@ -51,6 +51,19 @@ def owned_upsert(request: HttpRequest, pk: int) -> HttpResponse:
     mine.title = _title(request)
     mine.save()
     return JsonResponse(representation(mine))
+
+
+@csrf_exempt
+def audited_then_checked(request: HttpRequest, pk: int) -> HttpResponse:
+    """Loads the row, records the attempt (an audit row), then checks its own permission:
+    only the owner may change a document."""
+    document = Document.objects.get(pk=pk)
+    PlainCounter.objects.create(counter=document.pk)  # the audit trail
+    if document.owner_id != request.user.pk:
+        return JsonResponse({"detail": "forbidden"}, status=403)
+    document.title = _title(request)
+    document.save()
+    return JsonResponse(representation(document))
 
 
 @csrf_exempt
@@ -86,6 +99,7 @@ _router.register("drf/owner-only", OwnerOnlyViewSet, basename="owner-only")
 urlpatterns = [
     path("owned-upsert/<int:pk>/", owned_upsert, name="owned-upsert"),
     path("plain/<int:pk>/", plain_document, name="boundaries-plain"),
+    path("audited/<int:pk>/", audited_then_checked, name="boundaries-audited"),
     path("", include(_router.urls)),
 ]
 
@@ -142,6 +156,38 @@ def test_rule_36_a_refused_write_of_a_row_the_view_loaded_still_names_its_versio
         response = put(logged_in(alice), f"/plain/{document.pk}/", **{"If-Match": '"stale"'})
     assert response.status_code == 412
     assert response["ETag"] == document.etag
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as a real request runs (no test transaction)
+@pytest.mark.parametrize("headers", [{}, {"If-Match": '"stale"'}], ids=["none", "stale"])
+def test_rule_12_a_view_that_writes_before_its_own_access_check_keeps_its_403(
+    alice: Any, bob: Any, headers: dict[str, str]
+) -> None:
+    """The view loads the row and writes an audit row before it checks the caller: the
+    middleware decides at the row's write (or the end of the view), not at the audit row's,
+    so bob gets the view's 403 — not 428/412 with alice's version."""
+    theirs = Document.objects.create(title="alice's", owner=alice)
+    with middleware_with({"boundaries-audited": DOC_RULE}):
+        response = put(logged_in(bob), f"/audited/{theirs.pk}/", "bob's", **headers)
+    assert response.status_code == 403, response.content
+    assert shown_version(response, theirs) == []
+    assert Document.objects.get(pk=theirs.pk).title == "alice's"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rule_51_the_owners_stale_write_is_412_and_rolls_back_the_audit_row(alice: Any) -> None:
+    """The owner passes the view's check; the row's write is refused (stale If-Match): 412
+    with the current version, and the audit row written before it is rolled back with it."""
+    mine = Document.objects.create(title="a", owner=alice)
+    with middleware_with({"boundaries-audited": DOC_RULE}):
+        refused = put(logged_in(alice), f"/audited/{mine.pk}/", **{"If-Match": '"stale"'})
+        assert refused.status_code == 412
+        assert refused["ETag"] == mine.etag
+        assert not PlainCounter.objects.exists()
+        applied = put(logged_in(alice), f"/audited/{mine.pk}/", **{"If-Match": mine.etag})
+    assert applied.status_code == 200, applied.content
+    assert PlainCounter.objects.count() == 1
+    assert Document.objects.get(pk=mine.pk).title == "new"
 
 
 @pytest.mark.django_db(transaction=True)
