@@ -214,6 +214,16 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
     )
 
 
+def protected_in_code(endpoint: Endpoint) -> bool:
+    """Whether the view is protected in code (DRF mixin, class-based mixin, decorator),
+    read from the views' markers only: no policy, no database."""
+    view = endpoint.view
+    for view_class in (getattr(view, "cls", None), getattr(view, "view_class", None)):
+        if isinstance(view_class, type) and getattr(view_class, "preconditions_protected", False):
+            return True
+    return any(getattr(layer, "preconditions_protected", False) for layer in _layers(view))
+
+
 def _code_protection(
     endpoint: Endpoint,
 ) -> tuple[tuple[str, ...] | None, str | None, Callable[[str], Policy] | None]:

@@ -516,14 +516,21 @@ def check_mixin_order(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
 def check_rules_need_the_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """W007: ``PRECONDITIONS["VIEWS"]`` names views to protect by a rule, but
     ``PreconditionMiddleware`` is not installed: a view protected only by such a rule is not
-    protected. (Entries that only tune views protected in code are fine: they carry no
-    ``model``.)"""
-    from .audit import middleware_installed
+    protected. Entries that only tune views protected in code are fine; an entry without a
+    ``model`` for a view that is not protected in code (a headers-only rule) is such a rule."""
+    from .audit import middleware_installed, protected_in_code
     from .conf import conf
+    from .urls_inventory import iter_endpoints
 
     views: Mapping[str, Any] = conf.VIEWS  # entries may be anything (check E010)
-    rules = [key for key, entry in views.items() if isinstance(entry, Mapping) and "model" in entry]
-    if not rules or middleware_installed():
+    entries = {key: entry for key, entry in views.items() if isinstance(entry, Mapping)}
+    if not entries or middleware_installed():
+        return []
+    in_code = {
+        key for endpoint in iter_endpoints() if protected_in_code(endpoint) for key in endpoint.keys
+    }
+    rules = [key for key, entry in entries.items() if "model" in entry or key not in in_code]
+    if not rules:
         return []
     return [
         Warning(

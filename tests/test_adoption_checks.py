@@ -137,6 +137,24 @@ def test_a_check_warns_when_views_rules_exist_but_the_middleware_is_missing() ->
     assert any("PreconditionMiddleware" in m.msg for m in messages), [m.id for m in messages]
 
 
+@pytest.mark.parametrize(
+    ("key", "warned"), [("plain-doc", True), ("form-doc", False)], ids=["plain", "in-code"]
+)
+def test_w007_a_headers_only_entry_for_a_view_not_protected_in_code_needs_the_middleware(
+    key: str, warned: bool
+) -> None:
+    """A ``VIEWS`` entry without a model protects a plain view through the middleware only
+    (it protects nothing without it: W007); for a view protected in code it only tunes the
+    policy (no warning)."""
+    from django_preconditions.checks import check_rules_need_the_middleware
+
+    with override_settings(
+        ROOT_URLCONF=URLCONF, PRECONDITIONS={"VIEWS": {key: {"methods": ["PUT"]}}}
+    ):
+        ids = [message.id for message in check_rules_need_the_middleware()]
+    assert ids == (["preconditions.W007"] if warned else [])
+
+
 # --- assert_protected on a form endpoint -----------------------------------------------------
 
 from django.http import JsonResponse  # noqa: E402
