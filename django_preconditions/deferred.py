@@ -127,7 +127,12 @@ class _DeferredExpectation(VersionExpectation):
             return False
         if using is None:
             using = write_alias(type(instance), instance=instance)
-        return using == self.using or guard.write_elsewhere(using)
+        if using == self.using or guard.write_elsewhere(using):
+            # A new instance under the row's key: the view means to create the row (its own
+            # lookup did not find it, see refusal()).
+            guard.creating = instance._state.adding
+            return True
+        return False
 
     def _state(self) -> Any:
         # The token as decided, without deciding (``token`` would): a delete is recorded
@@ -214,6 +219,8 @@ class DeferredGuard:
         self.before_writes: Any = _UNREAD
         #: A refusal answers without the row's version (decided after a view's non-2xx).
         self.version_withheld = False
+        #: The view's write of the row is a save of a new instance (a create).
+        self.creating = False
         self.transaction: Any = None  # the atomic block opened at a write before the row's
         #: The database whose statements the guard watches (and opens its transaction on): where
         #: the row is expected to be written. ``alias`` follows the row if the view writes it
@@ -320,6 +327,14 @@ class DeferredGuard:
             and not self.target.unidentified
             and (self.transaction is not None or not connections[self.watched].in_atomic_block)
         )
+
+    def _before_other_write(self) -> None:
+        """A write to a database the guard's transaction does not cover, while writes of a
+        view that loaded the row wait undecided: decided first, since that write would stand
+        after a refusal (rule 51). (Before the row is loaded, such writes run undecided, as
+        documented.)"""
+        if self.waited and self.loads and not self.decided and self.refused is None:
+            self.decide_write()  # raises the refusal
 
     def _open_transaction(self) -> None:
         """Open the guard's transaction at a write before the row's, so that a refusal or a
@@ -529,12 +544,13 @@ class DeferredGuard:
                 # left save().
                 transaction.set_rollback(self._rollback_flag, using=self.alias)
             pk = self.target_pk()
-            # The row's version is shown only when the view loaded the row: a view that
-            # wrote without finding it (its queryset hides the row from this caller, say)
-            # must not learn it from us (rule 13).
+            # A view that creates the row without having loaded it did not find it (its
+            # queryset hides the row from this caller, say): the row's version is not shown
+            # (rule 13). A view that updates the row knows it (a load with .only() or
+            # .values(), an update()): the 412 names the current version (rule 36).
             current = (
                 None
-                if self.version_withheld or not self.loads
+                if self.version_withheld or (self.creating and not self.loads)
                 else Snapshot.current(self.target.model, None if pk is NO_MATCH else pk, self.alias)
             )
             self.refused_response = self.refuse(self.refused, current or Snapshot.absent())
@@ -591,7 +607,9 @@ class DeferredGuard:
             self._watching.__enter__()
             # Writes to other databases than the watched one (and ATOMIC_REQUESTS') stand
             # after a refusal: the request must not run again then.
-            others = OtherWrites((self.watched, *atomic_request_aliases()))
+            others = OtherWrites(
+                (self.watched, *atomic_request_aliases()), before_write=self._before_other_write
+            )
             self._other_writes = others.__enter__()
 
     def fail(self, exception: BaseException) -> HttpResponse | None:

@@ -25,6 +25,7 @@ from rest_framework.mixins import CreateModelMixin, ListModelMixin
 from .conditions import IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
 from .formats import JSON_CONTENT_TYPE, built_in
 from .headers import ETAG, LAST_MODIFIED, LINK, LOCATION
+from .models import keeps_modified
 from .policy import Policy
 from .rest_framework import PreconditionMixin
 
@@ -164,7 +165,9 @@ def _entity_tags(wildcard: bool) -> dict[str, Any]:
     return {"type": "string", "pattern": pattern}
 
 
-def _response_headers(codes: list[int], *, weak: bool = False) -> list[OpenApiParameter]:
+def _response_headers(
+    codes: list[int], *, weak: bool = False, dated: bool = True
+) -> list[OpenApiParameter]:
     if not codes:
         return []
     etag = (
@@ -174,7 +177,7 @@ def _response_headers(codes: list[int], *, weak: bool = False) -> list[OpenApiPa
         "to change the resource, or in If-None-Match to revalidate."
     )
     headers = [OpenApiParameter(ETAG, OpenApiTypes.STR, _HEADER, description=etag, response=codes)]
-    if not weak:
+    if not weak and dated:  # a model versioned by its token alone serves no Last-Modified
         headers.append(
             OpenApiParameter(
                 LAST_MODIFIED,
@@ -233,8 +236,8 @@ def _errors(body: tuple[str, Any], *codes: int, with_body: bool = False) -> dict
     return responses
 
 
-def _detail_read_parameters() -> list[OpenApiParameter]:
-    return [
+def _detail_read_parameters(dated: bool) -> list[OpenApiParameter]:
+    parameters = [
         OpenApiParameter(
             IF_NONE_MATCH,
             OpenApiTypes.STR,
@@ -254,9 +257,10 @@ def _detail_read_parameters() -> list[OpenApiParameter]:
             _HEADER,
             description="ETags; 412 unless one is current.",
         ),
-        *_response_headers([200, 304, 412]),
+        *_response_headers([200, 304, 412], dated=dated),
         _help_link([412]),
     ]
+    return parameters if dated else [p for p in parameters if p.name != IF_MODIFIED_SINCE]
 
 
 def _list_read_parameters() -> list[OpenApiParameter]:
@@ -272,7 +276,7 @@ def _list_read_parameters() -> list[OpenApiParameter]:
     ]
 
 
-def _collection_post_parameters() -> list[OpenApiParameter]:
+def _collection_post_parameters(dated: bool) -> list[OpenApiParameter]:
     return [
         OpenApiParameter(
             IF_NONE_MATCH,
@@ -284,14 +288,26 @@ def _collection_post_parameters() -> list[OpenApiParameter]:
             "entity-tags never match, so the create goes ahead. A malformed value gets "
             "400.",
         ),
-        *_response_headers([201]),
+        *_response_headers([201], dated=dated),
         _location([201]),
         _help_link([412]),
     ]
 
 
-def _write_requirement(policy: Policy, needed: bool) -> str:
-    accepted = tuple(policy.required_headers)
+def _keeps_modified(view: Any) -> bool:
+    """Whether the view's model stores ``last_modified`` (``True`` when it cannot be told)."""
+    queryset = getattr(view, "queryset", None)
+    model = getattr(queryset, "model", None)
+    if model is None:
+        try:
+            model = view.get_queryset().model
+        except Exception:  # a queryset that needs a real request: assume the default
+            return True
+    return keeps_modified(model)
+
+
+def _write_requirement(policy: Policy, needed: bool, dated: bool = True) -> str:
+    accepted = tuple(h for h in policy.required_headers if dated or h != IF_UNMODIFIED_SINCE)
     if needed and len(accepted) > 1:
         alternatives = " or ".join(accepted)
         return f" One of {alternatives} is required: without any, 428 Precondition Required."
@@ -299,9 +315,11 @@ def _write_requirement(policy: Policy, needed: bool) -> str:
 
 
 def _write_parameters(
-    method: str, policy: Policy, *, protected: bool, creates: bool
+    method: str, policy: Policy, *, protected: bool, creates: bool, dated: bool = True
 ) -> list[OpenApiParameter]:
-    requirement = _write_requirement(policy, protected and not creates)
+    """``dated``: the model stores ``last_modified`` (a token-only model has no date to
+    compare, so If-Unmodified-Since is not offered, and no Last-Modified is served)."""
+    requirement = _write_requirement(policy, protected and not creates, dated)
     wildcard = (
         " * (any current version) is accepted."
         if policy.allow_wildcard
@@ -335,8 +353,10 @@ def _write_parameters(
                 "(412 if it does).",
             )
         )
+    if not dated:
+        parameters = [p for p in parameters if p.name != IF_UNMODIFIED_SINCE]
     success = [] if method == "DELETE" else [200, 201] if creates else [200]
-    parameters.extend(_response_headers([*success, 412]))
+    parameters.extend(_response_headers([*success, 412], dated=dated))
     parameters.append(_help_link([412, 428] if protected else [412]))
     if creates:
         parameters.append(_location([201]))
@@ -405,19 +425,25 @@ class PreconditionSchemaMixin(_SchemaBase):
         method = self.method
         detail = self._precondition_is_detail(view)
         body = _error_body(policy)
+        dated = _keeps_modified(view)
         not_modified = {304: OpenApiResponse(description=_DESCRIPTIONS[304])}
         if method == "GET" and detail:
-            return _detail_read_parameters(), {**not_modified, **_errors(body, 400, 404, 412)}
+            return _detail_read_parameters(dated), {
+                **not_modified,
+                **_errors(body, 400, 404, 412),
+            }
         if method == "GET":
             return (_list_read_parameters(), not_modified) if view.precondition_list_etag else None
         if method == "POST" and not detail:
-            return _collection_post_parameters(), _errors(body, 400, 412, with_body=True)
+            return _collection_post_parameters(dated), _errors(body, 400, 412, with_body=True)
         if method not in ("PUT", "PATCH", "DELETE", "POST"):
             return None
         # Report mode lets a request without a precondition through: no 428 is promised.
         protected = method in policy.methods and not policy.report_only
         creates = method == "PUT" and view.precondition_allow_create
-        parameters = _write_parameters(method, policy, protected=protected, creates=creates)
+        parameters = _write_parameters(
+            method, policy, protected=protected, creates=creates, dated=dated
+        )
         codes = [400, 404, 412, 428] if protected else [400, 404, 412]
         return parameters, _errors(body, *codes, with_body=method != "DELETE")
 

@@ -210,11 +210,19 @@ class OtherWrites:
     have committed; the 503 says so).
     """
 
-    __slots__ = ("_stack", "covered", "may_write", "wrote")
+    __slots__ = ("_stack", "before_write", "covered", "may_write", "wrote")
 
-    def __init__(self, covered: Collection[str], *, may_write: bool = True) -> None:
+    def __init__(
+        self,
+        covered: Collection[str],
+        *,
+        may_write: bool = True,
+        before_write: Callable[[], None] | None = None,
+    ) -> None:
         self.covered = covered
         self.may_write = may_write
+        #: Called before each write outside ``covered`` (it may raise to refuse the write).
+        self.before_write = before_write
         self.wrote = False
         self._stack: contextlib.ExitStack | None = None
 
@@ -242,8 +250,11 @@ class OtherWrites:
             stack.close()
 
     def _observe(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        writes = sql.lstrip()[:7].upper().startswith(WRITE_STATEMENTS)
+        if writes and self.before_write is not None:
+            self.before_write()
         result = execute(sql, params, many, context)  # a statement that failed wrote nothing
-        if not self.wrote and sql.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
+        if writes:
             self.wrote = True
         return result
 

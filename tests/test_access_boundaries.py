@@ -67,6 +67,34 @@ def audited_then_checked(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @csrf_exempt
+def only_loaded(request: HttpRequest, pk: int) -> HttpResponse:
+    """Loads the row with .only() (the version deferred), then saves it."""
+    document = Document.objects.only("title").get(pk=pk)
+    document.title = _title(request)
+    document.save()
+    return JsonResponse({"title": document.title})
+
+
+@csrf_exempt
+def values_then_update(request: HttpRequest, pk: int) -> HttpResponse:
+    """Reads the row with .values(), then writes it with update()."""
+    row = Document.objects.filter(pk=pk).values("id", "title").get()
+    Document.objects.filter(pk=pk).update(title=_title(request))
+    return JsonResponse({"id": row["id"]})
+
+
+@csrf_exempt
+def loaded_then_other_database(request: HttpRequest, pk: int) -> HttpResponse:
+    """Loads the row, logs the attempt, mirrors it to the other database, saves the row."""
+    document = Document.objects.get(pk=pk)
+    PlainCounter.objects.create(counter=pk)
+    PlainCounter.objects.using("replica").create(counter=pk)
+    document.title = _title(request)
+    document.save()
+    return JsonResponse({"title": document.title})
+
+
+@csrf_exempt
 def plain_document(request: HttpRequest, pk: int) -> HttpResponse:
     document = Document.objects.get(pk=pk)
     if request.method == "PUT":
@@ -100,6 +128,9 @@ urlpatterns = [
     path("owned-upsert/<int:pk>/", owned_upsert, name="owned-upsert"),
     path("plain/<int:pk>/", plain_document, name="boundaries-plain"),
     path("audited/<int:pk>/", audited_then_checked, name="boundaries-audited"),
+    path("only/<int:pk>/", only_loaded, name="boundaries-only"),
+    path("values/<int:pk>/", values_then_update, name="boundaries-values"),
+    path("other-db/<int:pk>/", loaded_then_other_database, name="boundaries-other-db"),
     path("", include(_router.urls)),
 ]
 
@@ -148,14 +179,41 @@ def test_rule_13_the_middleware_never_shows_a_row_the_view_did_not_load(
     assert response.status_code in (409, 412, 428), response.content
 
 
-def test_rule_36_a_refused_write_of_a_row_the_view_loaded_still_names_its_version(
+@pytest.mark.parametrize(
+    "url", ["/plain/{}/", "/only/{}/", "/values/{}/"], ids=["loaded", "only", "values-update"]
+)
+def test_rule_36_a_refused_update_of_a_row_the_view_knows_names_its_version(
+    alice: Any, url: str
+) -> None:
+    """The view loads the row (also with .only(), which defers the version, or reads it
+    with .values() and writes it with update()): the 412 names the current version."""
+    document = Document.objects.create(title="a", owner=alice)
+    key = {"/plain/{}/": "boundaries-plain", "/only/{}/": "boundaries-only"}.get(
+        url, "boundaries-values"
+    )
+    with middleware_with({key: DOC_RULE}):
+        response = put(logged_in(alice), url.format(document.pk), **{"If-Match": '"stale"'})
+    assert response.status_code == 412, response.content
+    assert response["ETag"] == document.etag
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
+@pytest.mark.django_db(databases=["default", "replica"], transaction=True)
+def test_rule_51_a_waiting_write_is_decided_before_a_write_to_another_database(
     alice: Any,
 ) -> None:
+    """The view loads the row, logs the attempt (that write waits in the guard's
+    transaction), then writes to another database, which that transaction cannot roll
+    back: the request is decided before that write. A stale If-Match leaves no trace on
+    either database (rule 51)."""
     document = Document.objects.create(title="a", owner=alice)
-    with middleware_with({"boundaries-plain": DOC_RULE}):
-        response = put(logged_in(alice), f"/plain/{document.pk}/", **{"If-Match": '"stale"'})
-    assert response.status_code == 412
+    with middleware_with({"boundaries-other-db": DOC_RULE}):
+        response = put(logged_in(alice), f"/other-db/{document.pk}/", **{"If-Match": '"stale"'})
+    assert response.status_code == 412, response.content
     assert response["ETag"] == document.etag
+    assert PlainCounter.objects.using("default").count() == 0
+    assert PlainCounter.objects.using("replica").count() == 0
+    assert Document.objects.get(pk=document.pk).title == "a"
 
 
 @pytest.mark.django_db(transaction=True)  # autocommit, as a real request runs (no test transaction)

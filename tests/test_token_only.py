@@ -260,3 +260,33 @@ def test_rule_44_the_admin_saves_a_current_form_and_refuses_a_stale_one(
     assert refused.status_code == 200  # the form again, with the conflict
     assert refused.context["adminform"].form.preconditions_conflict is not None
     assert TokenOnlyDocument.objects.get(pk=document.pk).title == "first"
+
+
+# -- the OpenAPI schema (rule 49) ---------------------------------------------------------------
+
+
+def test_rule_49_the_schema_promises_no_last_modified_and_offers_no_if_unmodified_since() -> None:
+    """drf-spectacular: the viewset's 200s carry ``ETag`` but no ``Last-Modified``, and its
+    writes do not offer If-Unmodified-Since, which has no date to compare (rule 25)."""
+    import json
+
+    from django.test import override_settings
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    with override_settings(
+        REST_FRAMEWORK={"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+    ):
+        generator = SchemaGenerator(patterns=_router.urls)
+        schema = json.loads(
+            OpenApiJsonRenderer().render(generator.get_schema(request=None, public=True))
+        )
+    detail = next(path for key, path in schema["paths"].items() if "{id}" in key)
+    for method in ("get", "put"):
+        headers = detail[method]["responses"]["200"].get("headers", {})
+        assert "ETag" in headers
+        assert "Last-Modified" not in headers, (method, headers)
+    parameters = {parameter["name"] for parameter in detail["put"]["parameters"]}
+    assert "If-Match" in parameters
+    assert "If-Unmodified-Since" not in parameters
+    assert "If-Modified-Since" not in {p["name"] for p in detail["get"]["parameters"]}
