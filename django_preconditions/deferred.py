@@ -38,8 +38,8 @@ from .models import (
     VersionExpectation,
     observe_loads,
     pop_expectation,
+    read_version,
     register_expectation,
-    version_fields,
     version_root,
 )
 from .policy import Policy
@@ -391,13 +391,7 @@ class DeferredGuard:
             lookup = {target.lookup_attname: target.lookup_value}
         else:
             return None
-        row = (
-            target.model._base_manager.using(self.alias)
-            .filter(**lookup)
-            .values_list(*version_fields(target.model))
-            .first()
-        )
-        return (str(row[0]), row[1] if len(row) > 1 else None) if row else None
+        return read_version(target.model._base_manager.using(self.alias).filter(**lookup))
 
     def decide_write(self) -> None:
         """The view writes: evaluate the preconditions against the row's version and keep the

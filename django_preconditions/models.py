@@ -165,6 +165,17 @@ def version_fields(model: type[models.Model]) -> tuple[str, ...]:
     return (VERSION_FIELD, MODIFIED_FIELD) if keeps_modified(model) else (VERSION_FIELD,)
 
 
+def read_version(
+    rows: models.QuerySet[Any],
+) -> tuple[str, datetime.datetime | None] | None:
+    """The token and ``last_modified`` (``None`` for a token-only model) of the first of
+    ``rows``, read by one query of those columns only; ``None`` when there is no row."""
+    row = rows.values_list(*version_fields(rows.model)).first()
+    if row is None:
+        return None
+    return str(row[0]), row[1] if len(row) > 1 else None
+
+
 def new_version(model: type[models.Model]) -> dict[str, Any]:
     """The values of :func:`version_fields` for a write made now: a new token, and the time
     of the write (exact; never derived from a copy in memory)."""
@@ -763,9 +774,7 @@ class VersionedModel(models.Model):
                 return
             kwargs["update_fields"] = {*update_fields, *version_fields(type(self))}
         previous = (self.version_token, self.last_modified)
-        self.version_token = new_version_token()
-        if keeps_modified(type(self)):
-            self.last_modified = timezone.now()  # exact; never derived from the copy in memory
+        self._new_version()
         try:
             if expected_version is None:
                 super().save(*args, **kwargs)

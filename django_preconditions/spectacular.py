@@ -237,20 +237,22 @@ def _errors(body: tuple[str, Any], *codes: int, with_body: bool = False) -> dict
 
 
 def _detail_read_parameters(dated: bool) -> list[OpenApiParameter]:
-    parameters = [
+    """``dated``: the model stores ``last_modified`` (else no If-Modified-Since to offer)."""
+    since = OpenApiParameter(
+        IF_MODIFIED_SINCE,
+        OpenApiTypes.STR,
+        _HEADER,
+        description="304 Not Modified when the resource has not changed since "
+        "(ignored when If-None-Match is sent)." + _HTTP_DATE_HELP,
+    )
+    return [
         OpenApiParameter(
             IF_NONE_MATCH,
             OpenApiTypes.STR,
             _HEADER,
             description="ETags you hold; 304 Not Modified when one is current." + _IGNORED_ON_READ,
         ),
-        OpenApiParameter(
-            IF_MODIFIED_SINCE,
-            OpenApiTypes.STR,
-            _HEADER,
-            description="304 Not Modified when the resource has not changed since "
-            "(ignored when If-None-Match is sent)." + _HTTP_DATE_HELP,
-        ),
+        *([since] if dated else []),
         OpenApiParameter(
             IF_MATCH,
             _entity_tags(wildcard=True),
@@ -260,7 +262,6 @@ def _detail_read_parameters(dated: bool) -> list[OpenApiParameter]:
         *_response_headers([200, 304, 412], dated=dated),
         _help_link([412]),
     ]
-    return parameters if dated else [p for p in parameters if p.name != IF_MODIFIED_SINCE]
 
 
 def _list_read_parameters() -> list[OpenApiParameter]:
@@ -333,16 +334,18 @@ def _write_parameters(
             description="The ETag from your last GET: the change applies only if the "
             "resource is still at that version, else 412." + wildcard + requirement,
         ),
-        OpenApiParameter(
-            IF_UNMODIFIED_SINCE,
-            OpenApiTypes.STR,
-            _HEADER,
-            description="The Last-Modified from your last GET: the change applies only if "
-            "the resource has not changed since, else 412. Ignored when If-Match is sent."
-            + requirement
-            + _HTTP_DATE_HELP,
-        ),
     ]
+    if dated:
+        parameters.append(
+            OpenApiParameter(
+                IF_UNMODIFIED_SINCE,
+                OpenApiTypes.STR,
+                _HEADER,
+                description="The Last-Modified from your last GET: the change applies only "
+                "if the resource has not changed since, else 412. Ignored when If-Match is "
+                "sent." + requirement + _HTTP_DATE_HELP,
+            )
+        )
     if creates:
         parameters.append(
             OpenApiParameter(
@@ -353,8 +356,6 @@ def _write_parameters(
                 "(412 if it does).",
             )
         )
-    if not dated:
-        parameters = [p for p in parameters if p.name != IF_UNMODIFIED_SINCE]
     success = [] if method == "DELETE" else [200, 201] if creates else [200]
     parameters.extend(_response_headers([*success, 412], dated=dated))
     parameters.append(_help_link([412, 428] if protected else [412]))

@@ -271,23 +271,16 @@ def current_version(
     """The latest committed version of a row, read on the database it is written to
     (``using``, by default ``router.db_for_write``; never a replica: rule 54); ``None`` when
     the row is gone or cannot be read. Call it outside the request's transaction (rule 55)."""
-    from .models import VersionedModel, version_fields
+    from .models import VersionedModel, read_version
 
     if model is None or not issubclass(model, VersionedModel) or pk is None:
         return None
     alias = using or router.db_for_write(model)
     try:
-        row = (
-            model._base_manager.using(alias)
-            .filter(pk=pk)
-            .values_list(*version_fields(model))
-            .first()
-        )
+        row = read_version(model._base_manager.using(alias).filter(pk=pk))
     except DatabaseError:  # e.g. called inside a transaction the database aborted
         return None
-    if row is None:
-        return None
-    return CurrentVersion(row[0], row[1] if len(row) > 1 else None)
+    return None if row is None else CurrentVersion(*row)
 
 
 def mark_retryable(response: _R) -> _R:

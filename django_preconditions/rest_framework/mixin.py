@@ -50,10 +50,11 @@ from ..enforcement import (
     conflict_aftermath,
     finish,
     not_modified_headers,
+    set_validators,
 )
 from ..exceptions import VersionConflict
 from ..formats import built_in
-from ..headers import CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, EntityTag, meta_key
+from ..headers import CONTENT_TYPE, ETAG, LOCATION, EntityTag, meta_key
 from ..models import (
     VersionedModel,
     VersionExpectation,
@@ -782,16 +783,14 @@ class PreconditionMixin(_ViewBase):
         untouched = isinstance(data, dict) and len(data) == 1 and data.get("detail") is exc.detail
         if untouched:
             registered = built_in(policy.error_format)
-            if registered is None:
-                custom = render(self.request, error, policy)
-                custom.exception = True  # type: ignore[attr-defined]
-                return custom  # type: ignore[return-value]  # DRF accepts any HttpResponse
             renderer = getattr(self.request, "accepted_renderer", None)
-            if renderer is not None and not isinstance(
-                renderer, (JSONRenderer, BrowsableAPIRenderer)
+            if registered is None or (
+                renderer is not None
+                and not isinstance(renderer, (JSONRenderer, BrowsableAPIRenderer))
             ):
-                # Another media type (CSV, YAML, plain text): the body would not be JSON
-                # (rule 38). The browsable API keeps its page, which shows the error.
+                # The project's own format; or a renderer of another media type (CSV, YAML,
+                # plain text), through which the body would not be JSON (rule 38). The
+                # browsable API keeps its page, which shows the error.
                 rendered = render(self.request, error, policy)
                 rendered.exception = True  # type: ignore[attr-defined]
                 return rendered  # type: ignore[return-value]  # DRF accepts any HttpResponse
@@ -820,10 +819,7 @@ class PreconditionMixin(_ViewBase):
         if created is None and tracking.snapshot is None and response.status_code == 201:
             created = self._created_instance()  # POST to the collection
         if created is not None:
-            response.headers[ETAG] = created.etag
-            served = created.last_modified_http
-            if served is not None:  # None: a model without last_modified
-                response.headers[LAST_MODIFIED] = served
+            set_validators(response, created, force=True)
             if not response.has_header(LOCATION):
                 location = self.get_created_location(created)
                 if location:
