@@ -13,7 +13,9 @@ each returns the decision or passes on:
    read a single ``If-None-Match`` that is exactly the current tag, is decided at once
    (the decision steps 1-5 would reach, without parsing: the commonest conditional requests);
 1. parse the headers (400 for a malformed validator on a write);
-2. the requirement (428; report mode evaluates what was sent and records the 428);
+2. the requirement (428; report mode evaluates what was sent and records the 428); for a
+   resource without a modification time, If-Match stands in for If-Unmodified-Since
+   (rule 25, :func:`requirement_for`);
 3. If-Match, or else If-Unmodified-Since (412);
 4. If-None-Match (304 on reads, 412 on writes), or else If-Modified-Since (304);
 5. proceed.
@@ -27,6 +29,7 @@ unless the policy allows wildcards — it matches every version, like ``If-Match
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import time
 from collections.abc import Collection, Mapping
@@ -373,6 +376,37 @@ def _parse_dates(
         parsed.ignored.append(IF_UNMODIFIED_SINCE)  # no date to compare (rule 25), or rule 15
 
 
+def requirement_for(requirement: Requirement, resource: ResourceState) -> Requirement:
+    """``requirement`` as it applies to ``resource``. A resource that exists without a
+    modification time (a model versioned by its token alone) cannot be named by
+    ``If-Unmodified-Since`` (rule 25): ``If-Match`` stands in for it, so that a policy that
+    accepts the date alone still leaves the client a way to write, and the 428 names it."""
+    if (
+        resource.last_modified is not None
+        or not resource.exists
+        or IF_UNMODIFIED_SINCE not in requirement.accepted_headers
+    ):
+        return requirement
+    return _undated(requirement)
+
+
+@functools.lru_cache(maxsize=64)
+def _undated(requirement: Requirement) -> Requirement:
+    accepted = frozenset(undated_headers(tuple(requirement.accepted_headers)))
+    return replace(requirement, accepted_headers=accepted)
+
+
+def undated_headers(accepted: tuple[str, ...]) -> tuple[str, ...]:
+    """The accepted headers ``accepted`` (in order) for a resource without a modification
+    time: ``If-Match`` in place of ``If-Unmodified-Since`` (rule 25). The 428's guidance and
+    the OpenAPI schema name these."""
+    if IF_UNMODIFIED_SINCE not in accepted:
+        return accepted
+    return tuple(
+        dict.fromkeys(IF_MATCH if name == IF_UNMODIFIED_SINCE else name for name in accepted)
+    )
+
+
 def _unmet_requirement(
     parsed: _Conditions, requirement: Requirement | None, now: int
 ) -> Decision | None:
@@ -538,6 +572,8 @@ def _evaluate_parsed(
     if isinstance(parsed, Decision):
         return parsed
     # Step 2: the requirement.
+    if requirement is not None and resource is not None:
+        requirement = requirement_for(requirement, resource)
     required = _unmet_requirement(parsed, requirement, now)
     if required is not None:
         assert requirement is not None
@@ -604,7 +640,7 @@ def _requirement_gap(
     # Create-only: "If-None-Match: *" proves the client will not overwrite anything (rule 31).
     if if_none_match == WILDCARD:
         return None
-    if raw_unmodified is not None and IF_UNMODIFIED_SINCE in accepted and not unmodified_usable:
+    if raw_unmodified is not None and not unmodified_usable:  # rules 7, 25
         return (
             Reason.PRECONDITION_MISSING,
             gettext_noop(

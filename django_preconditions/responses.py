@@ -32,6 +32,7 @@ from .conditions import (
     Outcome,
     Reason,
     refused_create_only,
+    undated_headers,
 )
 from .defaults import ERROR_FORMAT as DEFAULT_ERROR_FORMAT
 from .formats import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE, built_in
@@ -366,11 +367,22 @@ def _required_lead(decision: Decision, facts: _Facts, accepted: tuple[str, ...])
     }
 
 
+def _accepted_headers(decision: Decision, policy: Policy) -> tuple[str, ...]:
+    """The headers the 428 asks for, in the policy's order: those of the requirement the core
+    applied (for a resource without a modification time, ``If-Match`` instead of the date:
+    rule 25)."""
+    accepted = policy.required_headers
+    requirement = decision.requirement
+    if requirement is None or requirement.accepted_headers == frozenset(accepted):
+        return accepted
+    return undated_headers(accepted)
+
+
 def _describe_required(
     decision: Decision, request: HttpRequest, policy: Policy, facts: _Facts
 ) -> PreconditionError:
     """428: what to send, and how to get it (rules 29-31)."""
-    accepted = policy.required_headers
+    accepted = _accepted_headers(decision, policy)
     first_header = accepted[0] if accepted else IF_MATCH
     gettext = facts.text
     date_placeholder = gettext("<the Last-Modified from your last GET>")

@@ -22,7 +22,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.mixins import CreateModelMixin, ListModelMixin
 
-from .conditions import IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE
+from .conditions import (
+    IF_MATCH,
+    IF_MODIFIED_SINCE,
+    IF_NONE_MATCH,
+    IF_UNMODIFIED_SINCE,
+    undated_headers,
+)
 from .formats import JSON_CONTENT_TYPE, built_in
 from .headers import ETAG, LAST_MODIFIED, LINK, LOCATION
 from .models import keeps_modified
@@ -308,7 +314,7 @@ def _keeps_modified(view: Any) -> bool:
 
 
 def _write_requirement(policy: Policy, needed: bool, dated: bool = True) -> str:
-    accepted = tuple(h for h in policy.required_headers if dated or h != IF_UNMODIFIED_SINCE)
+    accepted = policy.required_headers if dated else undated_headers(policy.required_headers)
     if needed and len(accepted) > 1:
         alternatives = " or ".join(accepted)
         return f" One of {alternatives} is required: without any, 428 Precondition Required."
@@ -405,9 +411,10 @@ class PreconditionSchemaMixin(_SchemaBase):
             return {"required": False, "evaluated-against": "collection"}
         policy = self._precondition_policy(view)
         creates = method == "PUT" and view.precondition_allow_create
+        accepted = policy.required_headers
         rule: dict[str, Any] = {
             "required": method in policy.methods and not creates and not policy.report_only,
-            "one-of": list(policy.required_headers),
+            "one-of": list(accepted if _keeps_modified(view) else undated_headers(accepted)),
             "wildcard-accepted": policy.allow_wildcard,
             "when-missing": 428,
             "when-stale": 412,

@@ -217,8 +217,83 @@ def test_rule_25_if_unmodified_since_alone_is_428_naming_if_match(send: Any, url
         "PUT", url.format(document.pk), **{"If-Unmodified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}
     )
     assert response.status_code == 428, response.content
-    assert b"If-Match" in response.content
+    # The guidance names the header that works here, not the date (rule 25).
+    assert response.json()["required_headers"] == ["If-Match"], response.json()
     assert TokenOnlyDocument.objects.get(pk=document.pk).title == "a"
+
+
+def _send_under_date_only_policy(method: str, url: str, **headers: str) -> Any:
+    """``method url`` under a policy that accepts ``If-Unmodified-Since`` only: the settings
+    block for three adapters, the settings rule for the middleware's plain view."""
+    from django.test import override_settings
+
+    client = Client()
+    kwargs: dict[str, Any] = {"headers": headers, "content_type": "application/json"}
+    if url.startswith("/plain/"):
+        rule = settings_rule("token-only-plain", **RULE, required_headers=["If-Unmodified-Since"])
+    else:
+        rule = override_settings(PRECONDITIONS={"REQUIRED_HEADERS": ["If-Unmodified-Since"]})
+    with rule:
+        return getattr(client, method.lower())(url, {"title": "mine"}, **kwargs)
+
+
+@pytest.mark.parametrize("url", ADAPTERS)
+def test_rule_25_a_date_only_policy_takes_if_match_where_there_is_no_date(url: str) -> None:
+    """A policy that requires ``If-Unmodified-Since`` alone, on a model with no modification
+    time: the date can never be compared (rule 25), so ``If-Match`` stands in for it. Without
+    that, no request could ever write the row; the 428 names the header that works."""
+    document = TokenOnlyDocument.objects.create(title="a")
+    target = url.format(document.pk)
+    for headers in ({}, {"If-Unmodified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}):
+        response = _send_under_date_only_policy("PUT", target, **headers)
+        assert response.status_code == 428, (headers, response.content)
+        assert response.json()["required_headers"] == ["If-Match"], response.json()
+        assert b"Last-Modified" not in response.content
+    stale = _send_under_date_only_policy("PUT", target, **{"If-Match": '"stale"'})
+    assert stale.status_code == 412, stale.content
+    assert TokenOnlyDocument.objects.get(pk=document.pk).title == "a"
+    current = _send_under_date_only_policy("PUT", target, **{"If-Match": document.etag})
+    assert current.status_code == 200, current.content
+    assert TokenOnlyDocument.objects.get(pk=document.pk).title == "mine"
+
+
+@pytest.mark.parametrize(
+    ("accepted", "undated"),
+    [
+        (("If-Unmodified-Since",), ("If-Match",)),
+        (("If-Match", "If-Unmodified-Since"), ("If-Match",)),
+        (("If-Unmodified-Since", "If-Match"), ("If-Match",)),
+        (("If-Match",), ("If-Match",)),
+    ],
+)
+def test_rule_25_the_core_takes_if_match_for_the_date_of_an_undated_resource(
+    accepted: tuple[str, ...], undated: tuple[str, ...]
+) -> None:
+    """The pure core: the same request against a dated and an undated resource."""
+    from django_preconditions.conditions import (
+        Outcome,
+        Requirement,
+        ResourceState,
+        evaluate,
+        undated_headers,
+    )
+    from django_preconditions.headers import EntityTag
+
+    assert undated_headers(accepted) == undated
+    requirement = Requirement(methods=frozenset({"PUT"}), accepted_headers=frozenset(accepted))
+    tag = EntityTag("v1")
+    undated_state = ResourceState(exists=True, etag=tag)
+    dated_state = ResourceState(exists=True, etag=tag, last_modified=1_000_000)
+    current = {"If-Match": '"v1"'}
+    assert evaluate("PUT", current, undated_state, requirement).outcome is Outcome.PROCEED
+    expected = Outcome.PROCEED if "If-Match" in accepted else Outcome.PRECONDITION_REQUIRED
+    assert evaluate("PUT", current, dated_state, requirement).outcome is expected
+    stale = evaluate("PUT", {"If-Match": '"v0"'}, undated_state, requirement)
+    assert stale.outcome is Outcome.PRECONDITION_FAILED
+    missing = evaluate("PUT", {}, undated_state, requirement)
+    assert missing.outcome is Outcome.PRECONDITION_REQUIRED
+    assert missing.requirement is not None
+    assert missing.requirement.accepted_headers == frozenset(undated)
 
 
 @pytest.mark.parametrize("url", ADAPTERS)
@@ -290,3 +365,4 @@ def test_rule_49_the_schema_promises_no_last_modified_and_offers_no_if_unmodifie
     assert "If-Match" in parameters
     assert "If-Unmodified-Since" not in parameters
     assert "If-Modified-Since" not in {p["name"] for p in detail["get"]["parameters"]}
+    assert detail["put"]["x-preconditions"]["one-of"] == ["If-Match"]
