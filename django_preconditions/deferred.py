@@ -10,7 +10,6 @@ returns a :class:`DeferredGuard`, which runs the same steps as
 from __future__ import annotations
 
 import datetime
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_noop
 
 from ._compat import hand_over_resources, write_alias
+from ._frozen import quick_init
 from .conditions import SAFE_METHODS, Decision, Outcome, Reason, Requirement
 from .dbconflicts import conflict_from
 from .enforcement import (
@@ -57,6 +57,7 @@ _UNREAD: Final = object()
 _VIEW_REFUSALS: Final = frozenset({401, 403, 404, 405, 410})
 
 
+@quick_init
 @dataclass(frozen=True)
 class DeferredTarget:
     """The row an adapter protects without loading it (the middleware): the model, and the
@@ -72,11 +73,11 @@ class DeferredTarget:
         unknown, so no precondition about it can be checked (writes fail closed)."""
         return self.model is not None and self.lookup_value is NO_MATCH
 
-    @functools.cached_property
+    @property
     def by_pk(self) -> bool:
-        """Whether the URL names the row by its primary key (asked several times per write:
-        worked out once; the fields are frozen)."""
-        return self.model is not None and self.lookup_attname == self.model._meta.pk.attname
+        """Whether the URL names the row by its primary key."""
+        model = self.model
+        return model is not None and self.lookup_attname == model._meta.pk.attname
 
     def alias(self) -> str:
         """The database the row is written to, where it is checked (rule 54)."""
