@@ -18,9 +18,11 @@ class PreconditionsConfig(AppConfig):
         from ._compat import register_on_delete_serializer
         from .checks import register_checks
         from .models import ProtectedEndpoint
+        from .relations import connect_relations
         from .rules import invalidate_rules
 
         register_checks()
+        connect_relations()
         register_on_delete_serializer()
         register_schema_extension()
         post_save.connect(

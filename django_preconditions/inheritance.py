@@ -37,7 +37,7 @@ from .models import (
     version_root,
 )
 
-__all__ = ["guard_plain_parents"]
+__all__ = ["claim_row", "guard_plain_parents", "version_parent_write", "versioned_children"]
 
 # Plain parent model -> the version roots of its versioned children.
 _ROOTS_BY_PARENT: dict[type[models.Model], set[type[models.Model]]] = {}
@@ -84,20 +84,46 @@ def _rewrite(root: type[models.Model], pk: Any, using: str, token: str | None) -
     return int(updated)
 
 
-def _claim(sender: type[models.Model], instance: models.Model, using: str) -> None:
+def _claim(
+    sender: type[models.Model], instance: models.Model, using: str, *, bump: bool = False
+) -> None:
+    """Claim the row for a write through the plain parent ``sender``: a compare-and-swap
+    under an expected version; with ``bump``, a new version also when none is expected."""
     for root in _ROOTS_BY_PARENT.get(sender, ()):
-        expectation = _expected(root, instance.pk, using)
-        if expectation is None:
-            continue
-        if expectation.token is None or not _rewrite(root, instance.pk, using, expectation.token):
-            raise VersionConflict(
-                f"{root._meta.label} {instance.pk} no longer has version "
-                f"{expectation.token!r}: it was changed or deleted by another write",
-                model=root,
-                pk=instance.pk,
-                expected_version=expectation.token,
-                using=using,
-            )
+        claim_row(root, instance.pk, using, bump=bump)
+
+
+def claim_row(root: type[models.Model], pk: Any, using: str, *, bump: bool = False) -> bool:
+    """Under an expected version of the row ``root``/``pk``, a compare-and-swap that gives
+    it a new version, followed by the request (``VersionConflict`` when it has another
+    version); without one, a new version only with ``bump``. Whether one was expected."""
+    expectation = _expected(root, pk, using)
+    if expectation is None:
+        if bump:
+            _rewrite(root, pk, using, None)
+        return False
+    if expectation.token is None or not _rewrite(root, pk, using, expectation.token):
+        raise VersionConflict(
+            f"{root._meta.label} {pk} no longer has version "
+            f"{expectation.token!r}: it was changed or deleted by another write",
+            model=root,
+            pk=pk,
+            expected_version=expectation.token,
+            using=using,
+        )
+    return True
+
+
+def versioned_children(parent: type[models.Model]) -> frozenset[type[models.Model]]:
+    """The version roots of the versioned multi-table children of the plain ``parent``."""
+    return frozenset(_ROOTS_BY_PARENT.get(parent, ()))
+
+
+def version_parent_write(parent: type[models.Model], instance: models.Model, using: str) -> None:
+    """A write of the row through its plain parent that Django made without ``save()`` (a
+    change of a many-to-many field the parent declares): a new version for the versioned
+    child's row, compared and swapped when the request expects it (rules 46, 52)."""
+    _claim(parent, instance, using, bump=True)
 
 
 def _claim_before_save(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from django_preconditions.admin import VersionedModelAdmin
-from tests.testapp.models import Document, TokenOnlyDocument
+from tests.testapp.models import Document, LabelledDocument, TokenOnlyDocument
 
 
 @admin.register(Document)
@@ -19,3 +19,8 @@ class DocumentAdmin(VersionedModelAdmin):
 @admin.register(TokenOnlyDocument)
 class TokenOnlyDocumentAdmin(VersionedModelAdmin):
     """A model versioned by its token alone (no ``last_modified``)."""
+
+
+@admin.register(LabelledDocument)
+class LabelledDocumentAdmin(VersionedModelAdmin):
+    """Many-to-many fields: saving them is a write of the document (rule 46)."""

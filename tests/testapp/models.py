@@ -88,6 +88,8 @@ class Named(models.Model):
     """A plain concrete parent: its table is written before the versioned child's."""
 
     name = models.CharField(max_length=100, default="")
+    #: Declared by the plain parent: changing it is a write of the versioned child's row.
+    tags = models.ManyToManyField("Label", blank=True, related_name="named")
 
 
 class NamedDocument(Named, VersionedModel):
@@ -126,3 +128,18 @@ class TokenOnlyChapter(TokenOnlyDocument):
     """A multi-table child: the token lives in the parent's table (rule 53)."""
 
     number = models.IntegerField(default=1)
+
+
+class Label(models.Model):
+    """A plain model that documents are labelled with (many-to-many: rule 46)."""
+
+    name = models.CharField(max_length=50)
+
+
+class LabelledDocument(VersionedModel):
+    """Declares many-to-many fields: changing them is a write of the document (rule 46)."""
+
+    title = models.CharField(max_length=200)
+    labels = models.ManyToManyField(Label, blank=True, related_name="documents")
+    #: Symmetrical: a change through either side is a write of both rows.
+    related = models.ManyToManyField("self", blank=True)

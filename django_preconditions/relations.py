@@ -1,0 +1,151 @@
+"""Many-to-many changes are writes of the model that declares the field (rule 46).
+
+``doc.tags.add(tag)``, ``remove()``, ``set()`` and ``clear()`` write the relation's table,
+not the row, so without this the row's version would not change: a client holding the old
+``ETag`` could send it back with the old tags and overwrite a change it never saw.
+
+- A change through the declaring side (``doc.tags``) gives that row a new version. When the
+  request protects the row (any adapter, or :func:`~.models.expect_version`), it is a
+  compare-and-swap against the version the request expects, as ``save()`` is: a rival's
+  write in between raises :class:`~.exceptions.VersionConflict` and the relation's change is
+  rolled back with the statement that raised (412); otherwise the request follows the new
+  version (rule 52) and the instance in memory has it.
+- A change through the reverse side (``tag.document_set``) gives the declaring rows it
+  touched a new version; a symmetrical relation (``ManyToManyField("self")``) both sides.
+- A field declared by a plain multi-table parent of a versioned model is a write of the
+  versioned child's row (see :mod:`.inheritance`).
+
+Receivers are connected per relation table, only for relations that versioned models declare
+(:func:`connect_relations`, from ``AppConfig.ready()``): other many-to-many relations keep
+Django's fast path for ``add()``, which it takes only when nobody listens to
+``m2m_changed``. Rows written to a custom ``through`` model directly
+(``Membership.objects.create(...)``) are that model's writes: bump the declaring rows with
+``bump_versions()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, Final
+
+from django.apps import apps
+from django.db import models
+from django.db.models.signals import m2m_changed
+
+from ._compat import concrete_parents
+from .inheritance import claim_row, version_parent_write, versioned_children
+from .models import (
+    MODIFIED_FIELD,
+    VERSION_FIELD,
+    VersionedModel,
+    _expectations,
+    _matching,
+    new_version,
+    version_root,
+)
+
+__all__ = ["connect_relations"]
+
+#: The relation changes that write the table: after an add or a remove, before a clear (its
+#: rows are known only then; Django runs both signals and the DELETE in one transaction).
+_WRITES: Final = frozenset({"post_add", "post_remove", "pre_clear"})
+
+#: The declaring field of each relation table a receiver is connected for.
+_FIELDS: dict[type[models.Model], models.ManyToManyField[Any, Any]] = {}
+
+
+def connect_relations() -> None:
+    """Connect the receiver for the many-to-many fields of every installed versioned model,
+    and of their plain multi-table parents (called once all models are loaded)."""
+    for model in apps.get_models():
+        if not issubclass(model, VersionedModel):
+            continue
+        plain_parents = [p for p in concrete_parents(model) if not issubclass(p, VersionedModel)]
+        for declaring in (model, *plain_parents):
+            for field in declaring._meta.local_many_to_many:
+                _connect(field)
+
+
+def _connect(field: models.ManyToManyField[Any, Any]) -> None:
+    through = field.remote_field.through
+    if isinstance(through, type) and through not in _FIELDS:
+        _FIELDS[through] = field
+        m2m_changed.connect(
+            _version_relation_change,
+            sender=through,
+            dispatch_uid=f"preconditions-m2m-{through._meta.label_lower}",
+        )
+
+
+def _version_relation_change(
+    sender: type[models.Model],
+    instance: models.Model,
+    action: str,
+    reverse: bool,
+    model: type[models.Model],
+    pk_set: Collection[Any] | None,
+    using: str,
+    **kwargs: Any,
+) -> None:
+    if action not in _WRITES or (pk_set is not None and not pk_set):
+        return  # not a write, or one that changes nothing (adding rows already related)
+    field = _FIELDS.get(sender)
+    if field is None:
+        return
+    if not reverse:
+        if isinstance(instance, VersionedModel):
+            _bump_instance(instance, using)
+        else:  # an instance of a plain parent that declares the field
+            version_parent_write(field.model, instance, using)
+        if not field.remote_field.symmetrical:
+            return
+    others = _related_keys(field, instance, using) if pk_set is None else pk_set
+    if others:
+        for root in _declaring_roots(field.model):
+            _bump_rows(root, others, using)
+
+
+def _declaring_roots(model: type[models.Model]) -> frozenset[type[models.Model]]:
+    """Where the version of ``model``'s rows lives: its own root, or for a plain parent the
+    roots of its versioned children."""
+    if issubclass(model, VersionedModel):
+        return frozenset({version_root(model)})
+    return versioned_children(model)
+
+
+def _related_keys(
+    field: models.ManyToManyField[Any, Any], instance: models.Model, using: str
+) -> list[Any]:
+    """The declaring rows related to ``instance`` before a ``clear()``."""
+    rows = field.model._base_manager.using(using).filter(**{field.name: instance.pk})
+    return list(rows.values_list("pk", flat=True))
+
+
+def _bump_instance(instance: VersionedModel, using: str) -> None:
+    """A new version for ``instance``'s row: a compare-and-swap when the request expects the
+    row, followed by the request (rule 52) and by the instance in memory."""
+    root = version_root(type(instance))
+    values = new_version(root)  # explicit values: update() keeps them
+    rows = root._base_manager.using(using).filter(pk=instance.pk)
+    expectations = _expectations.get()
+    expectation = _matching(expectations, instance, using) if expectations else None
+    if expectation is not None and not expectation.deleted and expectation.token is not None:
+        expected = expectation.token
+        if not rows.filter(**{VERSION_FIELD: expected}).update(**values):
+            raise instance._conflict(expected, using=using)
+        expectation._record(values[VERSION_FIELD], values.get(MODIFIED_FIELD))
+    else:
+        rows.update(**values)
+    for name, value in values.items():
+        setattr(instance, name, value)
+
+
+def _bump_rows(root: type[models.Model], keys: Collection[Any], using: str) -> None:
+    """A new version for the rows of ``root`` with primary keys ``keys``: those the request
+    expects compared and swapped one by one and followed (rule 52), the others in one
+    ``UPDATE``."""
+    rest = list(keys)
+    if _expectations.get():
+        rest = [key for key in rest if not claim_row(root, key, using)]
+    if rest:
+        root._base_manager.using(using).filter(pk__in=rest).update(**new_version(root))
