@@ -33,6 +33,7 @@ from .models import (
     VersionExpectation,
     _expectations,
     _key_value,
+    follow_in_flight_save,
     new_version,
     version_root,
 )
@@ -81,6 +82,7 @@ def _rewrite(root: type[models.Model], pk: Any, using: str, token: str | None) -
     expectation = _expected(root, pk, using)
     if updated and expectation is not None:
         expectation._record(values[VERSION_FIELD], values.get(MODIFIED_FIELD))
+        follow_in_flight_save(root, pk, values[VERSION_FIELD])
     return int(updated)
 
 

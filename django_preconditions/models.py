@@ -551,6 +551,16 @@ _swap_target: ContextVar[_SwapTarget | None] = ContextVar(
 )
 
 
+def follow_in_flight_save(root: type[models.Model], pk: Any, token: str) -> None:
+    """The request wrote the row ``root``/``pk`` outside ``save()`` (a relation change, a
+    plain parent's write) while a compare-and-swap save of it has not issued its UPDATE yet
+    (a ``pre_save`` receiver): that UPDATE must expect the version just written, which the
+    request itself produced (rule 52)."""
+    target = _swap_target.get()
+    if target is not None and not target.applied and target.model is root and target.pk == pk:
+        target.token = token
+
+
 # --- QuerySet and manager --------------------------------------------------------------------
 
 

@@ -40,6 +40,7 @@ from .models import (
     VersionedModel,
     _expectations,
     _matching,
+    follow_in_flight_save,
     new_version,
     version_root,
 )
@@ -99,10 +100,18 @@ def _version_relation_change(
             version_parent_write(field.model, instance, using)
         if not field.remote_field.symmetrical:
             return
-    others = _related_keys(field, instance, using) if pk_set is None else pk_set
-    if others:
+    # The declaring rows on the other side, named by the field the relation's table refers
+    # to (the primary key, or a ``to_field``).
+    referenced = (
+        field.m2m_reverse_target_field_name() if not reverse else field.m2m_target_field_name()
+    )
+    if pk_set is None:
+        keys = _related_before_clear(field, instance, referenced, using)
+    else:
+        keys = _primary_keys(field.model, referenced, pk_set, using)
+    if keys:
         for root in _declaring_roots(field.model):
-            _bump_rows(root, others, using)
+            _bump_rows(root, keys, using)
 
 
 def _declaring_roots(model: type[models.Model]) -> frozenset[type[models.Model]]:
@@ -113,17 +122,35 @@ def _declaring_roots(model: type[models.Model]) -> frozenset[type[models.Model]]
     return versioned_children(model)
 
 
-def _related_keys(
-    field: models.ManyToManyField[Any, Any], instance: models.Model, using: str
+def _primary_keys(
+    model: type[models.Model], referenced: str, values: Collection[Any], using: str
 ) -> list[Any]:
-    """The declaring rows related to ``instance`` before a ``clear()``."""
-    rows = field.model._base_manager.using(using).filter(**{field.name: instance.pk})
+    """The primary keys of the rows of ``model`` whose field ``referenced`` has one of
+    ``values`` (the values themselves when it is the primary key)."""
+    pk = model._meta.pk
+    if referenced in (pk.name, pk.attname):
+        return list(values)
+    rows = model._base_manager.using(using).filter(**{f"{referenced}__in": list(values)})
     return list(rows.values_list("pk", flat=True))
+
+
+def _related_before_clear(
+    field: models.ManyToManyField[Any, Any], instance: models.Model, referenced: str, using: str
+) -> list[Any]:
+    """The primary keys of the declaring rows related to ``instance``, read before a
+    ``clear()`` deletes their links. ``instance``'s row is locked first: a link to it that
+    another transaction adds from now on waits for this one (its foreign key check), so the
+    clear cannot delete a link that was not read here."""
+    type(instance)._base_manager.using(using).select_for_update().filter(pk=instance.pk).exists()
+    rows = field.model._base_manager.using(using).filter(**{field.name: instance})
+    return list(rows.select_for_update().values_list("pk", flat=True))
 
 
 def _bump_instance(instance: VersionedModel, using: str) -> None:
     """A new version for ``instance``'s row: a compare-and-swap when the request expects the
-    row, followed by the request (rule 52) and by the instance in memory."""
+    row, followed by the request (rule 52). The instance in memory gets it too when it had
+    the row's version: not one whose ``save()`` is under way (a ``pre_save`` receiver), which
+    writes a version of its own after this one."""
     root = version_root(type(instance))
     values = new_version(root)  # explicit values: update() keeps them
     rows = root._base_manager.using(using).filter(pk=instance.pk)
@@ -134,10 +161,17 @@ def _bump_instance(instance: VersionedModel, using: str) -> None:
         if not rows.filter(**{VERSION_FIELD: expected}).update(**values):
             raise instance._conflict(expected, using=using)
         expectation._record(values[VERSION_FIELD], values.get(MODIFIED_FIELD))
+        follow_in_flight_save(root, instance.pk, values[VERSION_FIELD])
+        in_step = instance.version_token == expected
     else:
-        rows.update(**values)
-    for name, value in values.items():
-        setattr(instance, name, value)
+        # Only the row the instance has is followed by the instance; any other (a stale
+        # copy, a save under way) is given the new version all the same.
+        in_step = bool(rows.filter(**{VERSION_FIELD: instance.version_token}).update(**values))
+        if not in_step:
+            rows.update(**values)
+    if in_step:
+        for name, value in values.items():
+            setattr(instance, name, value)
 
 
 def _bump_rows(root: type[models.Model], keys: Collection[Any], using: str) -> None:

@@ -143,3 +143,18 @@ class LabelledDocument(VersionedModel):
     labels = models.ManyToManyField(Label, blank=True, related_name="documents")
     #: Symmetrical: a change through either side is a write of both rows.
     related = models.ManyToManyField("self", blank=True)
+
+
+class SluggedLabelled(VersionedModel):
+    """A custom ``through`` whose key to the declaring model is a unique slug (``to_field``)."""
+
+    slug = models.SlugField(unique=True)
+    labels = models.ManyToManyField(Label, through="Tagging", related_name="slugged")
+
+
+class Tagging(models.Model):
+    """The relation's table of ``SluggedLabelled.labels``, with a field of its own."""
+
+    document = models.ForeignKey(SluggedLabelled, to_field="slug", on_delete=models.CASCADE)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+    note = models.CharField(max_length=50, default="")
