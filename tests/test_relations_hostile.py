@@ -99,13 +99,13 @@ def test_pre_save_receiver_changing_the_relation_is_not_a_conflict(
         if instance.pk is not None:
             instance.labels.add(a)
 
-    pre_save.connect(tag_on_save, sender=LabelledDocument, dispatch_uid="hunt-pre-save")
+    pre_save.connect(tag_on_save, sender=LabelledDocument, dispatch_uid="hostile-pre-save")
     try:
         with expect_version(LabelledDocument, document.pk, document.version_token) as expected:
             document.title = "mine"
             document.save()  # the request's own write: must not be refused (rule 52)
     finally:
-        pre_save.disconnect(sender=LabelledDocument, dispatch_uid="hunt-pre-save")
+        pre_save.disconnect(sender=LabelledDocument, dispatch_uid="hostile-pre-save")
     stored = _stored(document)
     assert (stored.title, _labels(document)) == ("mine", ["a"])
     assert expected.token == stored.version_token
@@ -284,11 +284,11 @@ def test_a_label_added_while_a_reverse_clear_runs_is_never_lost_silently(
         time.sleep(0.5)  # the add runs now, or waits for the clear's lock
 
     through = LabelledDocument.labels.through
-    m2m_changed.connect(rival_adds_during_clear, sender=through, dispatch_uid="hunt-race")
+    m2m_changed.connect(rival_adds_during_clear, sender=through, dispatch_uid="hostile-race")
     try:
         a.documents.clear()  # in its own transaction (Django's atomic), autocommit around
     finally:
-        m2m_changed.disconnect(sender=through, dispatch_uid="hunt-race")
+        m2m_changed.disconnect(sender=through, dispatch_uid="hostile-race")
     started[0].join(30)
     assert not started[0].is_alive()
     assert started[0].errors == []  # type: ignore[attr-defined]
