@@ -21,7 +21,7 @@ from django_preconditions.decorators import require_preconditions
 from django_preconditions.exceptions import VersionConflict
 from django_preconditions.models import expect_version
 from tests.support.middleware import settings_rule
-from tests.test_relations import LabelledViewSet
+from tests.test_relations import RULE, LabelledViewSet, _labels, _stored
 from tests.testapp.models import Label, LabelledDocument, Named, NamedDocument
 
 pytestmark = [
@@ -66,21 +66,11 @@ urlpatterns = [
     path("related/<int:pk>/", related_view),
 ]
 
-RULE = {"model": "testapp.LabelledDocument", "lookup_url_kwarg": "pk"}
-
 
 @pytest.fixture
 def document() -> LabelledDocument:
     Label.objects.bulk_create([Label(name=name) for name in ("a", "b", "c")])
     return LabelledDocument.objects.create(title="doc")
-
-
-def _stored(document: LabelledDocument) -> LabelledDocument:
-    return LabelledDocument.objects.get(pk=document.pk)
-
-
-def _labels(document: LabelledDocument) -> list[str]:
-    return sorted(document.labels.values_list("name", flat=True))
 
 
 def _put(url: str, body: Any, **headers: str) -> Any:
