@@ -90,9 +90,7 @@ def _version_relation_change(
 ) -> None:
     if action not in _WRITES or (pk_set is not None and not pk_set):
         return  # not a write, or one that changes nothing (adding rows already related)
-    field = _FIELDS.get(sender)
-    if field is None:
-        return
+    field = _FIELDS[sender]  # connected only for the senders registered there
     if not reverse:
         if isinstance(instance, VersionedModel):
             _bump_instance(instance, using)

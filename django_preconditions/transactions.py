@@ -250,9 +250,12 @@ class OtherWrites:
             stack.close()
 
     def _observe(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        writes = sql.lstrip()[:7].upper().startswith(WRITE_STATEMENTS)
-        if writes and self.before_write is not None:
-            self.before_write()
+        before_write = self.before_write
+        writes = False
+        if before_write is not None or not self.wrote:  # told apart only while it matters
+            writes = sql.lstrip()[:7].upper().startswith(WRITE_STATEMENTS)
+            if writes and before_write is not None:
+                before_write()
         result = execute(sql, params, many, context)  # a statement that failed wrote nothing
         if writes:
             self.wrote = True
