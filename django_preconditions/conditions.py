@@ -545,6 +545,8 @@ def evaluate(
     method = method.upper()
     if method in IGNORED_METHODS:
         return Decision(Outcome.PROCEED, Reason.NOT_EVALUATED, method)
+    if resource is not None and resource.last_modified is None and requirement is not None:
+        requirement = requirement_for(requirement, resource)  # every step decides with it
     if not headers and (
         requirement is None or method in SAFE_METHODS or method not in requirement.methods
     ):  # no conditional header and nothing required of this method: the common read
