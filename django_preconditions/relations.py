@@ -14,6 +14,10 @@ not the row, so without this the row's version would not change: a client holdin
   touched a new version; a symmetrical relation (``ManyToManyField("self")``) both sides.
 - A field declared by a plain multi-table parent of a versioned model is a write of the
   versioned child's row (see :mod:`.inheritance`).
+- Deleting a row the relation points to (``tag.delete()``, a queryset's ``delete()``, the
+  admin's) deletes its links without ``m2m_changed``: the declaring rows that were linked to
+  it get a new version before the links go, in the delete's transaction, or a conditional
+  ``GET`` would answer 304 for a relation that changed.
 
 Receivers are connected per relation table, only for relations that versioned models declare
 (:func:`connect_relations`, from ``AppConfig.ready()``): other many-to-many relations keep
@@ -30,7 +34,7 @@ from typing import Any, Final
 
 from django.apps import apps
 from django.db import models
-from django.db.models.signals import m2m_changed
+from django.db.models.signals import m2m_changed, pre_delete
 
 from ._compat import concrete_parents
 from .inheritance import claim_row, version_parent_write, versioned_children
@@ -54,6 +58,10 @@ _WRITES: Final = frozenset({"post_add", "post_remove", "pre_clear"})
 #: The declaring field of each relation table a receiver is connected for.
 _FIELDS: dict[type[models.Model], models.ManyToManyField[Any, Any]] = {}
 
+#: The fields of :data:`_FIELDS` by the concrete model they point to: deleting one of its rows
+#: deletes their links.
+_POINTING_TO: dict[type[models.Model], list[models.ManyToManyField[Any, Any]]] = {}
+
 
 def connect_relations() -> None:
     """Connect the receiver for the many-to-many fields of every installed versioned model,
@@ -65,6 +73,7 @@ def connect_relations() -> None:
         for declaring in (model, *plain_parents):
             for field in declaring._meta.local_many_to_many:
                 _connect(field)
+    _connect_target_deletes()
 
 
 def _connect(field: models.ManyToManyField[Any, Any]) -> None:
@@ -76,6 +85,45 @@ def _connect(field: models.ManyToManyField[Any, Any]) -> None:
             sender=through,
             dispatch_uid=f"preconditions-m2m-{through._meta.label_lower}",
         )
+
+
+def _connect_target_deletes() -> None:
+    """Connect :func:`_version_before_target_delete` for every model whose rows the relations
+    point to, proxies included (Django sends ``pre_delete`` with the class deleted through;
+    a multi-table child's delete sends it for the parent's row too)."""
+    for field in _FIELDS.values():
+        target = _concrete(field.remote_field.model)
+        if field not in _POINTING_TO.setdefault(target, []):
+            _POINTING_TO[target].append(field)
+    for model in apps.get_models():
+        if _concrete(model) in _POINTING_TO:
+            pre_delete.connect(
+                _version_before_target_delete,
+                sender=model,
+                dispatch_uid=f"preconditions-m2m-target-{model._meta.label_lower}",
+            )
+
+
+def _concrete(model: type[models.Model]) -> type[models.Model]:
+    return model._meta.concrete_model or model
+
+
+def _version_before_target_delete(
+    sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any
+) -> None:
+    """A new version for the declaring rows linked to ``instance``, whose delete is about to
+    delete the links (Django's collector sends ``pre_delete`` inside its transaction, before
+    any ``DELETE``). The deleted row itself, when it declares the relation too, is left to
+    its own delete."""
+    _lock_row(instance, using)
+    for field in _POINTING_TO.get(_concrete(sender), ()):
+        keys = _linked_rows(field, instance, using)
+        if not keys:
+            continue
+        for root in _declaring_roots(field.model):
+            # The same row when one class inherits the other (a proxy, a multi-table parent).
+            same_table = issubclass(type(instance), root) or issubclass(root, type(instance))
+            _bump_rows(root, [key for key in keys if not same_table or key != instance.pk], using)
 
 
 def _version_relation_change(
@@ -100,12 +148,12 @@ def _version_relation_change(
             return
     # The declaring rows on the other side, named by the field the relation's table refers
     # to (the primary key, or a ``to_field``).
-    referenced = (
-        field.m2m_reverse_target_field_name() if not reverse else field.m2m_target_field_name()
-    )
     if pk_set is None:
-        keys = _related_before_clear(field, instance, referenced, using)
+        keys = _related_before_clear(field, instance, using)
     else:
+        referenced = (
+            field.m2m_reverse_target_field_name() if not reverse else field.m2m_target_field_name()
+        )
         keys = _primary_keys(field.model, referenced, pk_set, using)
     if keys:
         for root in _declaring_roots(field.model):
@@ -133,13 +181,25 @@ def _primary_keys(
 
 
 def _related_before_clear(
-    field: models.ManyToManyField[Any, Any], instance: models.Model, referenced: str, using: str
+    field: models.ManyToManyField[Any, Any], instance: models.Model, using: str
 ) -> list[Any]:
     """The primary keys of the declaring rows related to ``instance``, read before a
-    ``clear()`` deletes their links. ``instance``'s row is locked first: a link to it that
-    another transaction adds from now on waits for this one (its foreign key check), so the
-    clear cannot delete a link that was not read here."""
+    ``clear()`` deletes their links (see :func:`_lock_row`)."""
+    _lock_row(instance, using)
+    return _linked_rows(field, instance, using)
+
+
+def _lock_row(instance: models.Model, using: str) -> None:
+    """Lock ``instance``'s row before its links are read and then deleted (a ``clear()``, a
+    delete of the row): a link to it that another transaction adds from now on waits for
+    this one (its foreign key check), so no link is deleted that was not read."""
     type(instance)._base_manager.using(using).select_for_update().filter(pk=instance.pk).exists()
+
+
+def _linked_rows(
+    field: models.ManyToManyField[Any, Any], instance: models.Model, using: str
+) -> list[Any]:
+    """The primary keys of the declaring rows of ``field`` linked to ``instance``."""
     rows = field.model._base_manager.using(using).filter(**{field.name: instance})
     return list(rows.select_for_update().values_list("pk", flat=True))
 

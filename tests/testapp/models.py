@@ -136,6 +136,13 @@ class Label(models.Model):
     name = models.CharField(max_length=50)
 
 
+class LabelProxy(Label):
+    """The same labels through another class: deleting one unlinks documents too (rule 46)."""
+
+    class Meta:
+        proxy = True
+
+
 class LabelledDocument(VersionedModel):
     """Declares many-to-many fields: changing them is a write of the document (rule 46)."""
 
