@@ -973,14 +973,7 @@ class VersionedModel(models.Model):
                 # elsewhere no statement more than before (a receiver's error marks the
                 # transaction, as in Django).
                 with transaction.atomic(using=alias, savepoint=may_refuse_delete(type(self))):
-                    claimed = (
-                        type(self)
-                        ._base_manager.using(alias)
-                        .filter(pk=self.pk, **{VERSION_FIELD: expected_version})
-                        .update(**{VERSION_FIELD: new_version_token()})
-                    )
-                    if not claimed:
-                        raise self._conflict(expected_version, using=alias)
+                    self._claim_for_delete(alias, expected_version, expectation)
                     result = super().delete(using=alias, keep_parents=keep_parents)
         except VersionConflict:
             _clear_rollback_mark(alias)
@@ -997,6 +990,19 @@ class VersionedModel(models.Model):
         return result
 
     delete.alters_data = True  # type: ignore[attr-defined]
+
+    def _claim_for_delete(
+        self, alias: str, expected_version: str, expectation: VersionExpectation | None
+    ) -> None:
+        """The compare-and-swap before the collector deletes the row (it also locks it)."""
+        claim = new_version_token()
+        rows = type(self)._base_manager.using(alias).filter(pk=self.pk)
+        if not rows.filter(**{VERSION_FIELD: expected_version}).update(**{VERSION_FIELD: claim}):
+            raise self._conflict(expected_version, using=alias)
+        if expectation is not None:
+            # Receivers that write the row while the collector deletes it (its many-to-many
+            # links, a plain parent) compare against the claim and follow it (rule 52).
+            expectation._record(claim, expectation.last_modified)
 
     def _conflict(
         self, expected_version: str | None, reason: str = "stale", *, using: str | None = None

@@ -19,22 +19,28 @@ not the row, so without this the row's version would not change: a client holdin
   it get a new version before the links go, in the delete's transaction, or a conditional
   ``GET`` would answer 304 for a relation that changed.
 
+- Rows of a custom ``through`` model are links too, however they are written: created,
+  saved or deleted directly (``Membership.objects.create(...)``, ``membership.delete()``, a
+  queryset's ``delete()``), or by ``remove()``/``clear()``, which delete them through
+  Django's collector. Each gives the declaring rows it names (before and after a save) a
+  new version; ``add()`` (a ``bulk_create()``) is versioned by ``m2m_changed``.
+
 Receivers are connected per relation table, only for relations that versioned models declare
 (:func:`connect_relations`, from ``AppConfig.ready()``): other many-to-many relations keep
 Django's fast path for ``add()``, which it takes only when nobody listens to
-``m2m_changed``. Rows written to a custom ``through`` model directly
-(``Membership.objects.create(...)``) are that model's writes: bump the declaring rows with
-``bump_versions()``.
+``m2m_changed``. Writes Django makes without any signal (``bulk_create()``, ``update()`` of
+the ``through`` model) are not seen: bump the declaring rows with ``bump_versions()``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from django.apps import apps
 from django.db import models
-from django.db.models.signals import m2m_changed, pre_delete
+from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
 
 from ._compat import concrete_parents
 from .inheritance import claim_row, version_parent_write, versioned_children
@@ -62,6 +68,9 @@ _FIELDS: dict[type[models.Model], models.ManyToManyField[Any, Any]] = {}
 #: deletes their links.
 _POINTING_TO: dict[type[models.Model], list[models.ManyToManyField[Any, Any]]] = {}
 
+#: The custom ``through`` models of :data:`_FIELDS`: their rows' own signals version them.
+_CUSTOM: dict[type[models.Model], models.ManyToManyField[Any, Any]] = {}
+
 
 def connect_relations() -> None:
     """Connect the receiver for the many-to-many fields of every installed versioned model,
@@ -73,13 +82,15 @@ def connect_relations() -> None:
         for declaring in (model, *plain_parents):
             for field in declaring._meta.local_many_to_many:
                 _connect(field)
-    _connect_target_deletes()
+    _connect_row_receivers()
 
 
 def _connect(field: models.ManyToManyField[Any, Any]) -> None:
     through = field.remote_field.through
     if isinstance(through, type) and through not in _FIELDS:
         _FIELDS[through] = field
+        if not through._meta.auto_created:
+            _CUSTOM[through] = field
         m2m_changed.connect(
             _version_relation_change,
             sender=through,
@@ -87,21 +98,27 @@ def _connect(field: models.ManyToManyField[Any, Any]) -> None:
         )
 
 
-def _connect_target_deletes() -> None:
-    """Connect :func:`_version_before_target_delete` for every model whose rows the relations
-    point to, proxies included (Django sends ``pre_delete`` with the class deleted through;
-    a multi-table child's delete sends it for the parent's row too)."""
-    for field in _FIELDS.values():
+def _connect_row_receivers() -> None:
+    """Connect the row receivers, proxies included (Django sends ``pre_delete`` with the
+    class deleted through; a multi-table child's delete sends it for the parent's row too):
+    :func:`_version_before_target_delete` for the models the relations point to, and the
+    link receivers for custom ``through`` models."""
+    for through, field in _FIELDS.items():
+        if through in _CUSTOM:
+            continue  # its rows' deletes are versioned one by one, the cascade's too
         target = _concrete(field.remote_field.model)
         if field not in _POINTING_TO.setdefault(target, []):
             _POINTING_TO[target].append(field)
     for model in apps.get_models():
+        uid = f"preconditions-m2m-{model._meta.label_lower}"
         if _concrete(model) in _POINTING_TO:
             pre_delete.connect(
-                _version_before_target_delete,
-                sender=model,
-                dispatch_uid=f"preconditions-m2m-target-{model._meta.label_lower}",
+                _version_before_target_delete, sender=model, dispatch_uid=f"{uid}-target"
             )
+        if _concrete(model) in _CUSTOM:
+            pre_save.connect(_version_link_moved, sender=model, dispatch_uid=f"{uid}-moved")
+            post_save.connect(_version_link_saved, sender=model, dispatch_uid=f"{uid}-saved")
+            pre_delete.connect(_version_link_deleted, sender=model, dispatch_uid=f"{uid}-gone")
 
 
 def _concrete(model: type[models.Model]) -> type[models.Model]:
@@ -138,6 +155,8 @@ def _version_relation_change(
 ) -> None:
     if action not in _WRITES or (pk_set is not None and not pk_set):
         return  # not a write, or one that changes nothing (adding rows already related)
+    if action != "post_add" and sender in _CUSTOM:
+        return  # the rows' deletes are versioned one by one (_version_link_deleted)
     field = _FIELDS[sender]  # connected only for the senders registered there
     if not reverse:
         if isinstance(instance, VersionedModel):
@@ -241,3 +260,102 @@ def _bump_rows(root: type[models.Model], keys: Collection[Any], using: str) -> N
         rest = [key for key in rest if not claim_row(root, key, using)]
     if rest:
         root._base_manager.using(using).filter(pk__in=rest).update(**new_version(root))
+
+
+# -- rows of a custom ``through`` model, however written ----------------------------------------
+
+
+@functools.cache
+def _link_ends(field: models.ManyToManyField[Any, Any]) -> tuple[tuple[str, str], ...]:
+    """The foreign keys of ``field``'s ``through`` model that name declaring rows, each as
+    (its attname, the field of the declaring model it refers to): the source, and for a
+    symmetrical relation the target too."""
+    through = cast("type[models.Model]", field.remote_field.through)
+    ends = [(field.m2m_field_name(), field.m2m_target_field_name())]
+    if field.remote_field.symmetrical:
+        ends.append((field.m2m_reverse_field_name(), field.m2m_reverse_target_field_name()))
+    keys = [cast("models.ForeignKey[Any, Any]", through._meta.get_field(n)) for n, _ in ends]
+    return tuple((key.attname, referenced) for key, (_, referenced) in zip(keys, ends))
+
+
+def _version_link(
+    field: models.ManyToManyField[Any, Any],
+    values: Collection[tuple[str, Any]],
+    using: str,
+    *,
+    claim_only: bool = False,
+) -> None:
+    """A new version for the declaring rows whose ``referenced`` field has ``value``, for
+    each (``referenced``, ``value``) of ``values``; with ``claim_only``, only for the rows
+    the request expects (compared and swapped, and followed)."""
+    for referenced, value in values:
+        if value is None:
+            continue
+        keys = _primary_keys(field.model, referenced, [value], using)
+        for root in _declaring_roots(field.model):
+            if claim_only:
+                for key in keys:
+                    claim_row(root, key, using)
+            else:
+                _bump_rows(root, keys, using)
+
+
+def _link_values(
+    field: models.ManyToManyField[Any, Any], link: models.Model
+) -> list[tuple[str, Any]]:
+    return [(referenced, getattr(link, attname)) for attname, referenced in _link_ends(field)]
+
+
+def _version_link_saved(
+    sender: type[models.Model], instance: models.Model, raw: bool, using: str, **kwargs: Any
+) -> None:
+    """``post_save`` of a link: the rows it names have a new link, or a changed one."""
+    if raw:
+        return  # loaddata: rows are restored as they were, not written
+    field = _CUSTOM[_concrete(sender)]
+    _version_link(field, _link_values(field, instance), using)
+
+
+def _version_link_moved(
+    sender: type[models.Model],
+    instance: models.Model,
+    raw: bool,
+    using: str,
+    update_fields: Collection[str] | None,
+    **kwargs: Any,
+) -> None:
+    """``pre_save`` of a link. The rows it will name are versioned after the save
+    (:func:`_version_link_saved`); under an expected version of one of them, it is claimed
+    first, so that a refused link is not written (rule 51). A stored link moved to other
+    rows: the rows it named lose it."""
+    if raw:
+        return
+    field = _CUSTOM[_concrete(sender)]
+    if _expectations.get():
+        _version_link(field, _link_values(field, instance), using, claim_only=True)
+    if instance._state.adding:
+        return
+    ends = _link_ends(field)
+    if update_fields is not None:
+        names = {sender._meta.get_field(attname).name for attname, _ in ends}
+        if not names.intersection(update_fields):
+            return
+    attnames = [attname for attname, _ in ends]
+    rows = sender._base_manager.using(using).filter(pk=instance.pk)
+    stored = rows.values_list(*attnames).first()
+    if stored is not None:
+        moved = [
+            (referenced, before)
+            for (attname, referenced), before in zip(ends, stored, strict=True)
+            if before != getattr(instance, attname)
+        ]
+        _version_link(field, moved, using)
+
+
+def _version_link_deleted(
+    sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any
+) -> None:
+    """``pre_delete`` of a link (a direct delete, or ``remove()``/``clear()`` through
+    Django's collector, in its transaction): the rows it names lose it."""
+    field = _CUSTOM[_concrete(sender)]
+    _version_link(field, _link_values(field, instance), using)
