@@ -38,7 +38,13 @@ from .models import (
     version_root,
 )
 
-__all__ = ["claim_row", "guard_plain_parents", "version_parent_write", "versioned_children"]
+__all__ = [
+    "claim_row",
+    "expected_row",
+    "guard_plain_parents",
+    "version_parent_write",
+    "versioned_children",
+]
 
 # Plain parent model -> the version roots of its versioned children.
 _ROOTS_BY_PARENT: dict[type[models.Model], set[type[models.Model]]] = {}
@@ -59,7 +65,8 @@ def guard_plain_parents(sender: type[models.Model], **kwargs: Any) -> None:
         pre_delete.connect(_claim_before_delete, sender=parent, dispatch_uid=uid)
 
 
-def _expected(root: type[models.Model], pk: Any, using: str) -> VersionExpectation | None:
+def expected_row(root: type[models.Model], pk: Any, using: str) -> VersionExpectation | None:
+    """The innermost expectation of the row ``root``/``pk`` written to ``using``, if any."""
     for expectation in reversed(_expectations.get()):
         if (
             expectation.root is root
@@ -79,7 +86,7 @@ def _rewrite(root: type[models.Model], pk: Any, using: str, token: str | None) -
         rows = rows.filter(**{VERSION_FIELD: token})
     values = new_version(root)
     updated = rows.update(**values)
-    expectation = _expected(root, pk, using)
+    expectation = expected_row(root, pk, using)
     if updated and expectation is not None:
         expectation._record(values[VERSION_FIELD], values.get(MODIFIED_FIELD))
         follow_in_flight_save(root, pk, values[VERSION_FIELD])
@@ -99,7 +106,7 @@ def claim_row(root: type[models.Model], pk: Any, using: str, *, bump: bool = Fal
     """Under an expected version of the row ``root``/``pk``, a compare-and-swap that gives
     it a new version, followed by the request (``VersionConflict`` when it has another
     version); without one, a new version only with ``bump``. Whether one was expected."""
-    expectation = _expected(root, pk, using)
+    expectation = expected_row(root, pk, using)
     if expectation is None:
         if bump:
             _rewrite(root, pk, using, None)

@@ -963,20 +963,23 @@ class VersionedModel(models.Model):
         if expected_version is None:
             return super().delete(using=using, keep_parents=keep_parents)
         alias = using or write_alias(type(self), instance=self)
+        claimed = False
         try:
             if can_fast_delete(self, alias) and not keep_parents:
                 result = self._compare_and_swap_delete(alias, expected_version)
             else:
-                # Where PROTECT or RESTRICT may refuse the delete after the claim, a
-                # savepoint inside a transaction takes the claim back and leaves the
-                # caller's transaction usable, as Django's delete() leaves it (rule 51);
-                # elsewhere no statement more than before (a receiver's error marks the
-                # transaction, as in Django).
+                # Where the delete may be refused after the claim (PROTECT, RESTRICT, a
+                # receiver's compare-and-swap), a savepoint inside a transaction takes the
+                # claim back and leaves the caller's transaction usable, as Django's
+                # delete() leaves it (rule 51); elsewhere no statement more than before (a
+                # receiver's error marks the transaction, as in Django).
                 with transaction.atomic(using=alias, savepoint=may_refuse_delete(type(self))):
                     self._claim_for_delete(alias, expected_version, expectation)
+                    claimed = True
                     result = super().delete(using=alias, keep_parents=keep_parents)
         except VersionConflict:
-            _clear_rollback_mark(alias)
+            if not claimed:  # the compare-and-swap matched no row: nothing was written
+                _clear_rollback_mark(alias)
             raise
         except DatabaseError as exc:
             if is_database_conflict(exc):
@@ -1100,19 +1103,30 @@ class VersionedModel(models.Model):
 def may_refuse_delete(model: type[models.Model]) -> bool:
     """Whether Django's collector may refuse to delete a row of ``model`` (or of a parent
     it deletes with it) once collecting: a relation to it with ``on_delete=PROTECT`` or
-    ``RESTRICT``. Fixed once the models are ready, so worked out once per class."""
+    ``RESTRICT``, or a receiver of its delete that compares and swaps other rows
+    (:func:`refuse_deletes_in_receivers`). Fixed once the models are ready, so worked out
+    once per class."""
     refuses = _refusing_deletes.get(model)
     if refuses is None:
-        refuses = any(
+        owners = (model._meta.concrete_model or model, *concrete_parents(model))
+        refuses = any(owner in _refusing_receivers for owner in owners) or any(
             relation.on_delete in (models.PROTECT, models.RESTRICT)
-            for owner in (model, *concrete_parents(model))
+            for owner in owners
             for relation in owner._meta.related_objects
         )
         _refusing_deletes[model] = refuses
     return refuses
 
 
+def refuse_deletes_in_receivers(model: type[models.Model]) -> None:
+    """Note that a ``pre_delete`` receiver for ``model``'s rows may refuse the delete (a
+    compare-and-swap of a row it versions): see :func:`may_refuse_delete`."""
+    _refusing_receivers.add(model._meta.concrete_model or model)
+    _refusing_deletes.clear()
+
+
 _refusing_deletes: dict[type[models.Model], bool] = {}
+_refusing_receivers: set[type[models.Model]] = set()
 
 
 def _clear_rollback_mark(alias: str) -> None:

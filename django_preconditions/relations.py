@@ -17,13 +17,14 @@ not the row, so without this the row's version would not change: a client holdin
 - Deleting a row the relation points to (``tag.delete()``, a queryset's ``delete()``, the
   admin's) deletes its links without ``m2m_changed``: the declaring rows that were linked to
   it get a new version before the links go, in the delete's transaction, or a conditional
-  ``GET`` would answer 304 for a relation that changed.
-
+  ``GET`` would answer 304 for a relation that changed. A queryset's delete is versioned
+  at its first row, for all of them.
 - Rows of a custom ``through`` model are links too, however they are written: created,
   saved or deleted directly (``Membership.objects.create(...)``, ``membership.delete()``, a
   queryset's ``delete()``), or by ``remove()``/``clear()``, which delete them through
   Django's collector. Each gives the declaring rows it names (before and after a save) a
-  new version; ``add()`` (a ``bulk_create()``) is versioned by ``m2m_changed``.
+  new version, once per row per delete; ``add()`` (a ``bulk_create()``) is versioned by
+  ``m2m_changed``.
 
 Receivers are connected per relation table, only for relations that versioned models declare
 (:func:`connect_relations`, from ``AppConfig.ready()``): other many-to-many relations keep
@@ -35,15 +36,17 @@ the ``through`` model) are not seen: bump the declaring rows with ``bump_version
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Collection
+from contextvars import ContextVar
 from typing import Any, Final, cast
 
 from django.apps import apps
 from django.db import models
-from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
 from ._compat import concrete_parents
-from .inheritance import claim_row, version_parent_write, versioned_children
+from .inheritance import claim_row, expected_row, version_parent_write, versioned_children
 from .models import (
     MODIFIED_FIELD,
     VERSION_FIELD,
@@ -52,6 +55,7 @@ from .models import (
     _matching,
     follow_in_flight_save,
     new_version,
+    refuse_deletes_in_receivers,
     version_root,
 )
 
@@ -60,6 +64,9 @@ __all__ = ["connect_relations"]
 #: The relation changes that write the table: after an add or a remove, before a clear (its
 #: rows are known only then; Django runs both signals and the DELETE in one transaction).
 _WRITES: Final = frozenset({"post_add", "post_remove", "pre_clear"})
+
+#: Around the deletes of a ``remove()``/``clear()`` through a custom ``through`` model.
+_CUSTOM_CHANGES: Final = frozenset({"pre_remove", "post_remove", "pre_clear", "post_clear"})
 
 #: The declaring field of each relation table a receiver is connected for.
 _FIELDS: dict[type[models.Model], models.ManyToManyField[Any, Any]] = {}
@@ -103,22 +110,23 @@ def _connect_row_receivers() -> None:
     class deleted through; a multi-table child's delete sends it for the parent's row too):
     :func:`_version_before_target_delete` for the models the relations point to, and the
     link receivers for custom ``through`` models."""
-    for through, field in _FIELDS.items():
-        if through in _CUSTOM:
-            continue  # its rows' deletes are versioned one by one, the cascade's too
+    for field in _FIELDS.values():
         target = _concrete(field.remote_field.model)
         if field not in _POINTING_TO.setdefault(target, []):
             _POINTING_TO[target].append(field)
+            refuse_deletes_in_receivers(target)  # its receiver compares and swaps
     for model in apps.get_models():
         uid = f"preconditions-m2m-{model._meta.label_lower}"
         if _concrete(model) in _POINTING_TO:
             pre_delete.connect(
                 _version_before_target_delete, sender=model, dispatch_uid=f"{uid}-target"
             )
+            post_delete.connect(_end_delete_run, sender=model, dispatch_uid=f"{uid}-target")
         if _concrete(model) in _CUSTOM:
             pre_save.connect(_version_link_moved, sender=model, dispatch_uid=f"{uid}-moved")
             post_save.connect(_version_link_saved, sender=model, dispatch_uid=f"{uid}-saved")
             pre_delete.connect(_version_link_deleted, sender=model, dispatch_uid=f"{uid}-gone")
+            post_delete.connect(_end_delete_run, sender=model, dispatch_uid=f"{uid}-gone")
 
 
 def _concrete(model: type[models.Model]) -> type[models.Model]:
@@ -126,21 +134,39 @@ def _concrete(model: type[models.Model]) -> type[models.Model]:
 
 
 def _version_before_target_delete(
-    sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any
+    sender: type[models.Model],
+    instance: models.Model,
+    using: str,
+    origin: Any = None,
+    **kwargs: Any,
 ) -> None:
     """A new version for the declaring rows linked to ``instance``, whose delete is about to
     delete the links (Django's collector sends ``pre_delete`` inside its transaction, before
-    any ``DELETE``). The deleted row itself, when it declares the relation too, is left to
-    its own delete."""
-    _lock_row(instance, using)
-    for field in _POINTING_TO.get(_concrete(sender), ()):
-        keys = _linked_rows(field, instance, using)
-        if not keys:
-            continue
+    any ``DELETE``). A queryset's delete is handled at its first row, for all of its rows
+    (one lock, one read and one ``UPDATE`` per relation, however many rows). Rows the
+    delete removes are left to it."""
+    target = _concrete(sender)
+    done = _delete_run(origin, (target, instance.pk))
+    if (target, instance.pk) in done:
+        return
+    rows = target._base_manager.using(using)
+    if isinstance(origin, models.QuerySet) and _concrete(origin.model) is target:
+        rows = rows.filter(models.Q(pk__in=origin.values("pk")) | models.Q(pk=instance.pk))
+    else:
+        rows = rows.filter(pk=instance.pk)
+    # Locked first: a link to them that another transaction adds from now on waits for this
+    # one (its foreign key check), so no link is deleted that was not read.
+    deleted = set(rows.select_for_update().values_list("pk", flat=True))
+    done.update((target, pk) for pk in deleted)
+    for field in _POINTING_TO.get(target, ()):
+        linked = field.model._base_manager.using(using).filter(**{f"{field.name}__in": rows})
+        keys = set(linked.select_for_update().values_list("pk", flat=True))
         for root in _declaring_roots(field.model):
-            # The same row when one class inherits the other (a proxy, a multi-table parent).
-            same_table = issubclass(type(instance), root) or issubclass(root, type(instance))
-            _bump_rows(root, [key for key in keys if not same_table or key != instance.pk], using)
+            # The same rows when one class inherits the other (a proxy, a multi-table parent).
+            if issubclass(target, root) or issubclass(root, target):
+                keys -= deleted
+            if keys:
+                _bump_rows(root, keys, using)
 
 
 def _version_relation_change(
@@ -153,10 +179,12 @@ def _version_relation_change(
     using: str,
     **kwargs: Any,
 ) -> None:
+    if sender in _CUSTOM and action != "post_add":
+        if action in _CUSTOM_CHANGES and not reverse:
+            _note_change(_CUSTOM[sender], instance, action)
+        return  # the links' deletes are versioned by their own receiver
     if action not in _WRITES or (pk_set is not None and not pk_set):
         return  # not a write, or one that changes nothing (adding rows already related)
-    if action != "post_add" and sender in _CUSTOM:
-        return  # the rows' deletes are versioned one by one (_version_link_deleted)
     field = _FIELDS[sender]  # connected only for the senders registered there
     if not reverse:
         if isinstance(instance, VersionedModel):
@@ -278,42 +306,71 @@ def _link_ends(field: models.ManyToManyField[Any, Any]) -> tuple[tuple[str, str]
     return tuple((key.attname, referenced) for key, (_, referenced) in zip(keys, ends))
 
 
-def _version_link(
-    field: models.ManyToManyField[Any, Any],
-    values: Collection[tuple[str, Any]],
-    using: str,
-    *,
-    claim_only: bool = False,
-) -> None:
-    """A new version for the declaring rows whose ``referenced`` field has ``value``, for
-    each (``referenced``, ``value``) of ``values``; with ``claim_only``, only for the rows
-    the request expects (compared and swapped, and followed)."""
-    for referenced, value in values:
-        if value is None:
-            continue
-        keys = _primary_keys(field.model, referenced, [value], using)
-        for root in _declaring_roots(field.model):
-            if claim_only:
-                for key in keys:
-                    claim_row(root, key, using)
-            else:
-                _bump_rows(root, keys, using)
+_Link = tuple[str, Any]  # (the declaring model's field a link refers to, its value)
 
 
-def _link_values(
-    field: models.ManyToManyField[Any, Any], link: models.Model
-) -> list[tuple[str, Any]]:
+def _link_values(field: models.ManyToManyField[Any, Any], link: models.Model) -> list[_Link]:
     return [(referenced, getattr(link, attname)) for attname, referenced in _link_ends(field)]
 
 
-def _version_link_saved(
-    sender: type[models.Model], instance: models.Model, raw: bool, using: str, **kwargs: Any
+def _stored_link_values(
+    field: models.ManyToManyField[Any, Any], link: models.Model, using: str
+) -> list[_Link]:
+    """The declaring rows the stored row of ``link`` names (an instance in memory may be
+    stale: another write may have moved the link since it was loaded)."""
+    ends = _link_ends(field)
+    rows = type(link)._base_manager.using(using).filter(pk=link.pk)
+    stored = rows.values_list(*(attname for attname, _ in ends)).first()
+    if stored is None:
+        return []
+    return [(referenced, value) for (_, referenced), value in zip(ends, stored, strict=True)]
+
+
+def _version_link(
+    field: models.ManyToManyField[Any, Any], links: Collection[_Link], using: str
 ) -> None:
-    """``post_save`` of a link: the rows it names have a new link, or a changed one."""
-    if raw:
-        return  # loaddata: rows are restored as they were, not written
-    field = _CUSTOM[_concrete(sender)]
-    _version_link(field, _link_values(field, instance), using)
+    """A new version for the declaring rows the ``links`` name: through the instance whose
+    ``remove()``/``clear()`` deletes them (:data:`_changing`), which then follows, or as
+    :func:`_bump_rows`."""
+    changing = _changing.get()
+    for referenced, value in links:
+        if value is None:
+            continue
+        keys = _primary_keys(field.model, referenced, [value], using)
+        noted = changing.get((field, referenced, value)) if changing else None
+        instance = noted() if noted is not None else None
+        if isinstance(instance, VersionedModel) and instance.pk in keys:
+            _bump_instance(instance, using)
+            keys = [key for key in keys if key != instance.pk]
+        for root in _declaring_roots(field.model):
+            if keys:
+                _bump_rows(root, keys, using)
+
+
+def _claim_links(
+    field: models.ManyToManyField[Any, Any], links: Collection[_Link], using: str
+) -> None:
+    """Before a link is written under expected versions: every row it names that the request
+    expects must still have its version, checked for all before any is claimed (so that a
+    refused link changes no row, rule 51), then each is claimed (compare-and-swap, followed)."""
+    pairs = [
+        (root, key)
+        for referenced, value in links
+        if value is not None
+        for key in _primary_keys(field.model, referenced, [value], using)
+        for root in _declaring_roots(field.model)
+    ]
+    for root, key in pairs:
+        expectation = expected_row(root, key, using)
+        if (
+            expectation is not None
+            and not root._base_manager.using(using)
+            .filter(pk=key, **{VERSION_FIELD: expectation.token})
+            .exists()
+        ):
+            claim_row(root, key, using)  # raises the conflict, as a claim would
+    for root, key in pairs:
+        claim_row(root, key, using)
 
 
 def _version_link_moved(
@@ -324,38 +381,164 @@ def _version_link_moved(
     update_fields: Collection[str] | None,
     **kwargs: Any,
 ) -> None:
-    """``pre_save`` of a link. The rows it will name are versioned after the save
-    (:func:`_version_link_saved`); under an expected version of one of them, it is claimed
-    first, so that a refused link is not written (rule 51). A stored link moved to other
-    rows: the rows it named lose it."""
+    """``pre_save`` of a link. The rows it names after the save are versioned then
+    (:func:`_version_link_saved`); a stored link moved to other rows: the rows it named lose
+    it, now. Under expected versions, all of those rows are claimed first (rule 51)."""
     if raw:
         return
     field = _CUSTOM[_concrete(sender)]
-    if _expectations.get():
-        _version_link(field, _link_values(field, instance), using, claim_only=True)
-    if instance._state.adding:
-        return
-    ends = _link_ends(field)
-    if update_fields is not None:
-        names = {sender._meta.get_field(attname).name for attname, _ in ends}
-        if not names.intersection(update_fields):
-            return
-    attnames = [attname for attname, _ in ends]
-    rows = sender._base_manager.using(using).filter(pk=instance.pk)
-    stored = rows.values_list(*attnames).first()
-    if stored is not None:
+    moved: list[_Link] = []
+    if _may_be_stored(sender, instance) and _writes_link_fields(field, sender, update_fields):
+        current = _link_values(field, instance)
         moved = [
-            (referenced, before)
-            for (attname, referenced), before in zip(ends, stored, strict=True)
-            if before != getattr(instance, attname)
+            link for link in _stored_link_values(field, instance, using) if link not in current
         ]
+    if _expectations.get():
+        if update_fields is None or moved:
+            _claim_links(field, [*moved, *_link_values(field, instance)], using)
+        else:  # only other fields are written: the rows the stored link names
+            _claim_links(field, _stored_link_values(field, instance, using), using)
+    if moved:
         _version_link(field, moved, using)
 
 
-def _version_link_deleted(
-    sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any
+def _may_be_stored(model: type[models.Model], instance: models.Model) -> bool:
+    """Whether saving ``instance`` may update a stored row (Django inserts a new instance
+    whose primary key has a default without trying an UPDATE first)."""
+    pk = model._meta.pk
+    if instance.pk is None or pk is None:
+        return False
+    return not (instance._state.adding and (pk.has_default() or pk.has_db_default()))
+
+
+def _writes_link_fields(
+    field: models.ManyToManyField[Any, Any],
+    model: type[models.Model],
+    update_fields: Collection[str] | None,
+) -> bool:
+    if update_fields is None:
+        return True
+    names = {attname for attname, _ in _link_ends(field)}
+    names.update(model._meta.get_field(attname).name for attname in list(names))
+    return bool(names.intersection(update_fields))
+
+
+def _version_link_saved(
+    sender: type[models.Model],
+    instance: models.Model,
+    raw: bool,
+    using: str,
+    update_fields: Collection[str] | None,
+    **kwargs: Any,
 ) -> None:
-    """``pre_delete`` of a link (a direct delete, or ``remove()``/``clear()`` through
-    Django's collector, in its transaction): the rows it names lose it."""
+    """``post_save`` of a link: the rows it names have a new link, or a changed one (when
+    only other fields were written, the rows its stored row names)."""
+    if raw:
+        return  # loaddata: rows are restored as they were, not written
     field = _CUSTOM[_concrete(sender)]
-    _version_link(field, _link_values(field, instance), using)
+    if _writes_link_fields(field, sender, update_fields):
+        _version_link(field, _link_values(field, instance), using)
+    else:
+        _version_link(field, _stored_link_values(field, instance, using), using)
+
+
+def _version_link_deleted(
+    sender: type[models.Model],
+    instance: models.Model,
+    using: str,
+    origin: Any = None,
+    **kwargs: Any,
+) -> None:
+    """``pre_delete`` of a link, in the collector's transaction: the rows it names lose it.
+    Each row once per delete (``clear()`` of a hundred links is one write of the row). A
+    link deleted because the row it names or points to is deleted is left to that delete
+    (:func:`_version_before_target_delete`)."""
+    through = _concrete(sender)
+    field = _CUSTOM[through]
+    if origin is not None:
+        model = _concrete(origin.model if isinstance(origin, models.QuerySet) else type(origin))
+        if model is not through and _deletes_linked(field, model):
+            return
+    if origin is instance:  # link.delete(): the instance in memory may be stale
+        links = _stored_link_values(field, instance, using)
+    else:  # loaded by the collector for this delete
+        links = _link_values(field, instance)
+    done = _delete_run(origin, instance.pk)
+    _version_link(field, [link for link in links if (field, *link) not in done], using)
+    done.update((field, *link) for link in links)
+
+
+class _DeleteRun:
+    """The rows one collector run has versioned so far (see :func:`_delete_run`)."""
+
+    __slots__ = ("done", "origin", "seen")
+
+    def __init__(self, origin: Any) -> None:
+        self.origin = weakref.ref(origin) if origin is not None else None
+        self.seen: set[Any] = set()
+        self.done: set[tuple[Any, ...]] = set()
+
+
+_delete_runs: ContextVar[_DeleteRun | None] = ContextVar("preconditions_link_deletes", default=None)
+
+
+def _delete_run(origin: Any, link_pk: Any) -> set[tuple[Any, ...]]:
+    """What the collector run deleting the link ``link_pk`` has versioned already. A run is
+    told by its origin (the queryset or instance ``delete()`` was called on) and ends at its
+    first ``post_delete``; the same origin deleting a link it deleted before is a new run
+    (a retry after a rollback), so nothing is skipped that the rollback took back."""
+    run = _delete_runs.get()
+    if (
+        run is None
+        or origin is None
+        or run.origin is None
+        or run.origin() is not origin
+        or link_pk in run.seen
+    ):
+        run = _DeleteRun(origin)
+        _delete_runs.set(run)
+    run.seen.add(link_pk)
+    return run.done
+
+
+def _end_delete_run(**kwargs: Any) -> None:
+    """``post_delete`` of a link: its run's deletes are done."""
+    _delete_runs.set(None)
+
+
+#: The instances whose ``remove()``/``clear()`` through a custom ``through`` model is under
+#: way, by (field, referenced field, value): the links' deletes version the row through the
+#: instance, which follows it as with an auto-created table. Left over after an error, an
+#: entry only lets that instance, if it is still alive and had the row's version, follow a
+#: later write of the same row.
+_changing: ContextVar[dict[tuple[Any, ...], weakref.ref[models.Model]] | None] = ContextVar(
+    "preconditions_relations_changing", default=None
+)
+
+
+def _note_change(
+    field: models.ManyToManyField[Any, Any], instance: models.Model, action: str
+) -> None:
+    """``pre_remove``/``pre_clear`` (and their ``post_``) through the declaring side of a
+    custom ``through`` relation: note (or forget) the instance whose links are deleted."""
+    referenced = _link_ends(field)[0][1]
+    key = (field, referenced, getattr(instance, referenced))
+    changing = dict(_changing.get() or {})
+    if action.startswith("pre_"):
+        changing[key] = weakref.ref(instance)
+    else:
+        changing.pop(key, None)
+    _changing.set(changing or None)
+
+
+def _deletes_linked(field: models.ManyToManyField[Any, Any], model: type[models.Model]) -> bool:
+    """Whether deleting rows of ``model`` is what deletes links of ``field`` (a row they
+    point to, whose delete versions the linked rows, or a declaring row, deleted itself)."""
+    target = _concrete(field.remote_field.model)
+    declaring = field.model
+    return (
+        issubclass(model, target)
+        or issubclass(target, model)
+        or issubclass(model, declaring)
+        or issubclass(declaring, model)
+    )

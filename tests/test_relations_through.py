@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core import serializers
+from django.db.models.signals import pre_delete
 
 from django_preconditions.exceptions import VersionConflict
 from django_preconditions.models import expect_version
@@ -160,3 +161,34 @@ def test_rule_52_a_protected_delete_of_a_linked_document_is_not_its_own_conflict
     assert expected.deleted
     assert not SluggedLabelled.objects.filter(pk=one.pk).exists()
     assert list(Tagging.objects.values_list("document__slug", flat=True)) == ["two"]
+
+
+def test_rule_46_a_queryset_deleted_again_versions_again(
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
+) -> None:
+    """A delete versions each row once: the same queryset deleted again (after a link was
+    added, or after a delete that a receiver's error rolled back) is another delete."""
+    one, _ = documents
+    links = Tagging.objects.filter(document=one)
+    Tagging.objects.create(document=one, label=labels[0])
+    links.delete()
+    Tagging.objects.create(document=one, label=labels[1])
+    before = _version(one)
+    links.delete()
+    assert _version(one) != before
+    Tagging.objects.create(document=one, label=labels[0])
+    before = _version(one)
+
+    def refuse(**kwargs: Any) -> None:
+        raise RuntimeError("a receiver's error")
+
+    pre_delete.connect(refuse, sender=Tagging, dispatch_uid="refuse-once")
+    try:
+        with pytest.raises(RuntimeError):
+            links.delete()
+    finally:
+        pre_delete.disconnect(sender=Tagging, dispatch_uid="refuse-once")
+    assert _version(one) == before  # rolled back with the delete
+    links.delete()
+    assert _version(one) != before
+    assert _linked(one) == []

@@ -28,6 +28,7 @@ from ..exceptions import VersionConflict
 from ..models import (
     VERSION_FIELD,
     VersionedModel,
+    VersionExpectation,
     expect_version,
     pop_expectation,
     push_expectation,
@@ -409,30 +410,27 @@ class VersionedModelAdminMixin(_ModelAdmin):
         # A project's delete_queryset() (a soft delete, say) is what Django's bulk delete
         # calls: it is called here too, one confirmed row at a time; otherwise each row is
         # deleted through delete_model(), as on its delete page.
-        own_bulk_delete = type(self).delete_queryset is not admin.ModelAdmin.delete_queryset
+        confirmed = {str(obj.pk): obj for obj in objects if str(obj.pk) in signed_by_pk}
+        unverified.extend(obj for obj in objects if str(obj.pk) not in confirmed)
         try:
-            with transaction.atomic(using=alias):
-                for obj in objects:
-                    signed = signed_by_pk.get(str(obj.pk))
-                    if signed is None:
-                        unverified.append(obj)
-                        continue
+            # Every confirmed row is expected for the whole action, so that deleting one
+            # that another one is linked to (a many-to-many relation) versions the other
+            # as the action's own write, which its delete then follows (rule 52).
+            with transaction.atomic(using=alias), contextlib.ExitStack() as stack:
+                expected = {
+                    pk: push_expectation(type(obj), obj.pk, signed_by_pk[pk].token)
+                    for pk, obj in confirmed.items()
+                }
+                for expectation in expected.values():
+                    stack.callback(pop_expectation, expectation)
+                for pk, obj in confirmed.items():
                     kept = copy.copy(obj)  # keeps the pk for the history entry
-                    try:
-                        with expect_version(type(obj), obj.pk, signed.token):
-                            if own_bulk_delete:
-                                done = self._delete_through_queryset(request, queryset, obj, signed)
-                            else:
-                                self.delete_model(request, obj)
-                                done = True
-                    except VersionConflict as exc:
-                        if exc.reason == VersionConflict.DATABASE:
-                            raise
-                        done = False
-                    if not done:
-                        stale.append((obj, signed))
-                        continue
-                    deleted.append(kept)
+                    if pk in expected and self._delete_confirmed(
+                        request, queryset, obj, signed_by_pk[pk], expected, alias
+                    ):
+                        deleted.append(kept)
+                    else:
+                        stale.append((obj, signed_by_pk[pk]))
                 if deleted:
                     self.log_deletions(request, deleted)  # type: ignore[arg-type]
         except VersionConflict:
@@ -445,6 +443,38 @@ class VersionedModelAdminMixin(_ModelAdmin):
             )
             return
         self._report_bulk_delete(request, deleted, stale, unverified, gone)
+
+    def _delete_confirmed(
+        self,
+        request: HttpRequest,
+        queryset: models.QuerySet[Any],
+        obj: models.Model,
+        signed: SignedVersion,
+        expected: dict[str, VersionExpectation],
+        alias: str,
+    ) -> bool:
+        """Delete one confirmed row, in a savepoint; ``False`` when it changed since the
+        confirmation. When the delete found another confirmed row changed (one it versions),
+        that row is stale: it is no longer expected (and is reported), and the delete is
+        tried again."""
+        # A project's delete_queryset() (a soft delete, say) is what Django's bulk delete
+        # calls: it is called here too, one confirmed row at a time; otherwise each row is
+        # deleted through delete_model(), as on its delete page.
+        own_bulk_delete = type(self).delete_queryset is not admin.ModelAdmin.delete_queryset
+        while True:
+            try:
+                with transaction.atomic(using=alias):
+                    if own_bulk_delete:
+                        return self._delete_through_queryset(request, queryset, obj, signed)
+                    self.delete_model(request, obj)
+                    return True
+            except VersionConflict as exc:
+                if exc.reason == VersionConflict.DATABASE:
+                    raise
+                other = str(exc.pk)
+                if other == str(obj.pk) or other not in expected:
+                    return False
+                pop_expectation(expected.pop(other))
 
     def _delete_through_queryset(
         self,
