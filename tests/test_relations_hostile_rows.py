@@ -20,8 +20,10 @@ from django_preconditions.admin import VERSION_FIELD_NAME
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.exceptions import VersionConflict
 from django_preconditions.models import expect_version
+from tests import test_relations_through
 from tests.support.admin_pages import changelist_url, messages_of
 from tests.test_relations import _labels, _stored
+from tests.test_relations_through import _linked, _version
 from tests.testapp.models import (
     Label,
     LabelledDocument,
@@ -32,49 +34,35 @@ from tests.testapp.models import (
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-
-def _version(document: SluggedLabelled) -> str:
-    return SluggedLabelled.objects.get(pk=document.pk).version_token
-
-
-@pytest.fixture
-def pair() -> tuple[SluggedLabelled, SluggedLabelled]:
-    return SluggedLabelled.objects.create(slug="one"), SluggedLabelled.objects.create(slug="two")
-
-
-@pytest.fixture
-def ab() -> tuple[Label, Label]:
-    return Label.objects.create(name="a"), Label.objects.create(name="b")
-
-
-def _linked(document: SluggedLabelled) -> list[str]:
-    return sorted(document.labels.values_list("name", flat=True))
+# The fixtures of the first round: two documents (slugs one, two) and two labels (a, b).
+documents = test_relations_through.documents
+labels = test_relations_through.labels
 
 
 # -- a link moved without its old row being versioned ------------------------------------------
 
 
 def test_rule_46_a_new_instance_with_a_stored_links_key_moves_it_and_versions_both(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
     """``Tagging(pk=<stored>, …).save()`` is Django's UPDATE of the stored link (no default
     on the key): it moves the link from ``one`` to ``two``; ``one`` lost a label."""
-    one, two = pair
-    link = Tagging.objects.create(document=one, label=ab[0])
-    before = {doc.pk: _version(doc) for doc in pair}
-    Tagging(pk=link.pk, document=two, label=ab[0]).save()
+    one, two = documents
+    link = Tagging.objects.create(document=one, label=labels[0])
+    before = {doc.pk: _version(doc) for doc in documents}
+    Tagging(pk=link.pk, document=two, label=labels[0]).save()
     assert (_linked(one), _linked(two)) == ([], ["a"])
     assert _version(two) != before[two.pk]
     assert _version(one) != before[one.pk]  # its representation changed: no stale ETag
 
 
 def test_rule_46_a_link_moved_with_update_fields_by_attname_versions_the_old_row(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
     """Django accepts attnames in ``update_fields`` (``document_id``)."""
-    one, two = pair
-    link = Tagging.objects.create(document=one, label=ab[0])
-    before = {doc.pk: _version(doc) for doc in pair}
+    one, two = documents
+    link = Tagging.objects.create(document=one, label=labels[0])
+    before = {doc.pk: _version(doc) for doc in documents}
     link.document_id = two.slug
     link.save(update_fields=["document_id"])
     assert (_linked(one), _linked(two)) == ([], ["a"])
@@ -83,48 +71,50 @@ def test_rule_46_a_link_moved_with_update_fields_by_attname_versions_the_old_row
 
 
 def test_rule_46_a_link_moved_with_update_fields_by_name_versions_both(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
-    one, two = pair
-    link = Tagging.objects.create(document=one, label=ab[0])
-    before = {doc.pk: _version(doc) for doc in pair}
+    one, two = documents
+    link = Tagging.objects.create(document=one, label=labels[0])
+    before = {doc.pk: _version(doc) for doc in documents}
     link.document = two
     link.save(update_fields=["document"])
     assert (_linked(one), _linked(two)) == ([], ["a"])
-    assert all(_version(doc) != before[doc.pk] for doc in pair)
+    assert all(_version(doc) != before[doc.pk] for doc in documents)
 
 
 # -- rule 52: the instance in memory follows a change through its own manager -----------------
 
 
 def test_rule_52_remove_through_a_custom_through_keeps_the_instance_in_step(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
     """As for an auto-created table (``_bump_instance``): the instance whose manager changed
     the relation has the row's new version."""
-    one, _ = pair
-    one.labels.add(ab[0], ab[1])
+    one, _ = documents
+    one.labels.add(labels[0], labels[1])
     assert one.version_token == _version(one)  # add(): in step
-    one.labels.remove(ab[0])
+    one.labels.remove(labels[0])
     assert one.version_token == _version(one)
     one.labels.clear()
     assert one.version_token == _version(one)
 
 
-def test_rule_52_an_auto_created_remove_keeps_the_instance_in_step(ab: tuple[Label, Label]) -> None:
+def test_rule_52_an_auto_created_remove_keeps_the_instance_in_step(
+    labels: tuple[Label, Label],
+) -> None:
     document = LabelledDocument.objects.create(title="d")
-    document.labels.add(*ab)
-    document.labels.remove(ab[0])
+    document.labels.add(*labels)
+    document.labels.remove(labels[0])
     assert document.version_token == _stored(document).version_token
     document.labels.clear()
     assert document.version_token == _stored(document).version_token
 
 
 def test_rule_52_set_on_a_custom_through_under_an_expectation_then_save(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
-    one, _ = pair
-    a, b = ab
+    one, _ = documents
+    a, b = labels
     Tagging.objects.create(document=one, label=a)
     read = _version(one)
     one.refresh_from_db()
@@ -240,25 +230,25 @@ def test_named_document_follows_a_deleted_tag() -> None:
 
 
 def test_rule_52_removing_through_a_custom_through_then_saving_with_the_instances_version(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
     """A form-style save naming the version the instance has: the remove was this code's
     own write, so it must not be refused (it is not, for an auto-created table)."""
-    one, _ = pair
-    one.labels.add(ab[0], ab[1])
-    one.labels.remove(ab[0])
+    one, _ = documents
+    one.labels.add(labels[0], labels[1])
+    one.labels.remove(labels[0])
     one.save(expected_version=one.version_token)
     assert _version(one) == one.version_token
 
 
 def test_rule_51_a_link_moved_from_a_changed_row_leaves_the_new_row_unchanged(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
     """The request expects both rows; a rival changed ``one``: moving the link from ``one``
     to ``two`` is refused, and ``two`` keeps the version its clients hold (autocommit)."""
-    one, two = pair
-    link = Tagging.objects.create(document=one, label=ab[0])
-    before = {doc.pk: _version(doc) for doc in pair}
+    one, two = documents
+    link = Tagging.objects.create(document=one, label=labels[0])
+    before = {doc.pk: _version(doc) for doc in documents}
     SluggedLabelled.objects.filter(pk=one.pk).update(slug="one")  # a rival's write
     link.document = two
     with (
@@ -293,10 +283,10 @@ def _link_then_unlink(one: SluggedLabelled, a: Label, b: Label) -> None:
 
 @pytest.mark.parametrize("outer", [False, True], ids=["autocommit", "in-transaction"])
 def test_rule_52_link_writes_in_a_rolled_back_savepoint_then_save(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label], outer: bool
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label], outer: bool
 ) -> None:
-    one, _ = pair
-    a, b = ab
+    one, _ = documents
+    a, b = labels
     Tagging.objects.create(document=one, label=b)
     read = _version(one)
     with (
@@ -311,10 +301,10 @@ def test_rule_52_link_writes_in_a_rolled_back_savepoint_then_save(
 
 @pytest.mark.parametrize("outer", [False, True], ids=["autocommit", "in-transaction"])
 def test_rule_52_a_protected_delete_rolled_back_then_save(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label], outer: bool
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label], outer: bool
 ) -> None:
-    one, _ = pair
-    Tagging.objects.create(document=one, label=ab[0])
+    one, _ = documents
+    Tagging.objects.create(document=one, label=labels[0])
     stored = SluggedLabelled.objects.get(pk=one.pk)
     with (
         transaction.atomic() if outer else contextlib.nullcontext(),
@@ -327,15 +317,15 @@ def test_rule_52_a_protected_delete_rolled_back_then_save(
 
 
 def test_rule_52_deleting_a_custom_linked_label_is_followed(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
-    one, two = pair
-    for document in pair:
-        Tagging.objects.create(document=document, label=ab[0])
+    one, two = documents
+    for document in documents:
+        Tagging.objects.create(document=document, label=labels[0])
     stored = SluggedLabelled.objects.get(pk=one.pk)
     before_two = _version(two)
     with expect_version(SluggedLabelled, one.pk, stored.version_token) as expected:
-        Label.objects.filter(pk=ab[0].pk).delete()
+        Label.objects.filter(pk=labels[0].pk).delete()
         stored.save()
     assert _version(one) == expected.token
     assert _version(two) != before_two
@@ -424,12 +414,12 @@ def test_admin_bulk_delete_keeps_a_related_row_another_user_changed(admin_client
 
 
 def test_rule_46_deleting_a_stale_link_instance_versions_the_row_it_is_stored_with(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
     """Loaded while it linked ``one``; another process moved it to ``two`` (a versioned
     save); deleting the old instance deletes the stored link, which ``two`` loses."""
-    one, two = pair
-    link = Tagging.objects.create(document=one, label=ab[0])
+    one, two = documents
+    link = Tagging.objects.create(document=one, label=labels[0])
     moved = Tagging.objects.get(pk=link.pk)
     moved.document = two
     moved.save()
@@ -440,12 +430,12 @@ def test_rule_46_deleting_a_stale_link_instance_versions_the_row_it_is_stored_wi
 
 
 def test_rule_46_saving_a_links_note_versions_the_row_it_is_stored_with(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label]
+    documents: tuple[SluggedLabelled, SluggedLabelled], labels: tuple[Label, Label]
 ) -> None:
     """``update_fields=["note"]`` writes the note of the stored link, which names ``two``
     (moved by another process since this instance was loaded)."""
-    one, two = pair
-    link = Tagging.objects.create(document=one, label=ab[0])
+    one, two = documents
+    link = Tagging.objects.create(document=one, label=labels[0])
     moved = Tagging.objects.get(pk=link.pk)
     moved.document = two
     moved.save()
@@ -473,11 +463,13 @@ urlpatterns = [path("unlabel/<int:pk>/", unlabel)]
 @pytest.mark.urls(__name__)
 @pytest.mark.parametrize("atomic_requests", [False, True], indirect=True)
 def test_rule_52_a_view_removing_a_custom_link_answers_the_stored_version(
-    pair: tuple[SluggedLabelled, SluggedLabelled], ab: tuple[Label, Label], atomic_requests: bool
+    documents: tuple[SluggedLabelled, SluggedLabelled],
+    labels: tuple[Label, Label],
+    atomic_requests: bool,
 ) -> None:
-    one, _ = pair
-    Tagging.objects.create(document=one, label=ab[0])
-    Tagging.objects.create(document=one, label=ab[1])
+    one, _ = documents
+    Tagging.objects.create(document=one, label=labels[0])
+    Tagging.objects.create(document=one, label=labels[1])
     etag = SluggedLabelled.objects.get(pk=one.pk).etag
     response = Client().put(
         f"/unlabel/{one.pk}/",
