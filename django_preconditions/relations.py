@@ -29,8 +29,9 @@ not the row, so without this the row's version would not change: a client holdin
 Receivers are connected per relation table, only for relations that versioned models declare
 (:func:`connect_relations`, from ``AppConfig.ready()``): other many-to-many relations keep
 Django's fast path for ``add()``, which it takes only when nobody listens to
-``m2m_changed``. Writes Django makes without any signal (``bulk_create()``, ``update()`` of
-the ``through`` model) are not seen: bump the declaring rows with ``bump_versions()``.
+``m2m_changed``. Writes Django makes without any signal (``bulk_create()``,
+``bulk_update()``, ``update()`` of the ``through`` model) are not seen: bump the declaring
+rows with ``bump_versions()``.
 """
 
 from __future__ import annotations
