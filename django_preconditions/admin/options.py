@@ -407,9 +407,6 @@ class VersionedModelAdminMixin(_ModelAdmin):
         stale: list[tuple[models.Model, SignedVersion]] = []
         unverified: list[models.Model] = []
         alias = router.db_for_write(self.model)
-        # A project's delete_queryset() (a soft delete, say) is what Django's bulk delete
-        # calls: it is called here too, one confirmed row at a time; otherwise each row is
-        # deleted through delete_model(), as on its delete page.
         confirmed = {str(obj.pk): obj for obj in objects if str(obj.pk) in signed_by_pk}
         unverified.extend(obj for obj in objects if str(obj.pk) not in confirmed)
         try:
