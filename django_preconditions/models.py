@@ -961,7 +961,7 @@ class VersionedModel(models.Model):
         if expectation is not None and expected_version is None:
             expected_version = expectation.token
         if expected_version is None:
-            return super().delete(using=using, keep_parents=keep_parents)
+            return self._delete_unexpected(using, keep_parents)
         alias = using or write_alias(type(self), instance=self)
         claimed = False
         try:
@@ -993,6 +993,18 @@ class VersionedModel(models.Model):
         return result
 
     delete.alters_data = True  # type: ignore[attr-defined]
+
+    def _delete_unexpected(
+        self, using: str | None, keep_parents: bool
+    ) -> tuple[int, dict[str, int]]:
+        """Django's delete of a row the request does not expect. When a receiver may refuse
+        it for another row the request expects, in a savepoint: that takes back what the
+        delete wrote and leaves the caller's transaction usable."""
+        if not (_expectations.get() and may_refuse_delete(type(self))):
+            return super().delete(using=using, keep_parents=keep_parents)
+        alias = using or write_alias(type(self), instance=self)
+        with transaction.atomic(using=alias):
+            return super().delete(using=alias, keep_parents=keep_parents)
 
     def _claim_for_delete(
         self, alias: str, expected_version: str, expectation: VersionExpectation | None

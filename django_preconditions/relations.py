@@ -43,7 +43,7 @@ from contextvars import ContextVar
 from typing import Any, Final, cast
 
 from django.apps import apps
-from django.db import models
+from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
 from ._compat import concrete_parents
@@ -54,6 +54,7 @@ from .models import (
     VersionedModel,
     _expectations,
     _matching,
+    _WriteMark,
     follow_in_flight_save,
     new_version,
     refuse_deletes_in_receivers,
@@ -147,7 +148,7 @@ def _version_before_target_delete(
     (one lock, one read and one ``UPDATE`` per relation, however many rows). Rows the
     delete removes are left to it."""
     target = _concrete(sender)
-    done = _delete_run(origin, (target, instance.pk))
+    done = _delete_run(origin, using)
     if (target, instance.pk) in done:
         return
     rows = target._base_manager.using(using)
@@ -464,7 +465,7 @@ def _version_link_deleted(
         links = _stored_link_values(field, instance, using)
     else:  # loaded by the collector for this delete
         links = _link_values(field, instance)
-    done = _delete_run(origin, instance.pk)
+    done = _delete_run(origin, using)
     _version_link(field, [link for link in links if (field, *link) not in done], using)
     done.update((field, *link) for link in links)
 
@@ -472,33 +473,41 @@ def _version_link_deleted(
 class _DeleteRun:
     """The rows one collector run has versioned so far (see :func:`_delete_run`)."""
 
-    __slots__ = ("done", "origin", "seen")
+    __slots__ = ("done", "mark", "origin")
 
-    def __init__(self, origin: Any) -> None:
+    def __init__(self, origin: Any, using: str) -> None:
         self.origin = weakref.ref(origin) if origin is not None else None
-        self.seen: set[Any] = set()
         self.done: set[tuple[Any, ...]] = set()
+        # Registered with on_commit(): pending while the run's transaction is live, dropped
+        # when it (or a savepoint around the run) is rolled back.
+        self.mark = _WriteMark(transaction.get_connection(using))
+        if self.mark.connection.in_atomic_block:
+            self.mark.connection.on_commit(self.mark)
+
+    def current(self, origin: Any) -> bool:
+        """Whether a delete from ``origin`` belongs to this run: the same origin, and the
+        run's transaction neither committed nor rolled back since."""
+        return (
+            origin is not None
+            and self.origin is not None
+            and self.origin() is origin
+            and not self.mark.committed
+            and self.mark.stands()
+        )
 
 
 _delete_runs: ContextVar[_DeleteRun | None] = ContextVar("preconditions_link_deletes", default=None)
 
 
-def _delete_run(origin: Any, link_pk: Any) -> set[tuple[Any, ...]]:
-    """What the collector run deleting the link ``link_pk`` has versioned already. A run is
-    told by its origin (the queryset or instance ``delete()`` was called on) and ends at its
-    first ``post_delete``; the same origin deleting a link it deleted before is a new run
-    (a retry after a rollback), so nothing is skipped that the rollback took back."""
+def _delete_run(origin: Any, using: str) -> set[tuple[Any, ...]]:
+    """What the collector run deleting from ``origin`` (the queryset or instance
+    ``delete()`` was called on) has versioned already. A run ends at its first
+    ``post_delete``, or when its transaction ends: a delete of the same queryset again, after
+    a rollback took back what the run versioned, is a new run that skips nothing."""
     run = _delete_runs.get()
-    if (
-        run is None
-        or origin is None
-        or run.origin is None
-        or run.origin() is not origin
-        or link_pk in run.seen
-    ):
-        run = _DeleteRun(origin)
+    if run is None or not run.current(origin):
+        run = _DeleteRun(origin, using)
         _delete_runs.set(run)
-    run.seen.add(link_pk)
     return run.done
 
 

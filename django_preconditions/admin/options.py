@@ -462,7 +462,10 @@ class VersionedModelAdminMixin(_ModelAdmin):
             try:
                 with transaction.atomic(using=alias):
                     if own_bulk_delete:
-                        return self._delete_through_queryset(request, queryset, obj, signed)
+                        # The version the action followed: the confirmed one, or the one
+                        # its own delete of a linked row gave this row.
+                        token = expected[str(obj.pk)].token or signed.token
+                        return self._delete_through_queryset(request, queryset, obj, token)
                     self.delete_model(request, obj)
                     return True
             except VersionConflict as exc:
@@ -478,13 +481,13 @@ class VersionedModelAdminMixin(_ModelAdmin):
         request: HttpRequest,
         queryset: models.QuerySet[Any],
         obj: models.Model,
-        signed: SignedVersion,
+        token: str,
     ) -> bool:
         """The project's ``delete_queryset()`` for one row, given only while the row has the
-        confirmed version; ``False`` when it no longer has. Its queryset is filtered by that
+        version ``token``; ``False`` when it no longer has. Its queryset is filtered by that
         version, so a bulk ``update()`` or ``delete()`` in it is a compare-and-swap too, and
         a ``save()`` of a row it yields is one by the surrounding expectation."""
-        matched = queryset.filter(pk=obj.pk, **{VERSION_FIELD: signed.token})
+        matched = queryset.filter(pk=obj.pk, **{VERSION_FIELD: token})
         if not matched.exists():
             return False
         self.delete_queryset(request, matched)
