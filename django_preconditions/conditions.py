@@ -567,15 +567,14 @@ def _evaluate_parsed(
     weak_if_match: bool,
     now: int | None,
 ) -> Decision:
-    """:func:`evaluate` from step 1 on: every header parsed and judged."""
+    """:func:`evaluate` from step 1 on: every header parsed and judged, ``requirement``
+    already as it applies to ``resource`` (:func:`requirement_for`)."""
     # Step 1: parse.
     now = int(time.time()) if now is None else now
     parsed = _parse(method, headers, resource, now)
     if isinstance(parsed, Decision):
         return parsed
-    # Step 2: the requirement.
-    if requirement is not None and resource is not None:
-        requirement = requirement_for(requirement, resource)
+    # Step 2: the requirement (as it applies to the resource: evaluate() applied it).
     required = _unmet_requirement(parsed, requirement, now)
     if required is not None:
         assert requirement is not None
