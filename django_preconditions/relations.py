@@ -156,13 +156,10 @@ def _version_before_target_delete(
         rows = rows.filter(models.Q(pk__in=origin.values("pk")) | models.Q(pk=instance.pk))
     else:
         rows = rows.filter(pk=instance.pk)
-    # Locked first: a link to them that another transaction adds from now on waits for this
-    # one (its foreign key check), so no link is deleted that was not read.
-    deleted = set(rows.select_for_update().values_list("pk", flat=True))
+    deleted = _lock(rows)
     done.update((target, pk) for pk in deleted)
     for field in _POINTING_TO.get(target, ()):
-        linked = field.model._base_manager.using(using).filter(**{f"{field.name}__in": rows})
-        keys = set(linked.select_for_update().values_list("pk", flat=True))
+        keys = _linked_to(field, rows, using)
         for root in _declaring_roots(field.model):
             # The same rows when one class inherits the other (a proxy, a multi-table parent).
             if issubclass(target, root) or issubclass(root, target):
@@ -197,6 +194,7 @@ def _version_relation_change(
             return
     # The declaring rows on the other side, named by the field the relation's table refers
     # to (the primary key, or a ``to_field``).
+    keys: Collection[Any]
     if pk_set is None:
         keys = _related_before_clear(field, instance, using)
     else:
@@ -231,26 +229,28 @@ def _primary_keys(
 
 def _related_before_clear(
     field: models.ManyToManyField[Any, Any], instance: models.Model, using: str
-) -> list[Any]:
+) -> set[Any]:
     """The primary keys of the declaring rows related to ``instance``, read before a
-    ``clear()`` deletes their links (see :func:`_lock_row`)."""
-    _lock_row(instance, using)
-    return _linked_rows(field, instance, using)
+    ``clear()`` deletes their links."""
+    rows = type(instance)._base_manager.using(using).filter(pk=instance.pk)
+    _lock(rows)
+    return _linked_to(field, rows, using)
 
 
-def _lock_row(instance: models.Model, using: str) -> None:
-    """Lock ``instance``'s row before its links are read and then deleted (a ``clear()``, a
-    delete of the row): a link to it that another transaction adds from now on waits for
-    this one (its foreign key check), so no link is deleted that was not read."""
-    type(instance)._base_manager.using(using).select_for_update().filter(pk=instance.pk).exists()
+def _lock(rows: models.QuerySet[Any]) -> set[Any]:
+    """Lock ``rows`` (their primary keys) before their links are read and then deleted (a
+    ``clear()``, a delete of the rows): a link to them that another transaction adds from
+    now on waits for this one (its foreign key check), so no link is deleted that was not
+    read."""
+    return set(rows.select_for_update().values_list("pk", flat=True))
 
 
-def _linked_rows(
-    field: models.ManyToManyField[Any, Any], instance: models.Model, using: str
-) -> list[Any]:
-    """The primary keys of the declaring rows of ``field`` linked to ``instance``."""
-    rows = field.model._base_manager.using(using).filter(**{field.name: instance})
-    return list(rows.select_for_update().values_list("pk", flat=True))
+def _linked_to(
+    field: models.ManyToManyField[Any, Any], rows: models.QuerySet[Any], using: str
+) -> set[Any]:
+    """The primary keys of the declaring rows of ``field`` linked to any of ``rows``."""
+    linked = field.model._base_manager.using(using).filter(**{f"{field.name}__in": rows})
+    return set(linked.select_for_update().values_list("pk", flat=True))
 
 
 def _bump_instance(instance: VersionedModel, using: str) -> None:
@@ -389,17 +389,19 @@ def _version_link_moved(
     if raw:
         return
     field = _CUSTOM[_concrete(sender)]
+    current = _link_values(field, instance)
+    stored: list[_Link] | None = None  # read once, and only when needed
     moved: list[_Link] = []
     if _may_be_stored(sender, instance) and _writes_link_fields(field, sender, update_fields):
-        current = _link_values(field, instance)
-        moved = [
-            link for link in _stored_link_values(field, instance, using) if link not in current
-        ]
+        stored = _stored_link_values(field, instance, using)
+        moved = [link for link in stored if link not in current]
     if _expectations.get():
         if update_fields is None or moved:
-            _claim_links(field, [*moved, *_link_values(field, instance)], using)
+            _claim_links(field, [*moved, *current], using)
         else:  # only other fields are written: the rows the stored link names
-            _claim_links(field, _stored_link_values(field, instance, using), using)
+            if stored is None:
+                stored = _stored_link_values(field, instance, using)
+            _claim_links(field, stored, using)
     if moved:
         _version_link(field, moved, using)
 
