@@ -11,7 +11,6 @@ loading or instantiating the rows (rule 28).
 from __future__ import annotations
 
 import hashlib
-import json
 import operator
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -94,12 +93,16 @@ def page_etag(
 ) -> str:
     """The digest of the ``(pk, version token)`` pairs of ``label``'s model in page order,
     and of the page envelope: the same from the full rows and from a token-only query."""
-    # One list comprehension of f-strings is the cheapest text of 1,000 pairs (cheaper than
-    # a join over map(str, ...)), and SHA-256 the cheapest digest where the processor has
-    # SHA instructions; 160 of its bits are kept.
-    digest = hashlib.sha256(f"{label}\x1e".encode())
-    digest.update("".join([f"{pk}\x1f{token}\x1e" for pk, token in pairs]).encode())
-    digest.update(json.dumps(pagination_state(view, paginated), default=str).encode())
+    # No Python-level loop over the page: the keys and the tokens are split apart and turned
+    # into text by C calls (the keys' repr(), the tokens joined), about half the time of one
+    # f-string per pair. The tokens saves write are URL-safe, never the separator. SHA-256 is
+    # the cheapest digest where the processor has SHA instructions; 160 of its bits are kept.
+    pairs = list(pairs)
+    keys, tokens = zip(*pairs) if pairs else ((), ())
+    digest = hashlib.sha256(f"{label}\x1e{len(pairs)}\x1e{keys!r}\x1e".encode())
+    digest.update("\x1f".join(tokens).encode())
+    # The envelope's values are numbers, flags, names and links: their repr() is their text.
+    digest.update(f"\x1e{pagination_state(view, paginated)!r}".encode())
     return f"l{digest.hexdigest()[:40]}"
 
 
