@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import operator
 import re
 import time
 from collections.abc import Collection, Mapping
@@ -182,6 +183,10 @@ class Decision:
         )
 
 
+_OPAQUE_OF: Final = operator.attrgetter("opaque")
+_OPAQUE_AND_WEAKNESS_OF: Final = operator.attrgetter("opaque", "weak")
+
+
 def _if_match_passes(
     tags: EntityTagList | str, resource: ResourceState, *, weak_if_match: bool
 ) -> bool:
@@ -192,9 +197,10 @@ def _if_match_passes(
     current = resource.etag
     if current is None:
         return False
+    # EntityTag.weak_match()/strong_match(), over the list in C (a list may hold thousands).
     if weak_if_match:
-        return any(tag.weak_match(current) for tag in tags)  # type: ignore[union-attr]
-    return any(tag.strong_match(current) for tag in tags)  # type: ignore[union-attr]
+        return current.opaque in map(_OPAQUE_OF, tags)
+    return not current.weak and (current.opaque, False) in map(_OPAQUE_AND_WEAKNESS_OF, tags)
 
 
 def _if_none_match_passes(tags: EntityTagList | str, resource: ResourceState) -> bool:
@@ -205,7 +211,7 @@ def _if_none_match_passes(tags: EntityTagList | str, resource: ResourceState) ->
     current = resource.etag
     if current is None:
         return True
-    return not any(tag.weak_match(current) for tag in tags)  # type: ignore[union-attr]
+    return current.opaque not in map(_OPAQUE_OF, tags)  # EntityTag.weak_match(), in C
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

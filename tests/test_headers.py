@@ -17,6 +17,7 @@ from django_preconditions.headers import (
     WILDCARD,
     EntityTag,
     EntityTagList,
+    _walk_entity_tag_list,
     format_entity_tag,
     parse_entity_tag,
     parse_entity_tag_list,
@@ -498,6 +499,51 @@ def test_rule_5_parsing_any_unicode_text_never_raises_anything_but_malformed_hea
 )
 def test_rule_5_parsing_near_miss_lists_never_raises_anything_but_malformed_header(value):
     check_parse_outcome(value)
+
+
+def walked(value: str) -> EntityTagList | str:
+    """What the element-by-element walk makes of ``value``: the tags, or the problem."""
+    try:
+        return _walk_entity_tag_list(IF_MATCH, value)
+    except MalformedHeader as exc:
+        return exc.problem
+
+
+near_misses = st.lists(
+    st.sampled_from(
+        ['"a"', 'W/"b"', '""', '"', ",", ", ", " ", "\t", "W/", "w/", "x", '"W/"', "\x7f", "é"]
+    ),
+    max_size=16,
+).map("".join)
+
+
+@HYPOTHESIS
+@given(st.one_of(near_misses, st.text(alphabet=' \t,"W/ab\x01\xe9', max_size=30)))
+def test_rules_1_to_5_one_pass_over_a_list_decides_as_the_walk_element_by_element(value):
+    """A well-formed list is parsed by two whole-value regular expressions; anything else
+    falls back to the walk that says where it fails. Both must accept the same values and
+    find the same tags, weakness included."""
+    if value.strip(" \t") == WILDCARD:
+        return
+    result = parse_or_error(value)
+    expected = walked(value)
+    if isinstance(result, MalformedHeader):
+        assert result.problem == expected
+    else:
+        assert result == expected
+        assert [tag.weak for tag in result] == [tag.weak for tag in expected]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"aW/b", "c"', tags("aW/b", "c")),  # "W/" inside a tag: strong tags all the same
+        ('W/"a", "W/"', (EntityTag("a", weak=True), EntityTag("W/"))),
+        ('"a",W/"b" , ,"c"', (EntityTag("a"), EntityTag("b", weak=True), EntityTag("c"))),
+    ],
+)
+def test_rule_2_weakness_is_read_from_the_prefix_only(value, expected):
+    assert parse_entity_tag_list(IF_MATCH, value) == expected
 
 
 @HYPOTHESIS
