@@ -157,7 +157,7 @@ def child(plan_file: str, requests: int) -> int:
         # wanted variant is found: the middleware's first request installs its from_db hook
         # for the rest of the process, which every VersionedModel load then pays, as in a
         # project that installs the middleware; the other variants are counted without it.
-        for factory in run.group_factories(["drf", "fn", "304", "list"]):
+        for factory in run.group_factories(["drf", "fn", "304", "list", "headers"]):
             if wanted <= factories.keys():
                 break
             for variant in factory().variants:
