@@ -135,6 +135,12 @@ def plain_doc(request: HttpRequest, pk: int) -> HttpResponse:
     return _serve(request, get_object_or_404(PlainDoc, pk=pk))
 
 
+def columns_doc(request: HttpRequest, pk: int) -> HttpResponse:
+    """The baseline view over ``Doc``, unprotected: what the two columns (and a save's new
+    token and time) cost a function view, without any of the adapter's work."""
+    return _serve(request, get_object_or_404(Doc, pk=pk))
+
+
 @require_preconditions(Doc)
 def ours_doc(request: HttpRequest, pk: int) -> HttpResponse:
     """The same view protected by the decorator (the object comes loaded)."""

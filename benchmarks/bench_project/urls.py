@@ -45,6 +45,7 @@ def _patterns(first_route: str | None, first_viewset: str | None) -> list[Any]:
         path("admin/", admin.site.urls),
         path("drf/", include(_drf_routes(first_viewset))),
         path("fn/plain/<int:pk>/", views.plain_doc, name="plain-doc"),
+        path("fn/columns/<int:pk>/", views.columns_doc, name="columns-doc"),
         path("fn/ours/<int:pk>/", views.ours_doc, name="ours-doc"),
         path("fn/ours-token/<int:pk>/", views.ours_token_doc, name="ours-token-doc"),
         path("rule/docs/<int:pk>/", views.doc_by_rule, name="doc-by-rule"),

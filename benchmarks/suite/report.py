@@ -393,8 +393,8 @@ METHOD = [
     "before adopting the app. Ours is the same fields on a `VersionedModel` (two more "
     "columns: `version_token`, `last_modified`) behind `PreconditionMixin`, "
     "`@require_preconditions` or a plain view protected by an admin rule through "
-    "`PreconditionMiddleware`. *VersionedModel + plain ModelViewSet* shows what the two "
-    "columns cost alone. *Ours, token only* is the same over a `VersionedModel` that removes "
+    "`PreconditionMiddleware`. *VersionedModel + plain ModelViewSet* and *VersionedModel + "
+    "plain function view* show what the two columns cost alone. *Ours, token only* is the same over a `VersionedModel` that removes "
     "`last_modified` (`last_modified = None`: one more column, no `Last-Modified`; "
     "[models](models.md#versioned-by-the-token-alone)); shown beside ours, not judged: the "
     "targets are judged on `VersionedModel` as it comes. drf-extensions' `APIETAGMixin`, "
@@ -470,7 +470,7 @@ WHERE_THE_TIME_GOES = [
     "ModelViewSet* and the plain model; *ours, token only* shows what is left without "
     "`last_modified`. A plain function view does far less than DRF, so the same fixed cost (the "
     "columns, the evaluation, the validators) is a larger share of the decorator and "
-    "middleware rows.",
+    "middleware rows; *VersionedModel + plain function view* shows the columns' part.",
     "- **Update** adds the same, plus the compare-and-swap: the `UPDATE` gets one more "
     "`WHERE version_token = …` term (no extra statement), a new token and `last_modified`.",
     "- A **detail 304** is decided right after `get_object()`: one query, no serializer, no "
