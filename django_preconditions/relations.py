@@ -202,9 +202,7 @@ def _version_relation_change(
             field.m2m_reverse_target_field_name() if not reverse else field.m2m_target_field_name()
         )
         keys = _primary_keys(field.model, referenced, pk_set, using)
-    if keys:
-        for root in _declaring_roots(field.model):
-            _bump_rows(root, keys, using)
+    _bump_declaring_rows(field.model, keys, using)
 
 
 def _declaring_roots(model: type[models.Model]) -> frozenset[type[models.Model]]:
@@ -281,6 +279,14 @@ def _bump_instance(instance: VersionedModel, using: str) -> None:
             setattr(instance, name, value)
 
 
+def _bump_declaring_rows(model: type[models.Model], keys: Collection[Any], using: str) -> None:
+    """:func:`_bump_rows` for the rows of ``model`` (the model declaring a relation) with
+    primary keys ``keys``, wherever their version lives (:func:`_declaring_roots`)."""
+    if keys:
+        for root in _declaring_roots(model):
+            _bump_rows(root, keys, using)
+
+
 def _bump_rows(root: type[models.Model], keys: Collection[Any], using: str) -> None:
     """A new version for the rows of ``root`` with primary keys ``keys``: those the request
     expects compared and swapped one by one and followed (rule 52), the others in one
@@ -344,9 +350,7 @@ def _version_link(
         if isinstance(instance, VersionedModel) and instance.pk in keys:
             _bump_instance(instance, using)
             keys = [key for key in keys if key != instance.pk]
-        for root in _declaring_roots(field.model):
-            if keys:
-                _bump_rows(root, keys, using)
+        _bump_declaring_rows(field.model, keys, using)
 
 
 def _claim_links(
