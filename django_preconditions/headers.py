@@ -56,10 +56,12 @@ Wildcard = Literal["*"]
 # latin-1, so obs-text is \x80-\xff.
 _ETAGC = r"[\x21\x23-\x7e\x80-\xff]"
 _OWS = r"[ \t]*"
+# One entity-tag: its weakness prefix (group 1) and its opaque part (group 2).
+_TAG = rf'(W/)?"({_ETAGC}*)"'
 # One list element (possibly empty, RFC 9110 §5.6.1.2) and the separator after it. Whitespace
 # after a tag is only allowed once a tag matched, so a run of blanks cannot be split two ways.
 # Runs of empty list elements (",,,") are skipped in one match: one step per tag, not per comma.
-_ELEMENT = re.compile(rf'(?:{_OWS},)*{_OWS}(?:(W/)?"({_ETAGC}*)"{_OWS})?(,|\Z)')
+_ELEMENT = re.compile(rf"(?:{_OWS},)*{_OWS}(?:{_TAG}{_OWS})?(,|\Z)")
 # The same language as a whole, for the commonest case, a well-formed list: one C call checks
 # it, another finds its tags (in a well-formed list a quote opens or closes a tag, nothing
 # else), with no Python step per element. Each element between two commas matches in one way
@@ -68,10 +70,10 @@ _ELEMENT = re.compile(rf'(?:{_OWS},)*{_OWS}(?:(W/)?"({_ETAGC}*)"{_OWS})?(,|\Z)')
 # say where it fails.
 _LIST_ELEMENT = rf'{_OWS}(?:(?:W/)?"{_ETAGC}*"{_OWS})?'
 _WELL_FORMED_LIST = re.compile(rf"{_LIST_ELEMENT}(?:,{_LIST_ELEMENT})*")
-_TAG_IN_LIST = re.compile(rf'(W/)?"({_ETAGC}*)"')
+_TAG_IN_LIST = re.compile(_TAG)
 _OPAQUE_IN_LIST = re.compile(r'"([^"]*)"')  # in a well-formed list, quotes pair up as tags
 _NOT_ETAGC = re.compile(r"[^\x21\x23-\x7e\x80-\xff]")
-_SINGLE_TAG = re.compile(rf'{_OWS}(W/)?"({_ETAGC}*)"{_OWS}\Z')
+_SINGLE_TAG = re.compile(rf"{_OWS}{_TAG}{_OWS}\Z")
 # No HTTP-date is longer than 29 characters; anything much longer is not one.
 _MAX_DATE_LENGTH: Final = 64
 _SHOWN_VALUE_LENGTH: Final = 120
