@@ -294,7 +294,9 @@ class DeferredGuard:
         if self.refused is not None:
             raise _Refused(self.refused.status)  # also after a view swallowed the refusal
         if not self.decided:
-            if self._may_wait():
+            if self.target.model is None:
+                self._decide_headers_only()
+            elif self._may_wait():
                 # The view writes before it has loaded the row (an access log before its own
                 # permission check, say): a 412 now would answer a caller the view may yet
                 # refuse, with the row's version (rules 12, 13). The write joins the guard's
@@ -309,7 +311,8 @@ class DeferredGuard:
                     finally:
                         self._deciding = False
                 return execute(sql, params, many, context)
-            self.decide_write()
+            else:
+                self.decide_write()
         if self.row_write_pending:
             self.row_write_pending = False  # the row's own write: one statement, or a savepoint
         else:
@@ -324,26 +327,53 @@ class DeferredGuard:
         the guard does not end, e.g. ``ATOMIC_REQUESTS``, whose view commits before the guard
         settles)."""
         return (
-            self.expectation is not None
+            (self.expectation is not None or self.target.model is None)
             and not self.target.unidentified
             and (self.transaction is not None or not connections[self.watched].in_atomic_block)
         )
 
+    def _decide_headers_only(self) -> None:
+        """The first write of a view under a headers-only rule: the headers are judged on
+        their own. Headers that pass decide the request (no transaction: nothing can refuse
+        it later). A refusal (428, 400) is held back when the guard can hold the view's writes
+        in its own transaction: the view may yet refuse the caller itself (an access log
+        written before its own permission check), and its 401/403/404/405/410 answers first
+        (rule 12); the end of the view decides again and rolls the writes back if refused."""
+        if self.waited:
+            return  # held back at an earlier write: the end of the view decides
+        try:
+            self.decide_write()
+        except _Refused:
+            if not self._may_wait():
+                raise
+            self.refused = None
+            self.waited = True
+            self._open_transaction()
+
     def _before_other_write(self) -> None:
         """A write to a database the guard's transaction does not cover, while writes of a
-        view that loaded the row wait undecided: decided first, since that write would stand
-        after a refusal (rule 51). (Before the row is loaded, such writes run undecided, as
-        documented.)"""
-        if self.waited and self.loads and not self.decided and self.refused is None:
+        view that loaded the row (or of a view under a headers-only rule) wait undecided:
+        decided first, since that write would stand after a refusal (rule 51). (Before the row
+        is loaded, such writes run undecided, as documented.)"""
+        if (
+            self.waited
+            and (self.loads or self.target.model is None)
+            and not self.decided
+            and self.refused is None
+        ):
             self.decide_write()  # raises the refusal
 
     def _open_transaction(self) -> None:
         """Open the guard's transaction at a write before the row's, so that a refusal or a
         lost race rolls it back too (not needed inside a transaction already open)."""
+        expectation = self.expectation
         if (
             self.transaction is None
-            and self.expectation is not None
-            and not self.expectation.written
+            and (
+                (expectation is not None and not expectation.written)
+                # Headers only: while a refusal is held back (see _decide_headers_only).
+                or (expectation is None and self.target.model is None and not self.decided)
+            )
             and not connections[self.watched].in_atomic_block
         ):
             self.transaction = transaction.atomic(using=self.watched)

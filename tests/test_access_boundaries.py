@@ -232,6 +232,63 @@ def test_rule_12_a_view_that_writes_before_its_own_access_check_keeps_its_403(
     assert Document.objects.get(pk=theirs.pk).title == "alice's"
 
 
+HEADERS_ONLY_RULE = {"methods": ["PUT"]}
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as a real request runs
+@pytest.mark.parametrize("rule", [DOC_RULE, HEADERS_ONLY_RULE], ids=["row", "headers-only"])
+def test_rule_12_the_view_that_refuses_after_its_audit_write_keeps_its_answer_and_its_audit(
+    alice: Any, bob: Any, rule: dict[str, Any]
+) -> None:
+    """Without any precondition, bob's PUT reaches a view that writes an audit row before it
+    checks him: under a rule naming the row and under a headers-only rule alike, he gets the
+    view's 403 (not 428), and the view's audit row stands, as without the middleware."""
+    theirs = Document.objects.create(title="alice's", owner=alice)
+    with middleware_with({"boundaries-audited": rule}):
+        response = put(logged_in(bob), f"/audited/{theirs.pk}/", "bob's")
+    assert response.status_code == 403, response.content
+    assert shown_version(response, theirs) == []
+    assert Document.objects.get(pk=theirs.pk).title == "alice's"
+    assert list(PlainCounter.objects.values_list("counter", flat=True)) == [theirs.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rules_29_51_a_headers_only_rule_refuses_the_authorised_write_and_rolls_back_its_audit(
+    alice: Any,
+) -> None:
+    """The owner passes the view's own check: without a precondition the headers-only rule
+    answers 428 and nothing of the view's writes stands (the audit row included); a
+    malformed one is 400; with one, the view's writes commit."""
+    mine = Document.objects.create(title="a", owner=alice)
+    url = f"/audited/{mine.pk}/"
+    with middleware_with({"boundaries-audited": HEADERS_ONLY_RULE}):
+        missing = put(logged_in(alice), url)
+        malformed = put(logged_in(alice), url, **{"If-Match": "unquoted"})
+        assert (missing.status_code, malformed.status_code) == (428, 400), missing.content
+        assert not PlainCounter.objects.exists()
+        assert Document.objects.get(pk=mine.pk).title == "a"
+        applied = put(logged_in(alice), url, **{"If-Match": '"anything"'})
+    assert applied.status_code == 200, applied.content
+    assert PlainCounter.objects.count() == 1
+    assert Document.objects.get(pk=mine.pk).title == "new"
+
+
+@pytest.mark.django_db(databases=["default", "replica"], transaction=True)
+def test_rule_51_a_held_back_headers_only_refusal_is_decided_before_another_database(
+    alice: Any,
+) -> None:
+    """Under a headers-only rule the view's audit row waits in the middleware's transaction;
+    its next write goes to another database, which that transaction cannot roll back: the
+    428 is answered before it, and neither database keeps anything."""
+    document = Document.objects.create(title="a", owner=alice)
+    with middleware_with({"boundaries-other-db": HEADERS_ONLY_RULE}):
+        response = put(logged_in(alice), f"/other-db/{document.pk}/")
+    assert response.status_code == 428, response.content
+    assert PlainCounter.objects.using("default").count() == 0
+    assert PlainCounter.objects.using("replica").count() == 0
+    assert Document.objects.get(pk=document.pk).title == "a"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_rule_51_the_owners_stale_write_is_412_and_rolls_back_the_audit_row(alice: Any) -> None:
     """The owner passes the view's check; the row's write is refused (stale If-Match): 412
