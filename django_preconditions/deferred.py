@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
+from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_noop
 
 from ._compat import hand_over_resources, write_alias
@@ -55,6 +56,8 @@ NO_MATCH: Final = object()
 _UNREAD: Final = object()
 #: The view's own refusals of the caller or the method: answered as the view answered them.
 _VIEW_REFUSALS: Final = frozenset({401, 403, 404, 405, 410})
+#: The exceptions Django answers with one of them (403, 404).
+_VIEW_REFUSAL_EXCEPTIONS: Final = (PermissionDenied, Http404)
 
 
 @quick_init
@@ -642,6 +645,20 @@ class DeferredGuard:
         self.failed = True
         if isinstance(exception, _Refused):
             return self.refusal()
+        if (
+            self.target.model is None
+            and self.waited
+            and not self.decided
+            and not isinstance(exception, _VIEW_REFUSAL_EXCEPTIONS)
+        ):
+            # A headers-only refusal held back at the view's first write (see
+            # _decide_headers_only), and the view failed since — also because of the
+            # transaction holding its writes (a durable atomic block): the request was refused
+            # at that write; the view's own refusal of the caller (403, 404) keeps its answer.
+            try:
+                self.decide_write()
+            except _Refused:
+                return self.refusal()
         return self.conflict(exception)
 
     def finish(self, response: HttpResponse | None) -> HttpResponse | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connections, transaction
 from django.db.models.signals import pre_save
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -63,6 +64,20 @@ def audited_then_checked(request: HttpRequest, pk: int) -> HttpResponse:
         return JsonResponse({"detail": "forbidden"}, status=403)
     document.title = _title(request)
     document.save()
+    return JsonResponse(representation(document))
+
+
+@csrf_exempt
+def audited_then_durable(request: HttpRequest, pk: int) -> HttpResponse:
+    """Records the attempt, raises PermissionDenied for anyone but the owner, then saves the
+    row in a durable atomic block of its own (Django refuses one inside another)."""
+    document = Document.objects.get(pk=pk)
+    PlainCounter.objects.create(counter=document.pk)
+    if document.owner_id != request.user.pk:
+        raise PermissionDenied
+    with transaction.atomic(durable=True):
+        document.title = _title(request)
+        document.save()
     return JsonResponse(representation(document))
 
 
@@ -128,6 +143,7 @@ urlpatterns = [
     path("owned-upsert/<int:pk>/", owned_upsert, name="owned-upsert"),
     path("plain/<int:pk>/", plain_document, name="boundaries-plain"),
     path("audited/<int:pk>/", audited_then_checked, name="boundaries-audited"),
+    path("durable/<int:pk>/", audited_then_durable, name="boundaries-durable"),
     path("only/<int:pk>/", only_loaded, name="boundaries-only"),
     path("values/<int:pk>/", values_then_update, name="boundaries-values"),
     path("other-db/<int:pk>/", loaded_then_other_database, name="boundaries-other-db"),
@@ -267,6 +283,27 @@ def test_rules_29_51_a_headers_only_rule_refuses_the_authorised_write_and_rolls_
         assert (missing.status_code, malformed.status_code) == (428, 400), missing.content
         assert not PlainCounter.objects.exists()
         assert Document.objects.get(pk=mine.pk).title == "a"
+        applied = put(logged_in(alice), url, **{"If-Match": '"anything"'})
+    assert applied.status_code == 200, applied.content
+    assert PlainCounter.objects.count() == 1
+    assert Document.objects.get(pk=mine.pk).title == "new"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_view_that_fails_after_a_held_back_headers_only_refusal_gets_the_refusal_not_a_500(
+    alice: Any, bob: Any
+) -> None:
+    """After its audit row (whose 428 is held back), the view raises PermissionDenied for bob
+    — his 403 stands — and opens a durable atomic block for alice, which the middleware's
+    transaction makes fail: she gets the 428 she would have got at the audit row, not a 500,
+    and nothing stands. With a precondition nothing is held back: the durable block runs."""
+    mine = Document.objects.create(title="a", owner=alice)
+    url = f"/durable/{mine.pk}/"
+    with middleware_with({"boundaries-durable": HEADERS_ONLY_RULE}):
+        forbidden = put(logged_in(bob), url)
+        missing = put(logged_in(alice), url)
+        assert (forbidden.status_code, missing.status_code) == (403, 428), missing.content
+        assert not PlainCounter.objects.exists()
         applied = put(logged_in(alice), url, **{"If-Match": '"anything"'})
     assert applied.status_code == 200, applied.content
     assert PlainCounter.objects.count() == 1
