@@ -310,6 +310,27 @@ def test_a_view_that_fails_after_a_held_back_headers_only_refusal_gets_the_refus
     assert Document.objects.get(pk=mine.pk).title == "new"
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("atomic_requests")
+def test_rule_51_under_atomic_requests_a_headers_only_rule_decides_at_the_first_write(
+    alice: Any,
+) -> None:
+    """In a transaction the middleware does not end (ATOMIC_REQUESTS commits before the
+    middleware sees the response), nothing is held back: the audit row's write is refused
+    (428), and the request's transaction leaves nothing; with a precondition the view's
+    writes commit."""
+    mine = Document.objects.create(title="a", owner=alice)
+    url = f"/audited/{mine.pk}/"
+    with middleware_with({"boundaries-audited": HEADERS_ONLY_RULE}):
+        missing = put(logged_in(alice), url)
+        assert missing.status_code == 428, missing.content
+        assert not PlainCounter.objects.exists()
+        applied = put(logged_in(alice), url, **{"If-Match": '"anything"'})
+    assert applied.status_code == 200, applied.content
+    assert PlainCounter.objects.count() == 1
+    assert Document.objects.get(pk=mine.pk).title == "new"
+
+
 @pytest.mark.django_db(databases=["default", "replica"], transaction=True)
 def test_rule_51_a_held_back_headers_only_refusal_is_decided_before_another_database(
     alice: Any,
