@@ -461,6 +461,35 @@ def test_async_views_are_refused_after_their_access_control_and_rolled_back(asyn
     assert not connection.in_atomic_block
 
 
+@pytest.mark.django_db(transaction=True)
+def test_rules_12_51_an_async_view_under_a_headers_only_rule_is_refused_at_its_end_and_rolled_back(  # type: ignore[no-untyped-def]
+    async_client,
+) -> None:
+    """Its audit row's write holds the 428 back (the view may yet refuse the caller): the
+    view's writes run in the middleware's transaction and are rolled back when the view
+    answers 200; with a precondition they commit, with no transaction left open."""
+    from asgiref.sync import async_to_sync
+
+    document = Document.objects.create(title="a")
+    url = f"/mw/async/audited/docs/{document.pk}/"
+
+    def aput(**headers: str) -> Any:
+        return async_to_sync(async_client.put)(
+            url, {}, content_type="application/json", headers=headers
+        )
+
+    with protect("mw-async-audited", methods=["PUT"]):
+        missing = aput()
+        assert missing.status_code == 428, missing.content
+        assert not PlainCounter.objects.exists()
+        assert Document.objects.get(pk=document.pk).title == "a"
+        written = aput(**{"If-Match": '"anything"'})
+    assert written.status_code == 200, written.content
+    assert PlainCounter.objects.count() == 1
+    assert Document.objects.get(pk=document.pk).title == "new"
+    assert not connection.in_atomic_block
+
+
 def test_rules_26_and_50_create_by_put_through_the_middleware_is_create_only(client) -> None:  # type: ignore[no-untyped-def]
     """A view that creates on PUT: If-None-Match: * creates once (201); the same PUT again is
     412 and changes nothing; without a precondition, 428 and nothing is created (rule 29)."""
