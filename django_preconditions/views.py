@@ -28,7 +28,7 @@ from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
 from .models import VersionedModel
 from .policy import Policy, attribute_overrides, mixin_comes_first, view_handles
-from .transactions import own_request_transaction, run_with_retries
+from .transactions import own_request_transaction, request_transaction, run_with_retries
 
 __all__ = ["PreconditionRequiredMixin"]
 
@@ -248,7 +248,12 @@ class PreconditionRequiredMixin:
         if not self._handles(request):
             # 405 and OPTIONS as usual (rules 12, 14); the object is not loaded for them.
             request.preconditions = enforcer.context(request, None, enforcer.policy(request))  # type: ignore[attr-defined]
-            return parent(request, *args, **kwargs)
+            if getattr(type(self), "view_is_async", False):
+                return parent(request, *args, **kwargs)
+            # In ATOMIC_REQUESTS' transaction, which as_view() took over from Django's handler
+            # (own_request_transaction), as the view runs without the mixin.
+            with request_transaction(type(self).dispatch):
+                return parent(request, *args, **kwargs)
         if getattr(type(self), "view_is_async", False):
             return self._adispatch(parent, request, *args, **kwargs)
         enforcer.transaction_view = type(self).dispatch

@@ -195,6 +195,48 @@ def test_atomic_requests_create_view_with_mixin_runs_in_the_request_transaction(
     assert SEEN_ATOMIC == [True]
 
 
+class PlainOptions(View):
+    """Answers OPTIONS itself, noting whether it runs in a transaction; no PUT (405)."""
+
+    http_method_names = ["get", "options", "put"]
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        SEEN_ATOMIC.append(connection.in_atomic_block)
+        return super().options(request, *args, **kwargs)
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        SEEN_ATOMIC.append(connection.in_atomic_block)
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
+
+class ProtectedOptions(PreconditionRequiredMixin, PlainOptions):
+    model = Document
+
+
+urlpatterns += [
+    path("options-plain/<int:pk>/", PlainOptions.as_view()),
+    path("options-protected/<int:pk>/", ProtectedOptions.as_view()),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("atomic_requests")
+@pytest.mark.parametrize("view", ["plain", "protected"])
+def test_atomic_requests_options_and_405_of_a_class_view_with_the_mixin_run_in_the_transaction(
+    view: str,
+) -> None:
+    """OPTIONS and a method the view does not handle are not evaluated (rules 12, 14), but
+    they still run in ATOMIC_REQUESTS' transaction, with the mixin as without it: as_view()
+    took that transaction over from Django's handler."""
+    document = Document.objects.create(title="a")
+    url = f"/options-{view}/{document.pk}/"
+    SEEN_ATOMIC.clear()
+    options = Client().options(url)
+    refused = Client().put(url, "{}", content_type="application/json")
+    assert (options.status_code, refused.status_code) == (200, 405)
+    assert SEEN_ATOMIC == [True, True]
+
+
 # --- a GET that saved its row: the ETag is read after the save, a rival's version ------------
 
 from django.db import transaction  # noqa: E402
