@@ -914,9 +914,11 @@ def test_the_etag_reveals_neither_the_primary_key_nor_the_number_of_edits(client
     for tag in opaque:
         assert str(document.pk) not in tag
         assert not tag.isdigit()
-    # No shared stem such as "<pk>-<n>" or "v<n>": random tokens have no common affix.
+    # No shared stem such as "<pk>-<n>" or "v<n>": random tokens have no common affix. The
+    # last of the 22 base64 characters holds the 128th and 127th bits only (4 values, so six
+    # tokens share it once in 1,024 runs): the suffix is compared without it.
     assert common_prefix(opaque) == ""
-    assert common_prefix([tag[::-1] for tag in opaque]) == ""
+    assert common_prefix([tag[-2::-1] for tag in opaque]) == ""
 
 
 def test_a_deleted_and_recreated_document_never_repeats_an_etag(client, document):
