@@ -366,17 +366,19 @@ class DeferredGuard:
         ):
             self.decide_write()  # raises the refusal
 
+    @property
+    def _refusal_held_back(self) -> bool:
+        """A headers-only rule refused the view's first write and holds the refusal back
+        until the end of the view (see :meth:`_decide_headers_only`)."""
+        return self.target.model is None and self.waited and not self.decided
+
     def _open_transaction(self) -> None:
         """Open the guard's transaction at a write before the row's, so that a refusal or a
         lost race rolls it back too (not needed inside a transaction already open)."""
         expectation = self.expectation
         if (
             self.transaction is None
-            and (
-                (expectation is not None and not expectation.written)
-                # Headers only: while a refusal is held back (see _decide_headers_only).
-                or (expectation is None and self.target.model is None and not self.decided)
-            )
+            and ((expectation is not None and not expectation.written) or self._refusal_held_back)
             and not connections[self.watched].in_atomic_block
         ):
             self.transaction = transaction.atomic(using=self.watched)
@@ -645,12 +647,7 @@ class DeferredGuard:
         self.failed = True
         if isinstance(exception, _Refused):
             return self.refusal()
-        if (
-            self.target.model is None
-            and self.waited
-            and not self.decided
-            and not isinstance(exception, _VIEW_REFUSAL_EXCEPTIONS)
-        ):
+        if self._refusal_held_back and not isinstance(exception, _VIEW_REFUSAL_EXCEPTIONS):
             # A headers-only refusal held back at the view's first write (see
             # _decide_headers_only), and the view failed since — also because of the
             # transaction holding its writes (a durable atomic block): the request was refused

@@ -245,16 +245,17 @@ class PreconditionRequiredMixin:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         parent = super().dispatch  # type: ignore[misc]
         enforcer = self._precondition_enforcer()
+        is_async = getattr(type(self), "view_is_async", False)
         if not self._handles(request):
             # 405 and OPTIONS as usual (rules 12, 14); the object is not loaded for them.
             request.preconditions = enforcer.context(request, None, enforcer.policy(request))  # type: ignore[attr-defined]
-            if getattr(type(self), "view_is_async", False):
+            if is_async:
                 return parent(request, *args, **kwargs)
             # In ATOMIC_REQUESTS' transaction, which as_view() took over from Django's handler
             # (own_request_transaction), as the view runs without the mixin.
             with request_transaction(type(self).dispatch):
                 return parent(request, *args, **kwargs)
-        if getattr(type(self), "view_is_async", False):
+        if is_async:
             return self._adispatch(parent, request, *args, **kwargs)
         enforcer.transaction_view = type(self).dispatch
         return run_with_retries(

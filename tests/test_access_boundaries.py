@@ -10,7 +10,6 @@ import threading
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connections, transaction
 from django.db.models.signals import pre_save
@@ -23,14 +22,13 @@ from rest_framework.routers import SimpleRouter
 
 from django_preconditions.models import ProtectedEndpoint
 from django_preconditions.rest_framework import PreconditionMixin
+from tests.support.middleware import MIDDLEWARE
+from tests.support.middleware import PLAIN_RULE as DOC_RULE
 from tests.testapp.models import Document, PlainCounter
 from tests.testapp.serializers import DocumentSerializer
 from tests.testapp.views import representation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_access_boundaries")]
-
-MIDDLEWARE = [*settings.MIDDLEWARE, "django_preconditions.middleware.PreconditionMiddleware"]
-DOC_RULE = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
 
 
 def _title(request: HttpRequest) -> str:

@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -438,18 +439,22 @@ def test_a_lookup_by_a_unique_field_other_than_the_pk(client) -> None:  # type: 
     assert not_modified.status_code == 304
 
 
-@pytest.mark.django_db(transaction=True)
-def test_async_views_are_refused_after_their_access_control_and_rolled_back(async_client) -> None:  # type: ignore[no-untyped-def]
+def async_putter(async_client: Any, url: str) -> Callable[..., Any]:
+    """A PUT of ``{}`` to ``url`` through the async test client, run to completion."""
     from asgiref.sync import async_to_sync
-
-    document = Document.objects.create(title="a")
-    url = f"/mw/async/audited/docs/{document.pk}/"
 
     def aput(**headers: str) -> Any:
         return async_to_sync(async_client.put)(
             url, {}, content_type="application/json", headers=headers
         )
 
+    return aput
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_views_are_refused_after_their_access_control_and_rolled_back(async_client) -> None:  # type: ignore[no-untyped-def]
+    document = Document.objects.create(title="a")
+    aput = async_putter(async_client, f"/mw/async/audited/docs/{document.pk}/")
     with protect("mw-async-audited", **OWNED):
         missing = aput()
         stale = aput(**{"If-Match": '"stale"'})
@@ -468,16 +473,8 @@ def test_rules_12_51_an_async_view_under_a_headers_only_rule_is_refused_at_its_e
     """Its audit row's write holds the 428 back (the view may yet refuse the caller): the
     view's writes run in the middleware's transaction and are rolled back when the view
     answers 200; with a precondition they commit, with no transaction left open."""
-    from asgiref.sync import async_to_sync
-
     document = Document.objects.create(title="a")
-    url = f"/mw/async/audited/docs/{document.pk}/"
-
-    def aput(**headers: str) -> Any:
-        return async_to_sync(async_client.put)(
-            url, {}, content_type="application/json", headers=headers
-        )
-
+    aput = async_putter(async_client, f"/mw/async/audited/docs/{document.pk}/")
     with protect("mw-async-audited", methods=["PUT"]):
         missing = aput()
         assert missing.status_code == 428, missing.content

@@ -15,12 +15,10 @@ from django.test import Client, override_settings
 
 from django_preconditions.checks import check_settings_block
 from tests.support.json_requests import send
-from tests.support.middleware import MIDDLEWARE
+from tests.support.middleware import MIDDLEWARE, PLAIN_RULE
 from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db
-
-PLAIN_RULE = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
 
 
 def _ids(block: dict[str, Any]) -> list[str]:
