@@ -131,6 +131,10 @@ def report_mode_group(client: Client) -> Group:
         variants,
         judge=judge,
         after=restore,
+        # At the default budget the ratio of two nearly identical paths (enforce and report mode
+        # with a current If-Match) moved between 0.99x and 1.07x from run to run, more than
+        # the 5 % the targets allow; four times the samples kept it within 1.01x-1.04x.
+        seconds_factor=4.0,
         notes=[
             "The mode is switched (override_settings) before each batch, outside the timed "
             "part. The unconditional variant's count reaches the database once per minute "

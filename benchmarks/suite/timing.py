@@ -59,6 +59,9 @@ class Group:
     curve: tuple[str, str] | None = None
     #: Fewer rounds for slow groups (e.g. pages of 1,000).
     rounds_factor: float = 1.0
+    #: More timed seconds per variant for a group whose ratios move more from run to run
+    #: than its target's margin (e.g. writes, whose times vary with the database file).
+    seconds_factor: float = 1.0
 
 
 @dataclass
@@ -124,7 +127,10 @@ def measure(group: Group, plan: Plan, progress: Callable[[str], None]) -> dict[s
     rounds = max(4, round(plan.rounds * group.rounds_factor))
     mean_seconds = {v.key: _warm_up(v, plan.warmup_seconds) for v in variants}
     batch = {
-        key: max(plan.min_batch, round(plan.seconds_per_variant / rounds / seconds))
+        key: max(
+            plan.min_batch,
+            round(plan.seconds_per_variant * group.seconds_factor / rounds / seconds),
+        )
         for key, seconds in mean_seconds.items()
     }
     results = {v.key: Measurement(v, [], []) for v in variants}
