@@ -41,7 +41,7 @@ from django.utils.translation import gettext_noop
 
 from ._frozen import quick_init
 from .exceptions import MalformedHeader
-from .headers import WILDCARD, EntityTag, EntityTagList, parse_entity_tag_list, parse_http_date
+from .headers import WILDCARD, EntityTag, TagPairs, entity_tag_pairs, parse_http_date
 
 __all__ = [
     "IF_MATCH",
@@ -183,13 +183,10 @@ class Decision:
         )
 
 
-_OPAQUE_OF: Final = operator.attrgetter("opaque")
-_OPAQUE_AND_WEAKNESS_OF: Final = operator.attrgetter("opaque", "weak")
+_OPAQUE_OF: Final = operator.itemgetter(0)  # of an (opaque, weak) pair
 
 
-def _if_match_passes(
-    tags: EntityTagList | str, resource: ResourceState, *, weak_if_match: bool
-) -> bool:
+def _if_match_passes(tags: TagPairs | str, resource: ResourceState, *, weak_if_match: bool) -> bool:
     if not resource.exists:
         return False  # "*" and every tag need a current representation
     if tags == WILDCARD:
@@ -200,10 +197,10 @@ def _if_match_passes(
     # EntityTag.weak_match()/strong_match(), over the list in C (a list may hold thousands).
     if weak_if_match:
         return current.opaque in map(_OPAQUE_OF, tags)
-    return not current.weak and (current.opaque, False) in map(_OPAQUE_AND_WEAKNESS_OF, tags)
+    return not current.weak and (current.opaque, False) in tags  # tags are (opaque, weak)
 
 
-def _if_none_match_passes(tags: EntityTagList | str, resource: ResourceState) -> bool:
+def _if_none_match_passes(tags: TagPairs | str, resource: ResourceState) -> bool:
     if not resource.exists:
         return True
     if tags == WILDCARD:
@@ -225,8 +222,8 @@ class _Conditions:
 
     method: str
     raw: tuple[str | None, ...]  # If-Match, If-None-Match, If-Unmodified-Since, If-Modified-Since
-    if_match: EntityTagList | str | None = None
-    if_none_match: EntityTagList | str | None = None
+    if_match: TagPairs | str | None = None
+    if_none_match: TagPairs | str | None = None
     unmodified_since: int | None = None
     modified_since: int | None = None
     #: If-Unmodified-Since only means something when the resource has a modification date
@@ -343,14 +340,14 @@ def _parse(
     parsed = _Conditions(method, raw)
     if raw_if_match is not None:
         try:
-            parsed.if_match = parse_entity_tag_list(IF_MATCH, raw_if_match)
+            parsed.if_match = entity_tag_pairs(IF_MATCH, raw_if_match)
         except MalformedHeader as exc:
             return Decision(
                 Outcome.MALFORMED, Reason.MALFORMED_IF_MATCH, method, IF_MATCH, exc.problem, exc
             )
     if raw_if_none_match is not None:
         try:
-            parsed.if_none_match = parse_entity_tag_list(IF_NONE_MATCH, raw_if_none_match)
+            parsed.if_none_match = entity_tag_pairs(IF_NONE_MATCH, raw_if_none_match)
         except MalformedHeader as exc:
             if method not in SAFE_METHODS:
                 reason = Reason.MALFORMED_IF_NONE_MATCH
@@ -480,7 +477,7 @@ def _if_unmodified_since_step(
     )
 
 
-def _if_none_match_failure(tags: EntityTagList | str) -> str:
+def _if_none_match_failure(tags: TagPairs | str) -> str:
     """Why an unsafe request fails ``If-None-Match``: ``*`` and the resource exists, or the
     current entity-tag is listed."""
     if tags == WILDCARD:
@@ -613,9 +610,9 @@ def _reported(decision: Decision, required: Decision, requirement: Requirement) 
 
 def _requirement_gap(
     requirement: Requirement,
-    if_match: EntityTagList | str | None,
+    if_match: TagPairs | str | None,
     unmodified_usable: bool,
-    if_none_match: EntityTagList | str | None,
+    if_none_match: TagPairs | str | None,
     raw_unmodified: str | None,
     *,
     unmodified_future: bool = False,

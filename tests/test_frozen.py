@@ -1,5 +1,6 @@
 """The frozen values made on every request keep everything their dataclass gives them with
-the cheaper ``__init__`` of ``django_preconditions._frozen.quick_init``."""
+the cheaper ``__init__`` of ``django_preconditions._frozen.quick_init`` (``EntityTag``, a
+named tuple, is immutable by itself)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django_preconditions.conditions import Decision, Outcome, Reason, ResourceS
 from django_preconditions.enforcement import Snapshot
 from django_preconditions.headers import EntityTag
 
-QUICK = [EntityTag, ResourceState, Decision, Snapshot]
+QUICK = [ResourceState, Decision, Snapshot]
 
 
 def _parameters(init: Any) -> list[tuple[str, Any, Any]]:
@@ -62,6 +63,8 @@ def test_values_keep_defaults_equality_hashing_replace_and_immutability() -> Non
         snapshot.etag = '"other"'  # type: ignore[misc]
     with pytest.raises(TypeError):
         EntityTag()  # type: ignore[call-arg]
+    with pytest.raises(AttributeError):
+        tag.opaque = "other"  # type: ignore[misc]
 
 
 def test_quick_init_refuses_classes_it_cannot_make_faithfully() -> None:
