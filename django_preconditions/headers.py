@@ -2,9 +2,10 @@
 
 Pure functions over strings. Entity-tag lists of printable ASCII tags are split at their
 quotes; any other list is scanned once, left to right, with a regular expression that cannot
-backtrack more than linearly. Either way no Python code runs per tag, so a 100 KB header or a
-list of 10,000 tags costs milliseconds (CONFORMANCE rule 8). Unlike ``django.utils.http.parse_etags``,
-which splits on every comma and silently drops what it cannot parse, a malformed list raises
+backtrack more than linearly. Either way no Python code runs per tag, so a 100 KB header or
+a list of 10,000 tags costs milliseconds (CONFORMANCE rule 8). Unlike
+``django.utils.http.parse_etags``, which splits on every comma and silently drops what it
+cannot parse, a malformed list raises
 :class:`~django_preconditions.exceptions.MalformedHeader` (rules 2 and 5).
 """
 
@@ -187,9 +188,9 @@ def parse_entity_tag_list(header: str, value: str) -> EntityTagList | Wildcard:
 def entity_tag_pairs(header: str, value: str) -> TagPairs | Wildcard:
     """:func:`parse_entity_tag_list` as ``(opaque, weak)`` tuples, which compare equal to the
     :class:`EntityTag` they stand for: what the evaluation compares. A well-formed list is
-    checked by one regular expression and its tags found by another, and the pairs are built
-    by ``zip()``: a list of thousands (a hostile 8 KB ``If-None-Match``) runs no Python code
-    per tag."""
+    split at its quotes (:func:`_split_printable_list`), or else checked by one regular
+    expression and its tags found by another; the pairs are built by ``zip()``. A list of
+    thousands (a hostile 8 KB ``If-None-Match``) runs no Python code per tag."""
     if value.strip(" \t") == WILDCARD:
         return WILDCARD
     pairs = _split_printable_list(value)
