@@ -1,9 +1,9 @@
 """Parsing of the conditional request headers (RFC 9110 §8.8.3, §13.1).
 
-Pure functions over strings. Entity-tag lists of printable ASCII tags are split at their
-quotes; any other list is scanned once, left to right, with a regular expression that cannot
-backtrack more than linearly. Either way no Python code runs per tag, so a 100 KB header or
-a list of 10,000 tags costs milliseconds (CONFORMANCE rule 8). Unlike
+Pure functions over strings. Entity-tag lists are split at their quotes, with no Python code
+per tag, so a 100 KB header or a list of 10,000 tags costs milliseconds (CONFORMANCE rule 8);
+a malformed list is walked element by element, with a regular expression that cannot
+backtrack more than linearly, to say where it fails. Unlike
 ``django.utils.http.parse_etags``, which splits on every comma and silently drops what it
 cannot parse, a malformed list raises
 :class:`~django_preconditions.exceptions.MalformedHeader` (rules 2 and 5).
@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Iterable
 from itertools import repeat
-from operator import itemgetter
 from typing import Final, Literal, NamedTuple
 
 from django.utils.translation import gettext
@@ -67,16 +66,6 @@ _TAG = rf'(W/)?"({_ETAGC}*)"'
 # after a tag is only allowed once a tag matched, so a run of blanks cannot be split two ways.
 # Runs of empty list elements (",,,") are skipped in one match: one step per tag, not per comma.
 _ELEMENT = re.compile(rf"(?:{_OWS},)*{_OWS}(?:{_TAG}{_OWS})?(,|\Z)")
-# The same language as a whole, for the commonest case, a well-formed list: one C call checks
-# it, another finds its tags (in a well-formed list a quote opens or closes a tag, nothing
-# else), with no Python step per element. Each element between two commas matches in one way
-# only (blanks before a tag, the tag up to its closing quote, blanks after it), so a value
-# that fails is rejected in linear time; it is then walked element by element (_ELEMENT) to
-# say where it fails.
-_LIST_ELEMENT = rf'{_OWS}(?:(?:W/)?"{_ETAGC}*"{_OWS})?'
-_WELL_FORMED_LIST = re.compile(rf"{_LIST_ELEMENT}(?:,{_LIST_ELEMENT})*")
-_TAG_IN_LIST = re.compile(_TAG)
-_OPAQUE_IN_LIST = re.compile(r'"([^"]*)"')  # in a well-formed list, quotes pair up as tags
 _NOT_ETAGC = re.compile(r"[^\x21\x23-\x7e\x80-\xff]")
 _SINGLE_TAG = re.compile(rf"{_OWS}{_TAG}{_OWS}\Z")
 # No HTTP-date is longer than 29 characters; anything much longer is not one.
@@ -121,8 +110,6 @@ EntityTagList = tuple[EntityTag, ...]
 #: Entity-tags as ``(opaque, weak)`` tuples (:func:`entity_tag_pairs`).
 TagPairs = tuple[tuple[str, bool], ...]
 _new_tag: Final = tuple.__new__
-_PREFIX_OF: Final = itemgetter(0)
-_OPAQUE_OF_PAIR: Final = itemgetter(1)
 
 
 def format_entity_tag(opaque: str, *, weak: bool = False) -> str:
@@ -188,44 +175,34 @@ def parse_entity_tag_list(header: str, value: str) -> EntityTagList | Wildcard:
 def entity_tag_pairs(header: str, value: str) -> TagPairs | Wildcard:
     """:func:`parse_entity_tag_list` as ``(opaque, weak)`` tuples, which compare equal to the
     :class:`EntityTag` they stand for: what the evaluation compares. A well-formed list is
-    split at its quotes (:func:`_split_printable_list`), or else checked by one regular
-    expression and its tags found by another; the pairs are built by ``zip()``. A list of
+    split at its quotes (:func:`_split_list`) and the pairs are built by ``zip()``: a list of
     thousands (a hostile 8 KB ``If-None-Match``) runs no Python code per tag."""
     if value.strip(" \t") == WILDCARD:
         return WILDCARD
-    pairs = _split_printable_list(value)
+    pairs = _split_list(value)
     if pairs is not None:
         return pairs
-    if _WELL_FORMED_LIST.fullmatch(value) is not None:
-        if "W/" not in value:  # strong tags only (the commonest)
-            opaques = _OPAQUE_IN_LIST.findall(value)
-            if opaques:
-                return tuple(zip(opaques, repeat(False)))
-        else:
-            found = _TAG_IN_LIST.findall(value)  # (prefix, opaque) pairs
-            if found:
-                weak = map(bool, map(_PREFIX_OF, found))  # the prefix is "W/" or ""
-                return tuple(zip(map(_OPAQUE_OF_PAIR, found), weak))
     return _walk_entity_tag_list(header, value)  # no tag at all, or malformed: says where
 
 
-def _split_printable_list(value: str) -> TagPairs | None:
-    """The commonest well-formed lists, whose tags are printable ASCII, parsed by splitting at
-    the quotes (C string methods, no regular expression over the whole value); ``None``
-    for any other value, which the regular expressions then decide.
+def _split_list(value: str) -> TagPairs | None:
+    """A well-formed list's tags, found by splitting it at its quotes (C string methods, in
+    linear time); ``None`` for any other value, which the walk then rejects saying where.
 
-    Split at the quotes, a list alternates separators and tags: ``sep "tag" sep "tag" sep``.
-    It is well-formed (``_WELL_FORMED_LIST``) when every tag is ``etagc*`` and, ignoring a
-    ``W/`` that ends it (the next tag's weakness), the first and last separators are
-    ``[ \t,]*`` and every other one ``[ \t]*,[ \t,]*``: at least one comma between tags.
+    Split at the quotes, a list alternates separators and tags: ``sep "tag" sep "tag" sep``
+    (in a well-formed list a quote opens or closes a tag, nothing else). It is well-formed
+    when every tag is ``etagc*`` and, ignoring a ``W/`` that ends it (the next tag's
+    weakness), the first and last separators are ``[ \t,]*`` and every other one
+    ``[ \t]*,[ \t,]*``: at least one comma between tags (RFC 9110 §5.6.1.2).
     """
     parts = value.split('"')
     if len(parts) % 2 == 0 or len(parts) == 1:
         return None  # a quote left open, or no tag at all
     opaques = parts[1::2]
     text = "".join(opaques)
-    if not (text.isascii() and text.isprintable()) or " " in text:
-        return None  # only \x21-\x7e here; obs-text and errors take the long way
+    printable_ascii = text.isascii() and text.isprintable() and " " not in text  # \x21-\x7e
+    if not printable_ascii and _NOT_ETAGC.search(text) is not None:
+        return None  # a character that is neither printable ASCII nor obs-text
     separators = parts[::2]
     weak: Iterable[bool]
     if "W/" in value:

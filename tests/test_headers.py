@@ -556,9 +556,9 @@ near_misses = st.lists(
     )
 )
 def test_rules_1_to_5_one_pass_over_a_list_decides_as_the_walk_element_by_element(value):
-    """A well-formed list is parsed by splitting it at its quotes, or else by two whole-value
-    regular expressions; anything else falls back to the walk that says where it fails. Both must accept the same values and
-    find the same tags, weakness included."""
+    """A well-formed list is parsed by splitting it at its quotes; anything else falls back
+    to the walk that says where it fails. Both must accept the same values and find the same
+    tags, weakness included."""
     if value.strip(" \t") == WILDCARD:
         return
     result = parse_or_error(value)
