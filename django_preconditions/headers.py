@@ -57,8 +57,10 @@ WILDCARD: Final = "*"
 Wildcard = Literal["*"]
 
 # etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3). Header values reach Django decoded as
-# latin-1, so obs-text is \x80-\xff.
-_ETAGC = r"[\x21\x23-\x7e\x80-\xff]"
+# latin-1, so obs-text is \x80-\xff. The ranges are written once: the class and its complement
+# (the characters a tag must not contain) are both made from them.
+_ETAGC_RANGES = r"\x21\x23-\x7e\x80-\xff"
+_ETAGC = rf"[{_ETAGC_RANGES}]"
 _OWS = r"[ \t]*"
 # One entity-tag: its weakness prefix (group 1) and its opaque part (group 2).
 _TAG = rf'(W/)?"({_ETAGC}*)"'
@@ -66,7 +68,7 @@ _TAG = rf'(W/)?"({_ETAGC}*)"'
 # after a tag is only allowed once a tag matched, so a run of blanks cannot be split two ways.
 # Runs of empty list elements (",,,") are skipped in one match: one step per tag, not per comma.
 _ELEMENT = re.compile(rf"(?:{_OWS},)*{_OWS}(?:{_TAG}{_OWS})?(,|\Z)")
-_NOT_ETAGC = re.compile(r"[^\x21\x23-\x7e\x80-\xff]")
+_NOT_ETAGC = re.compile(rf"[^{_ETAGC_RANGES}]")
 _SINGLE_TAG = re.compile(rf"{_OWS}{_TAG}{_OWS}\Z")
 # No HTTP-date is longer than 29 characters; anything much longer is not one.
 _MAX_DATE_LENGTH: Final = 64
