@@ -31,7 +31,6 @@ from __future__ import annotations
 import enum
 import functools
 import operator
-import re
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -41,7 +40,14 @@ from django.utils.translation import gettext_noop
 
 from ._frozen import quick_init
 from .exceptions import MalformedHeader
-from .headers import WILDCARD, EntityTag, TagPairs, entity_tag_pairs, parse_http_date
+from .headers import (
+    OPAQUE_TEXT,
+    WILDCARD,
+    EntityTag,
+    TagPairs,
+    entity_tag_pairs,
+    parse_http_date,
+)
 
 __all__ = [
     "IF_MATCH",
@@ -273,8 +279,6 @@ def _proceed(method: str, reason: Reason, requirement: Requirement | None) -> De
     return decision
 
 
-#: A well-formed entity-tag's text between the quotes (``etagc``, RFC 9110 §8.8.3).
-_OPAQUE: Final = re.compile(r"[\x21\x23-\x7e\x80-\xff]*")
 #: The 304 decision of a read whose ``If-None-Match`` names the current tag, per method.
 _NOT_MODIFIED: dict[str, Decision] = {}
 
@@ -297,7 +301,7 @@ def _exact_match(
     opaque = tag.opaque
     value = headers.get(IF_MATCH)
     if value is not None:
-        if tag.weak or value != f'"{opaque}"' or _OPAQUE.fullmatch(opaque) is None:
+        if tag.weak or value != f'"{opaque}"' or OPAQUE_TEXT.fullmatch(opaque) is None:
             return None
         if (
             requirement is not None
@@ -312,7 +316,7 @@ def _exact_match(
         return None
     if value != (f'W/"{opaque}"' if tag.weak else f'"{opaque}"'):
         return None
-    if _OPAQUE.fullmatch(opaque) is None:
+    if OPAQUE_TEXT.fullmatch(opaque) is None:
         return None
     decision = _NOT_MODIFIED.get(method)
     if decision is None:

@@ -57,10 +57,13 @@ WILDCARD: Final = "*"
 Wildcard = Literal["*"]
 
 # etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3). Header values reach Django decoded as
-# latin-1, so obs-text is \x80-\xff. The ranges are written once: the class and its complement
-# (the characters a tag must not contain) are both made from them.
+# latin-1, so obs-text is \x80-\xff. The ranges are written once: every pattern below that
+# admits or refuses a tag's characters, and OPAQUE_TEXT, are made from them.
 _ETAGC_RANGES = r"\x21\x23-\x7e\x80-\xff"
 _ETAGC = rf"[{_ETAGC_RANGES}]"
+#: A well-formed entity-tag's text between the quotes (``fullmatch``): for the evaluation's
+#: decisions that compare a header with the current tag without parsing it.
+OPAQUE_TEXT: Final = re.compile(rf"{_ETAGC}*")
 _OWS = r"[ \t]*"
 # One entity-tag: its weakness prefix (group 1) and its opaque part (group 2).
 _TAG = rf'(W/)?"({_ETAGC}*)"'
