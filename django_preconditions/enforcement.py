@@ -405,7 +405,10 @@ class Enforcer:
                 return self.answer_conflict(request, policy, decision, conflict, snapshot, after)
 
             return await sync_to_async(answer)()
-        return self.finish(request, response, snapshot, context.expectation)
+        # In a thread, like every other step that may use the ORM: finish() reads the stored
+        # version when a GET saved the row it serves, or when a write's on_commit mark did
+        # not run (rules 39, 41, 52); on the event loop Django refuses the query.
+        return await sync_to_async(self.finish)(request, response, snapshot, context.expectation)
 
     def context(
         self, request: HttpRequest, snapshot: Snapshot | None, policy: Policy

@@ -10,15 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import View
+from django.views.generic.detail import SingleObjectMixin
 from rest_framework.test import APIClient
 
 from django_preconditions import reporting, signals
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.reporting import ReportedRequest
+from django_preconditions.views import PreconditionRequiredMixin
 from tests.support.json_requests import asend
 from tests.testapp import views
 from tests.testapp.models import Document
@@ -41,7 +45,54 @@ async def _create(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"id": document.pk}, status=201 if created else 200)
 
 
+async def _count_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A GET that saves the row it serves (a view counter)."""
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    document.counter += 1
+    await document.asave()
+    return JsonResponse(views.representation(document))
+
+
+class _CountingView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
+    model = Document
+
+    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        document = self.get_object()
+        document.counter += 1
+        await document.asave()
+        return JsonResponse(views.representation(document))
+
+
+class _HookFailed(Exception):
+    pass
+
+
+def _fail() -> None:
+    raise _HookFailed
+
+
+def _save_after_a_failing_hook(document: Document) -> None:
+    """The save commits; an on_commit callback registered before it raises, so Django runs
+    none of the later ones (the write's mark among them); the view carries on."""
+    try:
+        with transaction.atomic():
+            transaction.on_commit(_fail)
+            document.title = "hooked"
+            document.save()
+    except _HookFailed:
+        pass
+
+
+async def _edit_after_a_failing_hook(request: HttpRequest, pk: int) -> HttpResponse:
+    document = request.preconditions.instance  # type: ignore[attr-defined]
+    await sync_to_async(_save_after_a_failing_hook)(document)
+    return JsonResponse(views.representation(document))
+
+
 urlpatterns = [
+    path("async-count/<int:pk>/", require_preconditions(Document)(_count_view)),
+    path("async-cbv-count/<int:pk>/", _CountingView.as_view()),
+    path("async-hook/<int:pk>/", require_preconditions(Document)(_edit_after_a_failing_hook)),
     path(
         "async-report/<int:pk>/",
         require_preconditions(Document, mode="report")(_edit),
@@ -156,3 +207,35 @@ def test_an_async_create_by_put_ahead_of_the_sequence_keeps_posts_working(
         posted = api.post("/api/docs/", {"title": "post"}, format="json")
         assert posted.status_code == 201, posted.content[:200]
     assert Document.objects.count() == 6
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("url", ["/async-count/{}/", "/async-cbv-count/{}/"], ids=["fn", "cbv"])
+def test_an_async_read_that_saves_its_row_names_the_version_it_left(
+    async_client: Any, document: Document, url: str, method: str
+) -> None:
+    """Rule 39 (docs/views.md, step 6): the version a view counter's save left, read in a
+    thread after the view; on the event loop that read was a 500."""
+    response = asend(async_client, method, url.format(document.pk))
+    assert response.status_code == 200, response.content[:300]
+    document.refresh_from_db()
+    assert document.counter == 1
+    assert response["ETag"] == document.etag
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_write_committed_after_a_failing_hook_names_its_version(
+    async_client: Any,
+) -> None:
+    """Rules 41, 52: the write committed although its on_commit mark never ran (an earlier
+    callback raised); telling that from a rollback takes a read of the stored token, which
+    the async adapters make in a thread. On the event loop the read could not run, and the
+    response named the version before the write."""
+    document = Document.objects.create(title="draft")
+    response = asend(
+        async_client, "PUT", f"/async-hook/{document.pk}/", {}, {"If-Match": document.etag}
+    )
+    assert response.status_code == 200, response.content[:300]
+    document.refresh_from_db()
+    assert document.title == "hooked"
+    assert response["ETag"] == document.etag
