@@ -68,6 +68,27 @@ def on_write_database(queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
     return queryset.using(write)
 
 
+def load_with_rows(queryset: models.QuerySet[Any], names: tuple[str, ...]) -> models.QuerySet[Any]:
+    """``queryset`` loading the fields ``names`` in the statement that loads its rows, taken
+    out of a ``defer()`` or added to an ``only()``; the queryset itself when it defers none of
+    them (the common case: no clone). A deferred field is read by a query of its own when it
+    is first accessed, possibly after another request's write: a version token read that way
+    would label older data (rules 39, 44). Reads ``Query.deferred_loading`` (not public
+    API; ``tests/test_compat.py`` pins it)."""
+    deferred, deferring = queryset.query.deferred_loading
+    if not deferred:  # nothing deferred (only() always names at least one field)
+        return queryset
+    if deferring:
+        if deferred.isdisjoint(names):
+            return queryset
+        clone = queryset.all()
+        clone.query.deferred_loading = (frozenset(deferred).difference(names), True)
+        return clone
+    if deferred.issuperset(names):
+        return queryset
+    return queryset.only(*deferred, *names)
+
+
 def write_alias(model: type[models.Model], instance: models.Model | None = None) -> str:
     """``router.db_for_write(model, instance=instance)``, without the router's call when no
     router is configured (the common case; every protected write asks, some twice).

@@ -34,7 +34,7 @@ from .creation import advance_sequence, creatable_key, is_primary_key
 from .enforcement import Enforcer, Guard, Snapshot
 from .exceptions import VersionConflict
 from .headers import ETAG, LAST_MODIFIED
-from .models import VersionedModel
+from .models import VersionedModel, with_version_fields
 from .transactions import own_request_transaction, run_with_retries
 
 __all__ = ["condition", "etag", "last_modified", "require_preconditions"]
@@ -174,7 +174,9 @@ class _Target:
                 f"require_preconditions(lookup_url_kwarg={lookup_url_kwarg!r}): the URL pattern "
                 f"passes {sorted(kwargs)!r}. Name the keyword argument that identifies the object."
             )
-        queryset = _queryset(self.source, request)
+        # The version fields come with the row, whatever only()/defer() the source has: the
+        # ETag names the data served with it (rules 39, 44).
+        queryset = with_version_fields(_queryset(self.source, request))
         if request.method not in _READ_METHODS:
             queryset = on_write_database(queryset)
         try:

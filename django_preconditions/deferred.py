@@ -413,6 +413,11 @@ class DeferredGuard:
         pk = self.target_pk()
         for instance, token, modified in reversed(self.loads):
             if instance._state.db == self.alias and (pk is NO_MATCH or instance.pk == pk):
+                if modified is None and MODIFIED_FIELD not in instance.__dict__:
+                    # The view's query deferred it: read now (Django's deferred loading), as
+                    # new as the token loaded with the row or newer — at worst a 412, never an
+                    # If-Unmodified-Since ignored as if the model kept no time (rules 23, 25).
+                    modified = instance.last_modified
                 return token, modified
         if self.before_writes is not _UNREAD:
             return cast(

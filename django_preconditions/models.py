@@ -48,6 +48,7 @@ from ._compat import (
     can_fast_delete,
     concrete_parents,
     is_zero_row_update,
+    load_with_rows,
     on_commit_pending,
     reset_base_manager,
     write_alias,
@@ -67,6 +68,7 @@ __all__ = [
     "expect_creation",
     "expect_version",
     "keeps_modified",
+    "load_version_with_row",
     "new_version_token",
     "observe_loads",
     "pop_expectation",
@@ -74,6 +76,7 @@ __all__ = [
     "register_expectation",
     "version_fields",
     "version_root",
+    "with_version_fields",
 ]
 
 VERSION_FIELD = "version_token"
@@ -86,6 +89,7 @@ SETTLED_AFTER = 0.5
 
 _M = TypeVar("_M", bound="VersionedModel")
 _E = TypeVar("_E", bound="VersionExpectation")
+_Q = TypeVar("_Q", bound=models.QuerySet[Any])
 
 
 _URL_SAFE: Final = bytes.maketrans(b"+/", b"-_")
@@ -163,6 +167,35 @@ def version_fields(model: type[models.Model]) -> tuple[str, ...]:
     """The columns a write of ``model`` always changes: the token, and ``last_modified``
     unless the model removed it."""
     return (VERSION_FIELD, MODIFIED_FIELD) if keeps_modified(model) else (VERSION_FIELD,)
+
+
+def with_version_fields(queryset: _Q) -> _Q:
+    """``queryset`` loading the version fields of its rows in the statement that loads the
+    rows, whatever the view's ``only()``/``defer()`` left out: the version that labels a row
+    (its ``ETag``, the expected version of its write) is the one of the data read with it
+    (rules 39, 44), and costs no query of its own. Other querysets are returned as they are."""
+    model = queryset.model
+    if not issubclass(model, VersionedModel):
+        return queryset
+    return load_with_rows(queryset, version_fields(model))  # type: ignore[return-value]
+
+
+def load_version_with_row(instance: models.Model) -> None:
+    """Make sure ``instance`` holds its version fields as read with the rest of its fields:
+    an instance loaded with the version deferred (a ``get_object()`` of the project's own
+    that ignores the adapter's queryset) would read it later, by a query of its own, perhaps
+    after another request's write — a newer version labelling older data (rules 39, 44). Its
+    loaded fields and the version are then read again in one statement. Costs nothing for an
+    instance that has them."""
+    loaded = instance.__dict__
+    model = type(instance)
+    if VERSION_FIELD in loaded and (MODIFIED_FIELD in loaded or not keeps_modified(model)):
+        return
+    deferred = instance.get_deferred_fields()
+    fields = [
+        field.attname for field in model._meta.concrete_fields if field.attname not in deferred
+    ]
+    instance.refresh_from_db(fields=[*fields, *version_fields(model)])
 
 
 def read_version(

@@ -26,7 +26,7 @@ from django.views.generic.detail import SingleObjectMixin
 from ._compat import on_write_database, routers_configured, write_alias
 from .conditions import IGNORED_METHODS, SAFE_METHODS
 from .enforcement import Enforcer, Guard, Snapshot
-from .models import VersionedModel
+from .models import VersionedModel, load_version_with_row
 from .policy import Policy, attribute_overrides, mixin_comes_first, view_handles
 from .transactions import own_request_transaction, request_transaction, run_with_retries
 
@@ -161,6 +161,7 @@ class PreconditionRequiredMixin:
             )
         if queryset is not None:
             instance = _version_from_write_database(instance)
+        load_version_with_row(instance)  # a queryset that deferred it (rules 39, 44)
         return instance
 
     def _precondition_queryset(self) -> models.QuerySet[Any] | None:

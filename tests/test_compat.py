@@ -29,6 +29,7 @@ from django_preconditions._compat import (
     counted_slice,
     is_zero_row_update,
     limit_offset_page,
+    load_with_rows,
     log_response,
     made_by_django_condition,
     on_write_database,
@@ -285,6 +286,36 @@ def test_version_tokens_of_a_model_queryset_are_its_primary_keys_and_tokens() ->
 
     assert tokens is not None
     assert list(tokens) == [(second.pk, second.version_token), (first.pk, first.version_token)]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Document.objects.only("title"),
+        lambda: Document.objects.defer("version_token", "last_modified", "body"),
+        lambda: Document.objects.select_related("owner").only("title", "owner__username"),
+        lambda: Document.objects.all(),
+    ],
+)
+def test_load_with_rows_takes_fields_out_of_only_and_defer(make: Any) -> None:
+    """``Query.deferred_loading`` as only()/defer() leave it: the fields named load with the
+    rows (one statement, no query when read), the others stay deferred as the view asked,
+    and the original queryset is left as it was."""
+    document = Document.objects.create(title="a", body="b")
+    original = make()
+    before = original.query.deferred_loading
+    queryset = load_with_rows(original, ("version_token", "last_modified"))
+    assert original.query.deferred_loading == before
+    with CaptureQueriesContext(connection) as queries:
+        (loaded,) = list(queryset.filter(pk=document.pk))
+        assert (loaded.title, loaded.version_token) == ("a", document.version_token)
+        assert loaded.last_modified == document.last_modified
+    assert len(queries) == 1
+    assert {"title", "version_token", "last_modified"}.isdisjoint(loaded.get_deferred_fields())
+    assert loaded.get_deferred_fields() >= original.get(pk=document.pk).get_deferred_fields() - {
+        "version_token",
+        "last_modified",
+    }
 
 
 def test_version_tokens_of_querysets_that_do_not_yield_instances_is_none() -> None:

@@ -59,8 +59,10 @@ from ..models import (
     VersionedModel,
     VersionExpectation,
     expect_creation,
+    load_version_with_row,
     pop_expectation,
     push_instance_expectation,
+    with_version_fields,
 )
 from ..policy import (
     REPORT,
@@ -515,12 +517,16 @@ class PreconditionMixin(_ViewBase):
                 setattr(self, "put", self.create_by_put)  # noqa: B010
 
     def get_queryset(self) -> models.QuerySet[Any]:
-        """The view's queryset; for a write, on the database writes go to, so that the version
-        the write is checked against is never read on a replica (rule 54)."""
+        """The view's queryset, loading the version fields with each row whatever its
+        ``only()``/``defer()`` (an ``ETag`` names the data served with it: rules 39, 44); for
+        a write, on the database writes go to, so that the version the write is checked
+        against is never read on a replica (rule 54)."""
         queryset = super().get_queryset()
-        if self._method() in _READ_ONLY_METHODS or not isinstance(queryset, models.QuerySet):
-            return queryset
-        return on_write_database(queryset)
+        if isinstance(queryset, models.QuerySet):  # not a list a view returns instead
+            queryset = with_version_fields(queryset)
+            if self._method() not in _READ_ONLY_METHODS:
+                queryset = on_write_database(queryset)
+        return queryset
 
     def get_object(self) -> Any:
         """DRF's ``get_object()`` (404, object permissions), then the preconditions.
@@ -578,6 +584,7 @@ class PreconditionMixin(_ViewBase):
         """Evaluate against ``instance`` (raise to refuse), and register the expected
         version for an unsafe method."""
         tracking = self._precondition_tracking or self._tracking()
+        load_version_with_row(instance)  # a get_object() of the view's own that deferred it
         snapshot = Snapshot.of_instance(instance)
         decision = self._decide(snapshot, form=True)
         tracking.snapshot, tracking.decision = snapshot, decision
