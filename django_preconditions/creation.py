@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections, models
 
 __all__ = [
@@ -49,8 +49,12 @@ def highest_creatable_id(field: models.Field[Any, Any], alias: str) -> int:
 def creatable_key(model: type[models.Model], field_name: str, value: Any, alias: str) -> Any:
     """``value`` converted for ``model``'s field, if a create-by-PUT may use it; ``None``
     when the column cannot hold it or it would exhaust the key generator (answer 404)."""
-    field = model._meta.pk if field_name == "pk" else model._meta.get_field(field_name)
-    assert isinstance(field, models.Field)
+    try:
+        field = model._meta.pk if field_name == "pk" else model._meta.get_field(field_name)
+    except FieldDoesNotExist:  # a lookup path ("slug__iexact"): no one value to create with
+        return None
+    if not isinstance(field, models.Field):  # a reverse relation
+        return None
     try:
         converted = field.to_python(value)
         field.run_validators(converted)

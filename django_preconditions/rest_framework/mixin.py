@@ -15,12 +15,19 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.db import DatabaseError, IntegrityError, models, router, transaction
+from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpRequest, QueryDict
 from django.http.request import RawPostDataException
 from django.urls import NoReverseMatch
 from rest_framework import exceptions, status
+from rest_framework.mixins import (
+    CreateModelMixin,
+    DestroyModelMixin,
+    RetrieveModelMixin,
+    UpdateModelMixin,
+)
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -240,6 +247,28 @@ _class_policies: list[Any] = [-1, {}]
 
 
 # --- The mixin -----------------------------------------------------------------------------
+
+
+_UNKNOWN: Final = object()
+
+
+def _lookup_value(instance: models.Model, lookup_field: str) -> Any:
+    """The value of ``instance`` that DRF's ``lookup_field`` looks up: an attribute, or one
+    along a lookup path (``"owner__username"``; what follows the fields, as ``iexact`` in
+    ``"slug__iexact"``, is a lookup and names no attribute); :data:`_UNKNOWN` when it cannot
+    be read (a missing related object). The ``Location`` of a created object is built from
+    it once the object is saved: a failure there must not turn the 201 into a 500."""
+    value: Any = instance
+    for part in lookup_field.split(LOOKUP_SEP):
+        if value is None:  # an empty relation on the way
+            return _UNKNOWN
+        if not isinstance(value, models.Model):
+            return value  # past the fields: the rest is a lookup
+        try:
+            value = getattr(value, part)
+        except (AttributeError, ObjectDoesNotExist):
+            return _UNKNOWN
+    return value
 
 
 class PreconditionMixin(_ViewBase):
@@ -503,18 +532,39 @@ class PreconditionMixin(_ViewBase):
         # POST to the collection: the target is the collection, which exists, so
         # "If-None-Match: *" fails (rule 27). Nothing is required of a create.
         lookup = self.lookup_url_kwarg or self.lookup_field
-        if method == "POST" and lookup not in self.kwargs:
+        action = getattr(self, "action", None)  # a viewset's; None for other views
+        if method == "POST" and self._posts_to_collection(action, lookup):
             collection = Snapshot(state=ResourceState(exists=True))
             refusal = self._refusal(self._decide(collection, required=False), collection)
             if refusal is not None:
                 raise refusal
-        elif method == "PUT" and self.precondition_allow_create and lookup in self.kwargs:
+        elif (
+            method == "PUT"
+            and self.precondition_allow_create
+            and lookup in self.kwargs
+            and action in (None, "update")
+        ):
             # PUT to an absent object creates it (rules 26, 31). Routing PUT here rather than
-            # overriding update() keeps the mixin from adding PUT to read-only viewsets.
+            # overriding update() keeps the mixin from adding PUT to read-only viewsets. Not
+            # for a viewset's extra actions: "/docs/9/body/" names a part of the object, which
+            # does not create the object (its handler answers 404).
             try:
                 self.get_object()
             except Http404:
                 setattr(self, "put", self.create_by_put)  # noqa: B010
+
+    def _posts_to_collection(self, action: str | None, lookup: str) -> bool:
+        """Whether a POST targets the collection (rule 27): its URL names no object, or the
+        view's handler creates in the collection although the URL carries the lookup's
+        keyword argument (a parent's ``<pk>``): a viewset's ``create``, or a view that only
+        creates and lists (``ListCreateAPIView``)."""
+        if lookup not in self.kwargs:
+            return True
+        if action is not None:
+            return action == "create"
+        return isinstance(self, CreateModelMixin) and not isinstance(
+            self, (RetrieveModelMixin, UpdateModelMixin, DestroyModelMixin)
+        )
 
     def get_queryset(self) -> models.QuerySet[Any]:
         """The view's queryset, loading the version fields with each row whatever its
@@ -669,18 +719,20 @@ class PreconditionMixin(_ViewBase):
         A concurrent create of the same object makes the INSERT fail; that is answered 412
         (or 404 when the caller may not see the object), never 500.
         """
-        absent = Snapshot.absent()
-        refusal = self._refusal(self._decide(absent, form=True), absent)
-        if refusal is not None:
-            raise refusal
         queryset = self.get_queryset()
         model = queryset.model
         lookup_field = self.lookup_field
         raw_value = self.kwargs[self.lookup_url_kwarg or lookup_field]
         alias = router.db_for_write(model)
         value = creatable_key(model, lookup_field, raw_value, alias)
-        if value is None:  # the column cannot hold it, or it would exhaust the key generator
+        if value is None:
+            # The column cannot hold it, it would exhaust the key generator, or the lookup
+            # is a path: this URL can name no object, so no precondition could create one.
             raise exceptions.NotFound()
+        absent = Snapshot.absent()
+        refusal = self._refusal(self._decide(absent, form=True), absent)
+        if refusal is not None:
+            raise refusal
         # The key comes from the URL (rules 26, 31): validated with the body, so that a
         # required key field and its uniqueness see the URL's value, not the body's.
         key_field = model._meta.pk.name if lookup_field == "pk" else lookup_field
@@ -860,16 +912,18 @@ class PreconditionMixin(_ViewBase):
         ``precondition_detail_url_name``, else ``instance.get_absolute_url()``."""
         lookup_field = self.lookup_field
         lookup_kwarg = self.lookup_url_kwarg or lookup_field
-        kwargs = {key: value for key, value in self.kwargs.items() if key != "format"}
-        kwargs[lookup_kwarg] = getattr(instance, lookup_field)
-        reverse_action = getattr(self, "reverse_action", None)
-        if reverse_action is not None and getattr(self, "basename", None):
-            with contextlib.suppress(NoReverseMatch):
-                return str(reverse_action("detail", kwargs=kwargs))
-        if self.precondition_detail_url_name:
-            return str(
-                reverse(self.precondition_detail_url_name, kwargs=kwargs, request=self.request)
-            )
+        value = _lookup_value(instance, lookup_field)
+        if value is not _UNKNOWN:
+            kwargs = {key: arg for key, arg in self.kwargs.items() if key != "format"}
+            kwargs[lookup_kwarg] = value
+            reverse_action = getattr(self, "reverse_action", None)
+            if reverse_action is not None and getattr(self, "basename", None):
+                with contextlib.suppress(NoReverseMatch):
+                    return str(reverse_action("detail", kwargs=kwargs))
+            if self.precondition_detail_url_name:
+                return str(
+                    reverse(self.precondition_detail_url_name, kwargs=kwargs, request=self.request)
+                )
         get_absolute_url = getattr(instance, "get_absolute_url", None)
         if callable(get_absolute_url):
             return self.request.build_absolute_uri(str(get_absolute_url()))
