@@ -205,6 +205,7 @@ class DeferredGuard:
         self.request = request
         self.policy = policy
         self.target = target
+        self._root = None if target.model is None else version_root(target.model)
         self.unsafe = request.method not in SAFE_METHODS
         # Where the row is written and checked (rule 54); a read is judged by what it loaded.
         self.alias = target.alias() if self.unsafe else DEFAULT_DB_ALIAS
@@ -241,12 +242,15 @@ class DeferredGuard:
     def saw(self, instance: VersionedModel) -> None:
         """An instance loaded from the database while the view runs (``from_db``)."""
         target = self.target
-        if target.unidentified or not isinstance(instance, target.model):  # type: ignore[arg-type]
-            return  # an unidentified target: no load is the row (refused if written)
+        if target.unidentified or version_root(type(instance)) is not self._root:
+            # An unidentified target: no load is the row (refused if written). Any class of
+            # the row's model is the row: a proxy, a parent or a child (rule 53), as for its
+            # writes (_DeferredExpectation.matches).
+            return
         values = instance.__dict__
         if VERSION_FIELD not in values:
             return
-        key, wanted = values.get(target.lookup_attname, NO_MATCH), target.lookup_value
+        key, wanted = self._key(instance), target.lookup_value
         if key == wanted:
             # The row itself: rows found only by the same text in another case give way.
             self.loads = [load for load in self.loads if self._exact(load[0])]
@@ -257,8 +261,15 @@ class DeferredGuard:
 
     def _exact(self, instance: VersionedModel) -> bool:
         """Whether ``instance`` has the URL's lookup value itself."""
-        value = instance.__dict__.get(self.target.lookup_attname, NO_MATCH)
-        return bool(value == self.target.lookup_value)
+        return bool(self._key(instance) == self.target.lookup_value)
+
+    def _key(self, instance: VersionedModel) -> Any:
+        """The value the URL names the row by, on ``instance``: by primary key, the row's key
+        whatever the class (a multi-table parent's ``id`` is the child's ``<parent>_ptr_id``);
+        else the lookup field's value, ``NO_MATCH`` on a class without it."""
+        if self.target.by_pk:
+            return instance.pk
+        return instance.__dict__.get(self.target.lookup_attname, NO_MATCH)
 
     def received(self, instance: VersionedModel) -> None:
         """The row as the view receives it in its arguments, loaded before the guard watched
@@ -281,7 +292,7 @@ class DeferredGuard:
         target = self.target
         if target.by_pk:
             if loaded is not None:
-                key = loaded.__dict__.get(target.lookup_attname)
+                key = loaded.pk
                 if key != target.lookup_value and _same_text(key, target.lookup_value):
                     # A text key the view found in another case (pk__iexact, MySQL's
                     # collation): that row is the one it writes (see saw()).
