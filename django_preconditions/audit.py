@@ -196,7 +196,7 @@ def _audit(endpoint: Endpoint, middleware: bool) -> AuditRow:
             "caller the view would refuse gets 428/412 with the row's ETag. Put the access "
             "decorators outside (above) it."
         )
-    if not note and protection == NONE and _is_condition_only(view):
+    if not note and protection == NONE and is_condition_only(view):
         note = gettext(
             "condition/etag/last_modified evaluate the preconditions a client sends but "
             "never require them: use require_preconditions, a mixin, or a rule."
@@ -420,7 +420,10 @@ def _layers(view: Any) -> Iterator[Any]:
             current = getattr(current, "__wrapped__", None)
 
 
-def _is_condition_only(view: Any) -> bool:
+def is_condition_only(view: Any) -> bool:
+    """Whether ``view`` answers conditional requests itself, without requiring them: a
+    layer made by Django's ``condition``/``etag``/``last_modified`` or by this package's
+    drop-ins."""
     return any(
         getattr(layer, "preconditions_condition_only", False) or made_by_django_condition(layer)
         for layer in _layers(view)

@@ -302,7 +302,38 @@ def check_view_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         if not matching and not _names_a_drf_action(view_key, endpoints):
             messages.append(_unmatched_view_key(where, view_key, endpoints))
         messages.extend(_view_lookup_errors(where, entry, matching))
+        messages.extend(_conditional_views(where, matching))
     return messages
+
+
+def _conditional_views(where: str, matching: list[Any], obj: Any = None) -> list[CheckMessage]:
+    """W008: a rule for a view that answers conditional requests itself (Django's
+    ``condition``/``etag``/``last_modified``, or this package's drop-ins). The middleware
+    serves the row's ``ETag`` in place of the view's, and the view's own check refuses it
+    (412): a client that sends back what it was served can never write."""
+    from .audit import is_condition_only
+    from .middleware import is_protected_in_code
+
+    return [
+        Warning(
+            gettext(
+                "%(where)s protects %(view)s, which answers conditional requests itself (a "
+                "condition, etag or last_modified decorator): the middleware serves the "
+                "row's ETag in place of the view's, and the view refuses it with 412, so no "
+                "client can write."
+            )
+            % {"where": where, "view": endpoint.view_path},
+            hint=gettext(
+                "Remove the view's decorator (the rule serves the row's ETag and "
+                "Last-Modified, and answers 304), or protect the view in code with "
+                "require_preconditions instead of a rule."
+            ),
+            obj=obj,
+            id="preconditions.W008",
+        )
+        for endpoint in matching
+        if is_condition_only(endpoint.view) and not is_protected_in_code(endpoint.view)
+    ]
 
 
 def _names_a_drf_action(view_key: str, endpoints: list[Any]) -> bool:
@@ -383,7 +414,7 @@ def check_admin_rules(
 
     from .models import ProtectedEndpoint
     from .urls_inventory import iter_endpoints
-    from .validation import admin_rule_errors
+    from .validation import admin_rule_errors, endpoints_for
 
     alias = _rules_alias(databases)
     if alias is None:
@@ -395,6 +426,13 @@ def check_admin_rules(
     endpoints = list(iter_endpoints())
     messages: list[CheckMessage] = []
     for rule in rules:
+        messages.extend(
+            _conditional_views(
+                gettext("The admin rule for %(view)r") % {"view": rule.view},
+                endpoints_for(rule.view, endpoints),
+                obj=rule,
+            )
+        )
         errors = admin_rule_errors(rule.as_rule(), rule.view, endpoints=endpoints)
         if errors:
             detail = "; ".join(

@@ -411,6 +411,59 @@ def test_w005_admin_rule_that_matches_no_url_or_cannot_be_applied() -> None:
     assert "error_format" in by_view["document-plain"]
 
 
+def _legacy_view(request: Any, pk: int) -> Any:
+    from django.http import JsonResponse
+
+    return JsonResponse({"id": pk})
+
+
+def _conditional_urls() -> Any:
+    """A URLconf with a view under Django's own ``etag`` and one under ours (drop-in)."""
+    from django.urls import path
+    from django.views.decorators.http import etag as django_etag
+
+    from django_preconditions.decorators import etag as our_etag
+
+    return [
+        path("legacy/<int:pk>/", django_etag(lambda r, pk: '"own"')(_legacy_view), name="legacy"),
+        path("dropin/<int:pk>/", our_etag(lambda r, pk: '"own"')(_legacy_view), name="dropin"),
+        path("plain/<int:pk>/", _legacy_view, name="plain"),
+    ]
+
+
+urlpatterns = _conditional_urls()
+
+
+@override_settings(ROOT_URLCONF="tests.test_checks")
+def test_w008_a_rule_for_a_view_that_answers_conditional_requests_itself() -> None:
+    """The middleware serves the row's ETag, the view's own decorator refuses it: no client
+    could write. Django's decorators and our drop-ins alike; not a view without them."""
+    entry = {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
+    messages = view_key_messages({"legacy": entry, "dropin": entry, "plain": entry})
+    assert ids(messages) == ["preconditions.W008", "preconditions.W008"]
+    assert all(isinstance(message, Warning) for message in messages)
+    assert "PRECONDITIONS['VIEWS']['legacy'] protects tests.test_checks._legacy_view" in (
+        messages[0].msg
+    )
+    assert "require_preconditions" in messages[0].hint
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF="tests.test_checks")
+def test_w008_for_an_admin_rule() -> None:
+    from django_preconditions.checks import check_admin_rules
+    from django_preconditions.models import ProtectedEndpoint
+
+    for view in ("legacy", "plain"):
+        ProtectedEndpoint.objects.create(
+            view=view, model_label="testapp.Document", lookup_url_kwarg="pk"
+        )
+    messages = check_admin_rules(databases=["default"])
+    assert ids(messages) == ["preconditions.W008"]
+    assert messages[0].obj.view == "legacy"
+    assert messages[0].msg.startswith("The admin rule for 'legacy' protects")
+
+
 def test_w006_an_admin_inline_of_a_versioned_model_is_reported() -> None:
     """Inline rows are plain saves: a stale one would overwrite (a lost update)."""
     from django.contrib import admin
