@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Callable, Iterable
+from itertools import repeat
 from typing import Any, Final
 
 from django.core.paginator import Page
@@ -54,6 +55,10 @@ def collection_etag(
         return page_etag(view, "", (), paginated)
     model = classes.pop()
     if not issubclass(model, VersionedModel):
+        return None
+    if not all(map(operator.contains, map(vars, items), repeat(VERSION_FIELD))):
+        # Loaded without their tokens (a queryset of the view's own that defers them): each
+        # would be read by a query of its own, perhaps newer than the data served — no tag.
         return None
     pairs = map(operator.attrgetter(model._meta.pk.attname, VERSION_FIELD), items)
     return page_etag(view, model._meta.label, pairs, paginated)

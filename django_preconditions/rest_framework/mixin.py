@@ -578,6 +578,14 @@ class PreconditionMixin(_ViewBase):
                 queryset = on_write_database(queryset)
         return queryset
 
+    def filter_queryset(self, queryset: Any) -> Any:
+        """DRF's filtering; the version fields loaded with each row, also when the view's own
+        ``get_queryset()`` (which need not call ours) defers them."""
+        queryset = super().filter_queryset(queryset)
+        if isinstance(queryset, models.QuerySet):
+            queryset = with_version_fields(queryset)
+        return queryset
+
     def get_object(self) -> Any:
         """DRF's ``get_object()`` (404, object permissions), then the preconditions.
 
