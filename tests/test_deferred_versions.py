@@ -21,8 +21,6 @@ from django.shortcuts import get_object_or_404
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
-from django.views import View
-from django.views.generic.detail import SingleObjectMixin
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -31,9 +29,9 @@ from rest_framework.test import APIClient
 
 from django_preconditions.decorators import require_preconditions
 from django_preconditions.rest_framework import PreconditionMixin
-from django_preconditions.views import PreconditionRequiredMixin
 from tests.support.middleware import MIDDLEWARE
 from tests.testapp.models import Document
+from tests.testapp.views import TitleJsonView
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_deferred_versions")]
 
@@ -114,17 +112,8 @@ def _decorated(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"title": document.title})
 
 
-class _ClassBased(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
+class _ClassBased(TitleJsonView):
     queryset = DEFER
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return JsonResponse({"title": self.get_object().title})
-
-    def put(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        document = self.get_object()
-        document.title = json.loads(request.body)["title"]
-        document.save()
-        return JsonResponse({"title": document.title})
 
 
 def _loads_without_last_modified(request: HttpRequest, pk: int) -> HttpResponse:

@@ -11,14 +11,13 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
-from django.views import View
 from django.views.generic.detail import SingleObjectMixin
 
-from django_preconditions.views import PreconditionRequiredMixin
 from tests.testapp.models import Document
+from tests.testapp.views import TitleJsonView
 
 
-class OwnerCheckedView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
+class OwnerCheckedView(TitleJsonView):
     model = Document
 
     def get_object(self, queryset: Any = None) -> Any:
@@ -26,15 +25,6 @@ class OwnerCheckedView(PreconditionRequiredMixin, SingleObjectMixin, View):  # t
         if document.owner_id != self.request.user.pk:
             raise Http404("not yours")
         return document
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return JsonResponse({"title": self.get_object().title})
-
-    def put(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        document = self.get_object()
-        document.title = json.loads(request.body)["title"]
-        document.save()
-        return JsonResponse({"title": document.title})
 
 
 class ForbiddingView(OwnerCheckedView):

@@ -185,6 +185,20 @@ def plain_counter(request: HttpRequest, pk: int) -> HttpResponse:
     return JsonResponse({"counter": counter.counter})
 
 
+class TitleJsonView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
+    """GET the document's title; PUT ``{"title": ...}`` to change it. Subclasses say how the
+    object is found (``model``, ``queryset``, ``get_object()``)."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return JsonResponse({"title": self.get_object().title})
+
+    def put(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        document = self.get_object()
+        document.title = json.loads(request.body)["title"]
+        document.save()
+        return JsonResponse({"title": document.title})
+
+
 class DocumentJsonView(PreconditionRequiredMixin, SingleObjectMixin, View):  # type: ignore[misc]
     model = Document
 
