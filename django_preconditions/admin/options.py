@@ -62,6 +62,17 @@ def _posted_versions(request: HttpRequest) -> Iterator[str]:
             yield from values
 
 
+def _pk_text(model: type[models.Model], value: str) -> str:
+    """``value`` as ``str(obj.pk)`` spells it (``"01"`` is ``"1"``): a selected row the
+    queryset found is not reported as gone; a value the key cannot hold stays as it is."""
+    pk_field = model._meta.pk
+    assert pk_field is not None
+    try:
+        return str(pk_field.to_python(value))
+    except ValidationError:
+        return value
+
+
 class VersionedModelAdminMixin(_ModelAdmin):
     """Lost-update protection for the admin of a :class:`VersionedModel`.
 
@@ -194,6 +205,8 @@ class VersionedModelAdminMixin(_ModelAdmin):
             signed = read_version(request.POST.get(VERSION_FIELD_NAME, ""), self.model)
         except InvalidVersion:
             return None  # Django's own "doesn't exist" answer
+        if to_field or not _same_pk(self.model, signed.pk, key):
+            return None  # a version of another row: it says nothing about this one
         name = self.opts.verbose_name
         self.message_user(
             request,
@@ -336,8 +349,10 @@ class VersionedModelAdminMixin(_ModelAdmin):
         # The object this request deletes, however it is addressed (pk or ``_to_field``):
         # the signed version must be this object's (issue 10, item 4).
         target = self.get_object(request, key, to_field)
-        if target is None:
-            return super().delete_view(request, object_id, extra_context)  # Django's answer
+        if target is None or not self.has_delete_permission(request, target):
+            # Django's answer: its 403 comes before anything about the version, which would
+            # tell a user who may not delete the row that it exists (rules 12, 13).
+            return super().delete_view(request, object_id, extra_context)
         setattr(request, _OBJECT_CACHE_ATTRIBUTE, {(key, to_field): target})
         try:
             signed = read_version(
@@ -402,7 +417,11 @@ class VersionedModelAdminMixin(_ModelAdmin):
             signed_by_pk[posted.pk] = posted
         objects = list(queryset)
         found = {str(obj.pk) for obj in objects}
-        gone = [pk for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if pk not in found]
+        gone = [
+            pk
+            for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+            if _pk_text(self.model, pk) not in found
+        ]
         deleted: list[models.Model] = []
         stale: list[tuple[models.Model, SignedVersion]] = []
         unverified: list[models.Model] = []
