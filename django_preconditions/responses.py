@@ -17,6 +17,7 @@ from typing import Any, Final
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.template.response import SimpleTemplateResponse
 from django.utils import translation
 from django.utils.http import http_date
 from django.utils.module_loading import import_string
@@ -560,10 +561,10 @@ def retry_later_error(
 def _project_format(
     request: HttpRequest, error: PreconditionError, error_format: str | Callable[..., Any]
 ) -> HttpResponse | None:
-    """The response of a project's error format; ``None`` when it raised or did not return an
+    """The response of a project's error format; ``None`` when it raised, did not return an
     ``HttpResponse`` (e.g. a dotted path to DRF's ``exception_handler``, which takes other
-    arguments): logged as an error, and the refusal is still answered, in the default format,
-    never with a 500."""
+    arguments) or returned one that cannot be rendered: logged as an error, and the refusal is
+    still answered, in the default format, never with a 500."""
     try:
         response = _format_callable(error_format)(request, error)
     except Exception:
@@ -584,7 +585,24 @@ def _project_format(
             error.status,
         )
         return None
-    return response
+    checked: HttpResponse = response
+    if isinstance(checked, SimpleTemplateResponse) and not checked.is_rendered:
+        # A TemplateResponse, a DRF Response (rendered later, when it is returned by a view).
+        if hasattr(checked, "data") and getattr(request, "accepted_renderer", None) is not None:
+            return checked  # a DRF Response in a DRF view: DRF's finalize_response renders it
+        try:
+            # Rendered here, so that a failure is this format's mistake (a template that does
+            # not exist, a DRF Response outside DRF) and not a 500 later.
+            checked.render()
+        except Exception:
+            logger.exception(
+                "The PRECONDITIONS error format %r returned a response that could not be "
+                "rendered; the %s refusal is answered in the default format.",
+                error_format,
+                error.status,
+            )
+            return None
+    return checked
 
 
 def _format_callable(error_format: str | Callable[..., Any]) -> Callable[..., Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import override_settings
@@ -607,6 +608,57 @@ def test_http_error_format_that_raises_answers_in_the_default_format(
     assert response.status_code == 428
     assert body_of(response)["status"] == 428
     assert "rest_framework.views.exception_handler" in caplog.text
+    assert Document.objects.get(pk=document.pk).version_token == document.version_token
+
+
+@pytest.mark.parametrize("error_format", ["missing_template", "drf_response"])
+@pytest.mark.parametrize("adapter", ["decorator", "class-based", "middleware", "drf"])
+def test_an_error_format_whose_response_cannot_be_rendered_answers_in_the_default_format(
+    client: Client,
+    document: Document,
+    caplog: pytest.LogCaptureFixture,
+    error_format: str,
+    adapter: str,
+) -> None:
+    """Rules 33, 36, 38 (docs/errors.md, "Your own format"): a response rendered later — a
+    TemplateResponse whose template does not exist, a DRF Response outside DRF — is
+    rendered by the format's caller, so that its failure is logged and answered in the
+    default format; it was an HTML 500 when Django rendered it. DRF renders its own Response
+    in a DRF view: that one is the project's body."""
+    url = {
+        "decorator": "/docs/{}/",
+        "class-based": "/cbv/docs/{}/",
+        "middleware": "/plain/docs/{}/",
+        "drf": "/api/docs/{}/",
+    }[adapter].format(document.pk)
+    preconditions: dict[str, Any] = {"ERROR_FORMAT": f"tests.support.error_formats.{error_format}"}
+    middleware = django_settings.MIDDLEWARE
+    if adapter == "middleware":
+        preconditions["VIEWS"] = {
+            "document-plain": {"model": "testapp.Document", "lookup_url_kwarg": "pk"}
+        }
+        middleware = MIDDLEWARE_ON
+    if adapter == "drf":
+        client.force_login(User.objects.create_user("alice"))
+    with (
+        override_settings(PRECONDITIONS=preconditions, MIDDLEWARE=middleware),
+        caplog.at_level("ERROR", logger="django_preconditions"),
+    ):
+        required = put(client, url)
+        failed = put(client, url, **{"If-Match": '"stale"'})
+    assert (required.status_code, failed.status_code) == (428, 412)
+    if error_format == "drf_response" and adapter == "drf":
+        assert (body_of(required), body_of(failed)) == (
+            {"problem": "precondition_required"},
+            {"problem": "precondition_failed"},
+        )
+        assert "could not be rendered" not in caplog.text
+    else:
+        assert required["Content-Type"] == failed["Content-Type"] == "application/problem+json"
+        assert (body_of(required)["status"], body_of(failed)["status"]) == (428, 412)
+        assert "could not be rendered" in caplog.text
+    assert required["Cache-Control"] == "no-store"
+    assert failed["ETag"] == document.etag
     assert Document.objects.get(pk=document.pk).version_token == document.version_token
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from rest_framework.response import Response
 
 from django_preconditions.responses import PreconditionError
 
@@ -41,3 +43,13 @@ def envelope_error(request: HttpRequest, error: PreconditionError) -> HttpRespon
 def not_a_response(request: HttpRequest, error: PreconditionError) -> Any:
     """A broken format: returns the body instead of a response."""
     return {"detail": error.detail}
+
+
+def missing_template(request: HttpRequest, error: PreconditionError) -> HttpResponse:
+    """A broken format: a response rendered later, from a template that does not exist."""
+    return TemplateResponse(request, "no/such/template.json", {"error": error}, status=error.status)
+
+
+def drf_response(request: HttpRequest, error: PreconditionError) -> HttpResponse:
+    """A DRF ``Response``: rendered by DRF in a DRF view; outside DRF it cannot be rendered."""
+    return Response({"problem": error.code}, status=error.status)
